@@ -1,0 +1,1 @@
+"""Studio's own generators, registered through the same manifest contract as third-party plugins."""

@@ -1,0 +1,323 @@
+"""The ``studio`` command. Everything heavy is imported inside the sub-command that needs it, so
+``studio --help`` never imports torch or Qt."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from studio import __version__
+
+__all__ = ["main", "CliError"]
+
+PANEL_IDS = ("music", "image", "video", "voice", "library")
+
+
+class CliError(Exception):
+    """A failure to report as one line on stderr (exit status ``code``)."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 1280x800, not {text!r}") from None
+    if not (200 <= w <= 8000 and 150 <= h <= 8000):
+        raise argparse.ArgumentTypeError("size must be between 200x150 and 8000x8000")
+    return w, h
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="studio",
+        description="Studio: an offline AI creative studio. With no command, opens the window.",
+    )
+    parser.add_argument("--version", action="version", version=f"studio {__version__}")
+    parser.add_argument("--safe-mode", action="store_true", help="start with no third-party plugins")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    gui = sub.add_parser("gui", help="open the studio window (the default)")
+    gui.add_argument("--panel", choices=PANEL_IDS, help="raise this panel at start")
+    gui.add_argument("--quit-after", type=float, metavar="SECONDS", help=argparse.SUPPRESS)
+
+    doctor = sub.add_parser("doctor", help="check Python, torch, Qt, devices, audio, MIDI, models")
+    doctor.add_argument("--json", action="store_true", help="machine-readable output")
+
+    shot = sub.add_parser("shot", help="render the main window with a panel raised to a PNG")
+    shot.add_argument("panel", choices=PANEL_IDS)
+    shot.add_argument("-o", "--output", required=True, help="PNG file to write")
+    shot.add_argument("--size", type=_size, default=(1280, 800), help="WxH, default 1280x800")
+    shot.add_argument("--theme", choices=("light", "dark"), help="default: your setting")
+
+    bench = sub.add_parser("bench", help="run benchmarks (default: all)")
+    bench.add_argument("names", nargs="*", metavar="NAME", help="benchmarks to run, e.g. core")
+    bench.add_argument("--json", action="store_true", help="machine-readable output")
+    bench.add_argument("--list", action="store_true", help="list the benchmarks")
+
+    models = sub.add_parser("models", help="models found in resources and the user model folder")
+    msub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    mlist = msub.add_parser("list", help="list every model with kind, licence, size and status")
+    mlist.add_argument("--json", action="store_true")
+    mlist.add_argument("--verify", action="store_true", help="check every sha256 now")
+
+    plugins = sub.add_parser("plugins", help="list or validate plugins")
+    psub = plugins.add_subparsers(dest="plugins_command", metavar="ACTION", required=True)
+    plist = psub.add_parser("list", help="every plugin with its status")
+    plist.add_argument("--json", action="store_true")
+    pval = psub.add_parser("validate", help="check a plugin project folder or its studio-plugin.toml")
+    pval.add_argument("path")
+
+    gen = sub.add_parser("generate", help="run a generator (built-in or plugin) and save its result")
+    gen.add_argument("generator", nargs="?", help="qualified id, e.g. euclid-drums/euclid")
+    gen.add_argument("-o", "--output", help="file to write (.mid for MIDI, .wav for audio)")
+    gen.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE")
+    gen.add_argument("--list", action="store_true", help="list generators and their parameters")
+    return parser
+
+
+def _print_json(data) -> None:
+    json.dump(data, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def _cmd_gui(args) -> int:
+    from studio.core import syslibs
+
+    missing = syslibs.missing_for_gui()
+    if missing:
+        raise CliError(
+            "Qt needs system libraries that are missing: " + ", ".join(missing)
+            + ". Install them with: " + syslibs.install_line(missing)
+        )
+    problem = syslibs.display_problem()
+    if problem:
+        raise CliError(problem)
+    from studio.ui.app import run_gui
+
+    return run_gui(
+        safe_mode=args.safe_mode,
+        panel=getattr(args, "panel", None),
+        quit_after=getattr(args, "quit_after", None),
+    )
+
+
+def _cmd_shot(args) -> int:
+    from studio.core import syslibs
+
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    missing = syslibs.missing_for_gui()
+    if missing:
+        raise CliError(
+            "Qt needs system libraries that are missing: " + ", ".join(missing)
+            + ". Install them with: " + syslibs.install_line(missing)
+        )
+    from studio.ui.shot import render_shot
+
+    path = render_shot(args.panel, args.output, size=args.size, theme=args.theme,
+                       safe_mode=args.safe_mode)
+    print(path)
+    return 0
+
+
+def _cmd_doctor(args) -> int:
+    from studio.core.doctor import format_report, run_doctor
+
+    report = run_doctor(safe_mode=args.safe_mode)
+    if args.json:
+        _print_json(report)
+    else:
+        print(format_report(report))
+    return 0
+
+
+def _cmd_bench(args) -> int:
+    from studio.core import bench
+    from studio.core.jobs import ConsoleContext
+
+    if args.list:
+        for name, fn in bench.BENCHMARKS.items():
+            print(f"{name:10} {(fn.__doc__ or '').strip().splitlines()[0]}")
+        return 0
+    try:
+        results = bench.run_benchmarks(args.names or None, ConsoleContext(quiet=args.json))
+    except KeyError as exc:
+        raise CliError(str(exc.args[0])) from None
+    if args.json:
+        _print_json(results)
+    else:
+        print(bench.format_results(results))
+    return 0
+
+
+def _settings():
+    from studio.core.settings import load_settings
+
+    loaded = load_settings()
+    for message in loaded.messages:
+        print(message, file=sys.stderr)
+    return loaded.settings
+
+
+def _cmd_models(args) -> int:
+    from studio.core.models import ModelIntegrityError, ModelStore
+
+    store = ModelStore(_settings().models_dir())
+    entries = store.scan()
+    if args.verify:
+        for entry in entries:
+            if entry.card is not None and not entry.problem:
+                try:
+                    store.verify(entry)
+                except ModelIntegrityError:
+                    pass
+    rows = [
+        {
+            "name": e.name, "kind": e.kind, "licence": e.licence, "size_bytes": e.size_bytes,
+            "origin": e.origin, "status": e.status, "path": str(e.path),
+            "sha256": e.card.sha256 if e.card else None,
+        }
+        for e in entries
+    ]
+    if args.json:
+        _print_json({"user_model_dir": str(store.user_dir), "models": rows})
+        return 0
+    print(f"User model folder: {store.user_dir}")
+    if not rows:
+        print("No models found.")
+        return 0
+    print(f"{'NAME':24} {'KIND':10} {'LICENCE':18} {'SIZE':>10}  {'ORIGIN':8} STATUS")
+    for r in rows:
+        size = f"{r['size_bytes'] / 2**20:.1f} MB"
+        print(f"{r['name'][:24]:24} {r['kind'][:10]:10} {r['licence'][:18]:18} {size:>10}  "
+              f"{r['origin']:8} {r['status']}")
+    return 0
+
+
+def _registry(args):
+    from studio.plugins.registry import PluginRegistry
+
+    settings = _settings()
+    registry = PluginRegistry(safe_mode=args.safe_mode, disabled=settings.disabled_plugins)
+    registry.discover()
+    return registry
+
+
+def _cmd_plugins(args) -> int:
+    if args.plugins_command == "validate":
+        from studio.plugins.validate import validate_plugin
+
+        report = validate_plugin(args.path)
+        for warning in report.warnings:
+            print(f"warning: {warning}")
+        if not report.ok:
+            for error in report.errors:
+                print(f"error: {error}", file=sys.stderr)
+            return 1
+        m = report.manifest
+        assert m is not None
+        kinds = ", ".join(f"{c.id} ({c.kind})" for c in m.contributions)
+        print(f"ok: {m.plugin.name} {m.plugin.version}, API {m.plugin.api_version}: {kinds}")
+        return 0
+    registry = _registry(args)
+    records = registry.records
+    if args.json:
+        _print_json([r.as_dict() for r in records])
+        return 0
+    print(f"{'PLUGIN':22} {'VERSION':9} {'SOURCE':9} {'STATUS':22} CONTRIBUTIONS")
+    for r in records:
+        contribs = ", ".join(
+            f"{c.id} ({c.kind})" for c in (r.manifest.contributions if r.manifest else [])
+        )
+        print(f"{r.name[:22]:22} {r.version[:9]:9} {'built-in' if r.builtin else 'plugin':9} "
+              f"{r.status[:22]:22} {contribs}")
+        if r.error:
+            print(f"    {r.error.strip().splitlines()[-1]}")
+    return 0
+
+
+def _cmd_generate(args) -> int:
+    from pathlib import Path
+
+    from studio.core.devices import pick_device
+    from studio.core.jobs import ConsoleContext
+    from studio.core.media import AudioClip, MidiClip
+
+    registry = _registry(args)
+    if args.list or not args.generator:
+        for ref in registry.contributions():
+            gen = registry.generator(ref)
+            print(f"{ref.id}  [{ref.kind}]  {ref.title}")
+            for p in gen.params:
+                extra = f" {p.minimum}..{p.maximum}" if p.minimum is not None else ""
+                extra += f" one of {', '.join(p.choices)}" if p.choices else ""
+                print(f"    {p.name}={p.default!r}  ({p.type}{extra}) {p.help}")
+        return 0
+    request: dict[str, str] = {}
+    for item in args.param:
+        if "=" not in item:
+            raise CliError(f"parameter {item!r} must look like NAME=VALUE")
+        key, value = item.split("=", 1)
+        request[key.strip()] = value
+    try:
+        ref = registry.get(args.generator)
+    except KeyError as exc:
+        raise CliError(str(exc.args[0])) from None
+    known = {p.name for p in registry.generator(ref).params}
+    unknown = sorted(set(request) - known)
+    if unknown:
+        raise CliError(f"{ref.id} has no parameter {', '.join(unknown)} (has {', '.join(known)})")
+    result = registry.run(ref.id, request, ConsoleContext(), device=pick_device(
+        _settings().device))
+    if isinstance(result, MidiClip):
+        out = Path(args.output or "generated.mid")
+        result.save(out)
+        print(f"{out}: {len(result.notes)} notes, {result.bars:g} bars at {result.bpm:g} BPM, "
+              f"seed {result.provenance.get('seed', '?')}")
+    elif isinstance(result, AudioClip):
+        out = Path(args.output or "generated.wav")
+        result.save_wav(out)
+        print(f"{out}: {result.duration:.2f} s")
+    else:
+        print(result)
+    return 0
+
+
+COMMANDS = {
+    None: _cmd_gui,
+    "gui": _cmd_gui,
+    "doctor": _cmd_doctor,
+    "shot": _cmd_shot,
+    "bench": _cmd_bench,
+    "models": _cmd_models,
+    "plugins": _cmd_plugins,
+    "generate": _cmd_generate,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``studio`` command. Returns the exit status."""
+    args = build_parser().parse_args(argv)
+    if args.safe_mode:
+        os.environ["STUDIO_SAFE_MODE"] = "1"
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("studio: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one line for users, the traceback with --debug
+        if args.debug:
+            raise
+        from studio.core.jobs import describe_error
+
+        code = exc.code if isinstance(exc, CliError) else 1
+        message = str(exc) if isinstance(exc, CliError) else describe_error(exc)
+        print(f"studio: {message}", file=sys.stderr)
+        return code

@@ -1,0 +1,185 @@
+"""``studio doctor``: what this machine offers Studio. Every check is guarded: a missing part is reported,
+never raised."""
+
+from __future__ import annotations
+
+import glob
+import importlib.metadata
+import os
+import platform
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from studio import __version__
+
+__all__ = ["run_doctor", "format_report"]
+
+
+def _guard(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    try:
+        return fn()
+    except Exception as exc:  # noqa: BLE001 - doctor reports, it never crashes
+        return {"status": "error", "detail": f"{type(exc).__name__}: {exc}"}
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _python() -> dict[str, Any]:
+    return {"status": "ok", "detail": f"{platform.python_version()} ({sys.executable})"}
+
+
+def _torch() -> dict[str, Any]:
+    version = _version("torch")
+    if version is None:
+        return {"status": "missing", "detail": "torch is not installed: pip install torch==2.13.0"}
+    import torch
+
+    cuda = torch.cuda.is_available()
+    return {
+        "status": "ok",
+        "detail": f"{torch.__version__}, CUDA build {torch.version.cuda or 'none'}, "
+                  f"CUDA available: {'yes' if cuda else 'no'}",
+        "version": torch.__version__,
+        "cuda_available": cuda,
+    }
+
+
+def _device(settings) -> dict[str, Any]:
+    from studio.core.devices import DeviceUnavailable, describe_device, pick_device
+
+    try:
+        device = pick_device(settings.device)
+    except DeviceUnavailable as exc:
+        return {"status": "warning", "detail": f"{exc}; falling back to the CPU", "device": "cpu"}
+    detail = describe_device(device)
+    if device == "cpu":
+        detail += " (no GPU found: every engine runs on the CPU)"
+    return {"status": "ok", "detail": detail, "device": device}
+
+
+def _qt() -> dict[str, Any]:
+    from studio.core import syslibs
+
+    version = _version("PySide6-Essentials") or _version("PySide6")
+    if version is None:
+        return {"status": "missing", "detail": "PySide6-Essentials is not installed"}
+    missing = syslibs.missing_for_gui()
+    if missing:
+        return {"status": "missing libraries", "detail": f"PySide6 {version}; install: "
+                + syslibs.install_line(missing), "version": version}
+    display = syslibs.display_problem()
+    detail = f"PySide6 {version}, platform {syslibs.qt_platform()}"
+    return {"status": "ok" if not display else "no display", "detail": detail
+            + (f"; {display}" if display else ""), "version": version}
+
+
+def _audio() -> dict[str, Any]:
+    from studio.core import syslibs
+
+    missing = syslibs.missing_libraries(syslibs.AUDIO)
+    if missing:
+        return {"status": "missing libraries",
+                "detail": "PortAudio is missing: " + syslibs.install_line(missing), "outputs": []}
+    if _version("sounddevice") is None:
+        return {"status": "missing", "detail": "sounddevice not installed (pip install sounddevice)",
+                "outputs": []}
+    import sounddevice
+
+    outputs = [d["name"] for d in sounddevice.query_devices() if d["max_output_channels"] > 0]
+    if not outputs:
+        return {"status": "none", "detail": "no audio output device (no sound card); "
+                "audio can still be rendered to files", "outputs": []}
+    return {"status": "ok", "detail": f"{len(outputs)} output(s): {', '.join(outputs[:4])}",
+            "outputs": outputs}
+
+
+def _midi() -> dict[str, Any]:
+    import mido
+
+    try:
+        outputs = mido.get_output_names()
+        inputs = mido.get_input_names()
+    except (ImportError, OSError, RuntimeError) as exc:
+        return {"status": "none", "detail": f"no MIDI backend available ({type(exc).__name__}: "
+                f"{str(exc)[:120]}); MIDI files still work", "outputs": [], "inputs": []}
+    if not outputs and not inputs:
+        return {"status": "none", "detail": "no MIDI ports", "outputs": [], "inputs": []}
+    return {"status": "ok", "detail": f"outputs: {', '.join(outputs) or '-'}; "
+            f"inputs: {', '.join(inputs) or '-'}", "outputs": outputs, "inputs": inputs}
+
+
+def _camera() -> dict[str, Any]:
+    cams = sorted(glob.glob("/dev/video*"))
+    if not cams:
+        return {"status": "none", "detail": "no camera found; video files still work"}
+    return {"status": "ok", "detail": ", ".join(cams)}
+
+
+def _models(settings) -> dict[str, Any]:
+    from studio.core.models import ModelStore
+
+    store = ModelStore(settings.models_dir())
+    entries = store.scan()
+    items = [{"name": e.name, "kind": e.kind, "status": e.status, "path": str(e.path)}
+             for e in entries]
+    bad = [e for e in entries if e.problem]
+    return {"status": "ok" if not bad else "warning",
+            "detail": f"{len(entries)} model(s), {len(bad)} with problems; user folder "
+                      f"{store.user_dir}", "models": items}
+
+
+def _plugins(settings, safe_mode: bool) -> dict[str, Any]:
+    from studio.plugins.registry import PluginRegistry
+
+    registry = PluginRegistry(safe_mode=safe_mode, disabled=settings.disabled_plugins)
+    records = registry.discover()
+    broken = [r for r in records if not r.ok]
+    engines = [{"id": ref.id, "kind": ref.kind, "title": ref.title}
+               for ref in registry.contributions()]
+    return {"status": "ok" if not broken else "warning",
+            "detail": f"{len(records)} plugin(s), {len(engines)} generator(s)"
+                      + (f"; not working: {', '.join(f'{r.name} ({r.status})' for r in broken)}"
+                         if broken else ""),
+            "plugins": [{"name": r.name, "status": r.status} for r in records],
+            "engines": engines}
+
+
+def run_doctor(safe_mode: bool = False) -> dict[str, Any]:
+    """Check everything Studio uses; returns a dict of sections, each with ``status`` and ``detail``."""
+    from studio.core.settings import load_settings, settings_path
+
+    loaded = load_settings()
+    settings = loaded.settings
+    report: dict[str, Any] = {"studio": {"status": "ok", "detail": __version__}}
+    report["python"] = _guard(_python)
+    report["settings"] = {"status": "ok" if not loaded.messages else "warning",
+                          "detail": str(settings_path()) + "".join(
+                              f"; {m}" for m in loaded.messages)}
+    report["torch"] = _guard(_torch)
+    report["device"] = _guard(lambda: _device(settings))
+    report["qt"] = _guard(_qt)
+    report["audio"] = _guard(_audio)
+    report["midi"] = _guard(_midi)
+    report["camera"] = _guard(_camera)
+    report["models"] = _guard(lambda: _models(settings))
+    report["plugins"] = _guard(lambda: _plugins(settings, safe_mode))
+    report["platform"] = {"status": "ok", "detail": f"{platform.platform()}, "
+                          f"{os.cpu_count()} CPU(s)"}
+    return report
+
+
+def format_report(report: dict[str, Any]) -> str:
+    lines = []
+    for name, section in report.items():
+        lines.append(f"{name:9} {section.get('status', '?'):18} {section.get('detail', '')}")
+        for engine in section.get("engines", []):
+            lines.append(f"{'':28}- {engine['id']} [{engine['kind']}] {engine['title']}")
+        for model in section.get("models", []):
+            lines.append(f"{'':28}- {model['name']} [{model['kind']}] {model['status']}")
+    return "\n".join(lines)

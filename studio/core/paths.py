@@ -1,0 +1,41 @@
+"""Where Studio keeps user data, configuration and cache (platformdirs; honours the XDG variables)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["config_dir", "data_dir", "cache_dir", "log_dir", "user_models_dir"]
+
+APP = "studio"
+
+
+def _pd():
+    # platformdirs reads XDG_* at call time, so tests and scripts can isolate every folder.
+    import platformdirs
+
+    return platformdirs
+
+
+def config_dir() -> Path:
+    """The user config folder, e.g. ``~/.config/studio``."""
+    return Path(_pd().user_config_dir(APP, appauthor=False))
+
+
+def data_dir() -> Path:
+    """The user data folder, e.g. ``~/.local/share/studio``."""
+    return Path(_pd().user_data_dir(APP, appauthor=False))
+
+
+def cache_dir() -> Path:
+    """The user cache folder, e.g. ``~/.cache/studio``."""
+    return Path(_pd().user_cache_dir(APP, appauthor=False))
+
+
+def log_dir() -> Path:
+    """Where the log file lives (inside the state folder)."""
+    return Path(_pd().user_state_dir(APP, appauthor=False)) / "log"
+
+
+def user_models_dir() -> Path:
+    """The default user model folder: ``<user data>/studio/models``; one sub-folder per model kind."""
+    return data_dir() / "models"

@@ -1,0 +1,1 @@
+"""Image engines. No Qt here."""

@@ -1,0 +1,1 @@
+"""Library engines. No Qt here."""

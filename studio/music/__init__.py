@@ -1,0 +1,1 @@
+"""Music engines: MIDI generation, MIDI I/O and synthesis. No Qt here."""

@@ -1,0 +1,144 @@
+"""Plugin manifests (``studio-plugin.toml``): reading and validating them without importing plugin code."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from studio.plugins.api import KINDS
+
+__all__ = [
+    "MANIFEST_NAME",
+    "Manifest",
+    "Contribution",
+    "Capabilities",
+    "ManifestError",
+    "read_manifest",
+    "parse_manifest",
+]
+
+MANIFEST_NAME = "studio-plugin.toml"
+_ENTRY = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+
+class ManifestError(ValueError):
+    """The manifest is missing, not TOML, or does not follow the schema; the message says where."""
+
+
+class Capabilities(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    device: list[Literal["cpu", "cuda", "mps"]] = Field(default_factory=lambda: ["cpu"])
+    network: bool = False
+    file_access: bool = False
+
+
+class Contribution(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    kind: str
+    title: str
+    entry: str
+    description: str = ""
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, value: str) -> str:
+        if value not in KINDS:
+            raise ValueError(f"unknown kind {value!r}; v1 kinds are {', '.join(KINDS)}")
+        return value
+
+    @field_validator("entry")
+    @classmethod
+    def _entry(cls, value: str) -> str:
+        if not _ENTRY.match(value):
+            raise ValueError(f"entry {value!r} must look like 'package.module:Class'")
+        return value
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"id {value!r} must be lower-case letters, digits, '.', '_' or '-'")
+        return value
+
+    @property
+    def module(self) -> str:
+        return self.entry.split(":", 1)[0]
+
+    @property
+    def attr(self) -> str:
+        return self.entry.split(":", 1)[1]
+
+
+class PluginInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    version: str
+    api_version: str
+    description: str = ""
+    author: str = ""
+    licence: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"name {value!r} must be lower-case letters, digits, '.', '_' or '-'")
+        return value
+
+    @field_validator("api_version")
+    @classmethod
+    def _api(cls, value: str) -> str:
+        if not re.match(r"^\d+(\.\d+)?$", value):
+            raise ValueError(f"api_version {value!r} must look like '1' or '1.0'")
+        return value
+
+
+class Manifest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    plugin: PluginInfo
+    capabilities: Capabilities = Field(default_factory=Capabilities)
+    contributions: list[Contribution] = Field(min_length=1)
+
+    @field_validator("contributions")
+    @classmethod
+    def _unique(cls, value: list[Contribution]) -> list[Contribution]:
+        ids = [c.id for c in value]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"contribution ids repeat: {', '.join(dupes)}")
+        return value
+
+
+def parse_manifest(text: str, source: str = MANIFEST_NAME) -> Manifest:
+    """Validate manifest text. Raises ManifestError with every problem, one per line."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ManifestError(f"{source}: not valid TOML ({exc})") from None
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "manifest"
+            problems.append(f"{source}: {where}: {err['msg']}")
+        raise ManifestError("\n".join(problems)) from None
+
+
+def read_manifest(path: Path) -> Manifest:
+    """Read and validate a manifest file. Raises ManifestError."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{path}: cannot read manifest ({exc})") from None
+    return parse_manifest(text, str(path))

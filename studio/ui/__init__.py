@@ -1,0 +1,1 @@
+"""The Qt client of the engines. Nothing outside studio.ui imports from here."""

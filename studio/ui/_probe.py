@@ -1,0 +1,132 @@
+"""Child-process probes for ``studio bench core``: first paint time and GUI stalls under load.
+
+Run as ``python -m studio.ui._probe first-paint`` or ``... stall --seconds 3``; prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import time
+
+_T0 = time.perf_counter()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+
+
+def _process_age() -> float:
+    """Seconds since this process started (from /proc, so interpreter start-up counts too)."""
+    try:
+        import psutil
+
+        return time.time() - psutil.Process().create_time()
+    except Exception:  # noqa: BLE001
+        return time.perf_counter() - _T0
+
+
+def first_paint() -> None:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from studio.ui.app import create_app, setup_logging
+    from studio.ui.context import StudioContext
+    from studio.ui.main_window import MainWindow
+
+    app = create_app()
+    window = MainWindow(StudioContext.create(), setup_logging(), restore=False)
+    result = {}
+
+    def painted() -> None:
+        result["first_paint_s"] = round(_process_age(), 4)
+        window.close()
+        app.quit()
+
+    window.first_painted.connect(painted)
+    window.show()
+    app.exec()
+    print(json.dumps(result))
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def stall(seconds: float) -> None:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
+
+    from studio.core.jobs import JobSpec
+    from studio.ui.app import create_app
+    from studio.ui.jobs import JobRunner
+
+    app = create_app()
+    runner = JobRunner()
+
+    def measure(duration: float) -> list[float]:
+        gaps: list[float] = []
+        clock = QElapsedTimer()
+        clock.start()
+        last = [clock.nsecsElapsed()]
+
+        def tick() -> None:
+            now = clock.nsecsElapsed()
+            gaps.append((now - last[0]) / 1e6)
+            last[0] = now
+
+        timer = QTimer()
+        timer.setInterval(10)
+        timer.timeout.connect(tick)
+        timer.start()
+        loop = QEventLoop()
+        QTimer.singleShot(int(duration * 1000), loop.quit)
+        loop.exec()
+        timer.stop()
+        return gaps[1:]
+
+    import torch  # imported before measuring: the job measures compute, not import
+
+    def torch_job(request, ctx):
+        a = torch.randn(384, 384)
+        steps = 0
+        end = time.monotonic() + request
+        while time.monotonic() < end:
+            ctx.check_cancelled()
+            a = torch.tanh(a @ a / 384.0)
+            steps += 1
+            ctx.progress(min(1.0, steps / 1e5), f"step {steps}")
+        return steps
+
+    idle = measure(seconds)
+    handle = runner.submit(JobSpec("bench torch", torch_job, seconds + 1.0, family="bench"))
+    busy = measure(seconds)
+    handle.cancel()
+    runner.shutdown()
+    app.processEvents()
+    print(json.dumps({
+        "idle_p99_ms": round(_percentile(idle, 0.99), 2),
+        "idle_max_ms": round(max(idle), 2),
+        "busy_p99_ms": round(_percentile(busy, 0.99), 2),
+        "busy_max_ms": round(max(busy), 2),
+        "torch_threads": torch.get_num_threads(),
+        "ticks_idle": len(idle),
+        "ticks_busy": len(busy),
+    }))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m studio.ui._probe")
+    sub = parser.add_subparsers(dest="probe", required=True)
+    sub.add_parser("first-paint")
+    s = sub.add_parser("stall")
+    s.add_argument("--seconds", type=float, default=3.0)
+    args = parser.parse_args(argv)
+    if args.probe == "first-paint":
+        first_paint()
+    else:
+        stall(args.seconds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

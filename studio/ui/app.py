@@ -1,0 +1,100 @@
+"""Starting the GUI: logging, the QApplication, the exception hook and the main window."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+import threading
+import traceback
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QApplication
+
+from studio import __version__
+from studio.core import paths
+from studio.ui.context import StudioContext
+from studio.ui.main_window import MainWindow
+from studio.ui.theme import apply_theme
+from studio.ui.widgets.log_view import QtLogHandler
+
+__all__ = ["run_gui", "create_app", "setup_logging", "install_exception_hook"]
+
+log = logging.getLogger("studio")
+
+
+def setup_logging() -> QtLogHandler:
+    """Log to ``<state>/studio/log/studio.log`` (rotating) and to the Log dock."""
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    for handler in list(root.handlers):
+        if isinstance(handler, QtLogHandler):
+            root.removeHandler(handler)
+    try:
+        folder = paths.log_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.handlers.RotatingFileHandler(
+            folder / "studio.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+        file_handler.setFormatter(logging.Formatter(
+            "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
+        if not any(isinstance(h, logging.handlers.RotatingFileHandler) for h in root.handlers):
+            root.addHandler(file_handler)
+    except OSError as exc:
+        print(f"studio: cannot write the log file ({exc})", file=sys.stderr)
+    qt_handler = QtLogHandler()
+    root.addHandler(qt_handler)
+    return qt_handler
+
+
+class _ErrorRelay(QObject):
+    raised = Signal(str, str)
+
+
+def install_exception_hook(window: MainWindow) -> None:
+    """Uncaught exceptions (GUI thread or any other) are logged and shown; the window stays up."""
+    relay = _ErrorRelay(window)
+    relay.raised.connect(window.show_error)
+
+    def hook(exc_type, exc, tb) -> None:
+        if issubclass(exc_type, KeyboardInterrupt):
+            QApplication.quit()
+            return
+        text = "".join(traceback.format_exception(exc_type, exc, tb))
+        log.error("uncaught exception:\n%s", text)
+        relay.raised.emit(f"{exc_type.__name__}: {exc}", text)
+
+    def thread_hook(args: threading.ExceptHookArgs) -> None:
+        hook(args.exc_type, args.exc_value, args.exc_traceback)
+
+    sys.excepthook = hook
+    threading.excepthook = thread_hook
+    window._exception_relay = relay  # keep it alive with the window
+
+
+def create_app(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
+    app.setApplicationName("Studio")
+    app.setOrganizationName("studio")
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("studio")
+    return app
+
+
+def run_gui(safe_mode: bool = False, panel: str | None = None,
+            quit_after: float | None = None) -> int:
+    """Open the main window and run the event loop. Returns the exit status."""
+    app = create_app()
+    handler = setup_logging()
+    context = StudioContext.create(safe_mode=safe_mode)
+    apply_theme(app, context.settings.theme)
+    window = MainWindow(context, handler)
+    install_exception_hook(window)
+    if panel:
+        window.raise_panel(panel)
+    window.show()
+    log.info("Studio %s started%s", __version__, " in safe mode" if safe_mode else "")
+    # Print once the window has painted, so scripts and tests can wait for a real window.
+    window.first_painted.connect(lambda: print("studio: window shown", flush=True))
+    if quit_after is not None:
+        QTimer.singleShot(int(quit_after * 1000), window.close)
+    return app.exec()

@@ -1,0 +1,1 @@
+"""Preferences, Models and Plugins dialogs."""

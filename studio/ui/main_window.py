@@ -1,0 +1,351 @@
+"""The main window: five dockable panels, the Jobs and Log docks, menus and the status bar."""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QWidget,
+)
+
+from studio import __version__
+from studio.core import paths
+from studio.core.jobs import JobSpec
+from studio.ui.context import StudioContext
+from studio.ui.jobs import JobHandle
+from studio.ui.panels import PANEL_IDS, panel_classes
+from studio.ui.theme import apply_theme
+from studio.ui.widgets.jobs_view import JobsView
+from studio.ui.widgets.log_view import LogView, QtLogHandler
+
+__all__ = ["MainWindow"]
+
+log = logging.getLogger(__name__)
+STATE_VERSION = 1
+
+
+def _detect_device(request, ctx):
+    """Job: import torch off the GUI thread, resolve the device, apply the thread count."""
+    from studio.core.devices import (
+        DeviceUnavailable,
+        apply_torch_threads,
+        describe_device,
+        pick_device,
+    )
+
+    ctx.progress(0.1, "loading torch")
+    warning = ""
+    try:
+        device = pick_device(request["device"])
+    except DeviceUnavailable as exc:
+        device, warning = "cpu", f"{exc}; using the CPU"
+    apply_torch_threads(request["threads"])
+    return device, describe_device(device), warning
+
+
+def _run_core_benchmark(request, ctx):
+    from studio.core.bench import run_benchmarks
+
+    return run_benchmarks(["core"], ctx)
+
+
+class MainWindow(QMainWindow):
+    first_painted = Signal()
+
+    def __init__(self, context: StudioContext, log_handler: QtLogHandler | None = None,
+                 restore: bool = True) -> None:
+        super().__init__()
+        self.context = context
+        self.setWindowTitle(f"Studio {__version__}" + (" — safe mode" if context.safe_mode else ""))
+        self.setObjectName("main_window")
+        self.setDockNestingEnabled(True)
+        self.setTabPosition(Qt.DockWidgetArea.AllDockWidgetAreas,
+                            self.tabPosition(Qt.DockWidgetArea.TopDockWidgetArea))
+        self._painted = False
+        self._device_job: JobHandle | None = None
+        self.bench_job: JobHandle | None = None
+        self.log_handler = log_handler or QtLogHandler()
+
+        placeholder = QWidget()
+        placeholder.setMaximumSize(0, 0)
+        self.setCentralWidget(placeholder)  # every panel is a dock; the center stays empty
+
+        self.panels: dict[str, QWidget] = {}
+        self.panel_docks: dict[str, QDockWidget] = {}
+        first: QDockWidget | None = None
+        for panel_id, cls in panel_classes().items():
+            panel = cls(context)
+            dock = QDockWidget(cls.title, self)
+            dock.setObjectName(f"dock_{panel_id}")
+            dock.setWidget(panel)
+            self.addDockWidget(Qt.DockWidgetArea.TopDockWidgetArea, dock)
+            if first is None:
+                first = dock
+            else:
+                self.tabifyDockWidget(first, dock)
+            self.panels[panel_id] = panel
+            self.panel_docks[panel_id] = dock
+
+        self.jobs_view = JobsView(context.runner)
+        self.jobs_dock = QDockWidget("Jobs", self)
+        self.jobs_dock.setObjectName("dock_jobs")
+        self.jobs_dock.setWidget(self.jobs_view)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.jobs_dock)
+        self.log_view = LogView(self.log_handler)
+        self.log_dock = QDockWidget("Log", self)
+        self.log_dock.setObjectName("dock_log")
+        self.log_dock.setWidget(self.log_view)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
+        self.tabifyDockWidget(self.jobs_dock, self.log_dock)
+        self.jobs_dock.raise_()
+        self._layout_restored = False
+
+        self._build_menus()
+        self._build_status_bar()
+        self.raise_panel("music")
+        if restore:
+            self._layout_restored = self.restore_layout()
+
+        for message in context.messages:
+            log.warning(message)
+            self.statusBar().showMessage(message, 15000)
+        broken = [r.name for r in context.registry.records if not r.ok
+                  and r.status != "skipped (safe mode)"]
+        if broken:
+            log.warning("plugins not working: %s (see Help ▸ Plugins)", ", ".join(broken))
+
+        self._memory_timer = QTimer(self)
+        self._memory_timer.setInterval(2000)
+        self._memory_timer.timeout.connect(self._on_memory_timer_timeout)
+        self._memory_timer.start()
+        self._on_memory_timer_timeout()
+        QTimer.singleShot(0, self.detect_device)
+
+    # -- building ----------------------------------------------------------------------------------
+    def _action(self, menu, text: str, slot, shortcut=None, name: str | None = None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        if name:
+            action.setObjectName(name)
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit, "action_quit")
+        edit_menu = bar.addMenu("&Edit")
+        self._action(edit_menu, "&Preferences…", self.show_preferences,
+                     QKeySequence.StandardKey.Preferences, "action_preferences")
+        view_menu = bar.addMenu("&View")
+        for index, panel_id in enumerate(PANEL_IDS, start=1):
+            self._action(view_menu, self.panel_docks[panel_id].windowTitle(),
+                         lambda _=False, p=panel_id: self.raise_panel(p), f"Ctrl+{index}",
+                         f"action_panel_{panel_id}")
+        view_menu.addSeparator()
+        view_menu.addAction(self.jobs_dock.toggleViewAction())
+        view_menu.addAction(self.log_dock.toggleViewAction())
+        self._action(view_menu, "Reset layout", self.reset_layout, None, "action_reset_layout")
+        tools = bar.addMenu("&Tools")
+        self.bench_action = self._action(tools, "&Benchmark (core)", self.run_benchmark, None,
+                                         "action_benchmark")
+        self._action(tools, "&Models…", self.show_models, None, "action_models")
+        self._action(tools, "Release loaded models", self.release_models, None,
+                     "action_release_models")
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&Plugins…", self.show_plugins, None, "action_plugins")
+        self._action(help_menu, "&About Studio", self.show_about, None, "action_about")
+
+    def _build_status_bar(self) -> None:
+        self.device_label = QLabel(self.context.device_text)
+        self.device_label.setObjectName("device_label")
+        self.memory_label = QLabel()
+        self.memory_label.setObjectName("memory_label")
+        self.jobs_label = QLabel()
+        status = self.statusBar()
+        status.addPermanentWidget(self.jobs_label)
+        status.addPermanentWidget(self.memory_label)
+        status.addPermanentWidget(self.device_label)
+        self.context.runner.submitted.connect(self._on_runner_submitted)
+
+    # -- layout ------------------------------------------------------------------------------------
+    @staticmethod
+    def _qsettings() -> QSettings:
+        return QSettings(str(paths.config_dir() / "window.ini"), QSettings.Format.IniFormat)
+
+    def save_layout(self) -> None:
+        qs = self._qsettings()
+        qs.setValue("geometry", self.saveGeometry())
+        qs.setValue("state", self.saveState(STATE_VERSION))
+        qs.sync()
+
+    def restore_layout(self) -> bool:
+        qs = self._qsettings()
+        geometry, state = qs.value("geometry"), qs.value("state")
+        restored = False
+        if geometry is not None:
+            restored = self.restoreGeometry(geometry)
+        if state is not None:
+            restored = self.restoreState(state, STATE_VERSION) and restored
+        return restored
+
+    def reset_layout(self) -> None:
+        for dock in (*self.panel_docks.values(), self.jobs_dock, self.log_dock):
+            dock.setFloating(False)
+            dock.show()
+        first = self.panel_docks[PANEL_IDS[0]]
+        self.addDockWidget(Qt.DockWidgetArea.TopDockWidgetArea, first)
+        for panel_id in PANEL_IDS[1:]:
+            self.tabifyDockWidget(first, self.panel_docks[panel_id])
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.jobs_dock)
+        self.tabifyDockWidget(self.jobs_dock, self.log_dock)
+        self.raise_panel(PANEL_IDS[0])
+
+    def raise_panel(self, panel_id: str) -> None:
+        dock = self.panel_docks[panel_id]
+        dock.show()
+        dock.raise_()
+        dock.widget().setFocus()
+
+    # -- jobs --------------------------------------------------------------------------------------
+    def detect_device(self) -> JobHandle:
+        settings = self.context.settings
+        spec = JobSpec("Detect compute device", _detect_device,
+                       {"device": settings.device, "threads": settings.torch_threads},
+                       key="app.device")
+        self._device_job = self.context.runner.submit(spec)
+        self._device_job.succeeded.connect(self._on_device_job_succeeded)
+        self._device_job.failed.connect(self._on_device_job_failed)
+        return self._device_job
+
+    def _on_device_job_succeeded(self, result) -> None:
+        device, text, warning = result
+        self.context.device, self.context.device_text = device, text
+        self.device_label.setText(text)
+        log.info("compute device: %s", text)
+        if warning:
+            log.warning(warning)
+            self.statusBar().showMessage(warning, 10000)
+
+    def _on_device_job_failed(self, message: str, _tb: str) -> None:
+        self.context.device, self.context.device_text = "cpu", "CPU (torch unavailable)"
+        self.device_label.setText(self.context.device_text)
+        self.statusBar().showMessage(f"Could not set up torch: {message}", 15000)
+
+    def run_benchmark(self) -> JobHandle:
+        self.bench_job = self.context.runner.submit(
+            JobSpec("Benchmark: core", _run_core_benchmark, None, key="app.bench"))
+        self.bench_job.succeeded.connect(self._on_bench_job_succeeded)
+        self.bench_job.failed.connect(self._on_bench_job_failed)
+        self.jobs_dock.raise_()
+        return self.bench_job
+
+    def _on_bench_job_succeeded(self, results) -> None:
+        from studio.core.bench import format_results
+
+        text = format_results(results)
+        log.info("benchmark results:\n%s", text)
+        box = QMessageBox(QMessageBox.Icon.Information, "Benchmark: core", "Benchmark finished.",
+                          QMessageBox.StandardButton.Ok, self)
+        box.setDetailedText(text)
+        box.setModal(False)
+        box.show()
+
+    def _on_bench_job_failed(self, message: str, _tb: str) -> None:
+        self.statusBar().showMessage(f"Benchmark failed: {message}", 15000)
+
+    def _on_runner_submitted(self, handle: JobHandle) -> None:
+        handle.finished.connect(self._update_jobs_label)
+        self._update_jobs_label()
+
+    def _update_jobs_label(self) -> None:
+        count = len(self.context.runner.active())
+        self.jobs_label.setText(f"{count} job{'s' if count != 1 else ''} running" if count else "")
+
+    def _on_memory_timer_timeout(self) -> None:
+        from studio.core.devices import memory_in_use
+
+        self.memory_label.setText(memory_in_use())
+
+    def release_models(self) -> None:
+        from studio.core.models import release_all_hosts
+
+        self.context.registry.unload_all()
+        count = release_all_hosts()
+        self.statusBar().showMessage(f"Released {count} loaded model(s).", 5000)
+
+    # -- dialogs -----------------------------------------------------------------------------------
+    def show_preferences(self) -> None:
+        from studio.ui.dialogs.preferences import PreferencesDialog
+
+        dialog = PreferencesDialog(self.context.settings, self)
+        if dialog.exec() != PreferencesDialog.DialogCode.Accepted:
+            return
+        self.apply_settings(dialog.result_settings())
+
+    def apply_settings(self, settings) -> None:
+        old = self.context.settings
+        self.context.settings = settings
+        self.context.save_settings()
+        apply_theme(QApplication.instance(), settings.theme)
+        if (old.device, old.torch_threads) != (settings.device, settings.torch_threads):
+            self.detect_device()
+        self.statusBar().showMessage("Preferences saved.", 4000)
+
+    def show_models(self) -> None:
+        from studio.ui.dialogs.models import ModelsDialog
+
+        ModelsDialog(self.context.store, self).exec()
+
+    def show_plugins(self) -> None:
+        from studio.ui.dialogs.plugins import PluginsDialog
+
+        PluginsDialog(self.context.registry, self).exec()
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About Studio",
+                          f"<h3>Studio {__version__}</h3><p>An offline AI creative studio.</p>"
+                          "<p>GPL-3.0-or-later. Nothing is downloaded at run time.</p>")
+
+    def show_error(self, message: str, details: str = "") -> None:
+        """A non-fatal error message (used by the exception hook)."""
+        self.statusBar().showMessage(f"⚠ {message}", 15000)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Something went wrong", message,
+                          QMessageBox.StandardButton.Ok, self)
+        if details:
+            box.setDetailedText(details)
+        box.setModal(False)
+        box.show()
+        self._last_error_box = box
+
+    # -- Qt overrides ------------------------------------------------------------------------------
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._layout_restored:
+            # Docks only take sizes once shown: give the panels most of the height.
+            self._layout_restored = True
+            self.resizeDocks([self.jobs_dock], [max(120, self.height() // 5)],
+                             Qt.Orientation.Vertical)
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if not self._painted:
+            self._painted = True
+            self.first_painted.emit()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_layout()
+        self._memory_timer.stop()
+        self.context.runner.shutdown()
+        self.context.registry.unload_all()
+        super().closeEvent(event)
+

@@ -1,0 +1,267 @@
+"""The base of every panel, and a generic panel that runs the generators of its kinds.
+
+A GeneratorPanel lists every contribution (built-in or plugin) of its kinds, builds the parameter form
+from the generator's specs, runs it through the JobRunner with progress and cancel, and shows the result.
+Later issues grow each panel into its full editor on top of this.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, ClassVar
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.jobs import JobSpec
+from studio.core.media import AudioClip, Image, Mask, MidiClip, Scores
+from studio.ui.context import StudioContext
+from studio.ui.jobs import JobHandle
+from studio.ui.widgets.param_form import ParamForm
+from studio.ui.widgets.piano_roll import PianoRollView
+
+__all__ = ["PanelBase", "GeneratorPanel"]
+
+log = logging.getLogger(__name__)
+
+
+class PanelBase(QWidget):
+    panel_id: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+
+    def __init__(self, context: StudioContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.setObjectName(f"{self.panel_id}_panel")
+
+
+class GeneratorPanel(PanelBase):
+    kinds: ClassVar[tuple[str, ...]] = ()
+    blurb: ClassVar[str] = ""
+
+    def __init__(self, context: StudioContext, parent: QWidget | None = None) -> None:
+        super().__init__(context, parent)
+        self.job: JobHandle | None = None
+        self.result: Any = None
+
+        self.generator_combo = QComboBox()
+        self.generator_combo.setObjectName("generator_combo")
+        self.form = ParamForm()
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.setObjectName("generate_button")
+        self.generate_button.setToolTip("Generate (Ctrl+Return)")
+        self.generate_button.setDefault(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.save_button = QPushButton("Save…")
+        self.save_button.setToolTip("Save the result (Ctrl+S)")
+        self.save_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.progress.setMaximumHeight(8)
+        self.status = QLabel()
+        self.status.setObjectName("panel_status")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.description = QLabel()
+        self.description.setWordWrap(True)
+        self.roll = PianoRollView()
+        self.result_label = QLabel()
+        self.result_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.result_label.setWordWrap(True)
+
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        heading = QLabel(f"<h3>{self.title}</h3><p>{self.blurb}</p>")
+        heading.setWordWrap(True)
+        lv.addWidget(heading)
+        lv.addWidget(QLabel("Generator"))
+        lv.addWidget(self.generator_combo)
+        lv.addWidget(self.description)
+        lv.addWidget(self.form)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.generate_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.save_button)
+        lv.addLayout(buttons)
+        lv.addWidget(self.progress)
+        lv.addWidget(self.status)
+        lv.addStretch(1)
+
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.addWidget(self.roll, 1)
+        rv.addWidget(self.result_label, 1)
+        self.roll.setVisible("midi" in self.kinds)
+        self.result_label.setVisible("midi" not in self.kinds)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([320, 600])
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(4, 4, 4, 4)
+        outer.addWidget(splitter)
+
+        self.generator_combo.currentIndexChanged.connect(self._on_generator_combo_changed)
+        self.generate_button.clicked.connect(self.generate)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.save_button.clicked.connect(self.save_result)
+        QShortcut(QKeySequence("Ctrl+Return"), self, self.generate,
+                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        QShortcut(QKeySequence.StandardKey.Save, self, self.save_result,
+                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        QShortcut(QKeySequence("Escape"), self, self.cancel,
+                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.reload_generators()
+
+    # -- generators --------------------------------------------------------------------------------
+    def reload_generators(self) -> None:
+        self.generator_combo.blockSignals(True)
+        self.generator_combo.clear()
+        for kind in self.kinds:
+            for ref in self.context.registry.contributions(kind):
+                self.generator_combo.addItem(ref.title, ref.id)
+        self.generator_combo.blockSignals(False)
+        has = self.generator_combo.count() > 0
+        self.generate_button.setEnabled(has)
+        self.result_label.setText(
+            "" if has else
+            f"No {' or '.join(self.kinds)} generators are installed yet.\n"
+            "Install a plugin, or see Help ▸ Plugins for what failed to load."
+        )
+        self._on_generator_combo_changed()
+
+    def _on_generator_combo_changed(self, *_args) -> None:
+        ref_id = self.generator_combo.currentData()
+        if not ref_id:
+            self.form.set_params(())
+            self.description.setText("")
+            return
+        try:
+            ref = self.context.registry.get(ref_id)
+            generator = self.context.registry.generator(ref)
+        except Exception as exc:  # noqa: BLE001 - a broken plugin is shown, not fatal
+            self.status.setText(f"⚠ {exc}")
+            self.form.set_params(())
+            return
+        self.description.setText(ref.contribution.description or generator.description)
+        self.form.set_params(generator.params)
+
+    # -- running -----------------------------------------------------------------------------------
+    def generate(self) -> JobHandle | None:
+        ref_id = self.generator_combo.currentData()
+        if not ref_id:
+            return None
+        request = self.form.values()
+        registry, device = self.context.registry, self.context.device
+
+        def work(req, ctx):
+            return registry.run(ref_id, req, ctx, device=device)
+
+        spec = JobSpec(title=f"{self.title}: {self.generator_combo.currentText()}", fn=work,
+                       request=request, family=f"plugin:{ref_id}", key=f"{self.panel_id}.generate")
+        self.job = self.context.runner.submit(spec)
+        self.job.progressed.connect(self._on_job_progressed)
+        self.job.succeeded.connect(self._on_job_succeeded)
+        self.job.failed.connect(self._on_job_failed)
+        self.job.cancelled.connect(self._on_job_cancelled)
+        self.cancel_button.setEnabled(True)
+        self.progress.setValue(0)
+        self.status.setText("Working…")
+        return self.job
+
+    def cancel(self) -> None:
+        if self.job is not None and not self.job.done:
+            self.job.cancel()
+
+    def _is_current(self) -> bool:
+        return self.sender() is self.job
+
+    def _on_job_progressed(self, fraction: float, message: str) -> None:
+        if self._is_current():
+            self.progress.setValue(int(fraction * 1000))
+            self.status.setText(message)
+
+    def _on_job_succeeded(self, result: Any) -> None:
+        if not self._is_current():
+            return
+        self.cancel_button.setEnabled(False)
+        self.progress.setValue(1000)
+        self.show_result(result)
+
+    def _on_job_failed(self, message: str, _tb: str) -> None:
+        if not self._is_current():
+            return
+        self.cancel_button.setEnabled(False)
+        self.status.setText(f"⚠ {message}")
+        ref_id = self.generator_combo.currentData()
+        record = next((r for r in self.context.registry.records
+                       if ref_id and ref_id.startswith(r.name + "/")), None)
+        if record is not None and not record.ok:
+            # The guard disabled the plugin: take it out of the list, keep the message.
+            self.reload_generators()
+            self.status.setText(f"⚠ {message}")
+
+    def _on_job_cancelled(self) -> None:
+        if self._is_current():
+            self.cancel_button.setEnabled(False)
+            self.status.setText("Cancelled.")
+
+    def show_result(self, result: Any) -> None:
+        self.result = result
+        self.save_button.setEnabled(isinstance(result, MidiClip | AudioClip))
+        if isinstance(result, MidiClip):
+            self.roll.set_clip(result)
+            self.status.setText(
+                f"{len(result.notes)} notes, {result.bars:g} bars at {result.bpm:g} BPM "
+                f"(seed {result.provenance.get('seed', '?')})"
+            )
+        elif isinstance(result, AudioClip):
+            self.status.setText(f"{result.duration:.2f} s of audio at {result.sample_rate} Hz")
+        elif isinstance(result, Image | Mask):
+            w, h = result.size
+            self.status.setText(f"{w}×{h} {type(result).__name__.lower()}")
+        elif isinstance(result, Scores):
+            top = ", ".join(f"{k} {v:.2f}" for k, v in result.top(5))
+            self.status.setText(top or "no scores")
+        else:
+            self.status.setText(str(result)[:500])
+
+    def save_result(self) -> Path | None:
+        if not isinstance(self.result, MidiClip | AudioClip):
+            return None
+        is_midi = isinstance(self.result, MidiClip)
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save result", "untitled.mid" if is_midi else "untitled.wav",
+            "MIDI files (*.mid)" if is_midi else "WAV audio (*.wav)")
+        if not path:
+            return None
+        return self.save_to(Path(path))
+
+    def save_to(self, path: Path) -> Path:
+        try:
+            if isinstance(self.result, MidiClip):
+                self.result.save(path)
+            elif isinstance(self.result, AudioClip):
+                self.result.save_wav(path)
+        except OSError as exc:
+            self.status.setText(f"⚠ Could not save {path.name}: {exc.strerror or exc}")
+            raise
+        self.status.setText(f"Saved {path}")
+        log.info("saved %s", path)
+        return path

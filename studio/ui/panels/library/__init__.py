@@ -1,0 +1,7 @@
+"""The Library panel."""
+
+from studio.ui.panels.library.panel import LibraryPanel
+
+PANEL = LibraryPanel
+
+__all__ = ["LibraryPanel", "PANEL"]

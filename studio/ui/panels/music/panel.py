@@ -1,0 +1,14 @@
+"""Music panel."""
+
+from __future__ import annotations
+
+from studio.ui.panels.base import GeneratorPanel
+
+__all__ = ["MusicPanel"]
+
+
+class MusicPanel(GeneratorPanel):
+    panel_id = "music"
+    title = "Music"
+    kinds = ("midi",)
+    blurb = "Compose MIDI with the built-in and plugin generators. The neural composer, editing and playback arrive with the music issue."

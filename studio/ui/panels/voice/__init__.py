@@ -1,0 +1,7 @@
+"""The Voice panel."""
+
+from studio.ui.panels.voice.panel import VoicePanel
+
+PANEL = VoicePanel
+
+__all__ = ["VoicePanel", "PANEL"]

@@ -1,0 +1,53 @@
+"""``studio shot``: render the main window with one panel raised to a PNG, offscreen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtWidgets import QApplication
+
+from studio.ui.app import create_app, setup_logging
+from studio.ui.context import StudioContext
+from studio.ui.main_window import MainWindow
+from studio.ui.theme import apply_theme
+
+__all__ = ["render_shot"]
+
+
+def _settle(ms: int) -> None:
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def render_shot(panel: str, output: str | Path, size: tuple[int, int] = (1280, 800),
+                theme: str | None = None, safe_mode: bool = False) -> Path:
+    """Render the window at ``size`` with ``panel`` raised and write a PNG. Returns its path.
+
+    The saved window layout is not used, so shots are the same on every machine.
+    """
+    output = Path(output)
+    if output.suffix.lower() != ".png":
+        raise ValueError(f"{output.name}: the shot is a PNG, name it *.png")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    app = create_app()
+    handler = setup_logging()
+    context = StudioContext.create(safe_mode=safe_mode)
+    apply_theme(app, theme or context.settings.theme)
+    window = MainWindow(context, handler, restore=False)
+    window.resize(*size)
+    window.show()
+    window.raise_panel(panel)
+    # Let the device job finish so the status bar shows the real device.
+    deadline = 100
+    while deadline and (window._device_job is None or not window._device_job.done):
+        _settle(50)
+        deadline -= 1
+    _settle(100)
+    QApplication.processEvents()
+    pixmap = window.grab()
+    if not pixmap.save(str(output), "PNG"):
+        raise OSError(f"could not write {output}")
+    window.close()
+    return output

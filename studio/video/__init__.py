@@ -1,0 +1,1 @@
+"""Video engines. No Qt here."""

@@ -1,0 +1,1 @@
+"""Voice engines. No Qt here."""
