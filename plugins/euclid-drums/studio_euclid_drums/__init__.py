@@ -1,0 +1,1 @@
+"""Example Studio plugin: Euclidean-rhythm drum patterns."""
