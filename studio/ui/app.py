@@ -97,4 +97,21 @@ def run_gui(safe_mode: bool = False, panel: str | None = None,
     window.first_painted.connect(lambda: print("studio: window shown", flush=True))
     if quit_after is not None:
         QTimer.singleShot(int(quit_after * 1000), window.close)
+    _close_on_signals(window)
     return app.exec()
+
+
+def _close_on_signals(window: MainWindow) -> None:
+    """SIGTERM and Ctrl+C close the window the normal way (jobs cancelled, layout saved)."""
+    import signal
+
+    def close(*_args) -> None:
+        QTimer.singleShot(0, window.close)
+
+    signal.signal(signal.SIGTERM, close)
+    signal.signal(signal.SIGINT, close)
+    # Python runs signal handlers only between bytecodes; a light timer lets it in while Qt idles.
+    wake = QTimer(window)
+    wake.setInterval(200)
+    wake.timeout.connect(lambda: None)
+    wake.start()

@@ -17,7 +17,7 @@ import time
 import traceback
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from studio.core.jobs import Cancelled, JobContext, JobSpec, describe_error
 
@@ -135,6 +135,7 @@ class _Worker(QThread):
         self.busy = False
 
     def run(self) -> None:
+        threading.current_thread().name = self.objectName()  # readable in logs and tracebacks
         while True:
             handle = self.jobs.get()
             if handle is None:
@@ -193,10 +194,16 @@ class JobRunner(QObject):
                 stale.cancel()
             self._by_key[spec.key] = handle
         self._handles = [h for h in self._handles if not h.done][-200:] + [handle]
-        worker = self._worker_for(spec.family)
         self.submitted.emit(handle)
-        worker.jobs.put(handle)
+        # Dispatch once control is back in the event loop, so the caller can connect to the handle's
+        # signals right after submit() without racing the worker.
+        QTimer.singleShot(0, self, lambda: self._dispatch(handle))
         return handle
+
+    def _dispatch(self, handle: JobHandle) -> None:
+        if handle.done:
+            return  # cancelled before it was dispatched
+        self._worker_for(handle.spec.family).jobs.put(handle)
 
     def _worker_for(self, family: str | None) -> _Worker:
         if family:
@@ -207,6 +214,10 @@ class JobRunner(QObject):
             return worker
         # The least loaded general worker; an idle one if there is one.
         return min(self._general, key=lambda w: (w.busy + w.pending(), self._general.index(w)))
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def active(self) -> list[JobHandle]:
         return [h for h in self._handles if not h.done]

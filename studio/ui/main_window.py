@@ -71,11 +71,12 @@ class MainWindow(QMainWindow):
         self._painted = False
         self._device_job: JobHandle | None = None
         self.bench_job: JobHandle | None = None
+        self._own_log_handler = log_handler is None
         self.log_handler = log_handler or QtLogHandler()
+        if self._own_log_handler:
+            logging.getLogger().addHandler(self.log_handler)
 
-        placeholder = QWidget()
-        placeholder.setMaximumSize(0, 0)
-        self.setCentralWidget(placeholder)  # every panel is a dock; the center stays empty
+        # No central widget: every panel is a dock, and the dock areas share the window.
 
         self.panels: dict[str, QWidget] = {}
         self.panel_docks: dict[str, QDockWidget] = {}
@@ -142,10 +143,10 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
-        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit, "action_quit")
+        self._action(file_menu, "&Quit", self.close, "Ctrl+Q", "action_quit")
         edit_menu = bar.addMenu("&Edit")
         self._action(edit_menu, "&Preferences…", self.show_preferences,
-                     QKeySequence.StandardKey.Preferences, "action_preferences")
+                     "Ctrl+,", "action_preferences")
         view_menu = bar.addMenu("&View")
         for index, panel_id in enumerate(PANEL_IDS, start=1):
             self._action(view_menu, self.panel_docks[panel_id].windowTitle(),
@@ -217,7 +218,9 @@ class MainWindow(QMainWindow):
         dock.widget().setFocus()
 
     # -- jobs --------------------------------------------------------------------------------------
-    def detect_device(self) -> JobHandle:
+    def detect_device(self) -> JobHandle | None:
+        if self.context.runner.closed:  # the window closed before this queued call ran
+            return None
         settings = self.context.settings
         spec = JobSpec("Detect compute device", _detect_device,
                        {"device": settings.device, "threads": settings.torch_threads},
@@ -333,8 +336,13 @@ class MainWindow(QMainWindow):
         if not self._layout_restored:
             # Docks only take sizes once shown: give the panels most of the height.
             self._layout_restored = True
-            self.resizeDocks([self.jobs_dock], [max(120, self.height() // 5)],
-                             Qt.Orientation.Vertical)
+            QTimer.singleShot(50, self, self._size_bottom_docks)
+
+    def _size_bottom_docks(self) -> None:
+        # Sizing the tabbed panel docks (not the Jobs dock alone) is what Qt honours here.
+        visible = next((d for d in self.panel_docks.values() if d.isVisible()), None)
+        if visible is not None:
+            self.resizeDocks([visible], [int(self.height() * 0.72)], Qt.Orientation.Vertical)
 
     def paintEvent(self, event) -> None:
         super().paintEvent(event)
@@ -347,5 +355,7 @@ class MainWindow(QMainWindow):
         self._memory_timer.stop()
         self.context.runner.shutdown()
         self.context.registry.unload_all()
+        if self._own_log_handler:
+            logging.getLogger().removeHandler(self.log_handler)
         super().closeEvent(event)
 

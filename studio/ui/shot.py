@@ -44,7 +44,8 @@ def render_shot(panel: str, output: str | Path, size: tuple[int, int] = (1280, 8
     while deadline and (window._device_job is None or not window._device_job.done):
         _settle(50)
         deadline -= 1
-    _settle(100)
+    window._size_bottom_docks()
+    _settle(150)
     QApplication.processEvents()
     pixmap = window.grab()
     if not pixmap.save(str(output), "PNG"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtWidgets import (
     QHeaderView,
     QProgressBar,
@@ -83,6 +83,9 @@ class JobsView(QTreeWidget):
             if handle.done and cancel.isEnabled():
                 cancel.setEnabled(False)
                 cancel.setText(state.capitalize())
+
+    def sizeHint(self) -> QSize:
+        return QSize(640, 120)  # a strip under the panels, not half the window
 
     def handle_rows(self) -> list[JobHandle]:
         return [h for h, *_ in self._rows.values()]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QSize, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QPlainTextEdit, QWidget
 
@@ -40,6 +40,9 @@ class LogView(QPlainTextEdit):
         font.setStyleHint(QFont.StyleHint.Monospace)
         self.setFont(font)
         handler.bridge.emitted.connect(self._on_handler_emitted)
+
+    def sizeHint(self) -> QSize:
+        return QSize(640, 120)
 
     def _on_handler_emitted(self, text: str, level: int) -> None:
         if level >= logging.ERROR:

@@ -23,7 +23,7 @@ class PianoRollView(QGraphicsView):
         self._scene = QGraphicsScene(self)
         self.setScene(self._scene)
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
-        self.setMinimumHeight(160)
+        self.setMinimumHeight(80)
         self.clip: MidiClip | None = None
         self.set_clip(None)
 

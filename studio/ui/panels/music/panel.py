@@ -11,4 +11,7 @@ class MusicPanel(GeneratorPanel):
     panel_id = "music"
     title = "Music"
     kinds = ("midi",)
-    blurb = "Compose MIDI with the built-in and plugin generators. The neural composer, editing and playback arrive with the music issue."
+    blurb = (
+        "Compose MIDI with the built-in and plugin generators, preview the notes and save a "
+        "standard MIDI file."
+    )
