@@ -40,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Studio: an offline AI creative studio. With no command, opens the window.",
     )
     parser.add_argument("--version", action="version", version=f"studio {__version__}")
-    parser.add_argument("--safe-mode", action="store_true", help="start with no third-party plugins")
+    parser.add_argument(
+        "--safe-mode", action="store_true", help="start with no third-party plugins"
+    )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -72,10 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
     psub = plugins.add_subparsers(dest="plugins_command", metavar="ACTION", required=True)
     plist = psub.add_parser("list", help="every plugin with its status")
     plist.add_argument("--json", action="store_true")
-    pval = psub.add_parser("validate", help="check a plugin project folder or its studio-plugin.toml")
+    pval = psub.add_parser(
+        "validate", help="check a plugin project folder or its studio-plugin.toml"
+    )
     pval.add_argument("path")
 
-    gen = sub.add_parser("generate", help="run a generator (built-in or plugin) and save its result")
+    gen = sub.add_parser(
+        "generate", help="run a generator (built-in or plugin) and save its result"
+    )
     gen.add_argument("generator", nargs="?", help="qualified id, e.g. euclid-drums/euclid")
     gen.add_argument("-o", "--output", help="file to write (.mid for MIDI, .wav for audio)")
     gen.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE")
@@ -94,8 +100,10 @@ def _cmd_gui(args) -> int:
     missing = syslibs.missing_for_gui()
     if missing:
         raise CliError(
-            "Qt needs system libraries that are missing: " + ", ".join(missing)
-            + ". Install them with: " + syslibs.install_line(missing)
+            "Qt needs system libraries that are missing: "
+            + ", ".join(missing)
+            + ". Install them with: "
+            + syslibs.install_line(missing)
         )
     problem = syslibs.display_problem()
     if problem:
@@ -116,13 +124,16 @@ def _cmd_shot(args) -> int:
     missing = syslibs.missing_for_gui()
     if missing:
         raise CliError(
-            "Qt needs system libraries that are missing: " + ", ".join(missing)
-            + ". Install them with: " + syslibs.install_line(missing)
+            "Qt needs system libraries that are missing: "
+            + ", ".join(missing)
+            + ". Install them with: "
+            + syslibs.install_line(missing)
         )
     from studio.ui.shot import render_shot
 
-    path = render_shot(args.panel, args.output, size=args.size, theme=args.theme,
-                       safe_mode=args.safe_mode)
+    path = render_shot(
+        args.panel, args.output, size=args.size, theme=args.theme, safe_mode=args.safe_mode
+    )
     print(path)
     return 0
 
@@ -180,8 +191,13 @@ def _cmd_models(args) -> int:
                     pass
     rows = [
         {
-            "name": e.name, "kind": e.kind, "licence": e.licence, "size_bytes": e.size_bytes,
-            "origin": e.origin, "status": e.status, "path": str(e.path),
+            "name": e.name,
+            "kind": e.kind,
+            "licence": e.licence,
+            "size_bytes": e.size_bytes,
+            "origin": e.origin,
+            "status": e.status,
+            "path": str(e.path),
             "sha256": e.card.sha256 if e.card else None,
         }
         for e in entries
@@ -196,8 +212,10 @@ def _cmd_models(args) -> int:
     print(f"{'NAME':24} {'KIND':10} {'LICENCE':18} {'SIZE':>10}  {'ORIGIN':8} STATUS")
     for r in rows:
         size = f"{r['size_bytes'] / 2**20:.1f} MB"
-        print(f"{r['name'][:24]:24} {r['kind'][:10]:10} {r['licence'][:18]:18} {size:>10}  "
-              f"{r['origin']:8} {r['status']}")
+        print(
+            f"{r['name'][:24]:24} {r['kind'][:10]:10} {r['licence'][:18]:18} {size:>10}  "
+            f"{r['origin']:8} {r['status']}"
+        )
     return 0
 
 
@@ -236,8 +254,10 @@ def _cmd_plugins(args) -> int:
         contribs = ", ".join(
             f"{c.id} ({c.kind})" for c in (r.manifest.contributions if r.manifest else [])
         )
-        print(f"{r.name[:22]:22} {r.version[:9]:9} {'built-in' if r.builtin else 'plugin':9} "
-              f"{r.status[:22]:22} {contribs}")
+        print(
+            f"{r.name[:22]:22} {r.version[:9]:9} {'built-in' if r.builtin else 'plugin':9} "
+            f"{r.status[:22]:22} {contribs}"
+        )
         if r.error:
             print(f"    {r.error.strip().splitlines()[-1]}")
     return 0
@@ -274,13 +294,14 @@ def _cmd_generate(args) -> int:
     unknown = sorted(set(request) - known)
     if unknown:
         raise CliError(f"{ref.id} has no parameter {', '.join(unknown)} (has {', '.join(known)})")
-    result = registry.run(ref.id, request, ConsoleContext(), device=pick_device(
-        _settings().device))
+    result = registry.run(ref.id, request, ConsoleContext(), device=pick_device(_settings().device))
     if isinstance(result, MidiClip):
         out = Path(args.output or "generated.mid")
         result.save(out)
-        print(f"{out}: {len(result.notes)} notes, {result.bars:g} bars at {result.bpm:g} BPM, "
-              f"seed {result.provenance.get('seed', '?')}")
+        print(
+            f"{out}: {len(result.notes)} notes, {result.bars:g} bars at {result.bpm:g} BPM, "
+            f"seed {result.provenance.get('seed', '?')}"
+        )
     elif isinstance(result, AudioClip):
         out = Path(args.output or "generated.wav")
         result.save_wav(out)

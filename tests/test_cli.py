@@ -12,8 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "studio", *args], capture_output=True,
-                          text=True, timeout=120, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "studio", *args], capture_output=True, text=True, timeout=120, **kw
+    )
 
 
 def test_version(capsys):
@@ -23,11 +24,13 @@ def test_version(capsys):
 
 
 def test_help_imports_neither_torch_nor_qt():
-    code = ("import sys, contextlib, io, studio.cli as c\n"
-            "with contextlib.redirect_stdout(io.StringIO()):\n"
-            "    try: c.main(['--help'])\n"
-            "    except SystemExit: pass\n"
-            "print([m for m in ('torch', 'PySide6', 'numpy', 'pydantic') if m in sys.modules])")
+    code = (
+        "import sys, contextlib, io, studio.cli as c\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try: c.main(['--help'])\n"
+        "    except SystemExit: pass\n"
+        "print([m for m in ('torch', 'PySide6', 'numpy', 'pydantic') if m in sys.modules])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -53,8 +56,16 @@ def test_bad_parameter_value_is_one_clear_line(tmp_path):
 
 
 def test_generate_builtin_writes_midi(tmp_path):
-    out = run("generate", "studio/scale-melody", "-p", "bars=2", "-p", "seed=3",
-              "-o", str(tmp_path / "m.mid"))
+    out = run(
+        "generate",
+        "studio/scale-melody",
+        "-p",
+        "bars=2",
+        "-p",
+        "seed=3",
+        "-o",
+        str(tmp_path / "m.mid"),
+    )
     assert out.returncode == 0, out.stderr
     assert "2 bars" in out.stdout and "seed 3" in out.stdout
     assert (tmp_path / "m.mid").read_bytes()[:4] == b"MThd"
@@ -110,8 +121,7 @@ def test_bench_unknown_name_fails_cleanly():
 
 
 def test_gui_without_system_libraries_prints_the_install_line(monkeypatch, capsys):
-    monkeypatch.setattr("studio.core.syslibs.missing_for_gui",
-                        lambda: ["libegl1", "libxkbcommon0"])
+    monkeypatch.setattr("studio.core.syslibs.missing_for_gui", lambda: ["libegl1", "libxkbcommon0"])
     assert main(["gui"]) == 1
     err = capsys.readouterr().err
     assert "sudo apt-get install -y libegl1 libxkbcommon0" in err
@@ -134,7 +144,11 @@ def test_missing_library_detection_uses_the_finder():
 
 
 def test_import_contract_keeps_qt_out_of_engines():
-    out = subprocess.run([str(Path(sys.executable).with_name("lint-imports"))], cwd=ROOT,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [str(Path(sys.executable).with_name("lint-imports"))],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "1 kept, 0 broken" in out.stdout

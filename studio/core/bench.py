@@ -1,6 +1,7 @@
 """``studio bench``: benchmarks that report figures against a baseline measured in the same run.
 
-Benchmarks that need Qt run it in a child process (``python -m studio.ui._probe``), so this module stays
+Benchmarks that need Qt run it in a child process (``python -m studio.ui._probe``), so this module
+stays
 Qt-free and a benchmark can be cancelled by killing its child.
 """
 
@@ -54,8 +55,9 @@ def _child_env() -> dict[str, str]:
 def _run(ctx: JobContext, args: list[str], timeout: float = 120.0) -> tuple[float, str]:
     """Run a child process, killable by cancel. Returns (seconds, stdout)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=_child_env())
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_child_env()
+    )
     try:
         while True:
             try:
@@ -91,12 +93,19 @@ def bench_core(ctx: JobContext) -> dict[str, Any]:
 
     ctx.progress(0.15, "timing `studio --help`")
     help_s = _median_time(ctx, [py, "-m", "studio", "--help"], 5)
-    _, mods = _run(ctx, [py, "-c", "import sys, studio.cli as c;"
-                         "import contextlib, io\n"
-                         "with contextlib.redirect_stdout(io.StringIO()):\n"
-                         "  try: c.main(['--help'])\n"
-                         "  except SystemExit: pass\n"
-                         "print(sorted(m for m in ('torch','PySide6') if m in sys.modules))"])
+    _, mods = _run(
+        ctx,
+        [
+            py,
+            "-c",
+            "import sys, studio.cli as c;"
+            "import contextlib, io\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "  try: c.main(['--help'])\n"
+            "  except SystemExit: pass\n"
+            "print(sorted(m for m in ('torch','PySide6') if m in sys.modules))",
+        ],
+    )
     results["help_s"] = round(help_s, 4)
     results["help_vs_python_start"] = round(help_s / baseline, 2)
     results["help_heavy_imports"] = mods.strip()
@@ -129,9 +138,13 @@ def run_benchmarks(names: list[str] | None, ctx: JobContext | None = None) -> di
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         raise KeyError(f"unknown benchmark {', '.join(unknown)}; have {', '.join(BENCHMARKS)}")
-    out: dict[str, Any] = {"machine": machine_name(), "python": platform.python_version(),
-                           "results": {}}
+    out: dict[str, Any] = {
+        "machine": machine_name(),
+        "python": platform.python_version(),
+        "results": {},
+    }
     for index, name in enumerate(names):
+
         def sub_progress(fraction: float, message: str, index: int = index, name: str = name):
             ctx.progress((index + fraction) / len(names), f"{name}: {message}")
 

@@ -1,4 +1,5 @@
-"""``studio doctor``: what this machine offers Studio. Every check is guarded: a missing part is reported,
+"""``studio doctor``: what this machine offers Studio. Every check is guarded: a missing part is
+reported,
 never raised."""
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def _torch() -> dict[str, Any]:
     return {
         "status": "ok",
         "detail": f"{torch.__version__}, CUDA build {torch.version.cuda or 'none'}, "
-                  f"CUDA available: {'yes' if cuda else 'no'}",
+        f"CUDA available: {'yes' if cuda else 'no'}",
         "version": torch.__version__,
         "cuda_available": cuda,
     }
@@ -71,12 +72,18 @@ def _qt() -> dict[str, Any]:
         return {"status": "missing", "detail": "PySide6-Essentials is not installed"}
     missing = syslibs.missing_for_gui()
     if missing:
-        return {"status": "missing libraries", "detail": f"PySide6 {version}; install: "
-                + syslibs.install_line(missing), "version": version}
+        return {
+            "status": "missing libraries",
+            "detail": f"PySide6 {version}; install: " + syslibs.install_line(missing),
+            "version": version,
+        }
     display = syslibs.display_problem()
     detail = f"PySide6 {version}, platform {syslibs.qt_platform()}"
-    return {"status": "ok" if not display else "no display", "detail": detail
-            + (f"; {display}" if display else ""), "version": version}
+    return {
+        "status": "ok" if not display else "no display",
+        "detail": detail + (f"; {display}" if display else ""),
+        "version": version,
+    }
 
 
 def _audio() -> dict[str, Any]:
@@ -84,19 +91,32 @@ def _audio() -> dict[str, Any]:
 
     missing = syslibs.missing_libraries(syslibs.AUDIO)
     if missing:
-        return {"status": "missing libraries",
-                "detail": "PortAudio is missing: " + syslibs.install_line(missing), "outputs": []}
+        return {
+            "status": "missing libraries",
+            "detail": "PortAudio is missing: " + syslibs.install_line(missing),
+            "outputs": [],
+        }
     if _version("sounddevice") is None:
-        return {"status": "missing", "detail": "sounddevice not installed (pip install sounddevice)",
-                "outputs": []}
+        return {
+            "status": "missing",
+            "detail": "sounddevice not installed (pip install sounddevice)",
+            "outputs": [],
+        }
     import sounddevice
 
     outputs = [d["name"] for d in sounddevice.query_devices() if d["max_output_channels"] > 0]
     if not outputs:
-        return {"status": "none", "detail": "no audio output device (no sound card); "
-                "audio can still be rendered to files", "outputs": []}
-    return {"status": "ok", "detail": f"{len(outputs)} output(s): {', '.join(outputs[:4])}",
-            "outputs": outputs}
+        return {
+            "status": "none",
+            "detail": "no audio output device (no sound card); "
+            "audio can still be rendered to files",
+            "outputs": [],
+        }
+    return {
+        "status": "ok",
+        "detail": f"{len(outputs)} output(s): {', '.join(outputs[:4])}",
+        "outputs": outputs,
+    }
 
 
 def _midi() -> dict[str, Any]:
@@ -106,12 +126,21 @@ def _midi() -> dict[str, Any]:
         outputs = mido.get_output_names()
         inputs = mido.get_input_names()
     except (ImportError, OSError, RuntimeError) as exc:
-        return {"status": "none", "detail": f"no MIDI backend available ({type(exc).__name__}: "
-                f"{str(exc)[:120]}); MIDI files still work", "outputs": [], "inputs": []}
+        return {
+            "status": "none",
+            "detail": f"no MIDI backend available ({type(exc).__name__}: "
+            f"{str(exc)[:120]}); MIDI files still work",
+            "outputs": [],
+            "inputs": [],
+        }
     if not outputs and not inputs:
         return {"status": "none", "detail": "no MIDI ports", "outputs": [], "inputs": []}
-    return {"status": "ok", "detail": f"outputs: {', '.join(outputs) or '-'}; "
-            f"inputs: {', '.join(inputs) or '-'}", "outputs": outputs, "inputs": inputs}
+    return {
+        "status": "ok",
+        "detail": f"outputs: {', '.join(outputs) or '-'}; inputs: {', '.join(inputs) or '-'}",
+        "outputs": outputs,
+        "inputs": inputs,
+    }
 
 
 def _camera() -> dict[str, Any]:
@@ -126,12 +155,16 @@ def _models(settings) -> dict[str, Any]:
 
     store = ModelStore(settings.models_dir())
     entries = store.scan()
-    items = [{"name": e.name, "kind": e.kind, "status": e.status, "path": str(e.path)}
-             for e in entries]
+    items = [
+        {"name": e.name, "kind": e.kind, "status": e.status, "path": str(e.path)} for e in entries
+    ]
     bad = [e for e in entries if e.problem]
-    return {"status": "ok" if not bad else "warning",
-            "detail": f"{len(entries)} model(s), {len(bad)} with problems; user folder "
-                      f"{store.user_dir}", "models": items}
+    return {
+        "status": "ok" if not bad else "warning",
+        "detail": f"{len(entries)} model(s), {len(bad)} with problems; user folder "
+        f"{store.user_dir}",
+        "models": items,
+    }
 
 
 def _plugins(settings, safe_mode: bool) -> dict[str, Any]:
@@ -140,27 +173,35 @@ def _plugins(settings, safe_mode: bool) -> dict[str, Any]:
     registry = PluginRegistry(safe_mode=safe_mode, disabled=settings.disabled_plugins)
     records = registry.discover()
     broken = [r for r in records if not r.ok]
-    engines = [{"id": ref.id, "kind": ref.kind, "title": ref.title}
-               for ref in registry.contributions()]
-    return {"status": "ok" if not broken else "warning",
-            "detail": f"{len(records)} plugin(s), {len(engines)} generator(s)"
-                      + (f"; not working: {', '.join(f'{r.name} ({r.status})' for r in broken)}"
-                         if broken else ""),
-            "plugins": [{"name": r.name, "status": r.status} for r in records],
-            "engines": engines}
+    engines = [
+        {"id": ref.id, "kind": ref.kind, "title": ref.title} for ref in registry.contributions()
+    ]
+    return {
+        "status": "ok" if not broken else "warning",
+        "detail": f"{len(records)} plugin(s), {len(engines)} generator(s)"
+        + (
+            f"; not working: {', '.join(f'{r.name} ({r.status})' for r in broken)}"
+            if broken
+            else ""
+        ),
+        "plugins": [{"name": r.name, "status": r.status} for r in records],
+        "engines": engines,
+    }
 
 
 def run_doctor(safe_mode: bool = False) -> dict[str, Any]:
-    """Check everything Studio uses; returns a dict of sections, each with ``status`` and ``detail``."""
+    """Check everything Studio uses; returns a dict of sections, each with ``status`` and
+    ``detail``."""
     from studio.core.settings import load_settings, settings_path
 
     loaded = load_settings()
     settings = loaded.settings
     report: dict[str, Any] = {"studio": {"status": "ok", "detail": __version__}}
     report["python"] = _guard(_python)
-    report["settings"] = {"status": "ok" if not loaded.messages else "warning",
-                          "detail": str(settings_path()) + "".join(
-                              f"; {m}" for m in loaded.messages)}
+    report["settings"] = {
+        "status": "ok" if not loaded.messages else "warning",
+        "detail": str(settings_path()) + "".join(f"; {m}" for m in loaded.messages),
+    }
     report["torch"] = _guard(_torch)
     report["device"] = _guard(lambda: _device(settings))
     report["qt"] = _guard(_qt)
@@ -169,8 +210,10 @@ def run_doctor(safe_mode: bool = False) -> dict[str, Any]:
     report["camera"] = _guard(_camera)
     report["models"] = _guard(lambda: _models(settings))
     report["plugins"] = _guard(lambda: _plugins(settings, safe_mode))
-    report["platform"] = {"status": "ok", "detail": f"{platform.platform()}, "
-                          f"{os.cpu_count()} CPU(s)"}
+    report["platform"] = {
+        "status": "ok",
+        "detail": f"{platform.platform()}, {os.cpu_count()} CPU(s)",
+    }
     return report
 
 

@@ -1,6 +1,7 @@
 """The typed values that pass between panels, engines and plugins.
 
-Plain dataclasses over NumPy arrays and Python lists, with no Qt, so every engine, test and plugin can use
+Plain dataclasses over NumPy arrays and Python lists, with no Qt, so every engine, test and plugin
+can use
 them. Each carries ``provenance`` (engine, model, parameters, seed) so any result can be reproduced.
 """
 
@@ -72,9 +73,7 @@ class MidiClip:
         meta = mido.MidiTrack()
         meta.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(self.bpm), time=0))
         meta.append(
-            mido.MetaMessage(
-                "time_signature", numerator=self.beats_per_bar, denominator=4, time=0
-            )
+            mido.MetaMessage("time_signature", numerator=self.beats_per_bar, denominator=4, time=0)
         )
         if self.provenance:
             text = ";".join(f"{k}={v}" for k, v in sorted(self.provenance.items()))
@@ -85,18 +84,29 @@ class MidiClip:
             events: list[tuple[int, int, mido.Message]] = []
             if channel in self.programs:
                 events.append(
-                    (0, 0, mido.Message("program_change", channel=channel,
-                                        program=self.programs[channel]))
+                    (
+                        0,
+                        0,
+                        mido.Message(
+                            "program_change", channel=channel, program=self.programs[channel]
+                        ),
+                    )
                 )
             for n in self.notes:
                 if n.channel != channel:
                     continue
                 on = round(n.start * ticks_per_beat)
                 off = max(on + 1, round(n.end * ticks_per_beat))
-                events.append((on, 2, mido.Message("note_on", channel=channel, note=n.pitch,
-                                                   velocity=n.velocity)))
-                events.append((off, 1, mido.Message("note_off", channel=channel, note=n.pitch,
-                                                    velocity=0)))
+                events.append(
+                    (
+                        on,
+                        2,
+                        mido.Message("note_on", channel=channel, note=n.pitch, velocity=n.velocity),
+                    )
+                )
+                events.append(
+                    (off, 1, mido.Message("note_off", channel=channel, note=n.pitch, velocity=0))
+                )
             events.sort(key=lambda e: (e[0], e[1]))
             now = 0
             for tick, _, msg in events:
@@ -151,8 +161,15 @@ class MidiClip:
                 elif msg.type in ("note_off", "note_on"):
                     started = open_notes.pop((msg.channel, msg.note), None)
                     if started and tick > started[0]:
-                        notes.append(Note(started[0] / tpb, msg.note, (tick - started[0]) / tpb,
-                                          started[1], msg.channel))
+                        notes.append(
+                            Note(
+                                started[0] / tpb,
+                                msg.note,
+                                (tick - started[0]) / tpb,
+                                started[1],
+                                msg.channel,
+                            )
+                        )
         notes.sort()
         return cls(notes=notes, bpm=round(bpm, 3), beats_per_bar=beats_per_bar, programs=programs)
 

@@ -1,7 +1,10 @@
-"""The model store (shipped and user models, each with a card) and ModelHost (lazy, warm, releasable).
+"""The model store (shipped and user models, each with a card) and ModelHost (lazy, warm,
+releasable).
 
-A model is a weight file (or a folder) with a card beside it named ``<file>.card.toml``. Shipped models live
-under ``resources/models/<kind>/``; the artist's own under ``<user data>/studio/models/<kind>/``. Nothing is
+A model is a weight file (or a folder) with a card beside it named ``<file>.card.toml``. Shipped
+models live
+under ``resources/models/<kind>/``; the artist's own under ``<user data>/studio/models/<kind>/``.
+Nothing is
 ever downloaded: the store only scans these folders.
 """
 
@@ -41,7 +44,8 @@ class ModelIntegrityError(RuntimeError):
 
 @dataclass(frozen=True)
 class ModelCard:
-    """What we know about a model file: where it came from, its licence, how it was made, how good it is."""
+    """What we know about a model file: where it came from, its licence, how it was made, how good
+    it is."""
 
     name: str
     kind: str
@@ -92,7 +96,8 @@ class ModelCard:
 
 @dataclass
 class ModelEntry:
-    """One model the store found: its card (if readable), where it lives and whether it checks out."""
+    """One model the store found: its card (if readable), where it lives and whether it checks
+    out."""
 
     path: Path
     origin: str  # "shipped" or "user"
@@ -143,7 +148,8 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 class ModelStore:
     """Finds models in the shipped resources and the user model folder.
 
-    The sha256 on each card is checked the first time the model is loaded (:meth:`verify`), not on scan,
+    The sha256 on each card is checked the first time the model is loaded (:meth:`verify`), not on
+    scan,
     so listing stays fast.
     """
 
@@ -181,7 +187,8 @@ class ModelStore:
                 entry.verified = self._verified.get(target)
                 entries.append(entry)
             if origin == "user":
-                # Files dropped into the user folder without a card are shown, so the artist sees them.
+                # Files dropped into the user folder without a card are shown, so the artist sees
+                # them.
                 for kind_dir in sorted(p for p in root.iterdir() if p.is_dir()):
                     for item in sorted(kind_dir.iterdir()):
                         if item.name.endswith(CARD_SUFFIX) or item.name.startswith("."):
@@ -192,9 +199,7 @@ class ModelStore:
 
     def find(self, name: str, kind: str | None = None) -> ModelEntry:
         """The model called ``name`` (user models shadow shipped ones). Raises KeyError."""
-        matches = [
-            e for e in self.scan() if e.name == name and (kind is None or e.kind == kind)
-        ]
+        matches = [e for e in self.scan() if e.name == name and (kind is None or e.kind == kind)]
         if not matches:
             raise KeyError(f"no model named {name!r}" + (f" of kind {kind!r}" if kind else ""))
         return matches[-1]
@@ -228,7 +233,8 @@ _HOSTS: weakref.WeakSet[ModelHost] = weakref.WeakSet()
 class ModelHost:
     """Holds one model family: loaded lazily on first use, kept warm, released on demand.
 
-    ``loader(device)`` builds the model. In the GUI each family lives on one long-lived worker thread, so
+    ``loader(device)`` builds the model. In the GUI each family lives on one long-lived worker
+    thread, so
     the host is only touched from that thread; the lock makes it safe for the CLI and tests too.
     """
 
@@ -273,7 +279,8 @@ class ModelHost:
 
     @contextlib.contextmanager
     def inference(self) -> Iterator[None]:
-        """Run model code without autograd bookkeeping (torch.inference_mode when torch is loaded)."""
+        """Run model code without autograd bookkeeping (torch.inference_mode when torch is
+        loaded)."""
         import sys
 
         torch = sys.modules.get("torch")

@@ -17,7 +17,8 @@ def resources_dir() -> Path:
     """Return the folder holding Studio's shipped resources.
 
     In a wheel the build maps the top-level ``resources/`` to ``studio/_resources``; in an editable
-    checkout it is ``resources/`` beside the ``studio`` package. Raises ResourceNotFound if neither exists.
+    checkout it is ``resources/`` beside the ``studio`` package. Raises ResourceNotFound if neither
+    exists.
     """
     package = Path(__file__).resolve().parent.parent
     for candidate in (package / "_resources", package.parent / "resources"):

@@ -1,4 +1,5 @@
-"""The system libraries Qt and audio need, checked before Qt is imported, with the exact install line."""
+"""The system libraries Qt and audio need, checked before Qt is imported, with the exact install
+line."""
 
 from __future__ import annotations
 
@@ -35,15 +36,20 @@ FONT_PACKAGE = "fonts-dejavu-core"
 
 
 def _has_font() -> bool:
-    for root in ("/usr/share/fonts", "/usr/local/share/fonts", os.path.expanduser("~/.fonts"),
-                 os.path.expanduser("~/.local/share/fonts")):
+    for root in (
+        "/usr/share/fonts",
+        "/usr/local/share/fonts",
+        os.path.expanduser("~/.fonts"),
+        os.path.expanduser("~/.local/share/fonts"),
+    ):
         if glob.glob(os.path.join(root, "**", "*.[ot]tf"), recursive=True):
             return True
     return False
 
 
 def missing_libraries(wanted: dict[str, str], *, finder=ctypes.util.find_library) -> list[str]:
-    """Debian packages of the libraries in ``wanted`` that this machine lacks (in order, no repeats)."""
+    """Debian packages of the libraries in ``wanted`` that this machine lacks (in order, no
+    repeats)."""
     missing: list[str] = []
     for lib, package in wanted.items():
         if finder(lib) is None and package not in missing:
@@ -52,7 +58,8 @@ def missing_libraries(wanted: dict[str, str], *, finder=ctypes.util.find_library
 
 
 def qt_platform() -> str:
-    """The Qt platform plugin that will be used: the env var, or xcb/wayland when a display exists."""
+    """The Qt platform plugin that will be used: the env var, or xcb/wayland when a display
+    exists."""
     env = os.environ.get("QT_QPA_PLATFORM", "").split(":")[0]
     if env:
         return env
@@ -77,8 +84,8 @@ def display_problem() -> str | None:
     platform = qt_platform()
     if platform == "xcb" and not os.environ.get("DISPLAY"):
         return (
-            "No display found (DISPLAY is not set). Start Studio from a desktop session, run it under "
-            "xvfb-run, or use QT_QPA_PLATFORM=offscreen for a window nobody sees."
+            "No display found (DISPLAY is not set). Start Studio from a desktop session, run it "
+            "under xvfb-run, or use QT_QPA_PLATFORM=offscreen for a window nobody sees."
         )
     return None
 

@@ -1,6 +1,7 @@
 """A rule-based melody sketch: a seeded random walk through a scale, phrased in bars.
 
-Not the neural composer (that is the transformer's job); a fast, dependable generator that always works,
+Not the neural composer (that is the transformer's job); a fast, dependable generator that always
+works,
 ends phrases on the tonic, and gives the voice panel something to sing.
 """
 
@@ -57,8 +58,10 @@ class ScaleMelodyGenerator(Generator):
                     beat += dur
                     continue
                 else:
-                    degree = max(-len(steps), min(2 * len(steps), degree + rng.choice(
-                        (-2, -1, -1, 1, 1, 2, 0, 3, -3))))
+                    degree = max(
+                        -len(steps),
+                        min(2 * len(steps), degree + rng.choice((-2, -1, -1, 1, 1, 2, 0, 3, -3))),
+                    )
                 octave, index = divmod(degree, len(steps))
                 pitch = max(0, min(127, tonic + 12 * octave + steps[index]))
                 velocity = 100 if beat == 0 else rng.randint(70, 92)

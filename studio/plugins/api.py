@@ -1,9 +1,13 @@
 """What plugin authors import: parameter specs as data, the Generator base and the media values.
 
-A plugin never imports Qt: it declares its parameters as :class:`Param` data and the panel builds the
-controls. A generator is created with no arguments, then ``load(device)``, ``run(request, ctx)`` any number
-of times, and ``unload()``. ``request`` is a dict of parameter values (already checked and filled with
-defaults by :meth:`Generator.resolve`) plus the inputs of its kind (``text`` for voice, ``frame`` for
+A plugin never imports Qt: it declares its parameters as :class:`Param` data and the panel builds
+the
+controls. A generator is created with no arguments, then ``load(device)``, ``run(request, ctx)``
+any number
+of times, and ``unload()``. ``request`` is a dict of parameter values (already checked and filled
+with
+defaults by :meth:`Generator.resolve`) plus the inputs of its kind (``text`` for voice, ``frame``
+for
 video_mask, ...). ``ctx`` is a :class:`JobContext`: report progress, check for cancellation.
 """
 
@@ -33,7 +37,8 @@ __all__ = [
     "api_compatible",
 ]
 
-#: The plugin API version this Studio provides (major.minor). A plugin asking for the same major and a
+#: The plugin API version this Studio provides (major.minor). A plugin asking for the same major
+# and a
 #: minor up to this one is compatible.
 API_VERSION = "1.0"
 
@@ -91,7 +96,8 @@ class Param:
         return self.label or self.name.replace("_", " ").capitalize()
 
     def check(self, value: Any) -> Any:
-        """Return ``value`` converted to this parameter's type; raise ValueError when it is out of range."""
+        """Return ``value`` converted to this parameter's type; raise ValueError when it is out of
+        range."""
         try:
             if self.type in ("int", "seed"):
                 if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
@@ -121,16 +127,23 @@ class Param:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "type": self.type, "default": self.default, "label": self.title,
-            "help": self.help, "minimum": self.minimum, "maximum": self.maximum,
-            "step": self.step, "choices": list(self.choices),
+            "name": self.name,
+            "type": self.type,
+            "default": self.default,
+            "label": self.title,
+            "help": self.help,
+            "minimum": self.minimum,
+            "maximum": self.maximum,
+            "step": self.step,
+            "choices": list(self.choices),
         }
 
 
 class Generator:
     """Base class of every contribution (built-in or plugin).
 
-    Subclasses set ``kind`` (one of :data:`KINDS`), ``title`` and ``params``, and implement :meth:`run`.
+    Subclasses set ``kind`` (one of :data:`KINDS`), ``title`` and ``params``, and implement
+    :meth:`run`.
     Override :meth:`load`/:meth:`unload` when there is a model to hold.
     """
 
@@ -155,7 +168,8 @@ class Generator:
     def resolve(self, request: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Check ``request`` against :attr:`params` and fill in defaults.
 
-        Unknown keys pass through (they are the kind's inputs). A ``seed`` of -1 becomes a concrete seed,
+        Unknown keys pass through (they are the kind's inputs). A ``seed`` of -1 becomes a concrete
+        seed,
         so the result's provenance can reproduce it. Raises ValueError naming the bad parameter.
         """
         request = dict(request or {})

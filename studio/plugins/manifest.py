@@ -1,4 +1,5 @@
-"""Plugin manifests (``studio-plugin.toml``): reading and validating them without importing plugin code."""
+"""Plugin manifests (``studio-plugin.toml``): reading and validating them without importing plugin
+code."""
 
 from __future__ import annotations
 

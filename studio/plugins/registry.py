@@ -1,4 +1,5 @@
-"""Finds plugins through entry points, validates their manifests without running their code, and guards
+"""Finds plugins through entry points, validates their manifests without running their code, and
+guards
 every import and run so a broken plugin is marked and skipped while the studio keeps going."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import logging
 import threading
 import traceback
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +147,8 @@ def _locate_manifest(value: str) -> Path:
 
 
 class PluginRegistry:
-    """Discovers plugins (entry point group ``studio.plugins``) and runs their contributions, guarded."""
+    """Discovers plugins (entry point group ``studio.plugins``) and runs their contributions,
+    guarded."""
 
     def __init__(
         self,
@@ -244,7 +246,8 @@ class PluginRegistry:
         log.error("plugin %s disabled: %s\n%s", record.name, status, error)
 
     def create(self, ref: ContributionRef) -> Generator:
-        """Import and instantiate a contribution. On failure the plugin is marked and PluginError raised."""
+        """Import and instantiate a contribution. On failure the plugin is marked and PluginError
+        raised."""
         try:
             module = importlib.import_module(ref.contribution.module)
             obj: Any = module
@@ -280,7 +283,8 @@ class PluginRegistry:
     ) -> Any:
         """Load (if needed) and run a contribution, guarded.
 
-        Raises ValueError for bad parameters (the plugin stays enabled), Cancelled when cancelled, and
+        Raises ValueError for bad parameters (the plugin stays enabled), Cancelled when cancelled,
+        and
         PluginError when the plugin fails (it is then disabled for the session, traceback kept).
         """
         ctx = ctx or JobContext()

@@ -37,7 +37,8 @@ def _find_manifest(folder: Path) -> Path | None:
 def validate_plugin(path: str | Path) -> ValidationReport:
     """Check a plugin project folder, or its ``studio-plugin.toml``, without importing its code.
 
-    Checks the manifest schema and API version, that each contribution's module exists in the project,
+    Checks the manifest schema and API version, that each contribution's module exists in the
+    project,
     and that ``pyproject.toml`` declares the ``studio.plugins`` entry point naming the manifest.
     """
     path = Path(path)
@@ -69,7 +70,9 @@ def validate_plugin(path: str | Path) -> ValidationReport:
         if not ((root / rel).with_suffix(".py").exists() or (root / rel / "__init__.py").exists()):
             report.errors.append(f"contribution {c.id}: module {c.module} not found under {root}")
     if report.manifest.capabilities.network:
-        report.warnings.append("asks for network access: Studio works offline and will ask the user")
+        report.warnings.append(
+            "asks for network access: Studio works offline and will ask the user"
+        )
     if project is None:
         report.warnings.append("no pyproject.toml found: cannot check the entry point")
         return report

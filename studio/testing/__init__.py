@@ -1,6 +1,7 @@
 """Test helpers for Studio and for plugin authors: a recording job context and sample media.
 
-Plugin authors add ``-p studio.testing.pytest_plugin`` to their pytest options (or import the fixtures)
+Plugin authors add ``-p studio.testing.pytest_plugin`` to their pytest options (or import the
+fixtures)
 and test their generators without Qt::
 
     def test_my_generator(recording_context):
@@ -49,8 +50,9 @@ def sample_midi_clip() -> MidiClip:
     return MidiClip(notes=notes, bpm=120.0)
 
 
-def run_generator(generator_cls: type, request: dict[str, Any] | None = None,
-                  device: str = "cpu") -> tuple[Any, RecordingContext]:
+def run_generator(
+    generator_cls: type, request: dict[str, Any] | None = None, device: str = "cpu"
+) -> tuple[Any, RecordingContext]:
     """Create, load, run and unload a generator the way the host does; returns (result, context)."""
     generator = generator_cls()
     ctx = RecordingContext()

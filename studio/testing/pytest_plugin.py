@@ -1,7 +1,8 @@
 """pytest plugin: offline, isolated tests.
 
 - Qt runs offscreen (set before anything imports Qt).
-- Every test gets its own XDG config, data, cache and state folders, so nothing touches the user's files.
+- Every test gets its own XDG config, data, cache and state folders, so nothing touches the user's
+files.
 - A socket guard fails any test that opens a network connection (Unix sockets stay allowed).
 """
 
@@ -40,8 +41,13 @@ def _guarded(real):
 def _no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", _guarded(_real_connect))
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded(_real_connect_ex))
-    monkeypatch.setattr(socket, "create_connection", lambda address, *a, **k: (_ for _ in ()).throw(
-        NetworkAccessError(f"test tried to open a network connection to {address!r}")))
+    monkeypatch.setattr(
+        socket,
+        "create_connection",
+        lambda address, *a, **k: (_ for _ in ()).throw(
+            NetworkAccessError(f"test tried to open a network connection to {address!r}")
+        ),
+    )
     yield
 
 

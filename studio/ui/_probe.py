@@ -1,6 +1,7 @@
 """Child-process probes for ``studio bench core``: first paint time and GUI stalls under load.
 
-Run as ``python -m studio.ui._probe first-paint`` or ``... stall --seconds 3``; prints one JSON line.
+Run as ``python -m studio.ui._probe first-paint`` or ``... stall --seconds 3``; prints one JSON
+line.
 """
 
 from __future__ import annotations
@@ -103,15 +104,19 @@ def stall(seconds: float) -> None:
     handle.cancel()
     runner.shutdown()
     app.processEvents()
-    print(json.dumps({
-        "idle_p99_ms": round(_percentile(idle, 0.99), 2),
-        "idle_max_ms": round(max(idle), 2),
-        "busy_p99_ms": round(_percentile(busy, 0.99), 2),
-        "busy_max_ms": round(max(busy), 2),
-        "torch_threads": torch.get_num_threads(),
-        "ticks_idle": len(idle),
-        "ticks_busy": len(busy),
-    }))
+    print(
+        json.dumps(
+            {
+                "idle_p99_ms": round(_percentile(idle, 0.99), 2),
+                "idle_max_ms": round(max(idle), 2),
+                "busy_p99_ms": round(_percentile(busy, 0.99), 2),
+                "busy_max_ms": round(max(busy), 2),
+                "torch_threads": torch.get_num_threads(),
+                "ticks_idle": len(idle),
+                "ticks_busy": len(busy),
+            }
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,9 +34,11 @@ def setup_logging() -> QtLogHandler:
         folder = paths.log_dir()
         folder.mkdir(parents=True, exist_ok=True)
         file_handler = logging.handlers.RotatingFileHandler(
-            folder / "studio.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8")
-        file_handler.setFormatter(logging.Formatter(
-            "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
+            folder / "studio.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+        )
+        file_handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
+        )
         if not any(isinstance(h, logging.handlers.RotatingFileHandler) for h in root.handlers):
             root.addHandler(file_handler)
     except OSError as exc:
@@ -80,8 +82,9 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-def run_gui(safe_mode: bool = False, panel: str | None = None,
-            quit_after: float | None = None) -> int:
+def run_gui(
+    safe_mode: bool = False, panel: str | None = None, quit_after: float | None = None
+) -> int:
     """Open the main window and run the event loop. Returns the exit status."""
     app = create_app()
     handler = setup_logging()

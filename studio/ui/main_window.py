@@ -59,15 +59,18 @@ def _run_core_benchmark(request, ctx):
 class MainWindow(QMainWindow):
     first_painted = Signal()
 
-    def __init__(self, context: StudioContext, log_handler: QtLogHandler | None = None,
-                 restore: bool = True) -> None:
+    def __init__(
+        self, context: StudioContext, log_handler: QtLogHandler | None = None, restore: bool = True
+    ) -> None:
         super().__init__()
         self.context = context
         self.setWindowTitle(f"Studio {__version__}" + (" — safe mode" if context.safe_mode else ""))
         self.setObjectName("main_window")
         self.setDockNestingEnabled(True)
-        self.setTabPosition(Qt.DockWidgetArea.AllDockWidgetAreas,
-                            self.tabPosition(Qt.DockWidgetArea.TopDockWidgetArea))
+        self.setTabPosition(
+            Qt.DockWidgetArea.AllDockWidgetAreas,
+            self.tabPosition(Qt.DockWidgetArea.TopDockWidgetArea),
+        )
         self._painted = False
         self._device_job: JobHandle | None = None
         self.bench_job: JobHandle | None = None
@@ -117,8 +120,11 @@ class MainWindow(QMainWindow):
         for message in context.messages:
             log.warning(message)
             self.statusBar().showMessage(message, 15000)
-        broken = [r.name for r in context.registry.records if not r.ok
-                  and r.status != "skipped (safe mode)"]
+        broken = [
+            r.name
+            for r in context.registry.records
+            if not r.ok and r.status != "skipped (safe mode)"
+        ]
         if broken:
             log.warning("plugins not working: %s (see Help ▸ Plugins)", ", ".join(broken))
 
@@ -145,23 +151,30 @@ class MainWindow(QMainWindow):
         file_menu = bar.addMenu("&File")
         self._action(file_menu, "&Quit", self.close, "Ctrl+Q", "action_quit")
         edit_menu = bar.addMenu("&Edit")
-        self._action(edit_menu, "&Preferences…", self.show_preferences,
-                     "Ctrl+,", "action_preferences")
+        self._action(
+            edit_menu, "&Preferences…", self.show_preferences, "Ctrl+,", "action_preferences"
+        )
         view_menu = bar.addMenu("&View")
         for index, panel_id in enumerate(PANEL_IDS, start=1):
-            self._action(view_menu, self.panel_docks[panel_id].windowTitle(),
-                         lambda _=False, p=panel_id: self.raise_panel(p), f"Ctrl+{index}",
-                         f"action_panel_{panel_id}")
+            self._action(
+                view_menu,
+                self.panel_docks[panel_id].windowTitle(),
+                lambda _=False, p=panel_id: self.raise_panel(p),
+                f"Ctrl+{index}",
+                f"action_panel_{panel_id}",
+            )
         view_menu.addSeparator()
         view_menu.addAction(self.jobs_dock.toggleViewAction())
         view_menu.addAction(self.log_dock.toggleViewAction())
         self._action(view_menu, "Reset layout", self.reset_layout, None, "action_reset_layout")
         tools = bar.addMenu("&Tools")
-        self.bench_action = self._action(tools, "&Benchmark (core)", self.run_benchmark, None,
-                                         "action_benchmark")
+        self.bench_action = self._action(
+            tools, "&Benchmark (core)", self.run_benchmark, None, "action_benchmark"
+        )
         self._action(tools, "&Models…", self.show_models, None, "action_models")
-        self._action(tools, "Release loaded models", self.release_models, None,
-                     "action_release_models")
+        self._action(
+            tools, "Release loaded models", self.release_models, None, "action_release_models"
+        )
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&Plugins…", self.show_plugins, None, "action_plugins")
         self._action(help_menu, "&About Studio", self.show_about, None, "action_about")
@@ -222,9 +235,12 @@ class MainWindow(QMainWindow):
         if self.context.runner.closed:  # the window closed before this queued call ran
             return None
         settings = self.context.settings
-        spec = JobSpec("Detect compute device", _detect_device,
-                       {"device": settings.device, "threads": settings.torch_threads},
-                       key="app.device")
+        spec = JobSpec(
+            "Detect compute device",
+            _detect_device,
+            {"device": settings.device, "threads": settings.torch_threads},
+            key="app.device",
+        )
         self._device_job = self.context.runner.submit(spec)
         self._device_job.succeeded.connect(self._on_device_job_succeeded)
         self._device_job.failed.connect(self._on_device_job_failed)
@@ -246,7 +262,8 @@ class MainWindow(QMainWindow):
 
     def run_benchmark(self) -> JobHandle:
         self.bench_job = self.context.runner.submit(
-            JobSpec("Benchmark: core", _run_core_benchmark, None, key="app.bench"))
+            JobSpec("Benchmark: core", _run_core_benchmark, None, key="app.bench")
+        )
         self.bench_job.succeeded.connect(self._on_bench_job_succeeded)
         self.bench_job.failed.connect(self._on_bench_job_failed)
         self.jobs_dock.raise_()
@@ -257,8 +274,13 @@ class MainWindow(QMainWindow):
 
         text = format_results(results)
         log.info("benchmark results:\n%s", text)
-        box = QMessageBox(QMessageBox.Icon.Information, "Benchmark: core", "Benchmark finished.",
-                          QMessageBox.StandardButton.Ok, self)
+        box = QMessageBox(
+            QMessageBox.Icon.Information,
+            "Benchmark: core",
+            "Benchmark finished.",
+            QMessageBox.StandardButton.Ok,
+            self,
+        )
         box.setDetailedText(text)
         box.setModal(False)
         box.show()
@@ -315,15 +337,23 @@ class MainWindow(QMainWindow):
         PluginsDialog(self.context.registry, self).exec()
 
     def show_about(self) -> None:
-        QMessageBox.about(self, "About Studio",
-                          f"<h3>Studio {__version__}</h3><p>An offline AI creative studio.</p>"
-                          "<p>GPL-3.0-or-later. Nothing is downloaded at run time.</p>")
+        QMessageBox.about(
+            self,
+            "About Studio",
+            f"<h3>Studio {__version__}</h3><p>An offline AI creative studio.</p>"
+            "<p>GPL-3.0-or-later. Nothing is downloaded at run time.</p>",
+        )
 
     def show_error(self, message: str, details: str = "") -> None:
         """A non-fatal error message (used by the exception hook)."""
         self.statusBar().showMessage(f"⚠ {message}", 15000)
-        box = QMessageBox(QMessageBox.Icon.Warning, "Something went wrong", message,
-                          QMessageBox.StandardButton.Ok, self)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Something went wrong",
+            message,
+            QMessageBox.StandardButton.Ok,
+            self,
+        )
         if details:
             box.setDetailedText(details)
         box.setModal(False)
@@ -358,4 +388,3 @@ class MainWindow(QMainWindow):
         if self._own_log_handler:
             logging.getLogger().removeHandler(self.log_handler)
         super().closeEvent(event)
-

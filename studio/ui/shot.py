@@ -21,8 +21,13 @@ def _settle(ms: int) -> None:
     loop.exec()
 
 
-def render_shot(panel: str, output: str | Path, size: tuple[int, int] = (1280, 800),
-                theme: str | None = None, safe_mode: bool = False) -> Path:
+def render_shot(
+    panel: str,
+    output: str | Path,
+    size: tuple[int, int] = (1280, 800),
+    theme: str | None = None,
+    safe_mode: bool = False,
+) -> Path:
     """Render the window at ``size`` with ``panel`` raised and write a PNG. Returns its path.
 
     The saved window layout is not used, so shots are the same on every machine.

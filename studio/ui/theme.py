@@ -35,8 +35,9 @@ def apply_theme(app: QApplication, theme: str) -> None:
         for role, color in _DARK.items():
             palette.setColor(role, QColor(color))
         palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text, QColor("#6d7076"))
-        palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText,
-                         QColor("#6d7076"))
+        palette.setColor(
+            QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText, QColor("#6d7076")
+        )
     else:
         palette = app.style().standardPalette()
     app.setPalette(palette)

@@ -73,4 +73,5 @@ def test_out_of_memory_gets_an_actionable_message():
     text = describe_error(OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"))
     assert "Out of memory" in text and "CPU" in text
     assert describe_error(ValueError("bars must be positive")) == (
-        "ValueError: bars must be positive")
+        "ValueError: bars must be positive"
+    )

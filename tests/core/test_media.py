@@ -14,7 +14,8 @@ def test_midi_clip_round_trips_through_a_standard_midi_file(tmp_path, midi_clip)
     assert sum(1 for m in mid if m.type == "note_on" and m.velocity) == 4
     back = MidiClip.load(path)
     assert [(n.pitch, n.start, n.duration) for n in back.notes] == [
-        (n.pitch, n.start, pytest.approx(n.duration, abs=1e-3)) for n in midi_clip.notes]
+        (n.pitch, n.start, pytest.approx(n.duration, abs=1e-3)) for n in midi_clip.notes
+    ]
     assert back.bpm == pytest.approx(120.0)
 
 

@@ -97,8 +97,21 @@ def test_resources_found_in_checkout():
 
 @pytest.mark.slow
 def test_resources_found_in_installed_wheel(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(tmp_path / "dist"), str(ROOT)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(ROOT),
+        ],
+        check=True,
+    )
     wheel = next((tmp_path / "dist").glob("studio-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "studio/_resources/models/README.md" in names
@@ -106,10 +119,11 @@ def test_resources_found_in_installed_wheel(tmp_path):
     target = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(target)
     out = subprocess.run(
-        [sys.executable, "-S", "-c",
-         "import studio.core.resources as r; print(r.resources_dir())"],
-        env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}, cwd=tmp_path,
-        capture_output=True, text=True,
+        [sys.executable, "-S", "-c", "import studio.core.resources as r; print(r.resources_dir())"],
+        env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
         check=True,
     ).stdout.strip()
     assert out == str(target / "studio" / "_resources")

@@ -23,8 +23,14 @@ def test_missing_file_gives_defaults():
 
 
 def test_round_trip_keeps_every_field():
-    s = Settings(device="cpu", torch_threads=3, user_model_dir="/m", library_folders=["/a", "/b"],
-                 theme="dark", disabled_plugins=["x"])
+    s = Settings(
+        device="cpu",
+        torch_threads=3,
+        user_model_dir="/m",
+        library_folders=["/a", "/b"],
+        theme="dark",
+        disabled_plugins=["x"],
+    )
     path = save_settings(s)
     assert load_settings(path).settings == s
     with open(path, "rb") as fh:
@@ -34,8 +40,9 @@ def test_round_trip_keeps_every_field():
 def test_schema_1_file_is_migrated_and_rewritten():
     path = settings_path()
     path.parent.mkdir(parents=True)
-    path.write_text('schema_version = 1\nuse_gpu = false\nmodels_folder = "/old/models"\n'
-                    'theme = "dark"\n')
+    path.write_text(
+        'schema_version = 1\nuse_gpu = false\nmodels_folder = "/old/models"\ntheme = "dark"\n'
+    )
     loaded = load_settings()
     assert loaded.settings.device == "cpu"
     assert loaded.settings.user_model_dir == "/old/models"
@@ -49,12 +56,15 @@ def test_migrate_v1_gpu_true_means_auto():
     assert migrate({"use_gpu": True})["device"] == "auto"
 
 
-@pytest.mark.parametrize("content", [
-    "this is [not toml",
-    'schema_version = 2\ntheme = "purple"\n',
-    "schema_version = 99\n",
-    'schema_version = 2\ntorch_threads = -4\n',
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "this is [not toml",
+        'schema_version = 2\ntheme = "purple"\n',
+        "schema_version = 99\n",
+        "schema_version = 2\ntorch_threads = -4\n",
+    ],
+)
 def test_corrupt_file_is_backed_up_and_replaced_by_defaults(content):
     path = settings_path()
     path.parent.mkdir(parents=True)

@@ -45,7 +45,9 @@ def test_api_version_compatibility():
 
 
 def test_builtin_scale_melody_is_reproducible_and_in_key():
-    a, ctx = run_generator(ScaleMelodyGenerator, {"key": "D", "scale": "major", "bars": 4, "seed": 5})
+    a, ctx = run_generator(
+        ScaleMelodyGenerator, {"key": "D", "scale": "major", "bars": 4, "seed": 5}
+    )
     b, _ = run_generator(ScaleMelodyGenerator, {"key": "D", "scale": "major", "bars": 4, "seed": 5})
     assert [(n.pitch, n.start) for n in a.notes] == [(n.pitch, n.start) for n in b.notes]
     d_major = {2, 4, 6, 7, 9, 11, 1}

@@ -17,23 +17,44 @@ PLUGIN = ROOT / "plugins" / "euclid-drums"
 def installed(tmp_path_factory):
     target = tmp_path_factory.mktemp("site")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--no-index", "--target", str(target), str(PLUGIN)],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(target),
+            str(PLUGIN),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return target
 
 
 def studio(installed, *args):
     env = dict(os.environ, PYTHONPATH=str(installed))
-    return subprocess.run([sys.executable, "-m", "studio", *args], capture_output=True, text=True,
-                          env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "studio", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 def test_validate_accepts_the_project_folder_and_the_manifest():
     for target in (PLUGIN, PLUGIN / "studio_euclid_drums" / "studio-plugin.toml"):
-        out = subprocess.run([sys.executable, "-m", "studio", "plugins", "validate", str(target)],
-                             capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, "-m", "studio", "plugins", "validate", str(target)],
+            capture_output=True,
+            text=True,
+        )
         assert out.returncode == 0, out.stderr
         assert "ok: euclid-drums 0.1.0" in out.stdout
 
@@ -49,9 +70,23 @@ def test_installed_plugin_is_discovered_and_listed(installed):
 
 def test_installed_plugin_runs_and_writes_a_drum_pattern(installed, tmp_path):
     out_file = tmp_path / "beat.mid"
-    out = studio(installed, "generate", "euclid-drums/euclid", "-o", str(out_file),
-                 "-p", "kick_hits=3", "-p", "steps=8", "-p", "bars=2", "-p", "seed=1",
-                 "-p", "open_hat_hits=0")
+    out = studio(
+        installed,
+        "generate",
+        "euclid-drums/euclid",
+        "-o",
+        str(out_file),
+        "-p",
+        "kick_hits=3",
+        "-p",
+        "steps=8",
+        "-p",
+        "bars=2",
+        "-p",
+        "seed=1",
+        "-p",
+        "open_hat_hits=0",
+    )
     assert out.returncode == 0, out.stderr
     mid = mido.MidiFile(str(out_file))
     hits = [m for m in mid if m.type == "note_on" and m.velocity > 0]

@@ -27,13 +27,16 @@ def test_valid_manifest():
     assert m.capabilities.network is False  # off unless asked
 
 
-@pytest.mark.parametrize("change, message", [
-    (('kind = "image"', 'kind = "hologram"'), "unknown kind"),
-    (('entry = "my_plugin.gen:Gen"', 'entry = "my_plugin.gen"'), "must look like"),
-    (('api_version = "1.0"', 'api_version = "latest"'), "api_version"),
-    (('name = "my-plugin"', 'name = "My Plugin"'), "lower-case"),
-    (('device = ["cpu", "cuda"]', 'device = ["tpu"]'), "capabilities.device"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (('kind = "image"', 'kind = "hologram"'), "unknown kind"),
+        (('entry = "my_plugin.gen:Gen"', 'entry = "my_plugin.gen"'), "must look like"),
+        (('api_version = "1.0"', 'api_version = "latest"'), "api_version"),
+        (('name = "my-plugin"', 'name = "My Plugin"'), "lower-case"),
+        (('device = ["cpu", "cuda"]', 'device = ["tpu"]'), "capabilities.device"),
+    ],
+)
 def test_invalid_manifests_say_where(change, message):
     with pytest.raises(ManifestError, match=message):
         parse_manifest(GOOD.replace(*change))

@@ -57,8 +57,11 @@ def make_plugin(root, package, *, name=None, api="1.0", gen=GEN_OK, manifest=Non
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
     (pkg / "gen.py").write_text(textwrap.dedent(gen))
-    text = manifest if manifest is not None else MANIFEST.format(
-        name=name or package.replace("_", "-"), api=api, package=package)
+    text = (
+        manifest
+        if manifest is not None
+        else MANIFEST.format(name=name or package.replace("_", "-"), api=api, package=package)
+    )
     (pkg / "studio-plugin.toml").write_text(text)
     return FakeEntryPoint(package, f"{package}:studio-plugin.toml", FakeDist(package))
 
@@ -100,10 +103,13 @@ def test_cancel_passes_through_and_keeps_plugin_enabled(plugin_root):
     assert registry.records[0].ok
 
 
-@pytest.mark.parametrize("kwargs, status, text", [
-    ({"manifest": "[plugin]\nname = 'x'"}, Status.INVALID, "contributions"),
-    ({"api": "2.0"}, Status.INCOMPATIBLE, "needs plugin API 2.0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, status, text",
+    [
+        ({"manifest": "[plugin]\nname = 'x'"}, Status.INVALID, "contributions"),
+        ({"api": "2.0"}, Status.INCOMPATIBLE, "needs plugin API 2.0"),
+    ],
+)
 def test_bad_plugins_are_marked_at_discovery(plugin_root, kwargs, status, text):
     registry = PluginRegistry(entry_points=[make_plugin(plugin_root, "tp_bad", **kwargs)])
     (record,) = registry.discover()
@@ -118,10 +124,12 @@ def test_missing_package_is_marked_not_found():
 
 
 def test_import_failure_disables_plugin_with_traceback(plugin_root):
-    registry = PluginRegistry(entry_points=[
-        make_plugin(plugin_root, "tp_broken", gen="import does_not_exist_anywhere\n"),
-        make_plugin(plugin_root, "tp_fine"),
-    ])
+    registry = PluginRegistry(
+        entry_points=[
+            make_plugin(plugin_root, "tp_broken", gen="import does_not_exist_anywhere\n"),
+            make_plugin(plugin_root, "tp_fine"),
+        ]
+    )
     with pytest.raises(PluginError, match="tp-broken failed to load"):
         registry.run("tp-broken/gen", {})
     broken = next(r for r in registry.records if r.name == "tp-broken")
@@ -160,7 +168,9 @@ def test_safe_mode_skips_third_party_but_keeps_builtins(plugin_root):
 
 
 def test_user_disabled_plugin(plugin_root):
-    registry = PluginRegistry(disabled=["tp-off"], entry_points=[make_plugin(plugin_root, "tp_off")])
+    registry = PluginRegistry(
+        disabled=["tp-off"], entry_points=[make_plugin(plugin_root, "tp_off")]
+    )
     assert registry.discover()[0].status == Status.DISABLED
 
 

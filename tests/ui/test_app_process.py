@@ -27,8 +27,13 @@ def _wait_for_line(proc, text, timeout):
 
 def test_studio_opens_a_window_and_quits_cleanly(isolated_dirs):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    proc = subprocess.Popen([sys.executable, "-m", "studio"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "studio"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         _wait_for_line(proc, "studio: window shown", timeout=60)
         time.sleep(0.3)
@@ -53,15 +58,42 @@ def _png_size(path):
 @pytest.mark.parametrize("panel, theme", [("music", "light"), ("library", "dark")])
 def test_shot_renders_a_png_of_the_asked_size(tmp_path, panel, theme):
     out = tmp_path / f"{panel}.png"
-    result = subprocess.run([sys.executable, "-m", "studio", "shot", panel, "-o", str(out),
-                             "--size", "900x600", "--theme", theme],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "studio",
+            "shot",
+            panel,
+            "-o",
+            str(out),
+            "--size",
+            "900x600",
+            "--theme",
+            theme,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert _png_size(out) == (900, 600)
 
 
 def test_shot_refuses_a_bad_size(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "studio", "shot", "music", "-o",
-                             str(tmp_path / "x.png"), "--size", "huge"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "studio",
+            "shot",
+            "music",
+            "-o",
+            str(tmp_path / "x.png"),
+            "--size",
+            "huge",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2 and "size must look like" in result.stderr

@@ -32,8 +32,11 @@ def test_status_bar_shows_device_and_memory(qtbot, window):
 
 def test_panel_shortcuts_raise_panels(qtbot, window):
     window.findChild(type(window.menuBar().actions()[0]), "action_panel_voice")
-    action = next(a for a in window.findChildren(type(window.bench_action))
-                  if a.objectName() == "action_panel_voice")
+    action = next(
+        a
+        for a in window.findChildren(type(window.bench_action))
+        if a.objectName() == "action_panel_voice"
+    )
     assert action.shortcut().toString() == "Ctrl+4"
     action.trigger()
     qtbot.waitUntil(lambda: not window.panel_docks["voice"].visibleRegion().isEmpty())
@@ -135,7 +138,8 @@ def test_models_dialog_shows_user_models_and_cards(qtbot, window, isolated_dirs)
     (folder / "m.safetensors.card.toml").write_text(
         f'name = "mini"\nkind = "music"\nfile = "m.safetensors"\n'
         f'sha256 = "{hashlib.sha256(b"abc").hexdigest()}"\nlicence = "MIT"\n'
-        'source = "test"\ncommand = "make mini"\n')
+        'source = "test"\ncommand = "make mini"\n'
+    )
     dialog = ModelsDialog(window.context.store, window)
     qtbot.addWidget(dialog)
     assert dialog.table.rowCount() == 1
@@ -148,9 +152,15 @@ def test_plugins_dialog_shows_a_broken_plugin_traceback(qtbot, window):
     from studio.plugins.registry import PluginRecord, Status
 
     window.context.registry._records.append(
-        PluginRecord("broken-one", "broken:studio-plugin.toml", "broken", False,
-                     status=Status.IMPORT_FAILED,
-                     error="Traceback (most recent call last):\nImportError: nope"))
+        PluginRecord(
+            "broken-one",
+            "broken:studio-plugin.toml",
+            "broken",
+            False,
+            status=Status.IMPORT_FAILED,
+            error="Traceback (most recent call last):\nImportError: nope",
+        )
+    )
     dialog = PluginsDialog(window.context.registry, window)
     qtbot.addWidget(dialog)
     statuses = [dialog.table.item(r, 3).text() for r in range(dialog.table.rowCount())]
@@ -176,8 +186,9 @@ def test_uncaught_exception_is_shown_and_window_survives(qtbot, window):
 
 
 def test_quit_shortcut_closes_cleanly(qtbot, window):
-    quit_action = next(a for a in window.findChildren(type(window.bench_action))
-                       if a.objectName() == "action_quit")
+    quit_action = next(
+        a for a in window.findChildren(type(window.bench_action)) if a.objectName() == "action_quit"
+    )
     assert quit_action.shortcut().toString() == "Ctrl+Q"
     quit_action.trigger()
     assert not window.isVisible()

@@ -1,4 +1,7 @@
-"""Euclidean drum patterns (Toussaint, "The Euclidean Algorithm Generates Traditional Musical Rhythms")."""
+"""Euclidean drum patterns.
+
+After Toussaint, "The Euclidean Algorithm Generates Traditional Musical Rhythms" (2005).
+"""
 
 from __future__ import annotations
 
@@ -43,10 +46,18 @@ class EuclidDrums(Generator):
         Param("open_hat_rotation", "int", 14, minimum=0, maximum=31),
         Param("bars", "int", 2, minimum=1, maximum=64),
         Param("bpm", "float", 110.0, label="Tempo (BPM)", minimum=30, maximum=300),
-        Param("swing", "float", 0.0, minimum=0.0, maximum=0.5, step=0.05,
-              help="delay of every second step, as a fraction of a step"),
-        Param("humanize", "float", 0.1, minimum=0.0, maximum=1.0, step=0.05,
-              help="velocity variation"),
+        Param(
+            "swing",
+            "float",
+            0.0,
+            minimum=0.0,
+            maximum=0.5,
+            step=0.05,
+            help="delay of every second step, as a fraction of a step",
+        ),
+        Param(
+            "humanize", "float", 0.1, minimum=0.0, maximum=1.0, step=0.05, help="velocity variation"
+        ),
         Param("seed", "seed", -1, help="-1 picks a new seed"),
     )
 

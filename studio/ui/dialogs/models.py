@@ -36,8 +36,15 @@ class ModelsDialog(QDialog):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(6, QHeaderView.ResizeMode.Stretch)
         for row, e in enumerate(self.entries):
-            values = (e.name, e.kind, e.licence, f"{e.size_bytes / 2**20:.1f} MB", e.origin,
-                      e.status, str(e.path))
+            values = (
+                e.name,
+                e.kind,
+                e.licence,
+                f"{e.size_bytes / 2**20:.1f} MB",
+                e.origin,
+                e.status,
+                str(e.path),
+            )
             for col, value in enumerate(values):
                 item = QTableWidgetItem(value)
                 item.setToolTip(value)

@@ -37,10 +37,16 @@ class PluginsDialog(QDialog):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
         for row, r in enumerate(self.records):
-            contribs = ", ".join(f"{c.title} ({c.kind})"
-                                 for c in (r.manifest.contributions if r.manifest else []))
-            values = (r.name, r.version, "built-in" if r.builtin else r.distribution, r.status,
-                      contribs)
+            contribs = ", ".join(
+                f"{c.title} ({c.kind})" for c in (r.manifest.contributions if r.manifest else [])
+            )
+            values = (
+                r.name,
+                r.version,
+                "built-in" if r.builtin else r.distribution,
+                r.status,
+                contribs,
+            )
             for col, value in enumerate(values):
                 item = QTableWidgetItem(value)
                 if col == 3 and not r.ok:
@@ -50,10 +56,11 @@ class PluginsDialog(QDialog):
         self.details.setReadOnly(True)
         self.details.setObjectName("plugin_details")
         self.table.currentCellChanged.connect(self._on_table_current_changed)
-        note = QLabel("Plugins are found through the 'studio.plugins' entry point. A plugin that fails "
-                      "to import or raises is disabled for the session; the rest keep working."
-                      + (" Safe mode: third-party plugins are skipped." if registry.safe_mode
-                         else ""))
+        note = QLabel(
+            "Plugins are found through the 'studio.plugins' entry point. A plugin that fails "
+            "to import or raises is disabled for the session; the rest keep working."
+            + (" Safe mode: third-party plugins are skipped." if registry.safe_mode else "")
+        )
         note.setWordWrap(True)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.table)
@@ -72,14 +79,19 @@ class PluginsDialog(QDialog):
         if not 0 <= row < len(self.records):
             return
         r = self.records[row]
-        lines = [f"{r.name} {r.version}", f"status: {r.status}",
-                 f"entry point: {r.entry_point} (distribution {r.distribution})",
-                 f"manifest: {r.manifest_path or '-'}"]
+        lines = [
+            f"{r.name} {r.version}",
+            f"status: {r.status}",
+            f"entry point: {r.entry_point} (distribution {r.distribution})",
+            f"manifest: {r.manifest_path or '-'}",
+        ]
         if r.manifest:
             caps = r.manifest.capabilities
-            lines.append(f"capabilities: device {', '.join(caps.device)}; network "
-                         f"{'yes' if caps.network else 'no'}; file access "
-                         f"{'yes' if caps.file_access else 'no'}")
+            lines.append(
+                f"capabilities: device {', '.join(caps.device)}; network "
+                f"{'yes' if caps.network else 'no'}; file access "
+                f"{'yes' if caps.file_access else 'no'}"
+            )
         if r.error:
             lines += ["", r.error]
         self.details.setPlainText("\n".join(lines))

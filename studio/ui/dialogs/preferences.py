@@ -73,8 +73,9 @@ class PreferencesDialog(QDialog):
         form.addRow("Library folders", self.library)
         form.addRow("", lib_buttons)
         form.addRow("Theme", self.theme)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -83,8 +84,9 @@ class PreferencesDialog(QDialog):
         self._settings = settings
 
     def _on_browse_clicked(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "User model folder",
-                                                  self.model_dir.text() or str(paths.data_dir()))
+        folder = QFileDialog.getExistingDirectory(
+            self, "User model folder", self.model_dir.text() or str(paths.data_dir())
+        )
         if folder:
             self.model_dir.setText(folder)
 
@@ -99,10 +101,14 @@ class PreferencesDialog(QDialog):
 
     def result_settings(self) -> Settings:
         """The settings as edited (validated); the original object is not changed."""
-        return self._settings.model_copy(update={
-            "device": self.device.currentText(),
-            "torch_threads": self.threads.value(),
-            "user_model_dir": self.model_dir.text().strip(),
-            "library_folders": [self.library.item(i).text() for i in range(self.library.count())],
-            "theme": self.theme.currentText(),
-        })
+        return self._settings.model_copy(
+            update={
+                "device": self.device.currentText(),
+                "torch_threads": self.threads.value(),
+                "user_model_dir": self.model_dir.text().strip(),
+                "library_folders": [
+                    self.library.item(i).text() for i in range(self.library.count())
+                ],
+                "theme": self.theme.currentText(),
+            }
+        )

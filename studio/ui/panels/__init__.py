@@ -1,4 +1,5 @@
-"""Panel registry: each panel is a class registered under its id (music, image, video, voice, library)."""
+"""Panel registry: each panel is a class registered under its id (music, image, video, voice,
+library)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 """The base of every panel, and a generic panel that runs the generators of its kinds.
 
-A GeneratorPanel lists every contribution (built-in or plugin) of its kinds, builds the parameter form
-from the generator's specs, runs it through the JobRunner with progress and cancel, and shows the result.
+A GeneratorPanel lists every contribution (built-in or plugin) of its kinds, builds the parameter
+form
+from the generator's specs, runs it through the JobRunner with progress and cancel, and shows the
+result.
 Later issues grow each panel into its full editor on top of this.
 """
 
@@ -127,12 +129,24 @@ class GeneratorPanel(PanelBase):
         self.generate_button.clicked.connect(self.generate)
         self.cancel_button.clicked.connect(self.cancel)
         self.save_button.clicked.connect(self.save_result)
-        QShortcut(QKeySequence("Ctrl+Return"), self, self.generate,
-                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        QShortcut(QKeySequence.StandardKey.Save, self, self.save_result,
-                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        QShortcut(QKeySequence("Escape"), self, self.cancel,
-                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        QShortcut(
+            QKeySequence("Ctrl+Return"),
+            self,
+            self.generate,
+            context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
+        )
+        QShortcut(
+            QKeySequence.StandardKey.Save,
+            self,
+            self.save_result,
+            context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
+        )
+        QShortcut(
+            QKeySequence("Escape"),
+            self,
+            self.cancel,
+            context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
+        )
         self.reload_generators()
 
     # -- generators --------------------------------------------------------------------------------
@@ -146,8 +160,9 @@ class GeneratorPanel(PanelBase):
         has = self.generator_combo.count() > 0
         self.generate_button.setEnabled(has)
         self.result_label.setText(
-            "" if has else
-            f"No {' or '.join(self.kinds)} generators are installed yet.\n"
+            ""
+            if has
+            else f"No {' or '.join(self.kinds)} generators are installed yet.\n"
             "Install a plugin, or see Help ▸ Plugins for what failed to load."
         )
         self._on_generator_combo_changed()
@@ -179,8 +194,13 @@ class GeneratorPanel(PanelBase):
         def work(req, ctx):
             return registry.run(ref_id, req, ctx, device=device)
 
-        spec = JobSpec(title=f"{self.title}: {self.generator_combo.currentText()}", fn=work,
-                       request=request, family=f"plugin:{ref_id}", key=f"{self.panel_id}.generate")
+        spec = JobSpec(
+            title=f"{self.title}: {self.generator_combo.currentText()}",
+            fn=work,
+            request=request,
+            family=f"plugin:{ref_id}",
+            key=f"{self.panel_id}.generate",
+        )
         self.job = self.context.runner.submit(spec)
         self.job.progressed.connect(self._on_job_progressed)
         self.job.succeeded.connect(self._on_job_succeeded)
@@ -216,8 +236,14 @@ class GeneratorPanel(PanelBase):
         self.cancel_button.setEnabled(False)
         self.status.setText(f"⚠ {message}")
         ref_id = self.generator_combo.currentData()
-        record = next((r for r in self.context.registry.records
-                       if ref_id and ref_id.startswith(r.name + "/")), None)
+        record = next(
+            (
+                r
+                for r in self.context.registry.records
+                if ref_id and ref_id.startswith(r.name + "/")
+            ),
+            None,
+        )
         if record is not None and not record.ok:
             # The guard disabled the plugin: take it out of the list, keep the message.
             self.reload_generators()
@@ -253,8 +279,11 @@ class GeneratorPanel(PanelBase):
             return None
         is_midi = isinstance(self.result, MidiClip)
         path, _ = QFileDialog.getSaveFileName(
-            self, "Save result", "untitled.mid" if is_midi else "untitled.wav",
-            "MIDI files (*.mid)" if is_midi else "WAV audio (*.wav)")
+            self,
+            "Save result",
+            "untitled.mid" if is_midi else "untitled.wav",
+            "MIDI files (*.mid)" if is_midi else "WAV audio (*.wav)",
+        )
         if not path:
             return None
         return self.save_to(Path(path))

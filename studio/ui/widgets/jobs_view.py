@@ -1,4 +1,5 @@
-"""The Jobs dock: every running, queued and recent job with progress, message, elapsed time and cancel."""
+"""The Jobs dock: every running, queued and recent job with progress, message, elapsed time and
+cancel."""
 
 from __future__ import annotations
 

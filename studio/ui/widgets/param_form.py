@@ -48,9 +48,12 @@ class ParamForm(QWidget):
     def _make(self, p: Param) -> QWidget:
         if p.type in ("int", "seed"):
             box = QSpinBox()
-            box.setRange(int(p.minimum) if p.minimum is not None else (-1 if p.type == "seed"
-                                                                         else -_INT_LIMIT),
-                         int(p.maximum) if p.maximum is not None else _INT_LIMIT)
+            box.setRange(
+                int(p.minimum)
+                if p.minimum is not None
+                else (-1 if p.type == "seed" else -_INT_LIMIT),
+                int(p.maximum) if p.maximum is not None else _INT_LIMIT,
+            )
             box.setValue(int(p.default))
             if p.step:
                 box.setSingleStep(int(p.step))
@@ -71,8 +74,10 @@ class ParamForm(QWidget):
         if p.type == "float":
             box = QDoubleSpinBox()
             box.setDecimals(3)
-            box.setRange(p.minimum if p.minimum is not None else -1e9,
-                         p.maximum if p.maximum is not None else 1e9)
+            box.setRange(
+                p.minimum if p.minimum is not None else -1e9,
+                p.maximum if p.maximum is not None else 1e9,
+            )
             box.setSingleStep(p.step or 0.1)
             box.setValue(float(p.default))
             return box

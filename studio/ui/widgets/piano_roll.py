@@ -51,8 +51,12 @@ class PianoRollView(QGraphicsView):
         for note in clip.notes:
             color = colors[note.channel % len(colors)]
             color.setAlpha(110 + note.velocity)
-            rect = QRectF(note.start * BEAT_W, (high - note.pitch) * KEY_H,
-                          max(2.0, note.duration * BEAT_W - 1), KEY_H - 1)
+            rect = QRectF(
+                note.start * BEAT_W,
+                (high - note.pitch) * KEY_H,
+                max(2.0, note.duration * BEAT_W - 1),
+                KEY_H - 1,
+            )
             self._scene.addRect(rect, QPen(Qt.PenStyle.NoPen), QBrush(color))
         self._scene.setSceneRect(QRectF(0, 0, length * BEAT_W, height))
         self.fitInView(self._scene.sceneRect(), Qt.AspectRatioMode.IgnoreAspectRatio)

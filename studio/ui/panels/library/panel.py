@@ -10,5 +10,8 @@ __all__ = ["LibraryPanel"]
 class LibraryPanel(GeneratorPanel):
     panel_id = "library"
     title = "Library"
-    kinds = ("recommender", "annotator",)
+    kinds = (
+        "recommender",
+        "annotator",
+    )
     blurb = "Catalog your media and get recommendations."

@@ -1,0 +1,56 @@
+# Studio: `make run` sets up and opens the studio, `make test` sets up and runs the tests.
+# Both create (or reuse) the project virtual environment in .venv.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.studio-installed
+# A CPU build of torch runs everything. An unpinned or newer torch pulls a multi-GB CUDA build here.
+# For a GPU: make setup TORCH_SPEC="torch==2.13.0" TORCH_ARGS="--index-url <your CUDA wheel index>"
+TORCH_SPEC ?= torch==2.13.0
+TORCH_ARGS ?=
+EXTRAS ?= test,audio
+
+# Debian/Ubuntu packages Qt (offscreen and on screen), fonts and audio need.
+SYSTEM_PACKAGES := libegl1 libgl1 libfontconfig1 fonts-dejavu-core libdbus-1-3 libglib2.0-0 \
+	libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 \
+	libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 libx11-xcb1 \
+	libportaudio2
+
+.PHONY: setup run test lint bench shots system-deps clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH_SPEC)" $(TORCH_ARGS)
+	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	@touch $(STAMP)
+
+run: setup
+	$(VENV)/bin/studio
+
+test: setup
+	$(VENV)/bin/ruff check studio tests plugins
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check studio tests plugins
+	$(VENV)/bin/lint-imports
+
+bench: setup
+	QT_QPA_PLATFORM=offscreen $(VENV)/bin/studio bench
+
+shots: setup
+	@mkdir -p docs/shots
+	for p in music image video voice library; do \
+		$(VENV)/bin/studio shot $$p -o docs/shots/$$p.png --size 1200x760 --theme light; done
+
+# Installs the system libraries above (uses sudo unless run as root).
+system-deps:
+	$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq
+	$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES)
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .ruff_cache .import_linter_cache
