@@ -1,8 +1,7 @@
 """``studio bench``: benchmarks that report figures against a baseline measured in the same run.
 
 Benchmarks that need Qt run it in a child process (``python -m studio.ui._probe``), so this module
-stays
-Qt-free and a benchmark can be cancelled by killing its child.
+stays Qt-free and a benchmark can be cancelled by killing its child.
 """
 
 from __future__ import annotations

@@ -52,9 +52,8 @@ def available_devices() -> list[str]:
 def pick_device(preference: str | None = "auto") -> str:
     """Resolve a device name.
 
-    ``STUDIO_DEVICE`` overrides ``preference``; ``auto`` picks cuda > mps > cpu. A named device
-    that is
-    missing raises :class:`DeviceUnavailable` with a readable message.
+    ``STUDIO_DEVICE`` overrides ``preference``; ``auto`` picks cuda > mps > cpu. A named device that
+    is missing raises :class:`DeviceUnavailable` with a readable message.
     """
     choice = (os.environ.get(ENV_VAR) or preference or "auto").strip().lower()
     if choice not in DEVICE_CHOICES:

@@ -1,6 +1,6 @@
 """``studio doctor``: what this machine offers Studio. Every check is guarded: a missing part is
-reported,
-never raised."""
+reported, never raised.
+"""
 
 from __future__ import annotations
 
@@ -191,7 +191,8 @@ def _plugins(settings, safe_mode: bool) -> dict[str, Any]:
 
 def run_doctor(safe_mode: bool = False) -> dict[str, Any]:
     """Check everything Studio uses; returns a dict of sections, each with ``status`` and
-    ``detail``."""
+    ``detail``.
+    """
     from studio.core.settings import load_settings, settings_path
 
     loaded = load_settings()

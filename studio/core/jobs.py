@@ -2,8 +2,7 @@
 
 Engine code reports progress, previews and checks for cancellation through a :class:`JobContext`.
 The GUI's JobRunner (studio.ui.jobs), the CLI, the benchmarks and the tests all drive the same
-engine
-functions; the plain runner here (:func:`run_job`) is what the CLI and the tests use.
+engine functions; the plain runner here (:func:`run_job`) is what the CLI and the tests use.
 """
 
 from __future__ import annotations
@@ -38,9 +37,8 @@ class JobContext:
     """What a running job sees of the outside world.
 
     ``progress(fraction, message)`` is throttled to about 10 Hz (the first report, and one reaching
-    1.0,
-    always pass); ``partial(value)`` hands a preview to the caller; ``check_cancelled()`` raises
-    :class:`Cancelled` once :meth:`cancel` was called, from any thread.
+    1.0, always pass); ``partial(value)`` hands a preview to the caller; ``check_cancelled()``
+    raises :class:`Cancelled` once :meth:`cancel` was called, from any thread.
     """
 
     def __init__(
@@ -82,8 +80,7 @@ class JobContext:
             self._on_partial(value)
 
     def check_cancelled(self) -> None:
-        """Raise :class:`Cancelled` if the job was cancelled; call it at every token, step or
-        frame."""
+        """Raise :class:`Cancelled` if the job was cancelled; call it at every token, step or frame."""
         if self._cancel.is_set():
             raise Cancelled()
 
@@ -107,10 +104,8 @@ class JobSpec:
     """A unit of long work: ``fn(request, ctx)``.
 
     ``family`` names a model family: every job of one family runs on the same long-lived worker so
-    its
-    ModelHost stays on one thread. ``key`` identifies the job's purpose in a panel: submitting a
-    new job
-    with the same key cancels the stale one.
+    its ModelHost stays on one thread. ``key`` identifies the job's purpose in a panel: submitting a
+    new job with the same key cancels the stale one.
     """
 
     title: str

@@ -1,8 +1,8 @@
 """The typed values that pass between panels, engines and plugins.
 
 Plain dataclasses over NumPy arrays and Python lists, with no Qt, so every engine, test and plugin
-can use
-them. Each carries ``provenance`` (engine, model, parameters, seed) so any result can be reproduced.
+can use them. Each carries ``provenance`` (engine, model, parameters, seed) so any result can be
+reproduced.
 """
 
 from __future__ import annotations

@@ -2,10 +2,8 @@
 releasable).
 
 A model is a weight file (or a folder) with a card beside it named ``<file>.card.toml``. Shipped
-models live
-under ``resources/models/<kind>/``; the artist's own under ``<user data>/studio/models/<kind>/``.
-Nothing is
-ever downloaded: the store only scans these folders.
+models live under ``resources/models/<kind>/``; the artist's own under ``<user
+data>/studio/models/<kind>/``. Nothing is ever downloaded: the store only scans these folders.
 """
 
 from __future__ import annotations
@@ -45,7 +43,8 @@ class ModelIntegrityError(RuntimeError):
 @dataclass(frozen=True)
 class ModelCard:
     """What we know about a model file: where it came from, its licence, how it was made, how good
-    it is."""
+    it is.
+    """
 
     name: str
     kind: str
@@ -96,8 +95,7 @@ class ModelCard:
 
 @dataclass
 class ModelEntry:
-    """One model the store found: its card (if readable), where it lives and whether it checks
-    out."""
+    """One model the store found: its card (if readable), where it lives and whether it checks out."""
 
     path: Path
     origin: str  # "shipped" or "user"
@@ -149,8 +147,7 @@ class ModelStore:
     """Finds models in the shipped resources and the user model folder.
 
     The sha256 on each card is checked the first time the model is loaded (:meth:`verify`), not on
-    scan,
-    so listing stays fast.
+    scan, so listing stays fast.
     """
 
     def __init__(self, user_dir: Path | None = None, shipped_dir: Path | None = None) -> None:
@@ -234,8 +231,8 @@ class ModelHost:
     """Holds one model family: loaded lazily on first use, kept warm, released on demand.
 
     ``loader(device)`` builds the model. In the GUI each family lives on one long-lived worker
-    thread, so
-    the host is only touched from that thread; the lock makes it safe for the CLI and tests too.
+    thread, so the host is only touched from that thread; the lock makes it safe for the CLI and
+    tests too.
     """
 
     def __init__(self, family: str, loader: Callable[[str], Any]) -> None:
@@ -279,8 +276,7 @@ class ModelHost:
 
     @contextlib.contextmanager
     def inference(self) -> Iterator[None]:
-        """Run model code without autograd bookkeeping (torch.inference_mode when torch is
-        loaded)."""
+        """Run model code without autograd bookkeeping (torch.inference_mode when torch is loaded)."""
         import sys
 
         torch = sys.modules.get("torch")

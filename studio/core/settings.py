@@ -1,8 +1,8 @@
 """One typed settings object, stored as TOML at ``<user config>/studio/settings.toml``.
 
 The file has a ``schema_version``; older files are migrated step by step (:data:`MIGRATIONS`). A
-file that
-cannot be read or validated is backed up beside itself and replaced by defaults, with a message.
+file that cannot be read or validated is backed up beside itself and replaced by defaults, with a
+message.
 """
 
 from __future__ import annotations
@@ -70,8 +70,7 @@ MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v
 
 
 def migrate(data: dict[str, Any]) -> dict[str, Any]:
-    """Bring raw settings data up to :data:`SCHEMA_VERSION`. Raises ValueError on a future
-    version."""
+    """Bring raw settings data up to :data:`SCHEMA_VERSION`. Raises ValueError on a future version."""
     version = int(data.get("schema_version", 1))
     if version > SCHEMA_VERSION:
         raise ValueError(

@@ -1,5 +1,6 @@
 """The system libraries Qt and audio need, checked before Qt is imported, with the exact install
-line."""
+line.
+"""
 
 from __future__ import annotations
 
@@ -49,7 +50,8 @@ def _has_font() -> bool:
 
 def missing_libraries(wanted: dict[str, str], *, finder=ctypes.util.find_library) -> list[str]:
     """Debian packages of the libraries in ``wanted`` that this machine lacks (in order, no
-    repeats)."""
+    repeats).
+    """
     missing: list[str] = []
     for lib, package in wanted.items():
         if finder(lib) is None and package not in missing:
@@ -58,8 +60,7 @@ def missing_libraries(wanted: dict[str, str], *, finder=ctypes.util.find_library
 
 
 def qt_platform() -> str:
-    """The Qt platform plugin that will be used: the env var, or xcb/wayland when a display
-    exists."""
+    """The Qt platform plugin that will be used: the env var, or xcb/wayland when a display exists."""
     env = os.environ.get("QT_QPA_PLATFORM", "").split(":")[0]
     if env:
         return env

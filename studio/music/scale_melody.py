@@ -1,8 +1,7 @@
 """A rule-based melody sketch: a seeded random walk through a scale, phrased in bars.
 
 Not the neural composer (that is the transformer's job); a fast, dependable generator that always
-works,
-ends phrases on the tonic, and gives the voice panel something to sing.
+works, ends phrases on the tonic, and gives the voice panel something to sing.
 """
 
 from __future__ import annotations

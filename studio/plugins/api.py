@@ -1,14 +1,11 @@
 """What plugin authors import: parameter specs as data, the Generator base and the media values.
 
 A plugin never imports Qt: it declares its parameters as :class:`Param` data and the panel builds
-the
-controls. A generator is created with no arguments, then ``load(device)``, ``run(request, ctx)``
-any number
-of times, and ``unload()``. ``request`` is a dict of parameter values (already checked and filled
-with
-defaults by :meth:`Generator.resolve`) plus the inputs of its kind (``text`` for voice, ``frame``
-for
-video_mask, ...). ``ctx`` is a :class:`JobContext`: report progress, check for cancellation.
+the controls. A generator is created with no arguments, then ``load(device)``, ``run(request, ctx)``
+any number of times, and ``unload()``. ``request`` is a dict of parameter values (already checked
+and filled with defaults by :meth:`Generator.resolve`) plus the inputs of its kind (``text`` for
+voice, ``frame`` for video_mask, ...). ``ctx`` is a :class:`JobContext`: report progress, check for
+cancellation.
 """
 
 from __future__ import annotations
@@ -97,7 +94,8 @@ class Param:
 
     def check(self, value: Any) -> Any:
         """Return ``value`` converted to this parameter's type; raise ValueError when it is out of
-        range."""
+        range.
+        """
         try:
             if self.type in ("int", "seed"):
                 if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
@@ -143,8 +141,7 @@ class Generator:
     """Base class of every contribution (built-in or plugin).
 
     Subclasses set ``kind`` (one of :data:`KINDS`), ``title`` and ``params``, and implement
-    :meth:`run`.
-    Override :meth:`load`/:meth:`unload` when there is a model to hold.
+    :meth:`run`. Override :meth:`load`/:meth:`unload` when there is a model to hold.
     """
 
     kind: ClassVar[str] = ""
@@ -169,8 +166,8 @@ class Generator:
         """Check ``request`` against :attr:`params` and fill in defaults.
 
         Unknown keys pass through (they are the kind's inputs). A ``seed`` of -1 becomes a concrete
-        seed,
-        so the result's provenance can reproduce it. Raises ValueError naming the bad parameter.
+        seed, so the result's provenance can reproduce it. Raises ValueError naming the bad
+        parameter.
         """
         request = dict(request or {})
         out = dict(request)

@@ -1,5 +1,6 @@
 """Plugin manifests (``studio-plugin.toml``): reading and validating them without importing plugin
-code."""
+code.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Finds plugins through entry points, validates their manifests without running their code, and
-guards
-every import and run so a broken plugin is marked and skipped while the studio keeps going."""
+guards every import and run so a broken plugin is marked and skipped while the studio keeps going.
+"""
 
 from __future__ import annotations
 
@@ -148,7 +148,8 @@ def _locate_manifest(value: str) -> Path:
 
 class PluginRegistry:
     """Discovers plugins (entry point group ``studio.plugins``) and runs their contributions,
-    guarded."""
+    guarded.
+    """
 
     def __init__(
         self,
@@ -247,7 +248,8 @@ class PluginRegistry:
 
     def create(self, ref: ContributionRef) -> Generator:
         """Import and instantiate a contribution. On failure the plugin is marked and PluginError
-        raised."""
+        raised.
+        """
         try:
             module = importlib.import_module(ref.contribution.module)
             obj: Any = module
@@ -284,8 +286,7 @@ class PluginRegistry:
         """Load (if needed) and run a contribution, guarded.
 
         Raises ValueError for bad parameters (the plugin stays enabled), Cancelled when cancelled,
-        and
-        PluginError when the plugin fails (it is then disabled for the session, traceback kept).
+        and PluginError when the plugin fails (it is then disabled for the session, traceback kept).
         """
         ctx = ctx or JobContext()
         ref = self.get(qualified_id)

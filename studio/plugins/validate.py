@@ -38,8 +38,8 @@ def validate_plugin(path: str | Path) -> ValidationReport:
     """Check a plugin project folder, or its ``studio-plugin.toml``, without importing its code.
 
     Checks the manifest schema and API version, that each contribution's module exists in the
-    project,
-    and that ``pyproject.toml`` declares the ``studio.plugins`` entry point naming the manifest.
+    project, and that ``pyproject.toml`` declares the ``studio.plugins`` entry point naming the
+    manifest.
     """
     path = Path(path)
     report = ValidationReport(path)

@@ -1,14 +1,10 @@
 """JobRunner: every long job of the GUI runs here, in QThread workers, never on the GUI thread.
 
 Jobs of one model family share one long-lived worker (so the family's ModelHost stays on one
-thread);
-other jobs go to a small general pool. Each job gets a :class:`JobHandle` living in the GUI thread
-that
-emits, in order: ``started``, ``progressed``*, ``partial``*, then exactly one of ``succeeded`` /
-``failed``
-/ ``cancelled``, then ``finished``. Workers emit from their own thread; Qt queues these signals to
-the
-handle's receivers in the GUI thread.
+thread); other jobs go to a small general pool. Each job gets a :class:`JobHandle` living in the GUI
+thread that emits, in order: ``started``, ``progressed``*, ``partial``*, then exactly one of
+``succeeded`` / ``failed`` / ``cancelled``, then ``finished``. Workers emit from their own thread;
+Qt queues these signals to the handle's receivers in the GUI thread.
 """
 
 from __future__ import annotations
@@ -189,7 +185,8 @@ class JobRunner(QObject):
 
     def submit(self, spec: JobSpec) -> JobHandle:
         """Queue a job and return its handle. A job with the same ``key`` still running is
-        cancelled."""
+        cancelled.
+        """
         if self._closed:
             raise RuntimeError("the job runner is shut down")
         handle = JobHandle(spec, self)
@@ -236,8 +233,7 @@ class JobRunner(QObject):
                 handle.cancel()
 
     def shutdown(self, timeout_ms: int = 5000) -> bool:
-        """Cancel every job and join every worker. Returns False if a worker did not stop in
-        time."""
+        """Cancel every job and join every worker. Returns False if a worker did not stop in time."""
         self._closed = True
         self.cancel_all()
         workers = self._general + list(self._families.values())

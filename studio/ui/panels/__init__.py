@@ -1,5 +1,6 @@
 """Panel registry: each panel is a class registered under its id (music, image, video, voice,
-library)."""
+library).
+"""
 
 from __future__ import annotations
 

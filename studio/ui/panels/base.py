@@ -1,10 +1,8 @@
 """The base of every panel, and a generic panel that runs the generators of its kinds.
 
 A GeneratorPanel lists every contribution (built-in or plugin) of its kinds, builds the parameter
-form
-from the generator's specs, runs it through the JobRunner with progress and cancel, and shows the
-result.
-Later issues grow each panel into its full editor on top of this.
+form from the generator's specs, runs it through the JobRunner with progress and cancel, and shows
+the result. Later issues grow each panel into its full editor on top of this.
 """
 
 from __future__ import annotations

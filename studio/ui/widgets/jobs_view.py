@@ -1,5 +1,6 @@
 """The Jobs dock: every running, queued and recent job with progress, message, elapsed time and
-cancel."""
+cancel.
+"""
 
 from __future__ import annotations
 
