@@ -80,7 +80,7 @@ class JobContext:
             self._on_partial(value)
 
     def check_cancelled(self) -> None:
-        """Raise :class:`Cancelled` if the job was cancelled; call it at every token, step or frame."""
+        """Raise :class:`Cancelled` if the job was cancelled; call it at every step."""
         if self._cancel.is_set():
             raise Cancelled()
 

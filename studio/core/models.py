@@ -95,7 +95,7 @@ class ModelCard:
 
 @dataclass
 class ModelEntry:
-    """One model the store found: its card (if readable), where it lives and whether it checks out."""
+    """One model found: its card (if readable), where it lives and whether it checks out."""
 
     path: Path
     origin: str  # "shipped" or "user"
@@ -276,7 +276,7 @@ class ModelHost:
 
     @contextlib.contextmanager
     def inference(self) -> Iterator[None]:
-        """Run model code without autograd bookkeeping (torch.inference_mode when torch is loaded)."""
+        """Run model code without autograd (torch.inference_mode when torch is loaded)."""
         import sys
 
         torch = sys.modules.get("torch")

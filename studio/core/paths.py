@@ -1,4 +1,4 @@
-"""Where Studio keeps user data, configuration and cache (platformdirs; honours the XDG variables)."""
+"""Where Studio keeps user data, config and cache (platformdirs; honours the XDG variables)."""
 
 from __future__ import annotations
 
@@ -37,5 +37,5 @@ def log_dir() -> Path:
 
 
 def user_models_dir() -> Path:
-    """The default user model folder: ``<user data>/studio/models``; one sub-folder per model kind."""
+    """The default user model folder, ``<user data>/studio/models``, a sub-folder per kind."""
     return data_dir() / "models"

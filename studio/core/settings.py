@@ -70,7 +70,7 @@ MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v
 
 
 def migrate(data: dict[str, Any]) -> dict[str, Any]:
-    """Bring raw settings data up to :data:`SCHEMA_VERSION`. Raises ValueError on a future version."""
+    """Bring raw settings up to :data:`SCHEMA_VERSION`. Raises ValueError on a future version."""
     version = int(data.get("schema_version", 1))
     if version > SCHEMA_VERSION:
         raise ValueError(

@@ -60,7 +60,7 @@ def missing_libraries(wanted: dict[str, str], *, finder=ctypes.util.find_library
 
 
 def qt_platform() -> str:
-    """The Qt platform plugin that will be used: the env var, or xcb/wayland when a display exists."""
+    """The Qt platform plugin in use: the env var, or xcb/wayland by the display found."""
     env = os.environ.get("QT_QPA_PLATFORM", "").split(":")[0]
     if env:
         return env

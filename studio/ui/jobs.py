@@ -233,7 +233,7 @@ class JobRunner(QObject):
                 handle.cancel()
 
     def shutdown(self, timeout_ms: int = 5000) -> bool:
-        """Cancel every job and join every worker. Returns False if a worker did not stop in time."""
+        """Cancel every job and join every worker. False if a worker did not stop in time."""
         self._closed = True
         self.cancel_all()
         workers = self._general + list(self._families.values())
