@@ -152,3 +152,19 @@ def test_import_contract_keeps_qt_out_of_engines():
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "1 kept, 0 broken" in out.stdout
+
+
+def test_first_paint_probe_reports_a_time(isolated_dirs):
+    import os
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    for probe in ("first-paint", "bare-paint"):
+        out = subprocess.run(
+            [sys.executable, "-m", "studio.ui._probe", probe],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        assert 0 < json.loads(out.stdout.strip().splitlines()[-1])["first_paint_s"] < 60

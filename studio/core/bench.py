@@ -109,16 +109,20 @@ def bench_core(ctx: JobContext) -> dict[str, Any]:
     results["help_vs_python_start"] = round(help_s / baseline, 2)
     results["help_heavy_imports"] = mods.strip()
 
+    def paint_time(probe: str) -> float:
+        _, out = _run(ctx, [py, "-m", "studio.ui._probe", probe])
+        return json.loads(out.strip().splitlines()[-1])["first_paint_s"]
+
     ctx.progress(0.3, "timing process start to first painted window")
-    paints = []
+    bare, paints = [], []
     for i in range(3):
-        ctx.check_cancelled()
-        _, out = _run(ctx, [py, "-m", "studio.ui._probe", "first-paint"])
-        paints.append(json.loads(out.strip().splitlines()[-1])["first_paint_s"])
+        bare.append(paint_time("bare-paint"))
+        paints.append(paint_time("first-paint"))
         ctx.progress(0.3 + 0.1 * (i + 1), "timing first painted window")
-    first_paint = statistics.median(paints)
+    first_paint, bare_paint = statistics.median(paints), statistics.median(bare)
+    results["bare_qt_first_paint_s"] = round(bare_paint, 3)
     results["first_paint_s"] = round(first_paint, 3)
-    results["first_paint_vs_python_start"] = round(first_paint / baseline, 1)
+    results["first_paint_vs_bare_qt"] = round(first_paint / bare_paint, 2)
 
     ctx.progress(0.65, "measuring GUI stalls: idle, then with a torch job")
     _, out = _run(ctx, [py, "-m", "studio.ui._probe", "stall", "--seconds", "3"], timeout=180)

@@ -47,6 +47,29 @@ def first_paint() -> None:
     print(json.dumps(result))
 
 
+def bare_paint() -> None:
+    """Baseline: a minimal PySide6 window with one label, nothing of Studio."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
+
+    app = QApplication([])
+    result = {}
+
+    class Window(QMainWindow):
+        def paintEvent(self, event):
+            super().paintEvent(event)
+            if not result:
+                result["first_paint_s"] = round(_process_age(), 4)
+                self.close()
+                app.quit()
+
+    window = Window()
+    window.setCentralWidget(QLabel("baseline"))
+    window.show()
+    app.exec()
+    print(json.dumps(result))
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
@@ -123,11 +146,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m studio.ui._probe")
     sub = parser.add_subparsers(dest="probe", required=True)
     sub.add_parser("first-paint")
+    sub.add_parser("bare-paint")
     s = sub.add_parser("stall")
     s.add_argument("--seconds", type=float, default=3.0)
     args = parser.parse_args(argv)
     if args.probe == "first-paint":
         first_paint()
+    elif args.probe == "bare-paint":
+        bare_paint()
     else:
         stall(args.seconds)
     return 0
