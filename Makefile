@@ -33,10 +33,12 @@ run: setup
 
 test: setup
 	$(VENV)/bin/ruff check studio tests plugins
+	$(VENV)/bin/mypy
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 lint: setup
 	$(VENV)/bin/ruff check studio tests plugins
+	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
 bench: setup

@@ -40,8 +40,8 @@ class Settings(BaseModel):
 
     schema_version: int = SCHEMA_VERSION
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    torch_threads: int = Field(0, ge=0, le=512, description="0 lets torch decide")
-    user_model_dir: str = Field("", description="empty means <user data>/studio/models")
+    torch_threads: int = Field(default=0, ge=0, le=512, description="0 lets torch decide")
+    user_model_dir: str = Field(default="", description="empty means <user data>/studio/models")
     library_folders: list[str] = Field(default_factory=list)
     theme: Literal["light", "dark"] = "light"
     disabled_plugins: list[str] = Field(default_factory=list)
@@ -109,9 +109,10 @@ def load_settings(path: Path | None = None) -> SettingsLoad:
         version = int(raw.get("schema_version", 1))
         settings = Settings.model_validate(migrate(raw))
     except (tomllib.TOMLDecodeError, ValidationError, ValueError, TypeError, OSError) as exc:
-        backup = path.with_name(f"{path.name}.bad-{time.strftime('%Y%m%d-%H%M%S')}")
+        target = path.with_name(f"{path.name}.bad-{time.strftime('%Y%m%d-%H%M%S')}")
+        backup: Path | None = target
         try:
-            shutil.copy2(path, backup)
+            shutil.copy2(path, target)
         except OSError:
             backup = None
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
