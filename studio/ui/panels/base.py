@@ -89,7 +89,8 @@ class GeneratorPanel(PanelBase):
         heading = QLabel(f"<h3>{self.title}</h3><p>{self.blurb}</p>")
         heading.setWordWrap(True)
         lv.addWidget(heading)
-        lv.addWidget(QLabel("Generator"))
+        self.generator_label = QLabel("Generator")
+        lv.addWidget(self.generator_label)
         lv.addWidget(self.generator_combo)
         lv.addWidget(self.description)
         lv.addWidget(self.form)
@@ -157,6 +158,9 @@ class GeneratorPanel(PanelBase):
         self.generator_combo.blockSignals(False)
         has = self.generator_combo.count() > 0
         self.generate_button.setEnabled(has)
+        for widget in (self.generator_label, self.generator_combo, self.generate_button,
+                       self.cancel_button, self.save_button, self.progress):
+            widget.setVisible(has)
         self.result_label.setText(
             ""
             if has
