@@ -9,13 +9,13 @@ STAMP := $(VENV)/.studio-installed
 # For a GPU: make setup TORCH_SPEC="torch==2.13.0" TORCH_ARGS="--index-url <your CUDA wheel index>"
 TORCH_SPEC ?= torch==2.13.0
 TORCH_ARGS ?=
-EXTRAS ?= test,audio
+EXTRAS ?= test
 
 # Debian/Ubuntu packages Qt (offscreen and on screen), fonts and audio need.
 SYSTEM_PACKAGES := libegl1 libgl1 libfontconfig1 fonts-dejavu-core libdbus-1-3 libglib2.0-0 \
 	libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 \
 	libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 libx11-xcb1 \
-	libportaudio2
+	libportaudio2 libfluidsynth3
 
 .PHONY: setup run test lint bench shots system-deps clean
 

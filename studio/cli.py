@@ -79,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pval.add_argument("path")
 
+    from studio.music.cli import add_parser as add_music
+
+    add_music(sub)
+
     gen = sub.add_parser(
         "generate", help="run a generator (built-in or plugin) and save its result"
     )
@@ -263,6 +267,12 @@ def _cmd_plugins(args) -> int:
     return 0
 
 
+def _cmd_music(args) -> int:
+    from studio.music.cli import run
+
+    return run(args)
+
+
 def _cmd_generate(args) -> int:
     from pathlib import Path
 
@@ -320,6 +330,7 @@ COMMANDS = {
     "models": _cmd_models,
     "plugins": _cmd_plugins,
     "generate": _cmd_generate,
+    "music": _cmd_music,
 }
 
 

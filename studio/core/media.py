@@ -52,10 +52,16 @@ class MidiClip:
 
     notes: list[Note] = field(default_factory=list)
     bpm: float = 120.0
-    beats_per_bar: int = 4
+    beats_per_bar: int = 4  # the meter's numerator
     programs: dict[int, int] = field(default_factory=dict)  # channel -> General MIDI program
     provenance: Provenance = field(default_factory=dict)
     length: float | None = None  # explicit length in beats (a clip may end in a rest)
+    beat_unit: int = 4  # the meter's denominator: 6/8 is beats_per_bar=6, beat_unit=8
+
+    @property
+    def bar_length(self) -> float:
+        """Length of one bar in quarter notes (the unit of every time in a clip)."""
+        return self.beats_per_bar * 4.0 / self.beat_unit
 
     @property
     def length_beats(self) -> float:
@@ -63,7 +69,7 @@ class MidiClip:
 
     @property
     def bars(self) -> float:
-        return self.length_beats / self.beats_per_bar
+        return self.length_beats / self.bar_length
 
     def to_midi_file(self, ticks_per_beat: int = 480):
         """A ``mido.MidiFile`` (type 1: a tempo track, then one track per channel used)."""
@@ -73,7 +79,9 @@ class MidiClip:
         meta = mido.MidiTrack()
         meta.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(self.bpm), time=0))
         meta.append(
-            mido.MetaMessage("time_signature", numerator=self.beats_per_bar, denominator=4, time=0)
+            mido.MetaMessage(
+                "time_signature", numerator=self.beats_per_bar, denominator=self.beat_unit, time=0
+            )
         )
         if self.provenance:
             text = ";".join(f"{k}={v}" for k, v in sorted(self.provenance.items()))
@@ -142,7 +150,7 @@ class MidiClip:
         import mido
 
         tpb = mid.ticks_per_beat
-        bpm, beats_per_bar = 120.0, 4
+        bpm, beats_per_bar, beat_unit = None, None, 4
         notes: list[Note] = []
         programs: dict[int, int] = {}
         for track in mid.tracks:
@@ -150,10 +158,11 @@ class MidiClip:
             open_notes: dict[tuple[int, int], tuple[int, int]] = {}
             for msg in track:
                 tick += msg.time
+                # The first tempo and meter are the clip's (later changes are not kept).
                 if msg.type == "set_tempo":
-                    bpm = mido.tempo2bpm(msg.tempo)
-                elif msg.type == "time_signature":
-                    beats_per_bar = msg.numerator
+                    bpm = mido.tempo2bpm(msg.tempo) if bpm is None else bpm
+                elif msg.type == "time_signature" and beats_per_bar is None:
+                    beats_per_bar, beat_unit = msg.numerator, msg.denominator
                 elif msg.type == "program_change":
                     programs[msg.channel] = msg.program
                 elif msg.type == "note_on" and msg.velocity > 0:
@@ -171,7 +180,11 @@ class MidiClip:
                             )
                         )
         notes.sort()
-        return cls(notes=notes, bpm=round(bpm, 3), beats_per_bar=beats_per_bar, programs=programs)
+        return cls(
+            notes=notes, bpm=round(bpm or 120.0, 3), beats_per_bar=beats_per_bar or 4,
+            programs=programs,
+            beat_unit=beat_unit,
+        )
 
 
 @dataclass

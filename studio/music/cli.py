@@ -1,0 +1,328 @@
+"""``studio music ...``: generate, continue, infill, harmonize, render, corpus, train, eval."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["add_parser", "run"]
+
+
+def _controls(p: argparse.ArgumentParser, bars_default: int | None = 8) -> None:
+    p.add_argument("--key", help='e.g. "D minor", "F# major" (default: the input\'s key, or C major)')
+    p.add_argument("--meter", help="e.g. 3/4 (default: the input's, or 4/4)")
+    p.add_argument("--tempo", type=float, help="BPM (default: the input's, or 120)")
+    p.add_argument("--instruments", help="GM programs or names, e.g. choir,choir,strings,bass")
+    p.add_argument("--style", default="chorale",
+                   help="chorale, essen, oneills, ryans, user or other (default chorale)")
+    p.add_argument("--density", type=int, choices=range(5), help="notes per bar, 0 (sparse) to 4")
+    if bars_default is not None:
+        p.add_argument("--bars", type=int, default=bars_default, help="how many bars")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--top-p", type=float, default=0.95)
+    p.add_argument("--seed", type=int, default=0, help="same seed and inputs, same notes")
+    p.add_argument("--variations", type=int, default=1, help="write N versions (OUT-1.mid ...)")
+    p.add_argument("--free-key", action="store_true", help="allow notes outside the key's scale")
+    p.add_argument("--model", help="a .safetensors music model (default: the shipped one)")
+    p.add_argument("--device", help="cpu, cuda or mps (default: Preferences / STUDIO_DEVICE)")
+    p.add_argument("-o", "--output", required=True, help="MIDI file to write")
+
+
+def add_parser(sub) -> None:
+    music = sub.add_parser("music", help="compose MIDI with the music transformer")
+    ms = music.add_subparsers(dest="music_command", metavar="ACTION", required=True)
+    g = ms.add_parser("generate", help="new music from the controls")
+    _controls(g)
+    c = ms.add_parser("continue", help="continue a MIDI file")
+    c.add_argument("input")
+    _controls(c, bars_default=4)
+    i = ms.add_parser("infill", help="rewrite bars of a MIDI file, keeping every other note")
+    i.add_argument("input")
+    _controls(i, bars_default=None)
+    i.add_argument("--bars", required=True, help="bars to rewrite, from 1, inclusive: 5-6")
+    i.add_argument("--channels", help="only these channels (1-16), e.g. 1,2 (default: all)")
+    h = ms.add_parser("harmonize", help="add voices under a melody, keeping it exactly")
+    h.add_argument("input")
+    _controls(h, bars_default=None)
+    h.add_argument("--melody-channel", type=int, help="channel (1-16) of the melody (default lowest)")
+    r = ms.add_parser("render", help="render a MIDI file to WAV or FLAC with a SoundFont")
+    r.add_argument("input")
+    r.add_argument("-o", "--output", required=True, help=".wav or .flac")
+    r.add_argument("--soundfont", help="a .sf2 (default: the General MIDI one pretty_midi ships)")
+    r.add_argument("--sample-rate", type=int, default=44100)
+    co = ms.add_parser("corpus", help="build the tokenized training corpus")
+    co.add_argument("--collections", default="bach,essenFolksong,oneills1850,ryansMammoth",
+                    help="music21 corpus folders (empty for none)")
+    co.add_argument("--midi", action="append", default=[], metavar="DIR",
+                    help="also a folder of your MIDI files (repeatable)")
+    co.add_argument("--limit", type=int, help="at most N files (quick tries)")
+    co.add_argument("--workers", type=int)
+    co.add_argument("-o", "--output", help="corpus file (default: in the cache folder)")
+    co.add_argument("--write-heldout", action="store_true", help=argparse.SUPPRESS)
+    t = ms.add_parser("train", help="train (or resume) a music model")
+    t.add_argument("--preset", default="small", help="small (default) or tiny")
+    t.add_argument("--corpus", help="corpus file (default: build or reuse the cached one)")
+    t.add_argument("--out", help="run folder (default: <user data>/studio/training/music/PRESET)")
+    t.add_argument("--steps", type=int)
+    t.add_argument("--minutes", type=float, help="stop after this long; run again to resume")
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--seed", type=int)
+    t.add_argument("--device")
+    t.add_argument("--no-resume", action="store_true")
+    t.add_argument("--name", default="my-music-model",
+                   help="name of the model installed into your model folder when training ends")
+    e = ms.add_parser("eval", help="held-out cross-entropy against a 4-gram, and the in-key rate")
+    e.add_argument("--model", help="a .safetensors model or a training checkpoint.pt")
+    e.add_argument("--corpus")
+    e.add_argument("--order", type=int, default=4, help="n-gram order (default 4)")
+    e.add_argument("--samples", type=int, default=100, help="samples for the in-key rate")
+    e.add_argument("--windows", type=int, help="at most N held-out windows (quick tries)")
+    e.add_argument("--device")
+    e.add_argument("--json", action="store_true")
+
+
+def default_corpus_path() -> Path:
+    from studio.core import paths
+
+    return paths.cache_dir() / "music" / "corpus.npz"
+
+
+def heldout_list_path() -> Path:
+    from studio.core.resources import resources_dir
+
+    return resources_dir() / "music" / "heldout.txt"
+
+
+def read_heldout() -> set[str] | None:
+    path = heldout_list_path()
+    if not path.exists():
+        return None
+    return {line.strip() for line in path.read_text().splitlines() if line.strip()}
+
+
+def _settings_device(args) -> str:
+    from studio.core.devices import pick_device
+    from studio.core.settings import load_settings
+
+    return pick_device(args.device or load_settings().settings.device)
+
+
+def find_model_path(arg: str | None) -> Path:
+    """The model to use: --model, else the shipped default (sha256 checked). Raises FileNotFoundError."""
+    from studio.core.models import ModelStore
+    from studio.core.settings import load_settings
+    from studio.music.engine import DEFAULT_MODEL
+
+    if arg:
+        path = Path(arg).expanduser()
+        if not path.exists():
+            raise FileNotFoundError(f"model {path} does not exist")
+        return path
+    store = ModelStore(load_settings().settings.models_dir())
+    try:
+        entry = store.find(DEFAULT_MODEL, "music")
+    except KeyError:
+        raise FileNotFoundError(
+            f"no music model found ({DEFAULT_MODEL}); train one with `studio music train`"
+        ) from None
+    return store.verify(entry)
+
+
+def load_engine(args):
+    from studio.music.engine import MusicEngine
+
+    device = _settings_device(args)
+    path = find_model_path(getattr(args, "model", None))
+    if path.suffix == ".pt":
+        from studio.music.training import load_checkpoint_model
+
+        model, _cfg, _step = load_checkpoint_model(path, device)
+        return MusicEngine(model, device)
+    return MusicEngine.load(path, device)
+
+
+def _request(args, mode: str):
+    from studio.core.media import MidiClip
+    from studio.music.engine import MusicRequest, parse_bars, parse_instruments
+
+    clip = MidiClip.load(args.input) if mode != "generate" else None
+    if clip is not None and not clip.notes:
+        raise ValueError(f"{Path(args.input).name} has no notes")
+    req = MusicRequest(
+        mode=mode, clip=clip, key=args.key, meter=args.meter, tempo=args.tempo,
+        style=args.style, density=args.density, temperature=args.temperature, top_p=args.top_p,
+        seed=args.seed, variations=args.variations, strict_key=not args.free_key,
+    )
+    if args.instruments:
+        req.instruments = parse_instruments(args.instruments)
+    if mode in ("generate", "continue"):
+        req.bars = args.bars
+    if mode == "infill":
+        req.bar_range = parse_bars(args.bars)
+        if args.channels:
+            req.channels = [int(c) - 1 for c in args.channels.split(",")]
+    if mode == "harmonize" and args.melody_channel:
+        req.melody_channel = args.melody_channel - 1
+    return req
+
+
+def _write(clips, output: str) -> list[Path]:
+    out = Path(output)
+    if out.suffix.lower() not in (".mid", ".midi"):
+        raise ValueError(f"{out.name}: write a .mid file")
+    paths = []
+    for i, clip in enumerate(clips):
+        target = out if len(clips) == 1 else out.with_name(f"{out.stem}-{i + 1}{out.suffix}")
+        clip.save(target)
+        paths.append(target)
+    return paths
+
+
+def run(args) -> int:
+    from studio.core.jobs import ConsoleContext
+
+    cmd = args.music_command
+    if cmd in ("generate", "continue", "infill", "harmonize"):
+        req = _request(args, cmd)
+        engine = load_engine(args)
+        clips = engine.run(req, ConsoleContext())
+        for path, clip in zip(_write(clips, args.output), clips, strict=True):
+            print(f"{path}: {len(clip.notes)} notes, {clip.bars:g} bars, key "
+                  f"{clip.provenance.get('key', '?')}, seed {clip.provenance['seed']}")
+        return 0
+    if cmd == "render":
+        from studio.core.media import MidiClip
+        from studio.music.synth import render, save_audio
+
+        clip = MidiClip.load(args.input)
+        audio = render(clip, Path(args.soundfont) if args.soundfont else None, args.sample_rate,
+                       ConsoleContext())
+        path = save_audio(audio, Path(args.output))
+        print(f"{path}: {audio.duration:.1f} s at {audio.sample_rate} Hz")
+        return 0
+    if cmd == "corpus":
+        return _corpus(args)
+    if cmd == "train":
+        return _train(args)
+    if cmd == "eval":
+        return _eval(args)
+    raise ValueError(f"unknown music command {cmd}")
+
+
+def _corpus(args) -> int:
+    from studio.core.jobs import ConsoleContext
+    from studio.music.corpus import build_corpus, is_heldout, save_corpus
+
+    collections = [c for c in args.collections.split(",") if c.strip()]
+    corpus, report = build_corpus(collections, args.midi, ConsoleContext(), args.workers,
+                                  args.limit)
+    path = save_corpus(corpus, Path(args.output) if args.output else default_corpus_path())
+    print(f"{path}: {report.pieces} pieces, {corpus.n_tokens:,} tokens; {report.failed} failed "
+          f"to convert, {report.empty} had no notes; by style {report.by_style}")
+    for err in report.errors[:5]:
+        print(f"  skipped {err}", file=sys.stderr)
+    if args.write_heldout:
+        held = sorted(p.piece_id for p in corpus.pieces if is_heldout(p.piece_id))
+        target = heldout_list_path()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("\n".join(held) + "\n")
+        print(f"{target}: {len(held)} held-out pieces")
+    return 0
+
+
+def _load_or_build_corpus(arg: str | None):
+    from studio.core.jobs import ConsoleContext
+    from studio.music.corpus import build_corpus, load_corpus, save_corpus
+
+    path = Path(arg) if arg else default_corpus_path()
+    if path.exists():
+        return load_corpus(path)
+    if arg:
+        raise FileNotFoundError(f"corpus {path} does not exist; build it with `studio music corpus`")
+    print("building the corpus first (once; it is cached)", file=sys.stderr)
+    corpus, _report = build_corpus(ctx=ConsoleContext())
+    save_corpus(corpus, path)
+    return corpus
+
+
+def _train(args) -> int:
+    from dataclasses import replace
+
+    from studio.core import paths
+    from studio.core.jobs import ConsoleContext
+    from studio.music.training import PRESETS, TrainConfig, train
+
+    if args.preset not in PRESETS:
+        raise ValueError(f"preset must be one of {', '.join(PRESETS)}")
+    cfg = TrainConfig(**PRESETS[args.preset])
+    for name in ("steps", "minutes", "batch_size", "seed"):
+        if getattr(args, name) is not None:
+            cfg = replace(cfg, **{name: getattr(args, name)})
+    corpus = _load_or_build_corpus(args.corpus)
+    train_pieces, held = corpus.split(read_heldout())
+    out = Path(args.out) if args.out else paths.data_dir() / "training" / "music" / args.preset
+    result = train(cfg, train_pieces, held, out, ConsoleContext(), _settings_device(args),
+                   resume=not args.no_resume)
+    import os
+
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0
+    print(f"{out}: step {result.step}/{cfg.steps}, train loss {result.train_loss:.3f}, held-out "
+          f"{result.val_loss if result.val_loss is None else round(result.val_loss, 3)}, "
+          f"{result.seconds / 60:.1f} min")
+    if result.step >= cfg.steps:
+        model_path = export(result.checkpoint, out / f"{args.name}.safetensors", args.name,
+                            " ".join(["studio", "music", "train", *sys.argv[3:]]), result)
+        print(f"model: {model_path}")
+    else:
+        print("stopped early: run the same command again to resume")
+    return 0
+
+
+def export(checkpoint: Path, target: Path, name: str, command: str, result=None) -> Path:
+    """Write the checkpoint's model as safetensors with a card beside it."""
+    import datetime
+
+    from studio.core.models import CARD_SUFFIX, sha256_file
+    from studio.music.model import save_model
+    from studio.music.training import load_checkpoint_model
+
+    model, cfg, step = load_checkpoint_model(checkpoint)
+    save_model(model, target, {"name": name, "steps": str(step)})
+    import tomli_w
+
+    metrics = {"steps": step, "parameters": model.num_parameters()}
+    if result is not None and result.val_loss is not None:
+        metrics["heldout_loss_during_training"] = round(result.val_loss, 4)
+    card = {
+        "name": name, "kind": "music", "file": target.name, "sha256": sha256_file(target),
+        "licence": "GPL-3.0-or-later", "source": "trained by Studio", "command": command,
+        "description": f"music transformer, d_model {cfg.d_model}, {cfg.n_layers} layers, "
+                       f"context {cfg.context}; trained {datetime.date.today().isoformat()}",
+        "metrics": metrics,
+    }
+    with open(target.with_name(target.name + CARD_SUFFIX), "wb") as fh:
+        tomli_w.dump(card, fh)
+    return target
+
+
+def _eval(args) -> int:
+    from studio.core.jobs import ConsoleContext
+    from studio.music.evaluate import evaluate
+
+    corpus = _load_or_build_corpus(args.corpus)
+    _train_pieces, held = corpus.split(read_heldout())
+    if not held:
+        raise ValueError("the corpus has no held-out pieces")
+    engine = load_engine(args)
+    report = evaluate(engine, _train_pieces, held, order=args.order, samples=args.samples,
+                      max_windows=args.windows, ctx=ConsoleContext())
+    if args.json:
+        json.dump(report, sys.stdout, indent=2)
+        print()
+    else:
+        for k, v in report.items():
+            print(f"{k:34} {v}")
+    return 0

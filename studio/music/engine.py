@@ -1,0 +1,322 @@
+"""The music engine: generate, continue, infill and harmonize MidiClips with the trained transformer.
+
+Used by the Music panel, ``studio music ...`` and the benchmarks. Bars are numbered from 1 in requests and
+ranges are inclusive (bars 5-6 are the fifth and sixth bar).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from studio.core.jobs import JobContext
+from studio.core.media import DRUM_CHANNEL, MidiClip, Note
+from studio.music.keys import Key, parse_key
+from studio.music.sampling import (
+    HEADER_LEN,
+    Sampler,
+    SampleSettings,
+    bar_window,
+    free_channels,
+    notes_of_bar,
+)
+from studio.music.tokens import METERS, STYLES, MusicTokenizer, PieceTokens
+from studio.music.training import piece_bar_costs
+
+__all__ = ["MusicRequest", "MusicEngine", "parse_bars", "parse_meter", "parse_instruments",
+           "DEFAULT_MODEL", "MODES"]
+
+DEFAULT_MODEL = "studio-music-small"
+MODES = ("generate", "continue", "infill", "harmonize")
+EST_TOKENS_PER_BAR = 36  # per track, for sizing prompt windows
+GM_NAMES = {
+    "piano": 0, "harpsichord": 6, "organ": 19, "guitar": 24, "bass": 32, "violin": 40,
+    "viola": 41, "cello": 42, "strings": 48, "choir": 52, "voice": 53, "trumpet": 56,
+    "trombone": 57, "horn": 60, "sax": 65, "oboe": 68, "bassoon": 70, "clarinet": 71,
+    "flute": 73, "recorder": 74, "drums": -1,
+}
+
+
+def parse_bars(text: str) -> tuple[int, int]:
+    """``"5-6"`` -> (5, 6); ``"3"`` -> (3, 3). Bars count from 1, ranges are inclusive."""
+    m = re.fullmatch(r"\s*(\d+)\s*(?:[-–:]\s*(\d+))?\s*", text or "")
+    if not m:
+        raise ValueError(f"bars {text!r} should look like 5-6 or 3")
+    a, b = int(m.group(1)), int(m.group(2) or m.group(1))
+    if a < 1 or b < a:
+        raise ValueError(f"bars {text!r}: bars count from 1 and the range must not be reversed")
+    return a, b
+
+
+def parse_meter(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text or "")
+    if not m or (int(m.group(1)), int(m.group(2))) not in METERS:
+        choices = ", ".join(f"{n}/{d}" for n, d in METERS)
+        raise ValueError(f"meter {text!r} is not one of {choices}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def parse_instruments(text: str) -> list[int]:
+    """``"choir,choir,strings,bass"`` or ``"52,52,48,32"`` -> GM programs (-1 is drums)."""
+    out = []
+    for part in (text or "").split(","):
+        part = part.strip().lower()
+        if not part:
+            continue
+        if part.lstrip("-").isdigit():
+            value = int(part)
+            if not -1 <= value <= 127:
+                raise ValueError(f"instrument {value} is not a General MIDI program (0-127, -1 drums)")
+            out.append(value)
+        elif part in GM_NAMES:
+            out.append(GM_NAMES[part])
+        else:
+            raise ValueError(f"unknown instrument {part!r}; use a GM program number or one of "
+                             f"{', '.join(GM_NAMES)}")
+    if not out:
+        raise ValueError("name at least one instrument")
+    return out
+
+
+@dataclass
+class MusicRequest:
+    """What to make. ``clip`` is the input of continue, infill and harmonize."""
+
+    mode: str = "generate"
+    clip: MidiClip | None = None
+    key: str | None = None  # "D minor"; None: the clip's key, or C major
+    meter: str | None = None  # "3/4"; None: the clip's meter, or 4/4
+    tempo: float | None = None  # None: the clip's tempo, or 120
+    instruments: list[int] = field(default_factory=lambda: [0])
+    style: str = "chorale"
+    density: int | None = None
+    bars: int = 8  # how many bars to generate or continue
+    bar_range: tuple[int, int] | None = None  # infill: 1-based inclusive
+    channels: list[int] | None = None  # infill: which tracks (default all)
+    melody_channel: int | None = None  # harmonize: the melody (default: the lowest channel)
+    temperature: float = 1.0
+    top_p: float = 0.95
+    seed: int = 0
+    variations: int = 1
+    strict_key: bool = True
+
+    def validate(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        if self.mode != "generate" and (self.clip is None or not self.clip.notes):
+            raise ValueError(f"{self.mode} needs a clip with notes")
+        if not 1 <= self.bars <= 256:
+            raise ValueError("bars must be between 1 and 256")
+        if not 0.0 <= self.temperature <= 3.0:
+            raise ValueError("temperature must be between 0 and 3")
+        if not 0.0 < self.top_p <= 1.0:
+            raise ValueError("top-p must be above 0 and at most 1")
+        if not 1 <= self.variations <= 16:
+            raise ValueError("variations must be between 1 and 16")
+        if self.style not in STYLES:
+            raise ValueError(f"style must be one of {', '.join(STYLES)}")
+        if self.mode == "infill" and self.bar_range is None:
+            raise ValueError("infill needs the bars to rewrite, e.g. 5-6")
+
+
+class MusicEngine:
+    """Holds a model and its tokenizer; :meth:`run` makes one clip per variation."""
+
+    def __init__(self, model, device: str = "cpu", tok: MusicTokenizer | None = None) -> None:
+        self.model, self.device = model, device
+        self.tok = tok or MusicTokenizer()
+        self.sampler = Sampler(model, self.tok, device)
+
+    @classmethod
+    def load(cls, path: Path, device: str = "cpu") -> MusicEngine:
+        from studio.music.model import load_model
+
+        model, _meta = load_model(path, device)
+        return cls(model, device)
+
+    # -- helpers -----------------------------------------------------------------------------------
+    def _controls(self, req: MusicRequest) -> tuple[Key, tuple[int, int], float]:
+        clip = req.clip
+        if req.key:
+            key = parse_key(req.key)
+        elif clip is not None and clip.notes:
+            key = self.tok.encode_clip(clip).key
+        else:
+            key = Key(0, "major")
+        if req.meter:
+            meter = parse_meter(req.meter)
+        elif clip is not None:
+            meter = (clip.beats_per_bar, clip.beat_unit)
+            meter = meter if meter in METERS else (4, 4)
+        else:
+            meter = (4, 4)
+        tempo = req.tempo or (clip.bpm if clip is not None else 120.0)
+        return key, meter, float(tempo)
+
+    def _header(self, req: MusicRequest, key: Key, meter, tempo: float) -> list[int]:
+        piece = PieceTokens("request", req.style, key, meter, tempo, [])
+        density = 1 if req.density is None else req.density
+        return self.tok.header(piece, density=density)
+
+    def run(self, req: MusicRequest, ctx: JobContext | None = None) -> list[MidiClip]:
+        """Make ``req.variations`` clips. Raises ValueError for a request that cannot be met."""
+        req.validate()
+        ctx = ctx or JobContext()
+        clips = []
+        for i in range(req.variations):
+            def progress(f: float, m: str, i: int = i) -> None:
+                ctx.progress((i + f) / req.variations,
+                             f"variation {i + 1}/{req.variations}: {m}" if req.variations > 1 else m)
+
+            sub = JobContext(progress, ctx.partial if i == 0 else None, min_interval=0.0,
+                             cancel_event=ctx._cancel)
+            one = copy.copy(req)
+            one.seed = req.seed + i
+            clip = getattr(self, f"_{req.mode}")(one, sub)
+            clip.provenance.update({
+                "engine": "studio/music-transformer", "mode": req.mode, "seed": one.seed,
+                "temperature": req.temperature, "top_p": req.top_p, "style": req.style,
+            })
+            clips.append(clip)
+        return clips
+
+    def _settings(self, req: MusicRequest) -> SampleSettings:
+        return SampleSettings(req.temperature, req.top_p, req.seed, req.strict_key)
+
+    # -- generate ----------------------------------------------------------------------------------
+    def _generate(self, req: MusicRequest, ctx: JobContext) -> MidiClip:
+        key, meter, tempo = self._controls(req)
+        header = self._header(req, key, meter, tempo)
+        bar_length = meter[0] * 4.0 / meter[1]
+        channels = self._new_channels([], req.instruments)
+        clip = MidiClip([], bpm=tempo, beats_per_bar=meter[0], beat_unit=meter[1],
+                        programs={c: p for c, p in zip(channels, req.instruments, strict=True)
+                                  if p >= 0}, length=req.bars * bar_length)
+        tracks = [self.tok.track_token(max(p, 0), p < 0) for p in req.instruments]
+        self._write_tracks(clip, header, [], tracks, channels, req, key, meter, ctx)
+        clip.provenance["key"] = key.name
+        return clip
+
+    def _new_channels(self, used: list[int], instruments: list[int]) -> list[int]:
+        melodic = free_channels(used, sum(1 for p in instruments if p >= 0))
+        return [DRUM_CHANNEL if p < 0 else melodic.pop(0) for p in instruments]
+
+    def _write_tracks(self, clip: MidiClip, header: list[int], context_tracks, track_tokens,
+                      channels: list[int], req: MusicRequest, key: Key, meter, ctx: JobContext,
+                      first_bar: int = 0, n_bars: int | None = None) -> None:
+        n_bars = req.bars if n_bars is None else n_bars
+        bar_length = meter[0] * 4.0 / meter[1]
+        positions = int(round(bar_length * 8))
+
+        def on_bar(ti: int, b: int, tokens: list[int]) -> None:
+            clip.notes.extend(notes_of_bar(self.tok, tokens, first_bar + b, bar_length,
+                                           channels[ti]))
+            clip.notes.sort()
+            ctx.partial(clip)
+
+        self.sampler.run_tracks(header, context_tracks, track_tokens, n_bars, positions, key,
+                                self._settings(req), ctx, on_bar,
+                                drums=[c == DRUM_CHANNEL for c in channels])
+
+    # -- continue and infill -----------------------------------------------------------------------
+    def _fill(self, req: MusicRequest, ctx: JobContext, piece: PieceTokens, channels: list[int],
+              slots: list[tuple[int, int]], base: MidiClip) -> MidiClip:
+        costs = piece_bar_costs(piece)
+        bars_needed = sorted({b for _, b in slots})
+        focus = (bars_needed[0], bars_needed[-1] + 1)
+        reserve = len(slots) * EST_TOKENS_PER_BAR + 3
+        budget = self.model.cfg.context - HEADER_LEN - 2 * len(piece.tracks) - reserve
+        window = bar_window(costs, focus, max(budget, int(costs[focus[0]:focus[1]].sum())))
+        bar_length = piece.beats_per_bar
+        clip = base
+
+        def on_bar(ti: int, b: int, tokens: list[int]) -> None:
+            clip.notes.extend(notes_of_bar(self.tok, tokens, b, bar_length, channels[ti]))
+            clip.notes.sort()
+            ctx.partial(clip)
+
+        self.sampler.run_fill(piece, slots, window, self._settings(req), ctx, on_bar)
+        return clip
+
+    def _piece(self, req: MusicRequest) -> tuple[PieceTokens, list[int], Key]:
+        assert req.clip is not None
+        key, _meter, _tempo = self._controls(req)
+        channels = sorted({n.channel for n in req.clip.notes})
+        piece = self.tok.encode_clip(req.clip, style=req.style, key=key, channels=channels)
+        return piece, channels, key
+
+    def _continue(self, req: MusicRequest, ctx: JobContext) -> MidiClip:
+        piece, channels, key = self._piece(req)
+        start = piece.n_bars
+        for track in piece.tracks:
+            track.bars += [[] for _ in range(start + req.bars - len(track.bars))]
+        slots = [(ti, b) for ti in range(len(piece.tracks)) for b in range(start, start + req.bars)]
+        base = copy.deepcopy(req.clip)
+        base.length = (start + req.bars) * piece.beats_per_bar
+        clip = self._fill(req, ctx, piece, channels, slots, base)
+        clip.provenance["key"] = key.name
+        return clip
+
+    def _infill(self, req: MusicRequest, ctx: JobContext) -> MidiClip:
+        piece, channels, key = self._piece(req)
+        assert req.bar_range is not None and req.clip is not None
+        first, last = req.bar_range[0] - 1, req.bar_range[1] - 1
+        if first >= piece.n_bars:
+            raise ValueError(f"the clip has {piece.n_bars} bars; bar {first + 1} does not exist")
+        last = min(last, piece.n_bars - 1)
+        chosen = channels if not req.channels else [c for c in channels if c in req.channels]
+        if not chosen:
+            raise ValueError(f"none of the channels {req.channels} has notes in the clip")
+        tracks = [channels.index(c) for c in chosen]
+        slots = [(ti, b) for ti in tracks for b in range(first, last + 1)]
+        bar_length = piece.beats_per_bar
+        lo, hi = first * bar_length, (last + 1) * bar_length
+        base = copy.deepcopy(req.clip)
+        base.notes = [n for n in base.notes
+                      if not (n.channel in chosen and lo - 1e-9 <= n.start < hi - 1e-9)]
+        clip = self._fill(req, ctx, piece, channels, slots, base)
+        clip.provenance.update({"key": key.name, "bars": f"{first + 1}-{last + 1}"})
+        return clip
+
+    # -- harmonize ---------------------------------------------------------------------------------
+    def _harmonize(self, req: MusicRequest, ctx: JobContext) -> MidiClip:
+        piece, channels, key = self._piece(req)
+        assert req.clip is not None
+        melody = req.melody_channel if req.melody_channel is not None else channels[0]
+        if melody not in channels:
+            raise ValueError(f"channel {melody + 1} has no notes to harmonize")
+        mel_track = piece.tracks[channels.index(melody)]
+        instruments = req.instruments if req.instruments != [0] or len(channels) > 1 else [
+            mel_track.program] * 3
+        new_channels = self._new_channels(channels, instruments)
+        header = self._header(req, key, piece.meter, piece.tempo)
+        mel_token = self.tok.track_token(mel_track.program, mel_track.drum)
+        track_tokens = [self.tok.track_token(max(p, 0), p < 0) for p in instruments]
+        costs = [len(b) + 1 for b in mel_track.bars]
+        per_bar = max(costs, default=1) + EST_TOKENS_PER_BAR * len(instruments)
+        window = max(1, (self.model.cfg.context - HEADER_LEN - 4 - 2 * len(instruments)) // per_bar)
+        clip = copy.deepcopy(req.clip)
+        for c, p in zip(new_channels, instruments, strict=True):
+            if p >= 0:
+                clip.programs[c] = p
+        meter = piece.meter
+        for start in range(0, piece.n_bars, window):
+            end = min(piece.n_bars, start + window)
+
+            def progress(f: float, m: str, start: int = start, end: int = end) -> None:
+                ctx.progress((start + f * (end - start)) / piece.n_bars, f"bars {start + 1}-{end}")
+
+            sub = JobContext(progress, ctx.partial, min_interval=0.0, cancel_event=ctx._cancel)
+            self._write_tracks(clip, header, [(mel_token, mel_track.bars[start:end])], track_tokens,
+                               new_channels, req, key, meter, sub, first_bar=start,
+                               n_bars=end - start)
+        clip.provenance["key"] = key.name
+        return clip
+
+
+def clip_notes_in_bars(clip: MidiClip, first: int, last: int) -> list[Note]:
+    """Notes starting in bars first..last (1-based, inclusive)."""
+    lo, hi = (first - 1) * clip.bar_length, last * clip.bar_length
+    return [n for n in clip.notes if lo - 1e-9 <= n.start < hi - 1e-9]

@@ -1,0 +1,281 @@
+"""Sampling with a KV cache and a grammar: generate, continue, infill, harmonize.
+
+The sampler writes one bar at a time. Inside a bar only well-formed REMI runs are allowed (Position, then
+Pitch, Velocity, Duration, with positions moving forward inside the bar); the number of bars, track
+boundaries and fill markers are placed by the sampler, so the requested bars are exactly what comes back
+and every note outside them is kept exactly. With ``strict_key`` pitches outside the key's scale are
+masked (melodic tracks only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from studio.core.jobs import JobContext
+from studio.core.media import DRUM_CHANNEL, MidiClip, Note
+from studio.music.keys import Key
+from studio.music.tokens import POSITIONS_PER_BEAT, MusicTokenizer, PieceTokens, TrackBars
+
+__all__ = ["Sampler", "SampleSettings", "BarSink"]
+
+MAX_TOKENS_PER_BAR = 96
+HEADER_LEN = 6
+
+
+@dataclass
+class SampleSettings:
+    temperature: float = 1.0
+    top_p: float = 0.95
+    seed: int = 0
+    strict_key: bool = True
+
+
+BarSink = Callable[[int, int, list[int]], None]  # (track slot, bar index, tokens) -> None
+
+
+@dataclass
+class _Grammar:
+    tok: MusicTokenizer
+    positions: dict[int, int] = field(default_factory=dict)  # token id -> position index
+    pitches: dict[int, int] = field(default_factory=dict)
+    velocities: list[int] = field(default_factory=list)
+    durations: list[int] = field(default_factory=list)
+    enders: list[int] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, tok: MusicTokenizer) -> _Grammar:
+        g = cls(tok)
+        for name, i in tok.ids.items():
+            kind, _, value = name.partition("_")
+            if kind == "Position":
+                g.positions[i] = int(value)
+            elif kind == "Pitch":
+                g.pitches[i] = int(value)
+            elif kind == "Velocity":
+                g.velocities.append(i)
+            elif kind == "Duration":
+                g.durations.append(i)
+        g.enders = [tok.BAR, tok.TRACKEND, tok.FILLEND, tok.EOS]
+        return g
+
+
+class Sampler:
+    """Runs a MusicTransformer token by token with its KV cache."""
+
+    def __init__(self, model, tok: MusicTokenizer, device: str = "cpu") -> None:
+        self.model, self.tok, self.device = model, tok, device
+        self.grammar = _Grammar.of(tok)
+        self.context = model.cfg.context
+        v = tok.vocab_size
+        self._pitch_ids = torch.tensor(sorted(self.grammar.pitches), device=device)
+        self._pitch_vals = torch.tensor([self.grammar.pitches[i] for i in sorted(
+            self.grammar.pitches)], device=device)
+        self._allowed_cache: dict[tuple, torch.Tensor] = {}
+        self._v = v
+
+    # -- the model ---------------------------------------------------------------------------------
+    def _start(self, prefix: list[int]) -> torch.Tensor:
+        """Prefill the cache with ``prefix``; returns the logits for the next token."""
+        self._tokens = list(prefix)
+        x = torch.tensor([prefix], device=self.device)
+        with torch.inference_mode():
+            logits, self._cache = self.model(x, use_cache=True)
+        return logits[0, -1]
+
+    def _push(self, token: int) -> torch.Tensor:
+        """Append one token; returns logits for the next. Re-prefills when the context is full,
+        keeping the header and the most recent tokens."""
+        self._tokens.append(token)
+        if len(self._tokens) >= self.context:
+            keep = self.context // 2
+            return self._start(self._tokens[:HEADER_LEN] + self._tokens[-keep:])
+        x = torch.tensor([[token]], device=self.device)
+        with torch.inference_mode():
+            logits, self._cache = self.model(x, past=self._cache, use_cache=True)
+        return logits[0, -1]
+
+    # -- choosing ----------------------------------------------------------------------------------
+    def _mask(self, kind: str, pos: int, bar_positions: int, scale: frozenset[int] | None,
+              n_tokens: int) -> torch.Tensor:
+        key = (kind, pos, bar_positions, scale, n_tokens >= MAX_TOKENS_PER_BAR)
+        cached = self._allowed_cache.get(key)
+        if cached is not None:
+            return cached
+        g = self.grammar
+        allowed = torch.zeros(self._v, dtype=torch.bool, device=self.device)
+        full = n_tokens >= MAX_TOKENS_PER_BAR
+        if kind == "velocity":
+            allowed[g.velocities] = True
+        elif kind == "duration":
+            allowed[g.durations] = True
+        elif kind == "pitch":  # after a Position: a note must follow
+            allowed[self._scale_pitches(scale)] = True
+        else:  # "start" (just after Bar) or "after_note": a new position, a chord note, or the end
+            allowed[g.enders] = True
+            if not full:
+                lowest = 0 if kind == "start" else pos + 1
+                allowed[[i for i, p in g.positions.items() if lowest <= p < bar_positions]] = True
+                if kind == "after_note":
+                    allowed[self._scale_pitches(scale)] = True
+        self._allowed_cache[key] = allowed
+        return allowed
+
+    def _scale_pitches(self, scale: frozenset[int] | None) -> torch.Tensor:
+        if scale is None:
+            return self._pitch_ids
+        keep = torch.tensor([int(p) % 12 in scale for p in self._pitch_vals], device=self.device)
+        return self._pitch_ids[keep]
+
+    def _choose(self, logits: torch.Tensor, allowed: torch.Tensor, s: SampleSettings,
+                gen: torch.Generator) -> int:
+        logits = logits.float().masked_fill(~allowed, float("-inf"))
+        if s.temperature <= 0:
+            return int(torch.argmax(logits))
+        probs = torch.softmax(logits / s.temperature, dim=-1)
+        if s.top_p < 1.0:
+            sorted_p, order = torch.sort(probs, descending=True)
+            cum = torch.cumsum(sorted_p, dim=-1)
+            cut = cum - sorted_p > s.top_p
+            sorted_p[cut] = 0
+            probs = torch.zeros_like(probs).scatter(0, order, sorted_p)
+        return int(torch.multinomial(probs.cpu(), 1, generator=gen))
+
+    def sample_bar(self, logits: torch.Tensor, bar_positions: int, scale: frozenset[int] | None,
+                   s: SampleSettings, gen: torch.Generator, ctx: JobContext) -> tuple[list[int],
+                                                                                      torch.Tensor]:
+        """Sample one bar's note tokens after a Bar token; returns (tokens, logits after them).
+
+        The bar ends when the model chooses an end token (which is not pushed: the caller places the
+        next structural token)."""
+        tokens: list[int] = []
+        kind, pos = "start", 0
+        g = self.grammar
+        while True:
+            ctx.check_cancelled()
+            allowed = self._mask(kind, pos, bar_positions, scale, len(tokens))
+            t = self._choose(logits, allowed, s, gen)
+            if t in g.enders:
+                return tokens, logits
+            tokens.append(t)
+            logits = self._push(t)
+            if t in g.positions:
+                kind, pos = "pitch", g.positions[t]
+            elif t in g.pitches:
+                kind = "velocity"
+            elif kind == "velocity":
+                kind = "duration"
+            else:
+                kind = "after_note"
+
+    # -- the modes ---------------------------------------------------------------------------------
+    def run_tracks(
+        self,
+        header: list[int],
+        context_tracks: Sequence[tuple[int, list[list[int]]]],
+        new_tracks: Sequence[int],
+        n_bars: int,
+        bar_positions: int,
+        key: Key | None,
+        s: SampleSettings,
+        ctx: JobContext,
+        on_bar: BarSink | None = None,
+        drums: Sequence[bool] = (),
+    ) -> list[list[list[int]]]:
+        """Write ``new_tracks`` (track tokens), ``n_bars`` each, after the given context tracks."""
+        gen = torch.Generator().manual_seed(s.seed)
+        prefix = list(header)
+        for track_token, bars in context_tracks:
+            prefix.append(track_token)
+            for bar in bars:
+                prefix += [self.tok.BAR, *bar]
+            prefix.append(self.tok.TRACKEND)
+        out: list[list[list[int]]] = []
+        logits = None
+        total = max(1, len(new_tracks) * n_bars)
+        for ti, track_token in enumerate(new_tracks):
+            logits = self._start(prefix + [track_token]) if logits is None else self._push(
+                track_token)
+            scale = key.scale() if (key and s.strict_key and not (drums and drums[ti])) else None
+            bars: list[list[int]] = []
+            for b in range(n_bars):
+                logits = self._push(self.tok.BAR)
+                tokens, logits = self.sample_bar(logits, bar_positions, scale, s, gen, ctx)
+                bars.append(tokens)
+                if on_bar:
+                    on_bar(ti, b, tokens)
+                ctx.progress((ti * n_bars + b + 1) / total, f"track {ti + 1}, bar {b + 1}")
+            logits = self._push(self.tok.TRACKEND)
+            out.append(bars)
+        return out
+
+    def run_fill(
+        self,
+        piece: PieceTokens,
+        fill: Sequence[tuple[int, int]],
+        bars: tuple[int, int],
+        s: SampleSettings,
+        ctx: JobContext,
+        on_bar: BarSink | None = None,
+    ) -> dict[tuple[int, int], list[int]]:
+        """Fill the (track, bar) slots of ``piece`` (bars outside ``bars`` are left out of the
+        prompt). Returns the new tokens of each slot."""
+        gen = torch.Generator().manual_seed(s.seed)
+        fill = sorted(set(fill))
+        prompt = self.tok.sequence(piece, None, bars, fill, eos=False)
+        prompt = prompt[: prompt.index(self.tok.FILLSTART) + 1]
+        bar_positions = int(round(piece.beats_per_bar * POSITIONS_PER_BEAT))
+        logits = self._start(prompt)
+        result: dict[tuple[int, int], list[int]] = {}
+        for i, (ti, b) in enumerate(fill):
+            drum = piece.tracks[ti].drum
+            scale = piece.key.scale() if (s.strict_key and not drum) else None
+            logits = self._push(self.tok.BAR)
+            tokens, logits = self.sample_bar(logits, bar_positions, scale, s, gen, ctx)
+            result[(ti, b)] = tokens
+            if on_bar:
+                on_bar(ti, b, tokens)
+            ctx.progress((i + 1) / len(fill), f"bar {b + 1}")
+        return result
+
+
+def bar_window(costs: np.ndarray, focus: tuple[int, int], budget: int) -> tuple[int, int]:
+    """The widest bar range around ``focus`` (half-open) whose tokens fit ``budget``; grows left first
+    (what came before matters most), then right."""
+    start, end = focus
+    total = int(costs[start:end].sum())
+    while True:
+        grew = False
+        if start > 0 and total + costs[start - 1] <= budget:
+            start -= 1
+            total += int(costs[start])
+            grew = True
+        if end < len(costs) and total + costs[end] <= budget and (not grew or end - focus[1] < 2):
+            total += int(costs[end])
+            end += 1
+            grew = True
+        if not grew:
+            return start, end
+
+
+def notes_of_bar(tok: MusicTokenizer, tokens: list[int], bar: int, bar_length: float,
+                 channel: int) -> list[Note]:
+    return tok.bar_notes(tokens, bar * bar_length, bar_length, channel)
+
+
+def empty_track(program: int, drum: bool, n_bars: int) -> TrackBars:
+    return TrackBars(program, drum, [[] for _ in range(n_bars)])
+
+
+def clip_channels(clip: MidiClip) -> list[int]:
+    return sorted({n.channel for n in clip.notes})
+
+
+def free_channels(used: Sequence[int], count: int) -> list[int]:
+    free = [c for c in range(16) if c != DRUM_CHANNEL and c not in used]
+    if len(free) < count:
+        raise ValueError(f"a clip has 15 melodic channels; {len(used)} are used, {count} more asked")
+    return free[:count]

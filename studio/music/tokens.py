@@ -1,0 +1,314 @@
+"""Studio's music tokens: miditok REMI for the notes of each bar, arranged MMM-style.
+
+A piece becomes ``BOS Key Meter Tempo Style Density`` followed by one block per track,
+``Track_<program> Bar <notes> Bar <notes> ... TrackEnd``, then ``EOS``. Notes inside a bar are miditok REMI
+tokens (Position, Pitch, Velocity, Duration). Because tracks come one after another, a given track can be
+kept exactly while others are written (harmonize), and because any bar can be replaced by a ``Fill``
+placeholder whose content follows after ``FillStart`` (fill-in-the-middle), one model continues, infills
+bars and adds voices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from studio.core.media import DRUM_CHANNEL, MidiClip, Note
+from studio.music.keys import PITCH_NAMES, Key, find_key
+
+__all__ = [
+    "MusicTokenizer",
+    "PieceTokens",
+    "TrackBars",
+    "STYLES",
+    "TEMPO_BINS",
+    "METERS",
+]
+
+SPECIALS = ("PAD", "BOS", "EOS", "TrackEnd", "Bar", "Fill", "FillStart", "FillEnd")
+STYLES = ("chorale", "essen", "oneills", "ryans", "user", "other")
+TEMPO_BINS = (60, 80, 100, 120, 140, 170)  # upper edges; last bin is open
+DENSITY_EDGES = (2.0, 4.0, 6.0, 9.0)  # notes per bar per track
+METERS = ((2, 4), (3, 4), (4, 4), (5, 4), (6, 4), (7, 4), (2, 2), (3, 2), (4, 2), (3, 8), (6, 8),
+          (9, 8), (12, 8), (1, 4))  # fmt: skip
+POSITIONS_PER_BEAT = 8
+
+
+@dataclass
+class TrackBars:
+    """One track: its General MIDI program, whether it is drums, and its bars as token ids."""
+
+    program: int
+    drum: bool
+    bars: list[list[int]]
+
+
+@dataclass
+class PieceTokens:
+    """A tokenized piece: the controls and every track's bars."""
+
+    piece_id: str
+    style: str
+    key: Key
+    meter: tuple[int, int]
+    tempo: float
+    tracks: list[TrackBars] = field(default_factory=list)
+
+    @property
+    def n_bars(self) -> int:
+        return max((len(t.bars) for t in self.tracks), default=0)
+
+    @property
+    def beats_per_bar(self) -> float:
+        return self.meter[0] * 4.0 / self.meter[1]
+
+
+def _tempo_bin(bpm: float) -> int:
+    for i, edge in enumerate(TEMPO_BINS):
+        if bpm < edge:
+            return i
+    return len(TEMPO_BINS)
+
+
+def _bin_tempo(index: int) -> float:
+    centers = (50, 70, 90, 110, 130, 155, 185)
+    return float(centers[index])
+
+
+class MusicTokenizer:
+    """Turns scores and MidiClips into token ids and back. Deterministic: the vocabulary depends on the
+    miditok configuration only."""
+
+    def __init__(self) -> None:
+        import miditok
+
+        self.config = miditok.TokenizerConfig(
+            pitch_range=(21, 109),
+            beat_res={(0, 4): POSITIONS_PER_BEAT, (4, 12): 4},
+            num_velocities=8,
+            use_time_signatures=True,
+            use_tempos=False,
+            use_programs=False,
+            use_chords=False,
+            use_rests=False,
+            time_signature_range={8: [3, 6, 9, 12], 4: [1, 2, 3, 4, 5, 6, 7], 2: [2, 3, 4]},
+        )
+        self.remi = miditok.REMI(self.config)
+        names: list[str] = list(SPECIALS)
+        note_prefixes = ("Position_", "Pitch_", "Velocity_", "Duration_")
+        base = sorted(self.remi.vocab.items(), key=lambda kv: kv[1])
+        names += [tok for tok, _ in base if tok.startswith(note_prefixes)]
+        names += [f"Key_{PITCH_NAMES[t]}_{m}" for m in ("major", "minor") for t in range(12)]
+        names += [f"Meter_{n}/{d}" for n, d in METERS]
+        names += [f"Tempo_{i}" for i in range(len(TEMPO_BINS) + 1)]
+        names += [f"Style_{s}" for s in STYLES]
+        names += [f"Density_{i}" for i in range(len(DENSITY_EDGES) + 1)]
+        names += [f"Track_{p}" for p in range(128)] + ["Track_Drums"]
+        self.names = names
+        self.ids = {name: i for i, name in enumerate(names)}
+        self.base_to_ours = {
+            bid: self.ids[tok] for tok, bid in self.remi.vocab.items() if tok in self.ids
+        }
+        for name in SPECIALS:
+            setattr(self, name.upper(), self.ids[name])
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.names)
+
+    # -- token classes ------------------------------------------------------------------------------
+    @cached_property
+    def pitch_ids(self) -> dict[int, int]:
+        """token id -> MIDI pitch, for every Pitch token."""
+        return {i: int(n.split("_")[1]) for n, i in self.ids.items() if n.startswith("Pitch_")}
+
+    @cached_property
+    def note_token_ids(self) -> frozenset[int]:
+        prefixes = ("Position_", "Pitch_", "Velocity_", "Duration_")
+        return frozenset(i for n, i in self.ids.items() if n.startswith(prefixes))
+
+    @cached_property
+    def track_token_ids(self) -> frozenset[int]:
+        return frozenset(i for n, i in self.ids.items() if n.startswith("Track_"))
+
+    def track_token(self, program: int, drum: bool) -> int:
+        return self.ids["Track_Drums" if drum else f"Track_{program}"]
+
+    # -- encoding -----------------------------------------------------------------------------------
+    def encode_score(self, score, piece_id: str = "", style: str = "other",
+                     key: Key | None = None) -> PieceTokens:
+        """A symusic Score -> PieceTokens. Empty tracks are dropped; the first meter and tempo are the
+        piece's controls; the key is found from the notes when not given."""
+        meter = (4, 4)
+        if len(score.time_signatures):
+            ts = score.time_signatures[0]
+            if (ts.numerator, ts.denominator) in METERS:
+                meter = (ts.numerator, ts.denominator)
+        tempo = float(score.tempos[0].qpm) if len(score.tempos) else 120.0
+        tracks: list[TrackBars] = []
+        pitches: list[np.ndarray] = []
+        weights: list[np.ndarray] = []
+        nonempty = [t for t in score.tracks if len(t.notes)]
+        if not nonempty:
+            return PieceTokens(piece_id, style, key or Key(0, "major"), meter, tempo, [])
+        seqs = self.remi.encode(score)
+        if not isinstance(seqs, list):
+            seqs = [seqs]
+        for track, seq in zip(nonempty, seqs, strict=False):
+            bars: list[list[int]] = []
+            for tok, bid in zip(seq.tokens, seq.ids, strict=False):
+                if tok == "Bar_None":
+                    bars.append([])
+                elif bid in self.base_to_ours and bars:
+                    bars[-1].append(self.base_to_ours[bid])
+            while bars and not bars[-1]:
+                bars.pop()
+            if not bars:
+                continue
+            tracks.append(TrackBars(int(track.program), bool(track.is_drum), bars))
+            if not track.is_drum:
+                arr = track.notes.numpy()
+                pitches.append(arr["pitch"])
+                weights.append(arr["duration"])
+        if key is None:
+            key = find_key(np.concatenate(pitches), np.concatenate(weights)) if pitches else Key(
+                0, "major")
+        return PieceTokens(piece_id, style, key, meter, tempo, tracks)
+
+    def encode_midi_bytes(self, data: bytes, piece_id: str = "", style: str = "other") -> PieceTokens:
+        import symusic
+
+        return self.encode_score(symusic.Score.from_midi(data), piece_id, style)
+
+    def encode_clip(self, clip: MidiClip, style: str = "user", key: Key | None = None,
+                    channels: Sequence[int] | None = None) -> PieceTokens:
+        """A MidiClip -> PieceTokens with one track per channel (in ``channels`` order, default all
+        channels used, ascending). Empty channels give tracks with no notes, so indices line up."""
+        import symusic
+
+        channels = sorted({n.channel for n in clip.notes}) if channels is None else list(channels)
+        meter = (clip.beats_per_bar, clip.beat_unit)
+        if meter not in METERS:
+            meter = (4, 4)
+        n_bars = int(np.ceil(clip.length_beats / clip.bar_length - 1e-9)) if clip.notes else 0
+        tracks: list[TrackBars] = []
+        for channel in channels:
+            part = MidiClip([n for n in clip.notes if n.channel == channel], bpm=clip.bpm,
+                            beats_per_bar=clip.beats_per_bar, beat_unit=clip.beat_unit,
+                            programs={channel: clip.programs.get(channel, 0)})
+            drum = channel == DRUM_CHANNEL
+            bars: list[list[int]] = []
+            if part.notes:
+                sub = self.encode_score(symusic.Score.from_midi(part.to_bytes()), "clip", style,
+                                        Key(0, "major"))
+                bars = sub.tracks[0].bars if sub.tracks else []
+            bars = bars + [[] for _ in range(n_bars - len(bars))]
+            tracks.append(TrackBars(clip.programs.get(channel, 0), drum, bars))
+        if key is None:
+            pitched = [n for n in clip.notes if n.channel != DRUM_CHANNEL]
+            key = find_key(np.array([n.pitch for n in pitched]),
+                           np.array([n.duration for n in pitched])) if pitched else Key(0, "major")
+        return PieceTokens("clip", style, key, meter, clip.bpm, tracks)
+
+    # -- sequences ----------------------------------------------------------------------------------
+    def density_bin(self, piece: PieceTokens) -> int:
+        notes = sum(sum(1 for t in bar if t in self.pitch_ids) for tr in piece.tracks
+                    for bar in tr.bars)
+        per = notes / max(1, piece.n_bars * max(1, len(piece.tracks)))
+        return int(np.searchsorted(DENSITY_EDGES, per, side="right"))
+
+    def header(self, piece: PieceTokens, density: int | None = None) -> list[int]:
+        meter = f"Meter_{piece.meter[0]}/{piece.meter[1]}"
+        return [
+            self.BOS,
+            self.ids[piece.key.token],
+            self.ids.get(meter, self.ids["Meter_4/4"]),
+            self.ids[f"Tempo_{_tempo_bin(piece.tempo)}"],
+            self.ids[f"Style_{piece.style if piece.style in STYLES else 'other'}"],
+            self.ids[f"Density_{self.density_bin(piece) if density is None else density}"],
+        ]
+
+    def sequence(
+        self,
+        piece: PieceTokens,
+        order: Sequence[int] | None = None,
+        bars: tuple[int, int] | None = None,
+        fill: Iterable[tuple[int, int]] = (),
+        eos: bool | None = None,
+    ) -> list[int]:
+        """Token ids of ``piece``.
+
+        ``order`` lists track indices (default: as stored); ``bars`` is a half-open bar range; ``fill``
+        holds (track index, bar index) pairs replaced by ``Fill`` and written after ``FillStart`` in
+        track order, then bar order. ``eos`` defaults to "the range reaches the end of the piece".
+        """
+        order = list(range(len(piece.tracks))) if order is None else list(order)
+        start, stop = bars if bars is not None else (0, piece.n_bars)
+        fill = set(fill)
+        out = self.header(piece)
+        filled: list[int] = []
+        for ti in order:
+            track = piece.tracks[ti]
+            out.append(self.track_token(track.program, track.drum))
+            for b in range(start, stop):
+                content = track.bars[b] if b < len(track.bars) else []
+                if (ti, b) in fill:
+                    out.append(self.FILL)
+                    filled += [self.BAR, *content]
+                else:
+                    out += [self.BAR, *content]
+            out.append(self.TRACKEND)
+        if fill:
+            out += [self.FILLSTART, *filled, self.FILLEND]
+        if eos if eos is not None else stop >= piece.n_bars:
+            out.append(self.EOS)
+        return out
+
+    # -- decoding -----------------------------------------------------------------------------------
+    def bar_notes(self, tokens: Sequence[int], bar_start: float, beats_per_bar: float,
+                  channel: int) -> list[Note]:
+        """Notes of one bar's tokens; malformed runs are skipped, notes stay inside the bar start."""
+        notes: list[Note] = []
+        pos = 0.0
+        pitch: int | None = None
+        velocity = 80
+        for t in tokens:
+            name = self.names[t]
+            kind, _, value = name.partition("_")
+            if kind == "Position":
+                pos = int(value) / POSITIONS_PER_BEAT
+            elif kind == "Pitch":
+                pitch = int(value)
+            elif kind == "Velocity":
+                velocity = max(1, min(127, int(value)))
+            elif kind == "Duration" and pitch is not None:
+                a, b, r = (int(x) for x in value.split("."))
+                duration = a + b / r
+                if pos < beats_per_bar and duration > 0:
+                    notes.append(Note(bar_start + pos, pitch, duration, velocity, channel))
+                pitch = None
+        return notes
+
+    def decode(self, piece: PieceTokens, bpm: float | None = None) -> MidiClip:
+        """PieceTokens -> MidiClip: one channel per track (drums on channel 10), programs kept."""
+        notes: list[Note] = []
+        programs: dict[int, int] = {}
+        free = [c for c in range(16) if c != DRUM_CHANNEL]
+        beats = piece.beats_per_bar
+        for track in piece.tracks:
+            if track.drum:
+                channel = DRUM_CHANNEL
+            else:
+                channel = free.pop(0) if free else 15
+                programs[channel] = track.program
+            for b, bar in enumerate(track.bars):
+                notes += self.bar_notes(bar, b * beats, beats, channel)
+        clip = MidiClip(
+            notes=sorted(notes), bpm=bpm or piece.tempo, beats_per_bar=piece.meter[0],
+            programs=programs, length=piece.n_bars * beats, beat_unit=piece.meter[1],
+        )
+        return clip
+
