@@ -210,9 +210,11 @@ class MusicEngine:
         bar_length = meter[0] * 4.0 / meter[1]
         positions = int(round(bar_length * 8))
 
+        end = (first_bar + n_bars) * bar_length
+
         def on_bar(ti: int, b: int, tokens: list[int]) -> None:
             clip.notes.extend(notes_of_bar(self.tok, tokens, first_bar + b, bar_length,
-                                           channels[ti]))
+                                           channels[ti], end))
             clip.notes.sort()
             ctx.partial(clip)
 
@@ -232,8 +234,10 @@ class MusicEngine:
         bar_length = piece.beats_per_bar
         clip = base
 
+        end = max(clip.length or 0.0, piece.n_bars * bar_length)
+
         def on_bar(ti: int, b: int, tokens: list[int]) -> None:
-            clip.notes.extend(notes_of_bar(self.tok, tokens, b, bar_length, channels[ti]))
+            clip.notes.extend(notes_of_bar(self.tok, tokens, b, bar_length, channels[ti], end))
             clip.notes.sort()
             ctx.partial(clip)
 

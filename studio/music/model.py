@@ -140,7 +140,9 @@ def load_model(path: Path, device: str = "cpu") -> tuple[MusicTransformer, dict[
             raise ValueError(f"{path.name} is not a Studio music model")
         cfg = ModelConfig(**json.loads(meta["config"]))
         state = load_file(str(path), device="cpu")
-    except (OSError, KeyError, json.JSONDecodeError, TypeError) as exc:
+    except ValueError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error type for bad files
         raise ValueError(f"{path.name} is not a readable Studio music model ({exc})") from exc
     model = MusicTransformer(cfg)
     model.load_state_dict(state)

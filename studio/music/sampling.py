@@ -262,8 +262,13 @@ def bar_window(costs: np.ndarray, focus: tuple[int, int], budget: int) -> tuple[
 
 
 def notes_of_bar(tok: MusicTokenizer, tokens: list[int], bar: int, bar_length: float,
-                 channel: int) -> list[Note]:
-    return tok.bar_notes(tokens, bar * bar_length, bar_length, channel)
+                 channel: int, end: float | None = None) -> list[Note]:
+    """Notes of a generated bar; with ``end`` (in beats) no note sounds past it."""
+    notes = tok.bar_notes(tokens, bar * bar_length, bar_length, channel)
+    if end is None:
+        return notes
+    return [n if n.end <= end else Note(n.start, n.pitch, end - n.start, n.velocity, n.channel)
+            for n in notes if n.start < end]
 
 
 def empty_track(program: int, drum: bool, n_bars: int) -> TrackBars:

@@ -94,6 +94,7 @@ class MusicTokenizer:
             use_programs=False,
             use_chords=False,
             use_rests=False,
+            use_pitchdrum_tokens=False,  # drums share the Pitch tokens (the track says "drums")
             time_signature_range={8: [3, 6, 9, 12], 4: [1, 2, 3, 4, 5, 6, 7], 2: [2, 3, 4]},
         )
         self.remi = miditok.REMI(self.config)
