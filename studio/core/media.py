@@ -155,7 +155,8 @@ class MidiClip:
         programs: dict[int, int] = {}
         for track in mid.tracks:
             tick = 0
-            open_notes: dict[tuple[int, int], tuple[int, int]] = {}
+            # Several notes of one pitch may be open at once: note-offs close them first in, first out.
+            open_notes: dict[tuple[int, int], list[tuple[int, int]]] = {}
             for msg in track:
                 tick += msg.time
                 # The first tempo and meter are the clip's (later changes are not kept).
@@ -166,9 +167,10 @@ class MidiClip:
                 elif msg.type == "program_change":
                     programs[msg.channel] = msg.program
                 elif msg.type == "note_on" and msg.velocity > 0:
-                    open_notes[(msg.channel, msg.note)] = (tick, msg.velocity)
+                    open_notes.setdefault((msg.channel, msg.note), []).append((tick, msg.velocity))
                 elif msg.type in ("note_off", "note_on"):
-                    started = open_notes.pop((msg.channel, msg.note), None)
+                    stack = open_notes.get((msg.channel, msg.note))
+                    started = stack.pop(0) if stack else None
                     if started and tick > started[0]:
                         notes.append(
                             Note(

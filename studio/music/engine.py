@@ -213,8 +213,8 @@ class MusicEngine:
         end = (first_bar + n_bars) * bar_length
 
         def on_bar(ti: int, b: int, tokens: list[int]) -> None:
-            clip.notes.extend(notes_of_bar(self.tok, tokens, first_bar + b, bar_length,
-                                           channels[ti], end))
+            add_notes(clip, notes_of_bar(self.tok, tokens, first_bar + b, bar_length,
+                                         channels[ti], end))
             clip.notes.sort()
             ctx.partial(clip)
 
@@ -237,7 +237,7 @@ class MusicEngine:
         end = max(clip.length or 0.0, piece.n_bars * bar_length)
 
         def on_bar(ti: int, b: int, tokens: list[int]) -> None:
-            clip.notes.extend(notes_of_bar(self.tok, tokens, b, bar_length, channels[ti], end))
+            add_notes(clip, notes_of_bar(self.tok, tokens, b, bar_length, channels[ti], end))
             clip.notes.sort()
             ctx.partial(clip)
 
@@ -318,6 +318,25 @@ class MusicEngine:
                                n_bars=end - start)
         clip.provenance["key"] = key.name
         return clip
+
+
+def add_notes(clip: MidiClip, new: list[Note]) -> None:
+    """Add generated notes without overlapping a sounding note of the same pitch and channel (MIDI
+    cannot tell such notes apart): a new note that starts inside one is dropped, and one that would
+    run into the next is shortened. Existing notes are never changed."""
+    by_key: dict[tuple[int, int], list[Note]] = {}
+    for n in clip.notes:
+        by_key.setdefault((n.channel, n.pitch), []).append(n)
+    for n in new:
+        same = by_key.setdefault((n.channel, n.pitch), [])
+        if any(o.start <= n.start < o.end for o in same):
+            continue
+        later = [o.start for o in same if o.start > n.start]
+        if later and min(later) < n.end:
+            n = Note(n.start, n.pitch, min(later) - n.start, n.velocity, n.channel)
+        same.append(n)
+        clip.notes.append(n)
+    clip.notes.sort()
 
 
 def clip_notes_in_bars(clip: MidiClip, first: int, last: int) -> list[Note]:
