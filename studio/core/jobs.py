@@ -141,10 +141,19 @@ class ConsoleContext(JobContext):
     def __init__(self, stream=None, quiet: bool = False) -> None:
         super().__init__(self._draw, None, min_interval=0.1)
         self._stream = stream or sys.stderr
-        self._quiet = quiet or not getattr(self._stream, "isatty", lambda: False)()
+        self._quiet = quiet
+        self._tty = getattr(self._stream, "isatty", lambda: False)()
+        self._last_line = 0.0
 
     def _draw(self, fraction: float, message: str) -> None:
         if self._quiet:
+            return
+        if not self._tty:  # a log file: a plain line every 10 s at most
+            now = time.monotonic()
+            if now - self._last_line >= 10 or fraction >= 1.0:
+                self._last_line = now
+                self._stream.write(f"{fraction * 100:5.1f}% {message}\n")
+                self._stream.flush()
             return
         width = 30
         filled = int(round(fraction * width))

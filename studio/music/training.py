@@ -47,7 +47,8 @@ class TrainConfig:
 PRESETS: dict[str, dict] = {
     "tiny": {"d_model": 64, "n_layers": 2, "n_heads": 2, "context": 256, "batch_size": 8,
              "steps": 50, "eval_every": 25, "eval_windows": 16, "checkpoint_every": 25},
-    "small": {},
+    # ~0.9M parameters: what 2 CPU cores train well in about an hour (1.4 s a step here)
+    "small": {"d_model": 128, "n_layers": 4, "n_heads": 4, "steps": 1800, "eval_every": 200},
 }
 
 
