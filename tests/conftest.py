@@ -1,4 +1,4 @@
-"""A tiny corpus and a tiny model, made once per test session (small enough for the CPU in seconds)."""
+"""Shared fixtures: a tiny corpus and a tiny music model, made once per session (seconds on the CPU)."""
 
 import pytest
 
