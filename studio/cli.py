@@ -158,8 +158,9 @@ def _cmd_bench(args) -> int:
     from studio.core.jobs import ConsoleContext
 
     if args.list:
-        for name, fn in bench.BENCHMARKS.items():
-            print(f"{name:10} {(fn.__doc__ or '').strip().splitlines()[0]}")
+        for name in bench.benchmark_names():
+            doc = (bench._resolve(name).__doc__ or "").strip().splitlines()
+            print(f"{name:10} {doc[0] if doc else ''}")
         return 0
     try:
         results = bench.run_benchmarks(args.names or None, ConsoleContext(quiet=args.json))

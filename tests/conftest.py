@@ -1,4 +1,6 @@
-"""Shared fixtures: a tiny corpus and a tiny music model, made once per session (seconds on the CPU)."""
+"""Shared fixtures: a tiny corpus and a tiny music model, made once per session (seconds on the
+CPU).
+"""
 
 import pytest
 
@@ -17,8 +19,9 @@ def _chorale_like(seed: int, bars: int = 8) -> MidiClip:
         for beat in range(4):
             degree = rng.randrange(7)
             for ch, octave in ((0, 72), (1, 64), (2, 57), (3, 48)):
-                notes.append(Note(bar * 4.0 + beat, octave + scale[(degree + ch * 2) % 7], 1.0, 80,
-                                  ch))
+                notes.append(
+                    Note(bar * 4.0 + beat, octave + scale[(degree + ch * 2) % 7], 1.0, 80, ch)
+                )
     return MidiClip(notes=sorted(notes), bpm=100, programs={0: 52, 1: 52, 2: 52, 3: 52})
 
 

@@ -155,7 +155,8 @@ class MidiClip:
         programs: dict[int, int] = {}
         for track in mid.tracks:
             tick = 0
-            # Several notes of one pitch may be open at once: note-offs close them first in, first out.
+            # Several notes of one pitch may be open at once: note-offs close them
+            # first in, first out.
             open_notes: dict[tuple[int, int], list[tuple[int, int]]] = {}
             for msg in track:
                 tick += msg.time
@@ -183,7 +184,9 @@ class MidiClip:
                         )
         notes.sort()
         return cls(
-            notes=notes, bpm=round(bpm or 120.0, 3), beats_per_bar=beats_per_bar or 4,
+            notes=notes,
+            bpm=round(bpm or 120.0, 3),
+            beats_per_bar=beats_per_bar or 4,
             programs=programs,
             beat_unit=beat_unit,
         )

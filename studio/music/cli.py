@@ -11,12 +11,17 @@ __all__ = ["add_parser", "run"]
 
 
 def _controls(p: argparse.ArgumentParser, bars_default: int | None = 8) -> None:
-    p.add_argument("--key", help='e.g. "D minor", "F# major" (default: the input\'s key, or C major)')
+    p.add_argument(
+        "--key", help='e.g. "D minor", "F# major" (default: the input\'s key, or C major)'
+    )
     p.add_argument("--meter", help="e.g. 3/4 (default: the input's, or 4/4)")
     p.add_argument("--tempo", type=float, help="BPM (default: the input's, or 120)")
     p.add_argument("--instruments", help="GM programs or names, e.g. choir,choir,strings,bass")
-    p.add_argument("--style", default="chorale",
-                   help="chorale, essen, oneills, ryans, user or other (default chorale)")
+    p.add_argument(
+        "--style",
+        default="chorale",
+        help="chorale, essen, oneills, ryans, user or other (default chorale)",
+    )
     p.add_argument("--density", type=int, choices=range(5), help="notes per bar, 0 (sparse) to 4")
     if bars_default is not None:
         p.add_argument("--bars", type=int, default=bars_default, help="how many bars")
@@ -46,17 +51,27 @@ def add_parser(sub) -> None:
     h = ms.add_parser("harmonize", help="add voices under a melody, keeping it exactly")
     h.add_argument("input")
     _controls(h, bars_default=None)
-    h.add_argument("--melody-channel", type=int, help="channel (1-16) of the melody (default lowest)")
+    h.add_argument(
+        "--melody-channel", type=int, help="channel (1-16) of the melody (default lowest)"
+    )
     r = ms.add_parser("render", help="render a MIDI file to WAV or FLAC with a SoundFont")
     r.add_argument("input")
     r.add_argument("-o", "--output", required=True, help=".wav or .flac")
     r.add_argument("--soundfont", help="a .sf2 (default: the General MIDI one pretty_midi ships)")
     r.add_argument("--sample-rate", type=int, default=44100)
     co = ms.add_parser("corpus", help="build the tokenized training corpus")
-    co.add_argument("--collections", default="bach,essenFolksong,oneills1850,ryansMammoth",
-                    help="music21 corpus folders (empty for none)")
-    co.add_argument("--midi", action="append", default=[], metavar="DIR",
-                    help="also a folder of your MIDI files (repeatable)")
+    co.add_argument(
+        "--collections",
+        default="bach,essenFolksong,oneills1850,ryansMammoth",
+        help="music21 corpus folders (empty for none)",
+    )
+    co.add_argument(
+        "--midi",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="also a folder of your MIDI files (repeatable)",
+    )
     co.add_argument("--limit", type=int, help="at most N files (quick tries)")
     co.add_argument("--workers", type=int)
     co.add_argument("-o", "--output", help="corpus file (default: in the cache folder)")
@@ -71,8 +86,11 @@ def add_parser(sub) -> None:
     t.add_argument("--seed", type=int)
     t.add_argument("--device")
     t.add_argument("--no-resume", action="store_true")
-    t.add_argument("--name", default="my-music-model",
-                   help="name of the model installed into your model folder when training ends")
+    t.add_argument(
+        "--name",
+        default="my-music-model",
+        help="name of the model installed into your model folder when training ends",
+    )
     e = ms.add_parser("eval", help="held-out cross-entropy against a 4-gram, and the in-key rate")
     e.add_argument("--model", help="a .safetensors model or a training checkpoint.pt")
     e.add_argument("--corpus")
@@ -110,7 +128,9 @@ def _settings_device(args) -> str:
 
 
 def find_model_path(arg: str | None) -> Path:
-    """The model to use: --model, else the shipped default (sha256 checked). Raises FileNotFoundError."""
+    """The model to use: --model, else the shipped default (sha256 checked). Raises
+    FileNotFoundError.
+    """
     from studio.core.models import ModelStore
     from studio.core.settings import load_settings
     from studio.music.engine import DEFAULT_MODEL
@@ -151,9 +171,18 @@ def _request(args, mode: str):
     if clip is not None and not clip.notes:
         raise ValueError(f"{Path(args.input).name} has no notes")
     req = MusicRequest(
-        mode=mode, clip=clip, key=args.key, meter=args.meter, tempo=args.tempo,
-        style=args.style, density=args.density, temperature=args.temperature, top_p=args.top_p,
-        seed=args.seed, variations=args.variations, strict_key=not args.free_key,
+        mode=mode,
+        clip=clip,
+        key=args.key,
+        meter=args.meter,
+        tempo=args.tempo,
+        style=args.style,
+        density=args.density,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        seed=args.seed,
+        variations=args.variations,
+        strict_key=not args.free_key,
     )
     if args.instruments:
         req.instruments = parse_instruments(args.instruments)
@@ -189,16 +218,22 @@ def run(args) -> int:
         engine = load_engine(args)
         clips = engine.run(req, ConsoleContext())
         for path, clip in zip(_write(clips, args.output), clips, strict=True):
-            print(f"{path}: {len(clip.notes)} notes, {clip.bars:g} bars, key "
-                  f"{clip.provenance.get('key', '?')}, seed {clip.provenance['seed']}")
+            print(
+                f"{path}: {len(clip.notes)} notes, {clip.bars:g} bars, key "
+                f"{clip.provenance.get('key', '?')}, seed {clip.provenance['seed']}"
+            )
         return 0
     if cmd == "render":
         from studio.core.media import MidiClip
         from studio.music.synth import render, save_audio
 
         clip = MidiClip.load(args.input)
-        audio = render(clip, Path(args.soundfont) if args.soundfont else None, args.sample_rate,
-                       ConsoleContext())
+        audio = render(
+            clip,
+            Path(args.soundfont) if args.soundfont else None,
+            args.sample_rate,
+            ConsoleContext(),
+        )
         path = save_audio(audio, Path(args.output))
         print(f"{path}: {audio.duration:.1f} s at {audio.sample_rate} Hz")
         return 0
@@ -216,11 +251,14 @@ def _corpus(args) -> int:
     from studio.music.corpus import build_corpus, is_heldout, save_corpus
 
     collections = [c for c in args.collections.split(",") if c.strip()]
-    corpus, report = build_corpus(collections, args.midi, ConsoleContext(), args.workers,
-                                  args.limit)
+    corpus, report = build_corpus(
+        collections, args.midi, ConsoleContext(), args.workers, args.limit
+    )
     path = save_corpus(corpus, Path(args.output) if args.output else default_corpus_path())
-    print(f"{path}: {report.pieces} pieces, {corpus.n_tokens:,} tokens; {report.failed} failed "
-          f"to convert, {report.empty} had no notes; by style {report.by_style}")
+    print(
+        f"{path}: {report.pieces} pieces, {corpus.n_tokens:,} tokens; {report.failed} failed "
+        f"to convert, {report.empty} had no notes; by style {report.by_style}"
+    )
     for err in report.errors[:5]:
         print(f"  skipped {err}", file=sys.stderr)
     if args.write_heldout:
@@ -240,7 +278,9 @@ def _load_or_build_corpus(arg: str | None):
     if path.exists():
         return load_corpus(path)
     if arg:
-        raise FileNotFoundError(f"corpus {path} does not exist; build it with `studio music corpus`")
+        raise FileNotFoundError(
+            f"corpus {path} does not exist; build it with `studio music corpus`"
+        )
     print("building the corpus first (once; it is cached)", file=sys.stderr)
     corpus, _report = build_corpus(ctx=ConsoleContext())
     save_corpus(corpus, path)
@@ -263,18 +303,32 @@ def _train(args) -> int:
     corpus = _load_or_build_corpus(args.corpus)
     train_pieces, held = corpus.split(read_heldout())
     out = Path(args.out) if args.out else paths.data_dir() / "training" / "music" / args.preset
-    result = train(cfg, train_pieces, held, out, ConsoleContext(), _settings_device(args),
-                   resume=not args.no_resume)
+    result = train(
+        cfg,
+        train_pieces,
+        held,
+        out,
+        ConsoleContext(),
+        _settings_device(args),
+        resume=not args.no_resume,
+    )
     import os
 
     if int(os.environ.get("RANK", "0")) != 0:
         return 0
-    print(f"{out}: step {result.step}/{cfg.steps}, train loss {result.train_loss:.3f}, held-out "
-          f"{result.val_loss if result.val_loss is None else round(result.val_loss, 3)}, "
-          f"{result.seconds / 60:.1f} min")
+    print(
+        f"{out}: step {result.step}/{cfg.steps}, train loss {result.train_loss:.3f}, held-out "
+        f"{result.val_loss if result.val_loss is None else round(result.val_loss, 3)}, "
+        f"{result.seconds / 60:.1f} min"
+    )
     if result.step >= cfg.steps:
-        model_path = export(result.checkpoint, out / f"{args.name}.safetensors", args.name,
-                            " ".join(["studio", "music", "train", *sys.argv[3:]]), result)
+        model_path = export(
+            result.checkpoint,
+            out / f"{args.name}.safetensors",
+            args.name,
+            " ".join(["studio", "music", "train", *sys.argv[3:]]),
+            result,
+        )
         print(f"model: {model_path}")
     else:
         print("stopped early: run the same command again to resume")
@@ -297,10 +351,15 @@ def export(checkpoint: Path, target: Path, name: str, command: str, result=None)
     if result is not None and result.val_loss is not None:
         metrics["heldout_loss_during_training"] = round(result.val_loss, 4)
     card = {
-        "name": name, "kind": "music", "file": target.name, "sha256": sha256_file(target),
-        "licence": "GPL-3.0-or-later", "source": "trained by Studio", "command": command,
+        "name": name,
+        "kind": "music",
+        "file": target.name,
+        "sha256": sha256_file(target),
+        "licence": "GPL-3.0-or-later",
+        "source": "trained by Studio",
+        "command": command,
         "description": f"music transformer, d_model {cfg.d_model}, {cfg.n_layers} layers, "
-                       f"context {cfg.context}; trained {datetime.date.today().isoformat()}",
+        f"context {cfg.context}; trained {datetime.date.today().isoformat()}",
         "metrics": metrics,
     }
     with open(target.with_name(target.name + CARD_SUFFIX), "wb") as fh:
@@ -317,8 +376,15 @@ def _eval(args) -> int:
     if not held:
         raise ValueError("the corpus has no held-out pieces")
     engine = load_engine(args)
-    report = evaluate(engine, _train_pieces, held, order=args.order, samples=args.samples,
-                      max_windows=args.windows, ctx=ConsoleContext())
+    report = evaluate(
+        engine,
+        _train_pieces,
+        held,
+        order=args.order,
+        samples=args.samples,
+        max_windows=args.windows,
+        ctx=ConsoleContext(),
+    )
     if args.json:
         json.dump(report, sys.stdout, indent=2)
         print()

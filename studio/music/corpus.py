@@ -1,10 +1,10 @@
-"""The training corpus: music21's bundled collections and the user's MIDI folders, tokenized, with a fixed
-held-out split by piece.
+"""The training corpus: music21's bundled collections and the user's MIDI folders, tokenized, with a
+fixed held-out split by piece.
 
-Pieces are converted music21 -> MIDI -> symusic -> tokens in worker processes. A piece that fails to convert is
-skipped and counted. The held-out split is a hash of the piece id (5%), and the ids of the held-out pieces
-are committed in ``resources/music/heldout.txt`` so ``studio music eval`` measures the same pieces on any
-clone.
+Pieces are converted music21 -> MIDI -> symusic -> tokens in worker processes. A piece that fails to
+convert is skipped and counted. The held-out split is a hash of the piece id (5%), and the ids of
+the held-out pieces are committed in ``resources/music/heldout.txt`` so ``studio music eval``
+measures the same pieces on any clone.
 """
 
 from __future__ import annotations
@@ -55,8 +55,9 @@ def is_heldout(piece_id: str) -> bool:
 class Corpus:
     pieces: list[PieceTokens]
 
-    def split(self, heldout_ids: set[str] | None = None) -> tuple[list[PieceTokens],
-                                                                   list[PieceTokens]]:
+    def split(
+        self, heldout_ids: set[str] | None = None
+    ) -> tuple[list[PieceTokens], list[PieceTokens]]:
         """(train, held-out). With ``heldout_ids`` (the committed list) it is used as is."""
         if heldout_ids is None:
             held = [p for p in self.pieces if is_heldout(p.piece_id)]
@@ -79,7 +80,7 @@ class CorpusReport:
     errors: list[str] = field(default_factory=list)
 
 
-# -- sources ------------------------------------------------------------------------------------------
+# -- sources ---------------------------------------------------------------------------------------
 def music21_files(collections: Sequence[str] = tuple(COLLECTIONS)) -> list[tuple[str, str]]:
     """(path, style) of every music21 corpus file in the chosen collections."""
     from music21 import corpus
@@ -173,7 +174,9 @@ def build_corpus(
     if limit:
         items = items[:limit]
     if not items:
-        raise ValueError("no music to train on: the corpus selection and the MIDI folders are empty")
+        raise ValueError(
+            "no music to train on: the corpus selection and the MIDI folders are empty"
+        )
     report = CorpusReport()
     pieces: list[PieceTokens] = []
     workers = workers or min(len(items), os.cpu_count() or 1)
@@ -183,8 +186,9 @@ def build_corpus(
     mp = multiprocessing.get_context("forkserver" if "torch" in sys.modules else "fork")
     pool = mp.Pool(workers) if workers > 1 else None
     try:
-        results: Iterator = (pool.imap_unordered(_convert_file, items) if pool
-                             else map(_convert_file, items))
+        results: Iterator = (
+            pool.imap_unordered(_convert_file, items) if pool else map(_convert_file, items)
+        )
         for done, (got, failed, errors) in enumerate(results, start=1):
             ctx.check_cancelled()
             report.failed += failed
@@ -209,7 +213,7 @@ def build_corpus(
     return Corpus(pieces), report
 
 
-# -- storage (npz + JSON, no pickle) ------------------------------------------------------------------
+# -- storage (npz + JSON, no pickle) ---------------------------------------------------------------
 def save_corpus(corpus: Corpus, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tokens: list[int] = []
@@ -223,9 +227,18 @@ def save_corpus(corpus: Corpus, path: Path) -> Path:
             for bar in t.bars:
                 tokens += bar
                 bar_offsets.append(len(tokens))
-        pieces.append((first_track, len(p.tracks), p.key.tonic, int(p.key.mode == "minor"),
-                       p.meter[0], p.meter[1], int(round(p.tempo)), STYLES.index(p.style)
-                       if p.style in STYLES else STYLES.index("other")))
+        pieces.append(
+            (
+                first_track,
+                len(p.tracks),
+                p.key.tonic,
+                int(p.key.mode == "minor"),
+                p.meter[0],
+                p.meter[1],
+                int(round(p.tempo)),
+                STYLES.index(p.style) if p.style in STYLES else STYLES.index("other"),
+            )
+        )
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez_compressed(
         tmp,
@@ -254,9 +267,17 @@ def load_corpus(path: Path) -> Corpus:
     for pid, row in zip(ids, rows, strict=True):
         first, n, tonic, minor, num, den, tempo, style = (int(x) for x in row)
         tbs = []
-        for program, drum, bar0, nbars in tracks[first:first + n]:
-            bars = [tokens[offsets[b]:offsets[b + 1]].tolist() for b in range(bar0, bar0 + nbars)]
+        for program, drum, bar0, nbars in tracks[first : first + n]:
+            bars = [tokens[offsets[b] : offsets[b + 1]].tolist() for b in range(bar0, bar0 + nbars)]
             tbs.append(TrackBars(int(program), bool(drum), bars))
-        pieces.append(PieceTokens(pid, STYLES[style], Key(tonic, "minor" if minor else "major"),
-                                  (num, den), float(tempo), tbs))
+        pieces.append(
+            PieceTokens(
+                pid,
+                STYLES[style],
+                Key(tonic, "minor" if minor else "major"),
+                (num, den),
+                float(tempo),
+                tbs,
+            )
+        )
     return Corpus(pieces)

@@ -1,7 +1,8 @@
-"""The music engine: generate, continue, infill and harmonize MidiClips with the trained transformer.
+"""The music engine: generate, continue, infill and harmonize MidiClips with the trained
+transformer.
 
-Used by the Music panel, ``studio music ...`` and the benchmarks. Bars are numbered from 1 in requests and
-ranges are inclusive (bars 5-6 are the fifth and sixth bar).
+Used by the Music panel, ``studio music ...`` and the benchmarks. Bars are numbered from 1 in
+requests and ranges are inclusive (bars 5-6 are the fifth and sixth bar).
 """
 
 from __future__ import annotations
@@ -25,17 +26,41 @@ from studio.music.sampling import (
 from studio.music.tokens import METERS, STYLES, MusicTokenizer, PieceTokens
 from studio.music.training import piece_bar_costs
 
-__all__ = ["MusicRequest", "MusicEngine", "parse_bars", "parse_meter", "parse_instruments",
-           "DEFAULT_MODEL", "MODES"]
+__all__ = [
+    "MusicRequest",
+    "MusicEngine",
+    "parse_bars",
+    "parse_meter",
+    "parse_instruments",
+    "DEFAULT_MODEL",
+    "MODES",
+]
 
 DEFAULT_MODEL = "studio-music-small"
 MODES = ("generate", "continue", "infill", "harmonize")
 EST_TOKENS_PER_BAR = 36  # per track, for sizing prompt windows
 GM_NAMES = {
-    "piano": 0, "harpsichord": 6, "organ": 19, "guitar": 24, "bass": 32, "violin": 40,
-    "viola": 41, "cello": 42, "strings": 48, "choir": 52, "voice": 53, "trumpet": 56,
-    "trombone": 57, "horn": 60, "sax": 65, "oboe": 68, "bassoon": 70, "clarinet": 71,
-    "flute": 73, "recorder": 74, "drums": -1,
+    "piano": 0,
+    "harpsichord": 6,
+    "organ": 19,
+    "guitar": 24,
+    "bass": 32,
+    "violin": 40,
+    "viola": 41,
+    "cello": 42,
+    "strings": 48,
+    "choir": 52,
+    "voice": 53,
+    "trumpet": 56,
+    "trombone": 57,
+    "horn": 60,
+    "sax": 65,
+    "oboe": 68,
+    "bassoon": 70,
+    "clarinet": 71,
+    "flute": 73,
+    "recorder": 74,
+    "drums": -1,
 }
 
 
@@ -68,13 +93,17 @@ def parse_instruments(text: str) -> list[int]:
         if part.lstrip("-").isdigit():
             value = int(part)
             if not -1 <= value <= 127:
-                raise ValueError(f"instrument {value} is not a General MIDI program (0-127, -1 drums)")
+                raise ValueError(
+                    f"instrument {value} is not a General MIDI program (0-127, -1 drums)"
+                )
             out.append(value)
         elif part in GM_NAMES:
             out.append(GM_NAMES[part])
         else:
-            raise ValueError(f"unknown instrument {part!r}; use a GM program number or one of "
-                             f"{', '.join(GM_NAMES)}")
+            raise ValueError(
+                f"unknown instrument {part!r}; use a GM program number or one of "
+                f"{', '.join(GM_NAMES)}"
+            )
     if not out:
         raise ValueError("name at least one instrument")
     return out
@@ -166,19 +195,32 @@ class MusicEngine:
         ctx = ctx or JobContext()
         clips = []
         for i in range(req.variations):
-            def progress(f: float, m: str, i: int = i) -> None:
-                ctx.progress((i + f) / req.variations,
-                             f"variation {i + 1}/{req.variations}: {m}" if req.variations > 1 else m)
 
-            sub = JobContext(progress, ctx.partial if i == 0 else None, min_interval=0.0,
-                             cancel_event=ctx._cancel)
+            def progress(f: float, m: str, i: int = i) -> None:
+                ctx.progress(
+                    (i + f) / req.variations,
+                    f"variation {i + 1}/{req.variations}: {m}" if req.variations > 1 else m,
+                )
+
+            sub = JobContext(
+                progress,
+                ctx.partial if i == 0 else None,
+                min_interval=0.0,
+                cancel_event=ctx._cancel,
+            )
             one = copy.copy(req)
             one.seed = req.seed + i
             clip = getattr(self, f"_{req.mode}")(one, sub)
-            clip.provenance.update({
-                "engine": "studio/music-transformer", "mode": req.mode, "seed": one.seed,
-                "temperature": req.temperature, "top_p": req.top_p, "style": req.style,
-            })
+            clip.provenance.update(
+                {
+                    "engine": "studio/music-transformer",
+                    "mode": req.mode,
+                    "seed": one.seed,
+                    "temperature": req.temperature,
+                    "top_p": req.top_p,
+                    "style": req.style,
+                }
+            )
             clips.append(clip)
         return clips
 
@@ -191,9 +233,14 @@ class MusicEngine:
         header = self._header(req, key, meter, tempo)
         bar_length = meter[0] * 4.0 / meter[1]
         channels = self._new_channels([], req.instruments)
-        clip = MidiClip([], bpm=tempo, beats_per_bar=meter[0], beat_unit=meter[1],
-                        programs={c: p for c, p in zip(channels, req.instruments, strict=True)
-                                  if p >= 0}, length=req.bars * bar_length)
+        clip = MidiClip(
+            [],
+            bpm=tempo,
+            beats_per_bar=meter[0],
+            beat_unit=meter[1],
+            programs={c: p for c, p in zip(channels, req.instruments, strict=True) if p >= 0},
+            length=req.bars * bar_length,
+        )
         tracks = [self.tok.track_token(max(p, 0), p < 0) for p in req.instruments]
         self._write_tracks(clip, header, [], tracks, channels, req, key, meter, ctx)
         clip.provenance["key"] = key.name
@@ -203,9 +250,20 @@ class MusicEngine:
         melodic = free_channels(used, sum(1 for p in instruments if p >= 0))
         return [DRUM_CHANNEL if p < 0 else melodic.pop(0) for p in instruments]
 
-    def _write_tracks(self, clip: MidiClip, header: list[int], context_tracks, track_tokens,
-                      channels: list[int], req: MusicRequest, key: Key, meter, ctx: JobContext,
-                      first_bar: int = 0, n_bars: int | None = None) -> None:
+    def _write_tracks(
+        self,
+        clip: MidiClip,
+        header: list[int],
+        context_tracks,
+        track_tokens,
+        channels: list[int],
+        req: MusicRequest,
+        key: Key,
+        meter,
+        ctx: JobContext,
+        first_bar: int = 0,
+        n_bars: int | None = None,
+    ) -> None:
         n_bars = req.bars if n_bars is None else n_bars
         bar_length = meter[0] * 4.0 / meter[1]
         positions = int(round(bar_length * 8))
@@ -213,24 +271,41 @@ class MusicEngine:
         end = (first_bar + n_bars) * bar_length
 
         def on_bar(ti: int, b: int, tokens: list[int]) -> None:
-            add_notes(clip, notes_of_bar(self.tok, tokens, first_bar + b, bar_length,
-                                         channels[ti], end))
+            add_notes(
+                clip, notes_of_bar(self.tok, tokens, first_bar + b, bar_length, channels[ti], end)
+            )
             clip.notes.sort()
             ctx.partial(clip)
 
-        self.sampler.run_tracks(header, context_tracks, track_tokens, n_bars, positions, key,
-                                self._settings(req), ctx, on_bar,
-                                drums=[c == DRUM_CHANNEL for c in channels])
+        self.sampler.run_tracks(
+            header,
+            context_tracks,
+            track_tokens,
+            n_bars,
+            positions,
+            key,
+            self._settings(req),
+            ctx,
+            on_bar,
+            drums=[c == DRUM_CHANNEL for c in channels],
+        )
 
     # -- continue and infill -----------------------------------------------------------------------
-    def _fill(self, req: MusicRequest, ctx: JobContext, piece: PieceTokens, channels: list[int],
-              slots: list[tuple[int, int]], base: MidiClip) -> MidiClip:
+    def _fill(
+        self,
+        req: MusicRequest,
+        ctx: JobContext,
+        piece: PieceTokens,
+        channels: list[int],
+        slots: list[tuple[int, int]],
+        base: MidiClip,
+    ) -> MidiClip:
         costs = piece_bar_costs(piece)
         bars_needed = sorted({b for _, b in slots})
         focus = (bars_needed[0], bars_needed[-1] + 1)
         reserve = len(slots) * EST_TOKENS_PER_BAR + 3
         budget = self.model.cfg.context - HEADER_LEN - 2 * len(piece.tracks) - reserve
-        window = bar_window(costs, focus, max(budget, int(costs[focus[0]:focus[1]].sum())))
+        window = bar_window(costs, focus, max(budget, int(costs[focus[0] : focus[1]].sum())))
         bar_length = piece.beats_per_bar
         clip = base
 
@@ -278,8 +353,9 @@ class MusicEngine:
         bar_length = piece.beats_per_bar
         lo, hi = first * bar_length, (last + 1) * bar_length
         base = copy.deepcopy(req.clip)
-        base.notes = [n for n in base.notes
-                      if not (n.channel in chosen and lo - 1e-9 <= n.start < hi - 1e-9)]
+        base.notes = [
+            n for n in base.notes if not (n.channel in chosen and lo - 1e-9 <= n.start < hi - 1e-9)
+        ]
         clip = self._fill(req, ctx, piece, channels, slots, base)
         clip.provenance.update({"key": key.name, "bars": f"{first + 1}-{last + 1}"})
         return clip
@@ -292,8 +368,11 @@ class MusicEngine:
         if melody not in channels:
             raise ValueError(f"channel {melody + 1} has no notes to harmonize")
         mel_track = piece.tracks[channels.index(melody)]
-        instruments = req.instruments if req.instruments != [0] or len(channels) > 1 else [
-            mel_track.program] * 3
+        instruments = (
+            req.instruments
+            if req.instruments != [0] or len(channels) > 1
+            else [mel_track.program] * 3
+        )
         new_channels = self._new_channels(channels, instruments)
         header = self._header(req, key, piece.meter, piece.tempo)
         mel_token = self.tok.track_token(mel_track.program, mel_track.drum)
@@ -313,9 +392,19 @@ class MusicEngine:
                 ctx.progress((start + f * (end - start)) / piece.n_bars, f"bars {start + 1}-{end}")
 
             sub = JobContext(progress, ctx.partial, min_interval=0.0, cancel_event=ctx._cancel)
-            self._write_tracks(clip, header, [(mel_token, mel_track.bars[start:end])], track_tokens,
-                               new_channels, req, key, meter, sub, first_bar=start,
-                               n_bars=end - start)
+            self._write_tracks(
+                clip,
+                header,
+                [(mel_token, mel_track.bars[start:end])],
+                track_tokens,
+                new_channels,
+                req,
+                key,
+                meter,
+                sub,
+                first_bar=start,
+                n_bars=end - start,
+            )
         clip.provenance["key"] = key.name
         return clip
 

@@ -1,5 +1,6 @@
-"""``studio music eval``: held-out cross-entropy of the transformer against a smoothed n-gram trained on the
-same tokens, and how often generated notes stay in the requested key."""
+"""``studio music eval``: held-out cross-entropy of the transformer against a smoothed n-gram
+trained on the same tokens, and how often generated notes stay in the requested key.
+"""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ __all__ = ["evaluate", "in_key_samples"]
 DIATONIC_STYLES = ("chorale", "essen", "oneills", "ryans")
 
 
-def in_key_samples(engine, samples: int, strict_key: bool, seed: int = 1234,
-                   ctx: JobContext | None = None) -> float:
+def in_key_samples(
+    engine, samples: int, strict_key: bool, seed: int = 1234, ctx: JobContext | None = None
+) -> float:
     """In-key rate over ``samples`` four-bar melodies in random keys and diatonic styles."""
     from studio.music.engine import MusicRequest
 
@@ -31,8 +33,15 @@ def in_key_samples(engine, samples: int, strict_key: bool, seed: int = 1234,
             ctx.check_cancelled()
         key = f"{PITCH_NAMES[int(rng.integers(12))]} {('major', 'minor')[int(rng.integers(2))]}"
         style = DIATONIC_STYLES[int(rng.integers(len(DIATONIC_STYLES)))]
-        req = MusicRequest(mode="generate", key=key, style=style, bars=4, instruments=[0],
-                           seed=int(rng.integers(2**31)), strict_key=strict_key)
+        req = MusicRequest(
+            mode="generate",
+            key=key,
+            style=style,
+            bars=4,
+            instruments=[0],
+            seed=int(rng.integers(2**31)),
+            strict_key=strict_key,
+        )
         [clip] = engine.run(req)
         pitches = [n.pitch for n in clip.notes]
         inside += round(in_key_rate(pitches, parse_key(key)) * len(pitches))
@@ -42,9 +51,15 @@ def in_key_samples(engine, samples: int, strict_key: bool, seed: int = 1234,
     return inside / max(1, total)
 
 
-def evaluate(engine, train_pieces: list[PieceTokens], heldout: list[PieceTokens], order: int = 4,
-             samples: int = 100, max_windows: int | None = None,
-             ctx: JobContext | None = None) -> dict:
+def evaluate(
+    engine,
+    train_pieces: list[PieceTokens],
+    heldout: list[PieceTokens],
+    order: int = 4,
+    samples: int = 100,
+    max_windows: int | None = None,
+    ctx: JobContext | None = None,
+) -> dict:
     """Both models on the same held-out tokens, plus in-key rates. Returns a report dict."""
     ctx = ctx or JobContext()
     tok, context = engine.tok, engine.model.cfg.context

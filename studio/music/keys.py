@@ -59,7 +59,7 @@ def parse_key(text: str) -> Key:
 
 
 def find_key(pitches: np.ndarray, weights: np.ndarray | None = None) -> Key:
-    """Most likely key of notes (Krumhansl-Schmuckler on a duration-weighted pitch-class profile)."""
+    """Most likely key (Krumhansl-Schmuckler on a duration-weighted pitch-class profile)."""
     pitches = np.asarray(pitches, dtype=int)
     if len(pitches) == 0:
         return Key(0, "major")

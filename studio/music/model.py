@@ -1,8 +1,8 @@
 """A small decoder-only transformer for music tokens, with a KV cache for sampling.
 
 Pre-norm blocks, learned positions, tied input/output embeddings, attention through
-``torch.nn.functional.scaled_dot_product_attention``. Weights are stored as safetensors with the config
-in the file's metadata.
+``torch.nn.functional.scaled_dot_product_attention``. Weights are stored as safetensors with the
+config in the file's metadata.
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ class _Block(nn.Module):
         self.proj = nn.Linear(cfg.d_model, cfg.d_model)
         self.ln2 = nn.LayerNorm(cfg.d_model)
         self.mlp = nn.Sequential(
-            nn.Linear(cfg.d_model, 4 * cfg.d_model), nn.GELU(), nn.Linear(4 * cfg.d_model, cfg.d_model)
+            nn.Linear(cfg.d_model, 4 * cfg.d_model),
+            nn.GELU(),
+            nn.Linear(4 * cfg.d_model, cfg.d_model),
         )
         self.dropout = cfg.dropout
 
@@ -97,14 +99,17 @@ class MusicTransformer(nn.Module):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def forward(self, idx: torch.Tensor, past: KVCache | None = None,
-                use_cache: bool = False) -> tuple[torch.Tensor, KVCache | None]:
+    def forward(
+        self, idx: torch.Tensor, past: KVCache | None = None, use_cache: bool = False
+    ) -> tuple[torch.Tensor, KVCache | None]:
         """Logits for every position of ``idx`` (batch, time); with ``past`` the positions continue
         after the cached ones. Returns (logits, new cache or None)."""
         start = past[0][0].shape[2] if past else 0
         t = idx.shape[1]
         if start + t > self.cfg.context:
-            raise ValueError(f"sequence of {start + t} tokens exceeds the context {self.cfg.context}")
+            raise ValueError(
+                f"sequence of {start + t} tokens exceeds the context {self.cfg.context}"
+            )
         pos = torch.arange(start, start + t, device=idx.device)
         x = self.tok(idx) + self.pos(pos)
         cache: KVCache = []

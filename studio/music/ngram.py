@@ -30,29 +30,30 @@ class KneserNey:
             seq = list(seq)
             for i in range(1, len(seq)):
                 tok = seq[i]
-                ctx_full = tuple(seq[max(0, i - top): i])
+                ctx_full = tuple(seq[max(0, i - top) : i])
                 # highest order for this position: real counts
                 n = len(ctx_full)
                 table = self.counts[n][ctx_full]
                 table[tok] = table.get(tok, 0) + 1
                 # lower orders: continuation counts (distinct left contexts)
                 for m in range(n - 1, -1, -1):
-                    ngram = tuple(seq[i - m - 1: i + 1])
+                    ngram = tuple(seq[i - m - 1 : i + 1])
                     if ngram in seen_cont[m]:
                         break
                     seen_cont[m].add(ngram)
                     ctx = ngram[1:-1]
                     t = self.counts[m][ctx]
                     t[tok] = t.get(tok, 0) + 1
-        self._totals = [{c: (sum(t.values()), len(t)) for c, t in level.items()}
-                        for level in self.counts]
+        self._totals = [
+            {c: (sum(t.values()), len(t)) for c, t in level.items()} for level in self.counts
+        ]
         return self
 
     def prob(self, context: Sequence[int], token: int) -> float:
-        context = tuple(context[-(self.order - 1):]) if self.order > 1 else ()
+        context = tuple(context[-(self.order - 1) :]) if self.order > 1 else ()
         p = 1.0 / self.vocab_size
         for n in range(0, len(context) + 1):
-            ctx = context[len(context) - n:] if n else ()
+            ctx = context[len(context) - n :] if n else ()
             table = self.counts[n].get(ctx)
             if not table:
                 continue
@@ -67,6 +68,6 @@ class KneserNey:
         for seq in sequences:
             seq = list(seq)
             for i in range(1, len(seq)):
-                nll -= math.log(self.prob(seq[max(0, i - self.order + 1): i], seq[i]))
+                nll -= math.log(self.prob(seq[max(0, i - self.order + 1) : i], seq[i]))
                 count += 1
         return nll / max(1, count), count

@@ -1,5 +1,6 @@
-"""Playback: audio through sounddevice (rendered with the SoundFont synth), MIDI to an output port, and
-recording a seed from a MIDI input. No Qt: the panel polls :attr:`AudioPlayer.position`."""
+"""Playback: audio through sounddevice (rendered with the SoundFont synth), MIDI to an output port,
+and recording a seed from a MIDI input. No Qt: the panel polls :attr:`AudioPlayer.position`.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +13,14 @@ import numpy as np
 
 from studio.core.media import AudioClip, MidiClip, Note
 
-__all__ = ["AudioPlayer", "NoAudioDevice", "MidiRecorder", "midi_ports", "MidiPortPlayer",
-           "slice_clip"]
+__all__ = [
+    "AudioPlayer",
+    "NoAudioDevice",
+    "MidiRecorder",
+    "midi_ports",
+    "MidiPortPlayer",
+    "slice_clip",
+]
 
 
 class NoAudioDevice(RuntimeError):
@@ -22,10 +29,19 @@ class NoAudioDevice(RuntimeError):
 
 def slice_clip(clip: MidiClip, start: float, end: float) -> MidiClip:
     """The notes of ``clip`` that start in [start, end) beats, moved to begin at 0."""
-    notes = [Note(n.start - start, n.pitch, min(n.duration, end - n.start), n.velocity, n.channel)
-             for n in clip.notes if start <= n.start < end]
-    return MidiClip(notes, bpm=clip.bpm, beats_per_bar=clip.beats_per_bar, programs=dict(
-        clip.programs), length=end - start, beat_unit=clip.beat_unit)
+    notes = [
+        Note(n.start - start, n.pitch, min(n.duration, end - n.start), n.velocity, n.channel)
+        for n in clip.notes
+        if start <= n.start < end
+    ]
+    return MidiClip(
+        notes,
+        bpm=clip.bpm,
+        beats_per_bar=clip.beats_per_bar,
+        programs=dict(clip.programs),
+        length=end - start,
+        beat_unit=clip.beat_unit,
+    )
 
 
 class AudioPlayer:
@@ -53,8 +69,9 @@ class AudioPlayer:
             return False, f"no audio output device ({exc})"
         return True, str(device.get("name", "default"))
 
-    def play(self, audio: AudioClip, loop: bool = False, offset_beats: float = 0.0,
-             bpm: float = 120.0) -> None:
+    def play(
+        self, audio: AudioClip, loop: bool = False, offset_beats: float = 0.0, bpm: float = 120.0
+    ) -> None:
         """Start playing (stops what was playing). Raises NoAudioDevice without an output."""
         ok, why = self.output_available()
         if not ok:
@@ -68,9 +85,12 @@ class AudioPlayer:
             self._rate, self._frame, self._loop = audio.sample_rate, 0, loop
             self.offset_beats, self.bpm = offset_beats, bpm
         try:
-            self._stream = sd.OutputStream(samplerate=audio.sample_rate,
-                                           channels=self._audio.shape[1], dtype="float32",
-                                           callback=self._callback)
+            self._stream = sd.OutputStream(
+                samplerate=audio.sample_rate,
+                channels=self._audio.shape[1],
+                dtype="float32",
+                callback=self._callback,
+            )
             self._stream.start()
         except Exception as exc:  # noqa: BLE001
             self._stream = None
@@ -92,7 +112,7 @@ class AudioPlayer:
                         return
                     self._frame = 0
                     continue
-                outdata[out:out + take] = audio[self._frame:self._frame + take]
+                outdata[out : out + take] = audio[self._frame : self._frame + take]
                 self._frame += take
                 out += take
 
@@ -147,11 +167,20 @@ class MidiPortPlayer:
         for n in clip.notes:
             if n.start < start:
                 continue
-            events.append(((n.start - start) * seconds_per_beat, 2,
-                           mido.Message("note_on", channel=n.channel, note=n.pitch,
-                                        velocity=n.velocity)))
-            events.append(((n.end - start) * seconds_per_beat, 1,
-                           mido.Message("note_off", channel=n.channel, note=n.pitch)))
+            events.append(
+                (
+                    (n.start - start) * seconds_per_beat,
+                    2,
+                    mido.Message("note_on", channel=n.channel, note=n.pitch, velocity=n.velocity),
+                )
+            )
+            events.append(
+                (
+                    (n.end - start) * seconds_per_beat,
+                    1,
+                    mido.Message("note_off", channel=n.channel, note=n.pitch),
+                )
+            )
         events.sort(key=lambda e: (e[0], e[1]))
         began = time.monotonic()
         try:
@@ -193,8 +222,9 @@ class MidiRecorder:
         elif msg.type in ("note_off", "note_on") and key in self._open:
             start, velocity = self._open.pop(key)
             if beat > start:
-                self.notes.append(Note(round(start, 4), msg.note, round(beat - start, 4), velocity,
-                                       msg.channel))
+                self.notes.append(
+                    Note(round(start, 4), msg.note, round(beat - start, 4), velocity, msg.channel)
+                )
 
     def feed_all(self, timed_messages: Iterable[tuple[float, object]]) -> MidiClip:
         for at, msg in timed_messages:

@@ -1,10 +1,10 @@
 """Sampling with a KV cache and a grammar: generate, continue, infill, harmonize.
 
-The sampler writes one bar at a time. Inside a bar only well-formed REMI runs are allowed (Position, then
-Pitch, Velocity, Duration, with positions moving forward inside the bar); the number of bars, track
-boundaries and fill markers are placed by the sampler, so the requested bars are exactly what comes back
-and every note outside them is kept exactly. With ``strict_key`` pitches outside the key's scale are
-masked (melodic tracks only).
+The sampler writes one bar at a time. Inside a bar only well-formed REMI runs are allowed (Position,
+then Pitch, Velocity, Duration, with positions moving forward inside the bar); the number of bars,
+track boundaries and fill markers are placed by the sampler, so the requested bars are exactly what
+comes back and every note outside them is kept exactly. With ``strict_key`` pitches outside the
+key's scale are masked (melodic tracks only).
 """
 
 from __future__ import annotations
@@ -72,8 +72,9 @@ class Sampler:
         self.context = model.cfg.context
         v = tok.vocab_size
         self._pitch_ids = torch.tensor(sorted(self.grammar.pitches), device=device)
-        self._pitch_vals = torch.tensor([self.grammar.pitches[i] for i in sorted(
-            self.grammar.pitches)], device=device)
+        self._pitch_vals = torch.tensor(
+            [self.grammar.pitches[i] for i in sorted(self.grammar.pitches)], device=device
+        )
         self._allowed_cache: dict[tuple, torch.Tensor] = {}
         self._v = v
 
@@ -99,8 +100,9 @@ class Sampler:
         return logits[0, -1]
 
     # -- choosing ----------------------------------------------------------------------------------
-    def _mask(self, kind: str, pos: int, bar_positions: int, scale: frozenset[int] | None,
-              n_tokens: int) -> torch.Tensor:
+    def _mask(
+        self, kind: str, pos: int, bar_positions: int, scale: frozenset[int] | None, n_tokens: int
+    ) -> torch.Tensor:
         key = (kind, pos, bar_positions, scale, n_tokens >= MAX_TOKENS_PER_BAR)
         cached = self._allowed_cache.get(key)
         if cached is not None:
@@ -130,8 +132,9 @@ class Sampler:
         keep = torch.tensor([int(p) % 12 in scale for p in self._pitch_vals], device=self.device)
         return self._pitch_ids[keep]
 
-    def _choose(self, logits: torch.Tensor, allowed: torch.Tensor, s: SampleSettings,
-                gen: torch.Generator) -> int:
+    def _choose(
+        self, logits: torch.Tensor, allowed: torch.Tensor, s: SampleSettings, gen: torch.Generator
+    ) -> int:
         logits = logits.float().masked_fill(~allowed, float("-inf"))
         if s.temperature <= 0:
             return int(torch.argmax(logits))
@@ -144,9 +147,15 @@ class Sampler:
             probs = torch.zeros_like(probs).scatter(0, order, sorted_p)
         return int(torch.multinomial(probs.cpu(), 1, generator=gen))
 
-    def sample_bar(self, logits: torch.Tensor, bar_positions: int, scale: frozenset[int] | None,
-                   s: SampleSettings, gen: torch.Generator, ctx: JobContext) -> tuple[list[int],
-                                                                                      torch.Tensor]:
+    def sample_bar(
+        self,
+        logits: torch.Tensor,
+        bar_positions: int,
+        scale: frozenset[int] | None,
+        s: SampleSettings,
+        gen: torch.Generator,
+        ctx: JobContext,
+    ) -> tuple[list[int], torch.Tensor]:
         """Sample one bar's note tokens after a Bar token; returns (tokens, logits after them).
 
         The bar ends when the model chooses an end token (which is not pushed: the caller places the
@@ -197,8 +206,9 @@ class Sampler:
         logits = None
         total = max(1, len(new_tracks) * n_bars)
         for ti, track_token in enumerate(new_tracks):
-            logits = self._start(prefix + [track_token]) if logits is None else self._push(
-                track_token)
+            logits = (
+                self._start(prefix + [track_token]) if logits is None else self._push(track_token)
+            )
             scale = key.scale() if (key and s.strict_key and not (drums and drums[ti])) else None
             bars: list[list[int]] = []
             for b in range(n_bars):
@@ -243,8 +253,9 @@ class Sampler:
 
 
 def bar_window(costs: np.ndarray, focus: tuple[int, int], budget: int) -> tuple[int, int]:
-    """The widest bar range around ``focus`` (half-open) whose tokens fit ``budget``; grows left first
-    (what came before matters most), then right."""
+    """The widest bar range around ``focus`` (half-open) whose tokens fit ``budget``; grows left
+    first (what came before matters most), then right.
+    """
     start, end = focus
     total = int(costs[start:end].sum())
     while True:
@@ -261,14 +272,23 @@ def bar_window(costs: np.ndarray, focus: tuple[int, int], budget: int) -> tuple[
             return start, end
 
 
-def notes_of_bar(tok: MusicTokenizer, tokens: list[int], bar: int, bar_length: float,
-                 channel: int, end: float | None = None) -> list[Note]:
+def notes_of_bar(
+    tok: MusicTokenizer,
+    tokens: list[int],
+    bar: int,
+    bar_length: float,
+    channel: int,
+    end: float | None = None,
+) -> list[Note]:
     """Notes of a generated bar; with ``end`` (in beats) no note sounds past it."""
     notes = tok.bar_notes(tokens, bar * bar_length, bar_length, channel)
     if end is None:
         return notes
-    return [n if n.end <= end else Note(n.start, n.pitch, end - n.start, n.velocity, n.channel)
-            for n in notes if n.start < end]
+    return [
+        n if n.end <= end else Note(n.start, n.pitch, end - n.start, n.velocity, n.channel)
+        for n in notes
+        if n.start < end
+    ]
 
 
 def empty_track(program: int, drum: bool, n_bars: int) -> TrackBars:
@@ -282,5 +302,7 @@ def clip_channels(clip: MidiClip) -> list[int]:
 def free_channels(used: Sequence[int], count: int) -> list[int]:
     free = [c for c in range(16) if c != DRUM_CHANNEL and c not in used]
     if len(free) < count:
-        raise ValueError(f"a clip has 15 melodic channels; {len(used)} are used, {count} more asked")
+        raise ValueError(
+            f"a clip has 15 melodic channels; {len(used)} are used, {count} more asked"
+        )
     return free[:count]

@@ -1,5 +1,6 @@
-"""SoundFont synthesis: render a MidiClip to audio with FluidSynth (pyfluidsynth) and the General MIDI
-SoundFont that pretty_midi ships (TimGM6mb, GPL-2), or a user .sf2."""
+"""SoundFont synthesis: render a MidiClip to audio with FluidSynth (pyfluidsynth) and the General
+MIDI SoundFont that pretty_midi ships (TimGM6mb, GPL-2), or a user .sf2.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ def default_soundfont() -> Path:
     try:
         import pretty_midi
     except ImportError as exc:
-        raise SynthUnavailable("pretty_midi is not installed (it carries the default SoundFont)") from exc
+        raise SynthUnavailable(
+            "pretty_midi is not installed (it carries the default SoundFont)"
+        ) from exc
     path = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
     if not path.exists():
         raise SynthUnavailable(f"the default SoundFont is missing at {path}")
@@ -44,13 +47,21 @@ def _fluidsynth():
     return fluidsynth
 
 
-def render(clip: MidiClip, soundfont: Path | None = None, sample_rate: int = 44100,
-           ctx: JobContext | None = None, tail: float = 1.0, gain: float = 1.0,
-           volumes: dict[int, float] | None = None, normalize: bool = True) -> AudioClip:
+def render(
+    clip: MidiClip,
+    soundfont: Path | None = None,
+    sample_rate: int = 44100,
+    ctx: JobContext | None = None,
+    tail: float = 1.0,
+    gain: float = 1.0,
+    volumes: dict[int, float] | None = None,
+    normalize: bool = True,
+) -> AudioClip:
     """Render ``clip`` to stereo float audio. ``volumes`` maps channel -> 0..1 (0 mutes it);
     ``normalize`` scales the peak to -1 dBFS (the GM SoundFont is quiet).
 
-    Raises SynthUnavailable when FluidSynth or the SoundFont is missing, ValueError for an empty clip.
+    Raises SynthUnavailable when FluidSynth or the SoundFont is missing, ValueError for an empty
+    clip.
     """
     if not clip.notes:
         raise ValueError("the clip has no notes to render")
@@ -66,8 +77,9 @@ def render(clip: MidiClip, soundfont: Path | None = None, sample_rate: int = 441
             raise SynthUnavailable(f"{soundfont.name} is not a readable SoundFont")
         for channel in range(16):
             bank = 128 if channel == DRUM_CHANNEL else 0
-            synth.program_select(channel, sfid, bank, clip.programs.get(channel, 0)
-                                 if channel != DRUM_CHANNEL else 0)
+            synth.program_select(
+                channel, sfid, bank, clip.programs.get(channel, 0) if channel != DRUM_CHANNEL else 0
+            )
         volumes = volumes or {}
         seconds_per_beat = 60.0 / clip.bpm
         events: list[tuple[float, int, int, int, int]] = []  # time, order, kind, channel, pitch/vel
@@ -104,8 +116,9 @@ def render(clip: MidiClip, soundfont: Path | None = None, sample_rate: int = 441
     if normalize and peak > 0:
         out *= 0.891 / peak
     ctx.progress(1.0, "rendered")
-    return AudioClip(out, sample_rate, provenance={"engine": "fluidsynth",
-                                                   "soundfont": soundfont.name})
+    return AudioClip(
+        out, sample_rate, provenance={"engine": "fluidsynth", "soundfont": soundfont.name}
+    )
 
 
 def _samples(synth, frames: int) -> np.ndarray:
@@ -124,4 +137,3 @@ def save_audio(audio: AudioClip, path: Path) -> Path:
         soundfile.write(str(path), audio.samples, audio.sample_rate, format="FLAC")
         return path
     raise ValueError(f"{path.name}: render to .wav or .flac")
-

@@ -1,11 +1,11 @@
 """Studio's music tokens: miditok REMI for the notes of each bar, arranged MMM-style.
 
 A piece becomes ``BOS Key Meter Tempo Style Density`` followed by one block per track,
-``Track_<program> Bar <notes> Bar <notes> ... TrackEnd``, then ``EOS``. Notes inside a bar are miditok REMI
-tokens (Position, Pitch, Velocity, Duration). Because tracks come one after another, a given track can be
-kept exactly while others are written (harmonize), and because any bar can be replaced by a ``Fill``
-placeholder whose content follows after ``FillStart`` (fill-in-the-middle), one model continues, infills
-bars and adds voices.
+``Track_<program> Bar <notes> Bar <notes> ... TrackEnd``, then ``EOS``. Notes inside a bar are
+miditok REMI tokens (Position, Pitch, Velocity, Duration). Because tracks come one after another, a
+given track can be kept exactly while others are written (harmonize), and because any bar can be
+replaced by a ``Fill`` placeholder whose content follows after ``FillStart`` (fill-in-the-middle),
+one model continues, infills bars and adds voices.
 """
 
 from __future__ import annotations
@@ -79,8 +79,9 @@ def _bin_tempo(index: int) -> float:
 
 
 class MusicTokenizer:
-    """Turns scores and MidiClips into token ids and back. Deterministic: the vocabulary depends on the
-    miditok configuration only."""
+    """Turns scores and MidiClips into token ids and back. Deterministic: the vocabulary depends on
+    the miditok configuration only.
+    """
 
     def __init__(self) -> None:
         import miditok
@@ -120,7 +121,7 @@ class MusicTokenizer:
     def vocab_size(self) -> int:
         return len(self.names)
 
-    # -- token classes ------------------------------------------------------------------------------
+    # -- token classes -----------------------------------------------------------------------------
     @cached_property
     def pitch_ids(self) -> dict[int, int]:
         """token id -> MIDI pitch, for every Pitch token."""
@@ -138,11 +139,13 @@ class MusicTokenizer:
     def track_token(self, program: int, drum: bool) -> int:
         return self.ids["Track_Drums" if drum else f"Track_{program}"]
 
-    # -- encoding -----------------------------------------------------------------------------------
-    def encode_score(self, score, piece_id: str = "", style: str = "other",
-                     key: Key | None = None) -> PieceTokens:
-        """A symusic Score -> PieceTokens. Empty tracks are dropped; the first meter and tempo are the
-        piece's controls; the key is found from the notes when not given."""
+    # -- encoding ----------------------------------------------------------------------------------
+    def encode_score(
+        self, score, piece_id: str = "", style: str = "other", key: Key | None = None
+    ) -> PieceTokens:
+        """A symusic Score -> PieceTokens. Empty tracks are dropped; the first meter and tempo are
+        the piece's controls; the key is found from the notes when not given.
+        """
         meter = (4, 4)
         if len(score.time_signatures):
             ts = score.time_signatures[0]
@@ -175,17 +178,27 @@ class MusicTokenizer:
                 pitches.append(arr["pitch"])
                 weights.append(arr["duration"])
         if key is None:
-            key = find_key(np.concatenate(pitches), np.concatenate(weights)) if pitches else Key(
-                0, "major")
+            key = (
+                find_key(np.concatenate(pitches), np.concatenate(weights))
+                if pitches
+                else Key(0, "major")
+            )
         return PieceTokens(piece_id, style, key, meter, tempo, tracks)
 
-    def encode_midi_bytes(self, data: bytes, piece_id: str = "", style: str = "other") -> PieceTokens:
+    def encode_midi_bytes(
+        self, data: bytes, piece_id: str = "", style: str = "other"
+    ) -> PieceTokens:
         import symusic
 
         return self.encode_score(symusic.Score.from_midi(data), piece_id, style)
 
-    def encode_clip(self, clip: MidiClip, style: str = "user", key: Key | None = None,
-                    channels: Sequence[int] | None = None) -> PieceTokens:
+    def encode_clip(
+        self,
+        clip: MidiClip,
+        style: str = "user",
+        key: Key | None = None,
+        channels: Sequence[int] | None = None,
+    ) -> PieceTokens:
         """A MidiClip -> PieceTokens with one track per channel (in ``channels`` order, default all
         channels used, ascending). Empty channels give tracks with no notes, so indices line up."""
         import symusic
@@ -197,27 +210,38 @@ class MusicTokenizer:
         n_bars = int(np.ceil(clip.length_beats / clip.bar_length - 1e-9)) if clip.notes else 0
         tracks: list[TrackBars] = []
         for channel in channels:
-            part = MidiClip([n for n in clip.notes if n.channel == channel], bpm=clip.bpm,
-                            beats_per_bar=clip.beats_per_bar, beat_unit=clip.beat_unit,
-                            programs={channel: clip.programs.get(channel, 0)})
+            part = MidiClip(
+                [n for n in clip.notes if n.channel == channel],
+                bpm=clip.bpm,
+                beats_per_bar=clip.beats_per_bar,
+                beat_unit=clip.beat_unit,
+                programs={channel: clip.programs.get(channel, 0)},
+            )
             drum = channel == DRUM_CHANNEL
             bars: list[list[int]] = []
             if part.notes:
-                sub = self.encode_score(symusic.Score.from_midi(part.to_bytes()), "clip", style,
-                                        Key(0, "major"))
+                sub = self.encode_score(
+                    symusic.Score.from_midi(part.to_bytes()), "clip", style, Key(0, "major")
+                )
                 bars = sub.tracks[0].bars if sub.tracks else []
             bars = bars + [[] for _ in range(n_bars - len(bars))]
             tracks.append(TrackBars(clip.programs.get(channel, 0), drum, bars))
         if key is None:
             pitched = [n for n in clip.notes if n.channel != DRUM_CHANNEL]
-            key = find_key(np.array([n.pitch for n in pitched]),
-                           np.array([n.duration for n in pitched])) if pitched else Key(0, "major")
+            key = (
+                find_key(
+                    np.array([n.pitch for n in pitched]), np.array([n.duration for n in pitched])
+                )
+                if pitched
+                else Key(0, "major")
+            )
         return PieceTokens("clip", style, key, meter, clip.bpm, tracks)
 
-    # -- sequences ----------------------------------------------------------------------------------
+    # -- sequences ---------------------------------------------------------------------------------
     def density_bin(self, piece: PieceTokens) -> int:
-        notes = sum(sum(1 for t in bar if t in self.pitch_ids) for tr in piece.tracks
-                    for bar in tr.bars)
+        notes = sum(
+            sum(1 for t in bar if t in self.pitch_ids) for tr in piece.tracks for bar in tr.bars
+        )
         per = notes / max(1, piece.n_bars * max(1, len(piece.tracks)))
         return int(np.searchsorted(DENSITY_EDGES, per, side="right"))
 
@@ -242,9 +266,10 @@ class MusicTokenizer:
     ) -> list[int]:
         """Token ids of ``piece``.
 
-        ``order`` lists track indices (default: as stored); ``bars`` is a half-open bar range; ``fill``
-        holds (track index, bar index) pairs replaced by ``Fill`` and written after ``FillStart`` in
-        track order, then bar order. ``eos`` defaults to "the range reaches the end of the piece".
+        ``order`` lists track indices (default: as stored); ``bars`` is a half-open bar range;
+        ``fill`` holds (track index, bar index) pairs replaced by ``Fill`` and written after
+        ``FillStart`` in track order, then bar order. ``eos`` defaults to "the range reaches the end
+        of the piece".
         """
         order = list(range(len(piece.tracks))) if order is None else list(order)
         start, stop = bars if bars is not None else (0, piece.n_bars)
@@ -268,10 +293,11 @@ class MusicTokenizer:
             out.append(self.EOS)
         return out
 
-    # -- decoding -----------------------------------------------------------------------------------
-    def bar_notes(self, tokens: Sequence[int], bar_start: float, beats_per_bar: float,
-                  channel: int) -> list[Note]:
-        """Notes of one bar's tokens; malformed runs are skipped, notes stay inside the bar start."""
+    # -- decoding ----------------------------------------------------------------------------------
+    def bar_notes(
+        self, tokens: Sequence[int], bar_start: float, beats_per_bar: float, channel: int
+    ) -> list[Note]:
+        """Notes of one bar's tokens; malformed runs are skipped."""
         notes: list[Note] = []
         pos = 0.0
         pitch: int | None = None
@@ -308,8 +334,11 @@ class MusicTokenizer:
             for b, bar in enumerate(track.bars):
                 notes += self.bar_notes(bar, b * beats, beats, channel)
         clip = MidiClip(
-            notes=sorted(notes), bpm=bpm or piece.tempo, beats_per_bar=piece.meter[0],
-            programs=programs, length=piece.n_bars * beats, beat_unit=piece.meter[1],
+            notes=sorted(notes),
+            bpm=bpm or piece.tempo,
+            beats_per_bar=piece.meter[0],
+            programs=programs,
+            length=piece.n_bars * beats,
+            beat_unit=piece.meter[1],
         )
         return clip
-

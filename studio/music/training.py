@@ -1,8 +1,9 @@
-"""Training the music transformer: resumable, deterministic for a seed, CUDA when present, DDP under torchrun.
+"""Training the music transformer: resumable, deterministic for a seed, CUDA when present, DDP under
+torchrun.
 
-Examples are bar-aligned windows of a piece with the tracks in a random order; half of them are turned into
-fill-in-the-middle examples (a span of bars in one or all tracks moved after ``FillStart``), so one model
-continues, infills and adds voices.
+Examples are bar-aligned windows of a piece with the tracks in a random order; half of them are
+turned into fill-in-the-middle examples (a span of bars in one or all tracks moved after
+``FillStart``), so one model continues, infills and adds voices.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ import numpy as np
 from studio.core.jobs import JobContext
 from studio.music.tokens import MusicTokenizer, PieceTokens
 
-__all__ = ["TrainConfig", "ExampleSampler", "train", "heldout_windows", "cross_entropy",
-           "PRESETS"]
+__all__ = ["TrainConfig", "ExampleSampler", "train", "heldout_windows", "cross_entropy", "PRESETS"]
 
 
 @dataclass
@@ -45,8 +45,17 @@ class TrainConfig:
 
 
 PRESETS: dict[str, dict] = {
-    "tiny": {"d_model": 64, "n_layers": 2, "n_heads": 2, "context": 256, "batch_size": 8,
-             "steps": 50, "eval_every": 25, "eval_windows": 16, "checkpoint_every": 25},
+    "tiny": {
+        "d_model": 64,
+        "n_layers": 2,
+        "n_heads": 2,
+        "context": 256,
+        "batch_size": 8,
+        "steps": 50,
+        "eval_every": 25,
+        "eval_windows": 16,
+        "checkpoint_every": 25,
+    },
     # ~0.9M parameters: what 2 CPU cores train well in about an hour (1.4 s a step here)
     "small": {"d_model": 128, "n_layers": 4, "n_heads": 4, "steps": 1800, "eval_every": 200},
 }
@@ -58,12 +67,12 @@ def piece_bar_costs(piece: PieceTokens) -> np.ndarray:
     for track in piece.tracks:
         lens = np.array([len(b) + 1 for b in track.bars], dtype=np.int64)
         costs[: len(lens)] += lens
-        costs[len(lens):] += 1
+        costs[len(lens) :] += 1
     return costs
 
 
 def _window(costs: np.ndarray, start: int, budget: int) -> int:
-    """End (exclusive) of the longest bar window from ``start`` within ``budget`` tokens (>= 1 bar)."""
+    """End (exclusive) of the longest bar window from ``start`` within ``budget`` (>= 1 bar)."""
     total, end = 0, start
     while end < len(costs) and total + costs[end] <= budget:
         total += costs[end]
@@ -74,12 +83,23 @@ def _window(costs: np.ndarray, start: int, budget: int) -> int:
 class ExampleSampler:
     """Random training examples (token id lists of at most ``context + 1`` tokens)."""
 
-    def __init__(self, tok: MusicTokenizer, pieces: list[PieceTokens], context: int,
-                 fim_rate: float, rng: np.random.Generator) -> None:
+    def __init__(
+        self,
+        tok: MusicTokenizer,
+        pieces: list[PieceTokens],
+        context: int,
+        fim_rate: float,
+        rng: np.random.Generator,
+    ) -> None:
         if not pieces:
             raise ValueError("no training pieces")
         self.tok, self.pieces, self.context, self.fim_rate, self.rng = (
-            tok, pieces, context, fim_rate, rng)
+            tok,
+            pieces,
+            context,
+            fim_rate,
+            rng,
+        )
         self.costs = [piece_bar_costs(p) for p in pieces]
 
     def budget(self, piece: PieceTokens) -> int:
@@ -102,8 +122,11 @@ class ExampleSampler:
         if rng.random() < self.fim_rate and end > start:
             k = int(rng.integers(1, min(4, end - start) + 1))
             a = int(rng.integers(start, end - k + 1))
-            tracks = order if (len(order) == 1 or rng.random() < 0.5) else [
-                order[int(rng.integers(len(order)))]]
+            tracks = (
+                order
+                if (len(order) == 1 or rng.random() < 0.5)
+                else [order[int(rng.integers(len(order)))]]
+            )
             fill = [(t, b) for t in tracks for b in range(a, a + k)]
         seq = self.tok.sequence(piece, order, (start, end), fill)
         return seq[: self.context + 1]
@@ -124,8 +147,9 @@ def _pad(seqs: list[list[int]], pad: int, torch):
     return data[:, :-1], data[:, 1:]
 
 
-def heldout_windows(tok: MusicTokenizer, pieces: list[PieceTokens], context: int,
-                    limit: int | None = None) -> list[list[int]]:
+def heldout_windows(
+    tok: MusicTokenizer, pieces: list[PieceTokens], context: int, limit: int | None = None
+) -> list[list[int]]:
     """Every held-out piece cut into consecutive bar windows that fit the context, tracks in stored
     order, no fill: the fixed token set both the transformer and the n-gram are measured on."""
     windows: list[list[int]] = []
@@ -142,8 +166,14 @@ def heldout_windows(tok: MusicTokenizer, pieces: list[PieceTokens], context: int
     return windows
 
 
-def cross_entropy(model, windows: list[list[int]], pad: int, device: str = "cpu",
-                  batch_size: int = 16, ctx: JobContext | None = None) -> tuple[float, int]:
+def cross_entropy(
+    model,
+    windows: list[list[int]],
+    pad: int,
+    device: str = "cpu",
+    batch_size: int = 16,
+    ctx: JobContext | None = None,
+) -> tuple[float, int]:
     """Mean cross-entropy (nats per token) of ``model`` over ``windows``; returns (mean, tokens)."""
     import torch
     from torch.nn import functional as F
@@ -156,8 +186,12 @@ def cross_entropy(model, windows: list[list[int]], pad: int, device: str = "cpu"
                 ctx.check_cancelled()
             x, y = _pad(windows[i : i + batch_size], pad, torch)
             logits, _ = model(x.to(device))
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.to(device).reshape(-1),
-                                   ignore_index=pad, reduction="sum")
+            loss = F.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]),
+                y.to(device).reshape(-1),
+                ignore_index=pad,
+                reduction="sum",
+            )
             total += float(loss)
             count += int((y != pad).sum())
     return total / max(1, count), count
@@ -177,16 +211,25 @@ def _lr(cfg: TrainConfig, step: int) -> float:
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
     progress = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
-    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+    return cfg.lr * (
+        cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+    )
 
 
-def train(cfg: TrainConfig, train_pieces: list[PieceTokens], val_pieces: list[PieceTokens],
-          out_dir: Path, ctx: JobContext | None = None, device: str | None = None,
-          resume: bool = True) -> TrainResult:
+def train(
+    cfg: TrainConfig,
+    train_pieces: list[PieceTokens],
+    val_pieces: list[PieceTokens],
+    out_dir: Path,
+    ctx: JobContext | None = None,
+    device: str | None = None,
+    resume: bool = True,
+) -> TrainResult:
     """Train (or resume) a model into ``out_dir`` (checkpoint.pt, history.json).
 
-    Under torchrun (WORLD_SIZE > 1) it runs DistributedDataParallel: gloo on the CPU, nccl on CUDA; rank 0
-    writes checkpoints and reports progress. Raises ValueError when there is nothing to train on.
+    Under torchrun (WORLD_SIZE > 1) it runs DistributedDataParallel: gloo on the CPU, nccl on CUDA;
+    rank 0 writes checkpoints and reports progress. Raises ValueError when there is nothing to train
+    on.
     """
     import torch
     import torch.distributed as dist
@@ -211,14 +254,20 @@ def train(cfg: TrainConfig, train_pieces: list[PieceTokens], val_pieces: list[Pi
 
     tok = MusicTokenizer()
     torch.manual_seed(cfg.seed)
-    model_cfg = ModelConfig(tok.vocab_size, cfg.context, cfg.d_model, cfg.n_layers, cfg.n_heads,
-                            cfg.dropout)
+    model_cfg = ModelConfig(
+        tok.vocab_size, cfg.context, cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.dropout
+    )
     model = MusicTransformer(model_cfg).to(device)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}],
-                            lr=cfg.lr, betas=(0.9, 0.95))
+    opt = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": cfg.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=cfg.lr,
+        betas=(0.9, 0.95),
+    )
     rng = np.random.default_rng([cfg.seed, rank])
     step, history = 0, []
     if resume and ckpt_path.exists():
@@ -226,8 +275,9 @@ def train(cfg: TrainConfig, train_pieces: list[PieceTokens], val_pieces: list[Pi
         saved = json.loads(state["config"])
         fixed = set(asdict(cfg)) - {"steps", "minutes", "eval_every", "checkpoint_every"}
         if any(saved.get(k) != v for k, v in asdict(cfg).items() if k in fixed):
-            raise ValueError(f"{ckpt_path} was trained with other settings; use a new folder "
-                             "or --no-resume")
+            raise ValueError(
+                f"{ckpt_path} was trained with other settings; use a new folder or --no-resume"
+            )
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         step = int(state["step"])
@@ -251,11 +301,18 @@ def train(cfg: TrainConfig, train_pieces: list[PieceTokens], val_pieces: list[Pi
             return
         rng_states = [rng.bit_generator.state]
         tmp = ckpt_path.with_suffix(".tmp")
-        torch.save({
-            "model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-            "config": json.dumps(asdict(cfg)), "history": json.dumps(history),
-            "rng": json.dumps(rng_states), "torch_rng": torch.get_rng_state(),
-        }, tmp)
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "step": step,
+                "config": json.dumps(asdict(cfg)),
+                "history": json.dumps(history),
+                "rng": json.dumps(rng_states),
+                "torch_rng": torch.get_rng_state(),
+            },
+            tmp,
+        )
         os.replace(tmp, ckpt_path)
         (out_dir / "history.json").write_text(json.dumps(history, indent=1))
 
@@ -266,16 +323,20 @@ def train(cfg: TrainConfig, train_pieces: list[PieceTokens], val_pieces: list[Pi
             group["lr"] = _lr(cfg, step)
         x, y = sampler.batch(cfg.batch_size)
         logits, _ = net(x.to(device))
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.to(device).reshape(-1),
-                               ignore_index=tok.PAD)
+        loss = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), y.to(device).reshape(-1), ignore_index=tok.PAD
+        )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step += 1
         losses.append(float(loss.detach()))
-        record = {"step": step, "loss": round(float(np.mean(losses[-20:])), 4),
-                  "seconds": round(time.monotonic() - started, 1)}
+        record = {
+            "step": step,
+            "loss": round(float(np.mean(losses[-20:])), 4),
+            "seconds": round(time.monotonic() - started, 1),
+        }
         if main and val and (step % cfg.eval_every == 0 or step == cfg.steps):
             val_loss, _ = cross_entropy(model, val, tok.PAD, device)
             record["val_loss"] = round(val_loss, 4)
@@ -283,8 +344,9 @@ def train(cfg: TrainConfig, train_pieces: list[PieceTokens], val_pieces: list[Pi
             history.append(record)
         if main:
             vl = f", held-out {val_loss:.3f}" if val_loss is not None else ""
-            ctx.progress(step / cfg.steps,
-                         f"step {step}/{cfg.steps}, loss {record['loss']:.3f}{vl}")
+            ctx.progress(
+                step / cfg.steps, f"step {step}/{cfg.steps}, loss {record['loss']:.3f}{vl}"
+            )
         out_of_time = deadline is not None and time.monotonic() > deadline
         if step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time:
             save()
@@ -293,8 +355,14 @@ def train(cfg: TrainConfig, train_pieces: list[PieceTokens], val_pieces: list[Pi
     save()
     if world > 1:
         dist.barrier()
-    return TrainResult(ckpt_path, step, float(np.mean(losses[-20:])) if losses else float("nan"),
-                       val_loss, history, time.monotonic() - started)
+    return TrainResult(
+        ckpt_path,
+        step,
+        float(np.mean(losses[-20:])) if losses else float("nan"),
+        val_loss,
+        history,
+        time.monotonic() - started,
+    )
 
 
 def load_checkpoint_model(path: Path, device: str = "cpu"):
@@ -306,8 +374,11 @@ def load_checkpoint_model(path: Path, device: str = "cpu"):
     state = torch.load(path, map_location="cpu", weights_only=True)
     cfg = TrainConfig(**json.loads(state["config"]))
     tok = MusicTokenizer()
-    model = MusicTransformer(ModelConfig(tok.vocab_size, cfg.context, cfg.d_model, cfg.n_layers,
-                                         cfg.n_heads, cfg.dropout))
+    model = MusicTransformer(
+        ModelConfig(
+            tok.vocab_size, cfg.context, cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.dropout
+        )
+    )
     model.load_state_dict(state["model"])
     model.eval()
     return model.to(device), cfg, int(state["step"])

@@ -70,27 +70,33 @@ def test_infill_rewrites_only_the_chosen_bars(engine, chorale):
 
 
 def test_infill_one_channel_keeps_the_others(engine, chorale):
-    [out] = engine.run(MusicRequest(mode="infill", clip=chorale, bar_range=(1, 2), channels=[1],
-                                    seed=3))
+    [out] = engine.run(
+        MusicRequest(mode="infill", clip=chorale, bar_range=(1, 2), channels=[1], seed=3)
+    )
     assert sig([n for n in chorale.notes if n.channel != 1]) == sig(
-        [n for n in out.notes if n.channel != 1])
+        [n for n in out.notes if n.channel != 1]
+    )
 
 
 def test_harmonize_keeps_the_melody_exactly(engine, chorale):
     melody = MidiClip([n for n in chorale.notes if n.channel == 0], bpm=100, programs={0: 52})
-    [out] = engine.run(MusicRequest(mode="harmonize", clip=melody, instruments=[52, 52, 32],
-                                    seed=4))
+    [out] = engine.run(
+        MusicRequest(mode="harmonize", clip=melody, instruments=[52, 52, 32], seed=4)
+    )
     assert sig([n for n in out.notes if n.channel == 0]) == sig(melody.notes)
     assert {n.channel for n in out.notes} >= {0, 1, 2, 3}
     assert out.programs[3] == 32
 
 
-@pytest.mark.parametrize("req, message", [
-    (MusicRequest(mode="infill"), "needs a clip"),
-    (MusicRequest(bars=0), "bars must be"),
-    (MusicRequest(style="jazz"), "style must be"),
-    (MusicRequest(top_p=0), "top-p"),
-])
+@pytest.mark.parametrize(
+    "req, message",
+    [
+        (MusicRequest(mode="infill"), "needs a clip"),
+        (MusicRequest(bars=0), "bars must be"),
+        (MusicRequest(style="jazz"), "style must be"),
+        (MusicRequest(top_p=0), "top-p"),
+    ],
+)
 def test_bad_requests_say_why(engine, req, message):
     with pytest.raises(ValueError, match=message):
         engine.run(req)

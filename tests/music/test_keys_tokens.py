@@ -5,10 +5,17 @@ from studio.core.media import MidiClip, Note
 from studio.music.keys import Key, find_key, in_key_rate, parse_key
 
 
-@pytest.mark.parametrize("text, name", [
-    ("D minor", "D minor"), ("F# major", "F# major"), ("Bb", "Bb major"), ("am", "A minor"),
-    ("eb minor", "Eb minor"), ("C", "C major"),
-])
+@pytest.mark.parametrize(
+    "text, name",
+    [
+        ("D minor", "D minor"),
+        ("F# major", "F# major"),
+        ("Bb", "Bb major"),
+        ("am", "A minor"),
+        ("eb minor", "Eb minor"),
+        ("C", "C major"),
+    ],
+)
 def test_parse_key(text, name):
     assert parse_key(text).name == name
 
@@ -45,8 +52,7 @@ def test_sequence_layout_and_fill(tok, chorale):
     piece = tok.encode_clip(chorale, style="chorale", key=Key(0, "major"))
     seq = tok.sequence(piece)
     names = [tok.names[i] for i in seq]
-    assert names[:6] == ["BOS", "Key_C_major", "Meter_4/4", "Tempo_3", "Style_chorale",
-                         names[5]]
+    assert names[:6] == ["BOS", "Key_C_major", "Meter_4/4", "Tempo_3", "Style_chorale", names[5]]
     assert names[6] == "Track_52" and names[-1] == "EOS"
     assert names.count("Bar") == 16 and names.count("TrackEnd") == 4
     fill = tok.sequence(piece, fill=[(1, 2)])

@@ -17,14 +17,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_kv_cache_gives_the_same_logits_as_full_recomputation():
     torch.manual_seed(0)
-    model = MusicTransformer(ModelConfig(vocab_size=50, context=64, d_model=32, n_layers=2,
-                                         n_heads=2, dropout=0.0)).eval()
+    model = MusicTransformer(
+        ModelConfig(vocab_size=50, context=64, d_model=32, n_layers=2, n_heads=2, dropout=0.0)
+    ).eval()
     seq = torch.randint(0, 50, (1, 20))
     full, _ = model(seq)
     logits, cache = model(seq[:, :5], use_cache=True)
     steps = [logits[0, -1]]
     for t in range(5, 20):
-        logits, cache = model(seq[:, t:t + 1], past=cache, use_cache=True)
+        logits, cache = model(seq[:, t : t + 1], past=cache, use_cache=True)
         steps.append(logits[0, -1])
     assert torch.allclose(torch.stack(steps[:-1]), full[0, 4:19], atol=1e-5)
     # several new tokens after a cache (prefill continuation) also match
@@ -34,15 +35,17 @@ def test_kv_cache_gives_the_same_logits_as_full_recomputation():
 
 
 def test_context_overflow_is_an_error():
-    model = MusicTransformer(ModelConfig(vocab_size=10, context=8, d_model=16, n_layers=1,
-                                         n_heads=2))
+    model = MusicTransformer(
+        ModelConfig(vocab_size=10, context=8, d_model=16, n_layers=1, n_heads=2)
+    )
     with pytest.raises(ValueError, match="exceeds the context"):
         model(torch.zeros(1, 9, dtype=torch.long))
 
 
 def test_model_round_trips_through_safetensors(tmp_path):
-    model = MusicTransformer(ModelConfig(vocab_size=30, context=16, d_model=16, n_layers=1,
-                                         n_heads=2)).eval()
+    model = MusicTransformer(
+        ModelConfig(vocab_size=30, context=16, d_model=16, n_layers=1, n_heads=2)
+    ).eval()
     path = save_model(model, tmp_path / "m.safetensors")
     loaded, meta = load_model(path)
     x = torch.randint(0, 30, (1, 10))
@@ -58,6 +61,7 @@ def test_training_is_deterministic_for_a_seed_and_resumes_exactly(tiny_corpus, t
     train_p, val_p = tiny_corpus.pieces[:20], tiny_corpus.pieces[20:]
     a = train(cfg, train_p, val_p, tmp_path / "a", device="cpu")
     b = train(cfg, train_p, val_p, tmp_path / "b", device="cpu")
+
     def strip(history):
         return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
 
@@ -107,10 +111,32 @@ def test_torchrun_ddp_on_two_cpu_processes(tiny_corpus, tmp_path):
     torchrun = Path(sys.executable).with_name("torchrun")
     env = dict(os.environ, OMP_NUM_THREADS="1")
     out = subprocess.run(
-        [str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "studio", "music", "train",
-         "--preset", "tiny", "--steps", "4", "--corpus", str(corpus), "--out",
-         str(tmp_path / "run"), "--device", "cpu", "--name", "ddp-test"],
-        capture_output=True, text=True, timeout=300, env=env, cwd=ROOT,
+        [
+            str(torchrun),
+            "--standalone",
+            "--nproc_per_node=2",
+            "-m",
+            "studio",
+            "music",
+            "train",
+            "--preset",
+            "tiny",
+            "--steps",
+            "4",
+            "--corpus",
+            str(corpus),
+            "--out",
+            str(tmp_path / "run"),
+            "--device",
+            "cpu",
+            "--name",
+            "ddp-test",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=ROOT,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert (tmp_path / "run" / "checkpoint.pt").exists()

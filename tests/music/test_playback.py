@@ -11,13 +11,15 @@ from studio.music.playback import MidiPortPlayer, MidiRecorder, midi_ports, slic
 
 def test_recorder_turns_keyboard_messages_into_a_clip():
     rec = MidiRecorder(bpm=120)
-    clip = rec.feed_all([
-        (10.0, mido.Message("note_on", note=60, velocity=90)),
-        (10.5, mido.Message("note_off", note=60)),
-        (10.5, mido.Message("note_on", note=64, velocity=70)),
-        (11.5, mido.Message("note_on", note=64, velocity=0)),  # note-on at 0 is a note-off
-        (11.6, mido.Message("control_change", control=64, value=127)),
-    ])
+    clip = rec.feed_all(
+        [
+            (10.0, mido.Message("note_on", note=60, velocity=90)),
+            (10.5, mido.Message("note_off", note=60)),
+            (10.5, mido.Message("note_on", note=64, velocity=70)),
+            (11.5, mido.Message("note_on", note=64, velocity=0)),  # note-on at 0 is a note-off
+            (11.6, mido.Message("control_change", control=64, value=127)),
+        ]
+    )
     assert clip.notes == [Note(0.0, 60, 1.0, 90), Note(1.0, 64, 2.0, 70)]
 
 
@@ -31,8 +33,13 @@ def test_port_player_sends_notes_in_order_and_silences_at_the_end():
     clip = MidiClip([Note(0, 60, 0.05), Note(0.05, 62, 0.05)], bpm=600, programs={0: 19})
     MidiPortPlayer(Port()).play(clip)
     kinds = [(m.type, getattr(m, "note", None)) for m in sent[:5]]
-    assert kinds == [("program_change", None), ("note_on", 60), ("note_off", 60),
-                     ("note_on", 62), ("note_off", 62)]
+    assert kinds == [
+        ("program_change", None),
+        ("note_on", 60),
+        ("note_off", 60),
+        ("note_on", 62),
+        ("note_off", 62),
+    ]
     assert sum(1 for m in sent if m.type == "control_change" and m.control == 123) == 16
 
 
@@ -67,7 +74,8 @@ def test_audio_player_plays_on_a_null_alsa_device(tmp_path):
         player.stop()
     """)
     env = dict(os.environ, ALSA_CONFIG_PATH=str(conf))
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
     assert "available True" in out.stdout, out.stdout + out.stderr
     assert "position 1.0 playing False" in out.stdout  # 0.5 s at 120 BPM is one beat

@@ -39,34 +39,77 @@ def test_empty_clip_is_refused():
 
 
 def studio(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "studio", *args], capture_output=True, text=True,
-                          timeout=300, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "studio", *args], capture_output=True, text=True, timeout=300, **kw
+    )
 
 
 def test_cli_generate_infill_harmonize_render(tiny_run, tmp_path):
     model = str(tiny_run[1])
     gen = tmp_path / "gen.mid"
-    out = studio("music", "generate", "--model", model, "--key", "G major", "--bars", "4",
-                 "--instruments", "choir,choir", "--seed", "3", "-o", str(gen))
+    out = studio(
+        "music",
+        "generate",
+        "--model",
+        model,
+        "--key",
+        "G major",
+        "--bars",
+        "4",
+        "--instruments",
+        "choir,choir",
+        "--seed",
+        "3",
+        "-o",
+        str(gen),
+    )
     assert out.returncode == 0, out.stderr
     assert "key G major, seed 3" in out.stdout
     mid = mido.MidiFile(str(gen))
     assert mid.type == 1 and any(m.type == "note_on" for m in mid)
     again = tmp_path / "again.mid"
-    studio("music", "generate", "--model", model, "--key", "G major", "--bars", "4",
-           "--instruments", "choir,choir", "--seed", "3", "-o", str(again))
+    studio(
+        "music",
+        "generate",
+        "--model",
+        model,
+        "--key",
+        "G major",
+        "--bars",
+        "4",
+        "--instruments",
+        "choir,choir",
+        "--seed",
+        "3",
+        "-o",
+        str(again),
+    )
     assert MidiClip.load(again).notes == MidiClip.load(gen).notes
 
     infilled = tmp_path / "in.mid"
-    out = studio("music", "infill", str(gen), "--bars", "2-3", "--model", model, "-o",
-                 str(infilled))
+    out = studio(
+        "music", "infill", str(gen), "--bars", "2-3", "--model", model, "-o", str(infilled)
+    )
     assert out.returncode == 0, out.stderr
     before, after = MidiClip.load(gen), MidiClip.load(infilled)
     keep = [n for n in before.notes if not 4 <= n.start < 12]
     assert keep == [n for n in after.notes if not 4 <= n.start < 12]
 
-    out = studio("music", "harmonize", str(gen), "--melody-channel", "1", "--instruments",
-                 "strings", "--model", model, "--variations", "2", "-o", str(tmp_path / "h.mid"))
+    out = studio(
+        "music",
+        "harmonize",
+        str(gen),
+        "--melody-channel",
+        "1",
+        "--instruments",
+        "strings",
+        "--model",
+        model,
+        "--variations",
+        "2",
+        "-o",
+        str(tmp_path / "h.mid"),
+    )
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "h-1.mid").exists() and (tmp_path / "h-2.mid").exists()
 
@@ -76,15 +119,19 @@ def test_cli_generate_infill_harmonize_render(tiny_run, tmp_path):
     assert soundfile.info(str(wav)).duration > 1
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"MThd\x00\x00\x00\x06\x00\x01\x00\x02\x01", "not a readable MIDI file"),
-    (b"garbage", "not a readable MIDI file"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"MThd\x00\x00\x00\x06\x00\x01\x00\x02\x01", "not a readable MIDI file"),
+        (b"garbage", "not a readable MIDI file"),
+    ],
+)
 def test_cli_corrupt_midi_is_one_line(tiny_run, tmp_path, content, message):
     bad = tmp_path / "bad.mid"
     bad.write_bytes(content)
-    out = studio("music", "continue", str(bad), "--model", str(tiny_run[1]), "-o",
-                 str(tmp_path / "x.mid"))
+    out = studio(
+        "music", "continue", str(bad), "--model", str(tiny_run[1]), "-o", str(tmp_path / "x.mid")
+    )
     assert out.returncode == 1 and message in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
 
@@ -92,8 +139,9 @@ def test_cli_corrupt_midi_is_one_line(tiny_run, tmp_path, content, message):
 def test_cli_midi_without_notes(tiny_run, tmp_path):
     empty = tmp_path / "empty.mid"
     MidiClip([]).save(empty)
-    out = studio("music", "harmonize", str(empty), "--model", str(tiny_run[1]), "-o",
-                 str(tmp_path / "x.mid"))
+    out = studio(
+        "music", "harmonize", str(empty), "--model", str(tiny_run[1]), "-o", str(tmp_path / "x.mid")
+    )
     assert out.returncode == 1 and "has no notes" in out.stderr
 
 
@@ -104,8 +152,9 @@ def test_odd_inputs_give_sensible_results(engine, tmp_path):
     many = mido.MidiFile(type=1)
     for i in range(100):
         track = mido.MidiTrack()
-        track.append(mido.Message("note_on", channel=i % 16, note=40 + i % 40, velocity=80,
-                                  time=i * 10))
+        track.append(
+            mido.Message("note_on", channel=i % 16, note=40 + i % 40, velocity=80, time=i * 10)
+        )
         track.append(mido.Message("note_off", channel=i % 16, note=40 + i % 40, time=240))
         many.tracks.append(track)
     many.save(str(tmp_path / "many.mid"))
@@ -118,8 +167,9 @@ def test_odd_inputs_give_sensible_results(engine, tmp_path):
     [out] = engine.run(MusicRequest(mode="continue", clip=drums, bars=1, seed=1))
     assert {n.channel for n in out.notes} == {9}
 
-    seven = MidiClip([Note(i * 0.5, 60 + i % 5, 0.5) for i in range(14)], beats_per_bar=7,
-                     beat_unit=8)
+    seven = MidiClip(
+        [Note(i * 0.5, 60 + i % 5, 0.5) for i in range(14)], beats_per_bar=7, beat_unit=8
+    )
     [out] = engine.run(MusicRequest(mode="continue", clip=seven, bars=1, seed=1))
     assert out.notes[: len(seven.notes)] == seven.notes
 
@@ -130,8 +180,16 @@ def test_odd_inputs_give_sensible_results(engine, tmp_path):
 
 def test_cli_train_on_an_empty_folder_says_so(tmp_path):
     (tmp_path / "midi").mkdir()
-    out = studio("music", "corpus", "--collections", "", "--midi", str(tmp_path / "midi"),
-                 "-o", str(tmp_path / "c.npz"))
+    out = studio(
+        "music",
+        "corpus",
+        "--collections",
+        "",
+        "--midi",
+        str(tmp_path / "midi"),
+        "-o",
+        str(tmp_path / "c.npz"),
+    )
     assert out.returncode == 1
     assert "no music to train on" in out.stderr
 
@@ -142,7 +200,16 @@ def test_cli_corpus_from_user_midi_counts_failures(tmp_path):
     for i in range(3):
         MidiClip([Note(j, 60 + (i + j) % 7, 1) for j in range(8)]).save(folder / f"{i}.mid")
     (folder / "broken.mid").write_bytes(b"not midi")
-    out = studio("music", "corpus", "--collections", "", "--midi", str(folder), "-o",
-                 str(tmp_path / "c.npz"), env=dict(os.environ))
+    out = studio(
+        "music",
+        "corpus",
+        "--collections",
+        "",
+        "--midi",
+        str(folder),
+        "-o",
+        str(tmp_path / "c.npz"),
+        env=dict(os.environ),
+    )
     assert out.returncode == 0, out.stderr
     assert "3 pieces" in out.stdout and "1 failed" in out.stdout

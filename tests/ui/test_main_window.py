@@ -4,7 +4,6 @@ import sys
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from studio.core.media import MidiClip
 from studio.core.settings import Settings, load_settings
 from studio.ui.app import install_exception_hook
 from studio.ui.context import StudioContext

@@ -57,11 +57,13 @@ def test_ruler_selects_bars_for_infill(qtbot, panel):
     editor = panel.editor
     panel._show_clip(MidiClip([Note(i, 60 + i % 5, 1) for i in range(16)]))
     y = RULER_H // 2
-    qtbot.mousePress(editor.viewport(), Qt.MouseButton.LeftButton,
-                     pos=QPoint(int(editor.x_of(4.5)), y))
+    qtbot.mousePress(
+        editor.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(int(editor.x_of(4.5)), y)
+    )
     qtbot.mouseMove(editor.viewport(), QPoint(int(editor.x_of(9.0)), y))
-    qtbot.mouseRelease(editor.viewport(), Qt.MouseButton.LeftButton,
-                       pos=QPoint(int(editor.x_of(9.0)), y))
+    qtbot.mouseRelease(
+        editor.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(int(editor.x_of(9.0)), y)
+    )
     assert editor.bar_selection == (2, 3)
     assert "2–3" in panel.selection_label.text()
     assert KEYS_W > 0
@@ -154,8 +156,9 @@ def test_tracks_instrument_mute_and_solo(qtbot, panel):
 def test_play_without_an_audio_device_says_so(qtbot, panel, monkeypatch):
     from studio.music.playback import AudioPlayer
 
-    monkeypatch.setattr(AudioPlayer, "output_available",
-                        staticmethod(lambda: (False, "no audio output device")))
+    monkeypatch.setattr(
+        AudioPlayer, "output_available", staticmethod(lambda: (False, "no audio output device"))
+    )
     panel._show_clip(MidiClip([Note(0, 60, 1)]))
     handle = panel.play()
     with qtbot.waitSignal(handle.finished, timeout=20000):

@@ -158,8 +158,14 @@ class GeneratorPanel(PanelBase):
         self.generator_combo.blockSignals(False)
         has = self.generator_combo.count() > 0
         self.generate_button.setEnabled(has)
-        for widget in (self.generator_label, self.generator_combo, self.generate_button,
-                       self.cancel_button, self.save_button, self.progress):
+        for widget in (
+            self.generator_label,
+            self.generator_combo,
+            self.generate_button,
+            self.cancel_button,
+            self.save_button,
+            self.progress,
+        ):
             widget.setVisible(has)
         self.result_label.setText(
             ""

@@ -1,6 +1,8 @@
-"""An editable piano roll: draw, move, resize and delete notes, change velocities, select bars, zoom,
-scroll, snap, and a playhead. The editor never changes the clip itself: each finished gesture emits
-:attr:`PianoRollEditor.edited` with the new note list, and the panel applies it through its undo stack."""
+"""An editable piano roll: draw, move, resize and delete notes, change velocities, select bars,
+zoom, scroll, snap, and a playhead. The editor never changes the clip itself: each finished gesture
+emits :attr:`PianoRollEditor.edited` with the new note list, and the panel applies it through its
+undo stack.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +16,24 @@ from studio.core.media import MidiClip, Note
 
 __all__ = ["PianoRollEditor", "CHANNEL_COLORS"]
 
-CHANNEL_COLORS = ["#4c8bf5", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#ec4899", "#14b8a6",
-                  "#eab308", "#6366f1", "#64748b", "#84cc16", "#f97316", "#06b6d4", "#a855f7",
-                  "#22c55e", "#e11d48"]
+CHANNEL_COLORS = [
+    "#4c8bf5",
+    "#f59e0b",
+    "#10b981",
+    "#ef4444",
+    "#8b5cf6",
+    "#ec4899",
+    "#14b8a6",
+    "#eab308",
+    "#6366f1",
+    "#64748b",
+    "#84cc16",
+    "#f97316",
+    "#06b6d4",
+    "#a855f7",
+    "#22c55e",
+    "#e11d48",
+]
 RULER_H = 22
 KEYS_W = 44
 EDGE_PX = 6
@@ -92,15 +109,20 @@ class PianoRollEditor(QAbstractScrollArea):
         return max(0.0, (x - KEYS_W + self.horizontalScrollBar().value()) / self.px_per_beat)
 
     def pitch_at(self, y: float) -> int:
-        return max(0, min(127, 127 - int((y - RULER_H + self.verticalScrollBar().value())
-                                         // self.row_h)))
+        return max(
+            0, min(127, 127 - int((y - RULER_H + self.verticalScrollBar().value()) // self.row_h))
+        )
 
     def snapped(self, beat: float) -> float:
         return round(beat / self.snap) * self.snap if self.snap else round(beat, 4)
 
     def note_rect(self, n: Note) -> QRectF:
-        return QRectF(self.x_of(n.start), self.y_of(n.pitch) + 1,
-                      max(3.0, n.duration * self.px_per_beat - 1), self.row_h - 2)
+        return QRectF(
+            self.x_of(n.start),
+            self.y_of(n.pitch) + 1,
+            max(3.0, n.duration * self.px_per_beat - 1),
+            self.row_h - 2,
+        )
 
     def note_at(self, pos: QPointF) -> Note | None:
         for n in reversed(self.notes):
@@ -114,8 +136,9 @@ class PianoRollEditor(QAbstractScrollArea):
         self.viewport().update()
 
     def center_on(self, beat: float) -> None:
-        self.horizontalScrollBar().setValue(int(beat * self.px_per_beat - self.viewport().width()
-                                                / 3))
+        self.horizontalScrollBar().setValue(
+            int(beat * self.px_per_beat - self.viewport().width() / 3)
+        )
 
     def set_playhead(self, beat: float | None) -> None:
         self.playhead = beat
@@ -148,8 +171,10 @@ class PianoRollEditor(QAbstractScrollArea):
             a, b = self.bar_selection
             sel = QColor(pal.highlight().color())
             sel.setAlpha(45)
-            p.fillRect(QRectF(self.x_of((a - 1) * bar), RULER_H, (b - a + 1) * bar *
-                              self.px_per_beat, h), sel)
+            p.fillRect(
+                QRectF(self.x_of((a - 1) * bar), RULER_H, (b - a + 1) * bar * self.px_per_beat, h),
+                sel,
+            )
         for beat in range(first_beat, last_beat + 1):
             x = self.x_of(beat)
             is_bar = abs(beat / bar - round(beat / bar)) < 1e-6
@@ -210,16 +235,25 @@ class PianoRollEditor(QAbstractScrollArea):
                 self.selected = {note}
             self.selection_changed.emit()
             edge = self.note_rect(note).right() - pos.x() < EDGE_PX
-            self._drag = {"kind": "resize" if edge else "move", "origin": pos, "notes":
-                          sorted(self.selected), "anchor": note}
+            self._drag = {
+                "kind": "resize" if edge else "move",
+                "origin": pos,
+                "notes": sorted(self.selected),
+                "anchor": note,
+            }
         else:
             self.selected = set()
             self.selection_changed.emit()
             start = self.snapped(self.beat_at(pos.x())) if self.snap else self.beat_at(pos.x())
             if self.snap and start > self.beat_at(pos.x()):
                 start -= self.snap
-            new = Note(max(0.0, start), self.pitch_at(pos.y()), self.snap or 0.5,
-                       self.draw_velocity, self.draw_channel)
+            new = Note(
+                max(0.0, start),
+                self.pitch_at(pos.y()),
+                self.snap or 0.5,
+                self.draw_velocity,
+                self.draw_channel,
+            )
             self._drag = {"kind": "draw", "note": new, "origin": pos}
             self._preview = [*self.clip.notes, new]
         self.viewport().update()
@@ -229,8 +263,11 @@ class PianoRollEditor(QAbstractScrollArea):
         if self._drag is None:
             note = self.note_at(pos) if pos.y() > RULER_H else None
             edge = note is not None and self.note_rect(note).right() - pos.x() < EDGE_PX
-            self.viewport().setCursor(Qt.CursorShape.SizeHorCursor if edge else (
-                Qt.CursorShape.OpenHandCursor if note else Qt.CursorShape.CrossCursor))
+            self.viewport().setCursor(
+                Qt.CursorShape.SizeHorCursor
+                if edge
+                else (Qt.CursorShape.OpenHandCursor if note else Qt.CursorShape.CrossCursor)
+            )
             return
         kind = self._drag["kind"]
         if kind == "bars":
@@ -248,13 +285,19 @@ class PianoRollEditor(QAbstractScrollArea):
             self._preview = [*self.clip.notes, self._drag["current"]]
         elif kind == "move":
             d_pitch = self.pitch_at(pos.y()) - self._drag["anchor"].pitch
-            moved = {n: replace(n, start=max(0.0, n.start + d_beats),
-                                pitch=max(0, min(127, n.pitch + d_pitch))) for n in self._drag["notes"]}
+            moved = {
+                n: replace(
+                    n, start=max(0.0, n.start + d_beats), pitch=max(0, min(127, n.pitch + d_pitch))
+                )
+                for n in self._drag["notes"]
+            }
             self._drag["moved"] = moved
             self._preview = [moved.get(n, n) for n in self.clip.notes]
         elif kind == "resize":
-            moved = {n: replace(n, duration=max(self.snap or 0.05, n.duration + d_beats))
-                     for n in self._drag["notes"]}
+            moved = {
+                n: replace(n, duration=max(self.snap or 0.05, n.duration + d_beats))
+                for n in self._drag["notes"]
+            }
             self._drag["moved"] = moved
             self._preview = [moved.get(n, n) for n in self.clip.notes]
         self.viewport().update()
@@ -273,8 +316,10 @@ class PianoRollEditor(QAbstractScrollArea):
             moved = drag["moved"]
             if any(k != v for k, v in moved.items()):
                 self.selected = set(moved.values())
-                self.edited.emit("Move notes" if kind == "move" else "Resize notes",
-                                 sorted(moved.get(n, n) for n in self.clip.notes))
+                self.edited.emit(
+                    "Move notes" if kind == "move" else "Resize notes",
+                    sorted(moved.get(n, n) for n in self.clip.notes),
+                )
         self.viewport().update()
 
     def wheelEvent(self, event) -> None:
@@ -304,14 +349,16 @@ class PianoRollEditor(QAbstractScrollArea):
             self.viewport().update()
         elif key in (Qt.Key.Key_Left, Qt.Key.Key_Right) and self.selected:
             step = (self.snap or 0.25) * (1 if key == Qt.Key.Key_Right else -1)
-            self.transform_selected("Move notes", lambda n: replace(n, start=max(0.0, n.start +
-                                                                                  step)))
+            self.transform_selected(
+                "Move notes", lambda n: replace(n, start=max(0.0, n.start + step))
+            )
         elif key in (Qt.Key.Key_Up, Qt.Key.Key_Down) and self.selected:
             step = 1 if key == Qt.Key.Key_Up else -1
             if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
                 step *= 12
-            self.transform_selected("Transpose notes", lambda n: replace(
-                n, pitch=max(0, min(127, n.pitch + step))))
+            self.transform_selected(
+                "Transpose notes", lambda n: replace(n, pitch=max(0, min(127, n.pitch + step)))
+            )
         elif key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
             self.change_velocity(8)
         elif key == Qt.Key.Key_Minus:
@@ -327,8 +374,9 @@ class PianoRollEditor(QAbstractScrollArea):
         self.edited.emit(description, sorted(moved.get(n, n) for n in self.clip.notes))
 
     def change_velocity(self, delta: int) -> None:
-        self.transform_selected("Change velocity", lambda n: replace(
-            n, velocity=max(1, min(127, n.velocity + delta))))
+        self.transform_selected(
+            "Change velocity", lambda n: replace(n, velocity=max(1, min(127, n.velocity + delta)))
+        )
 
     def set_velocity(self, value: int) -> None:
         self.transform_selected("Set velocity", lambda n: replace(n, velocity=value))

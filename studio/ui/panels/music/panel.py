@@ -45,8 +45,12 @@ __all__ = ["MusicPanel", "TRANSFORMER"]
 
 log = logging.getLogger(__name__)
 TRANSFORMER = "studio/transformer"
-MODES = (("generate", "Generate new"), ("continue", "Continue"),
-         ("infill", "Infill selected bars"), ("harmonize", "Harmonize the selected track"))
+MODES = (
+    ("generate", "Generate new"),
+    ("continue", "Continue"),
+    ("infill", "Infill selected bars"),
+    ("harmonize", "Harmonize the selected track"),
+)
 SNAPS = (("1/4", 1.0), ("1/8", 0.5), ("1/16", 0.25), ("1/32", 0.125), ("off", 0.0))
 
 
@@ -95,8 +99,9 @@ def _run_transformer(request, ctx):
 def _render_audio(request, ctx):
     from studio.music.synth import render
 
-    return render(request["clip"], request.get("soundfont"), ctx=ctx, volumes=request["mix"],
-                  tail=0.5)
+    return render(
+        request["clip"], request.get("soundfont"), ctx=ctx, volumes=request["mix"], tail=0.5
+    )
 
 
 class MusicPanel(PanelBase):
@@ -153,10 +158,17 @@ class MusicPanel(PanelBase):
         self.tracks.mix_changed.connect(self._on_tracks_mix_changed)
         self.tracks.itemSelectionChanged.connect(self._on_tracks_selection_changed)
         self.undo_stack.cleanChanged.connect(self._update_title)
-        for keys, slot in (("Ctrl+Return", self.generate), ("Escape", self.cancel),
-                           ("Space", self.toggle_play)):
-            QShortcut(QKeySequence(keys), self, slot,
-                      context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        for keys, slot in (
+            ("Ctrl+Return", self.generate),
+            ("Escape", self.cancel),
+            ("Space", self.toggle_play),
+        ):
+            QShortcut(
+                QKeySequence(keys),
+                self,
+                slot,
+                context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
+            )
         self._on_generator_changed()
         self._show_clip(self.clip)
 
@@ -176,10 +188,12 @@ class MusicPanel(PanelBase):
     def _build_toolbar(self) -> None:
         self.toolbar = QToolBar()
         self.new_action = self._act("New", self.new_clip, QKeySequence.StandardKey.New)
-        self.open_action = self._act("Open…", self.open_dialog, QKeySequence.StandardKey.Open,
-                                     "Import a MIDI file (Ctrl+O)")
-        self.save_action = self._act("Save…", self.save_dialog, QKeySequence.StandardKey.Save,
-                                     "Export a MIDI file (Ctrl+S)")
+        self.open_action = self._act(
+            "Open…", self.open_dialog, QKeySequence.StandardKey.Open, "Import a MIDI file (Ctrl+O)"
+        )
+        self.save_action = self._act(
+            "Save…", self.save_dialog, QKeySequence.StandardKey.Save, "Export a MIDI file (Ctrl+S)"
+        )
         self.toolbar.addSeparator()
         self.undo_action = self.undo_stack.createUndoAction(self, "Undo")
         self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
@@ -191,10 +205,10 @@ class MusicPanel(PanelBase):
             self.toolbar.addAction(action)
         self.toolbar.addSeparator()
         self.play_action = self._act("Play", self.toggle_play, None, "Play / stop (Space)")
-        self.loop_action = self._act("Loop", lambda: None, "L", "Loop the selected bars (L)",
-                                     checkable=True)
-        self.render_action = self._act("Render…", self.render_dialog, None,
-                                       "Render to WAV or FLAC")
+        self.loop_action = self._act(
+            "Loop", lambda: None, "L", "Loop the selected bars (L)", checkable=True
+        )
+        self.render_action = self._act("Render…", self.render_dialog, None, "Render to WAV or FLAC")
         self.toolbar.addSeparator()
         self._act("Zoom +", lambda: self.editor.zoom(1.25), QKeySequence.StandardKey.ZoomIn)
         self._act("Zoom −", lambda: self.editor.zoom(0.8), QKeySequence.StandardKey.ZoomOut)
@@ -203,7 +217,8 @@ class MusicPanel(PanelBase):
             self.snap_combo.addItem(f"Snap {name}", value)
         self.snap_combo.setCurrentIndex(2)
         self.snap_combo.currentIndexChanged.connect(
-            lambda: setattr(self.editor, "snap", self.snap_combo.currentData()))
+            lambda: setattr(self.editor, "snap", self.snap_combo.currentData())
+        )
         self.toolbar.addWidget(self.snap_combo)
         self.velocity = QSpinBox()
         self.velocity.setRange(1, 127)
@@ -270,11 +285,19 @@ class MusicPanel(PanelBase):
         self.strict_key.setChecked(True)
         self.selection_label = QLabel("Select bars on the ruler to infill them.")
         self.selection_label.setWordWrap(True)
-        for label, widget in (("Mode", self.mode), ("Key", self.key), ("Meter", self.meter),
-                              ("Tempo", self.tempo), ("Instruments", self.instruments),
-                              ("Style", self.style), ("Bars", self.bars),
-                              ("Temperature", self.temperature), ("Top-p", self.top_p),
-                              ("Seed", self.seed), ("Variations", self.variations)):
+        for label, widget in (
+            ("Mode", self.mode),
+            ("Key", self.key),
+            ("Meter", self.meter),
+            ("Tempo", self.tempo),
+            ("Instruments", self.instruments),
+            ("Style", self.style),
+            ("Bars", self.bars),
+            ("Temperature", self.temperature),
+            ("Top-p", self.top_p),
+            ("Seed", self.seed),
+            ("Variations", self.variations),
+        ):
             form.addRow(label, widget)
         form.addRow("", self.strict_key)
         form.addRow(self.selection_label)
@@ -333,8 +356,9 @@ class MusicPanel(PanelBase):
 
     def _on_editor_bars_selected(self, first: int, last: int) -> None:
         if first:
-            self.selection_label.setText(f"Selected bars: {first}–{last}" if last > first
-                                         else f"Selected bar: {first}")
+            self.selection_label.setText(
+                f"Selected bars: {first}–{last}" if last > first else f"Selected bar: {first}"
+            )
         else:
             self.selection_label.setText("Select bars on the ruler to infill them.")
 
@@ -389,13 +413,16 @@ class MusicPanel(PanelBase):
         self.path = path
         self.undo_stack.setClean()
         channels = len({n.channel for n in clip.notes})
-        self.status.setText(f"Opened {path.name}: {len(clip.notes)} notes, {channels} tracks, "
-                            f"{clip.bars:.0f} bars at {clip.bpm:g} BPM")
+        self.status.setText(
+            f"Opened {path.name}: {len(clip.notes)} notes, {channels} tracks, "
+            f"{clip.bars:.0f} bars at {clip.bpm:g} BPM"
+        )
         return True
 
     def save_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save MIDI", str(self.path or "untitled.mid"),
-                                              "MIDI files (*.mid)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save MIDI", str(self.path or "untitled.mid"), "MIDI files (*.mid)"
+        )
         if path:
             self.save_file(Path(path))
 
@@ -425,20 +452,27 @@ class MusicPanel(PanelBase):
 
         mode = self.mode.currentData()
         request: dict[str, Any] = {
-            "mode": mode, "key": self.key.currentData() or None,
-            "meter": self.meter.currentData() or None, "tempo": self.tempo.value() or None,
-            "style": self.style.currentText(), "bars": self.bars.value(),
-            "temperature": self.temperature.value(), "top_p": self.top_p.value(),
-            "seed": self.seed.value() if self.seed.value() >= 0 else int.from_bytes(
-                __import__("os").urandom(3), "big"),
-            "variations": self.variations.value(), "strict_key": self.strict_key.isChecked(),
+            "mode": mode,
+            "key": self.key.currentData() or None,
+            "meter": self.meter.currentData() or None,
+            "tempo": self.tempo.value() or None,
+            "style": self.style.currentText(),
+            "bars": self.bars.value(),
+            "temperature": self.temperature.value(),
+            "top_p": self.top_p.value(),
+            "seed": self.seed.value()
+            if self.seed.value() >= 0
+            else int.from_bytes(__import__("os").urandom(3), "big"),
+            "variations": self.variations.value(),
+            "strict_key": self.strict_key.isChecked(),
             "instruments": parse_instruments(self.instruments.text()),
             "_device": self.context.device,
         }
         if mode != "generate":
             if not self.clip.notes:
-                raise ValueError(f"{self.mode.currentText()} needs notes: open, draw or generate "
-                                 "some first")
+                raise ValueError(
+                    f"{self.mode.currentText()} needs notes: open, draw or generate some first"
+                )
             request["clip"] = copy.deepcopy(self.clip)
         if mode == "infill":
             if not self.editor.bar_selection:
@@ -447,10 +481,13 @@ class MusicPanel(PanelBase):
         if mode == "harmonize":
             channel = self.tracks.current_channel()
             request["melody_channel"] = channel
-            request["clip"] = MidiClip([n for n in self.clip.notes if n.channel == channel],
-                                       bpm=self.clip.bpm, beats_per_bar=self.clip.beats_per_bar,
-                                       beat_unit=self.clip.beat_unit,
-                                       programs=dict(self.clip.programs))
+            request["clip"] = MidiClip(
+                [n for n in self.clip.notes if n.channel == channel],
+                bpm=self.clip.bpm,
+                beats_per_bar=self.clip.beats_per_bar,
+                beat_unit=self.clip.beat_unit,
+                programs=dict(self.clip.programs),
+            )
         return request
 
     def generate(self) -> JobHandle | None:
@@ -458,8 +495,13 @@ class MusicPanel(PanelBase):
         try:
             if ref_id == TRANSFORMER:
                 request = self.transformer_request()
-                spec = JobSpec(f"Music: {self.mode.currentText().lower()}", _run_transformer,
-                               request, family="music", key="music.generate")
+                spec = JobSpec(
+                    f"Music: {self.mode.currentText().lower()}",
+                    _run_transformer,
+                    request,
+                    family="music",
+                    key="music.generate",
+                )
             else:
                 registry, device = self.context.registry, self.context.device
                 values = self.plugin_form.values()
@@ -467,8 +509,13 @@ class MusicPanel(PanelBase):
                 def work(req, ctx):
                     return [registry.run(ref_id, req, ctx, device=device)]
 
-                spec = JobSpec(f"Music: {self.generator_combo.currentText()}", work, values,
-                               family=f"plugin:{ref_id}", key="music.generate")
+                spec = JobSpec(
+                    f"Music: {self.generator_combo.currentText()}",
+                    work,
+                    values,
+                    family=f"plugin:{ref_id}",
+                    key="music.generate",
+                )
         except ValueError as exc:
             self.status.setText(f"⚠ {exc}")
             return None
@@ -511,15 +558,18 @@ class MusicPanel(PanelBase):
         self.takes = clips
         self.takes_list.clear()
         for i, clip in enumerate(clips, start=1):
-            self.takes_list.addItem(f"Take {i}: seed {clip.provenance.get('seed', '?')}, "
-                                    f"{len(clip.notes)} notes")
+            self.takes_list.addItem(
+                f"Take {i}: seed {clip.provenance.get('seed', '?')}, {len(clip.notes)} notes"
+            )
         self.takes_list.setCurrentRow(0)
         self.clip = self._before_job or self.clip
         self.apply(self.job.title, clips[0])
         first = clips[0]
-        self.status.setText(f"{len(first.notes)} notes, {first.bars:.0f} bars, key "
-                            f"{first.provenance.get('key', '?')}, seed "
-                            f"{first.provenance.get('seed', '?')}")
+        self.status.setText(
+            f"{len(first.notes)} notes, {first.bars:.0f} bars, key "
+            f"{first.provenance.get('key', '?')}, seed "
+            f"{first.provenance.get('seed', '?')}"
+        )
 
     def _on_job_failed(self, message: str, _tb: str) -> None:
         if self._current():
@@ -560,9 +610,14 @@ class MusicPanel(PanelBase):
                 self.status.setText("The selected bars are empty.")
                 return None
         self._play_start = start
-        self.play_job = self.context.runner.submit(JobSpec(
-            "Music: render for playback", _render_audio,
-            {"clip": clip, "mix": self.tracks.mix()}, key="music.play"))
+        self.play_job = self.context.runner.submit(
+            JobSpec(
+                "Music: render for playback",
+                _render_audio,
+                {"clip": clip, "mix": self.tracks.mix()},
+                key="music.play",
+            )
+        )
         self.play_job.succeeded.connect(self._on_play_job_succeeded)
         self.play_job.failed.connect(self._on_play_job_failed)
         self.play_action.setText("Stop")
@@ -572,8 +627,12 @@ class MusicPanel(PanelBase):
         from studio.music.playback import NoAudioDevice
 
         try:
-            self.player.play(audio, loop=self.loop_action.isChecked(),
-                             offset_beats=self._play_start, bpm=self.clip.bpm)
+            self.player.play(
+                audio,
+                loop=self.loop_action.isChecked(),
+                offset_beats=self._play_start,
+                bpm=self.clip.bpm,
+            )
         except NoAudioDevice as exc:
             self.play_action.setText("Play")
             self.status.setText(f"⚠ {exc}")
@@ -604,8 +663,9 @@ class MusicPanel(PanelBase):
         self.play_action.setText("Play")
 
     def render_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Render audio", "untitled.wav",
-                                              "WAV audio (*.wav);;FLAC audio (*.flac)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Render audio", "untitled.wav", "WAV audio (*.wav);;FLAC audio (*.flac)"
+        )
         if path:
             self.render_to(Path(path))
 
@@ -620,8 +680,9 @@ class MusicPanel(PanelBase):
         def work(request, ctx):
             return save_audio(render(clip, ctx=ctx, volumes=mix), path)
 
-        handle = self.context.runner.submit(JobSpec(f"Render {path.name}", work, None,
-                                                    key="music.render"))
+        handle = self.context.runner.submit(
+            JobSpec(f"Render {path.name}", work, None, key="music.render")
+        )
         handle.succeeded.connect(self._on_render_succeeded)
         handle.failed.connect(self._on_play_job_failed)
         return handle

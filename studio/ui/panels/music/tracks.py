@@ -46,7 +46,7 @@ COL_CH, COL_INSTR, COL_MUTE, COL_SOLO, COL_VOL = range(5)
 
 
 class TracksTable(QTableWidget):
-    """One row per channel in use. Emits ``program_changed(channel, program)`` and ``mix_changed``."""
+    """One row per channel in use; emits ``program_changed(channel, program)``, ``mix_changed``."""
 
     program_changed = Signal(int, int)
     mix_changed = Signal()
@@ -68,8 +68,10 @@ class TracksTable(QTableWidget):
     def set_clip(self, clip: MidiClip, extra: list[int] = ()) -> None:
         channels = sorted({n.channel for n in clip.notes} | set(extra))
         if channels == self.channels and all(
-                self._program_box(i).currentIndex() == clip.programs.get(c, 0)
-                for i, c in enumerate(channels) if c != DRUM_CHANNEL):
+            self._program_box(i).currentIndex() == clip.programs.get(c, 0)
+            for i, c in enumerate(channels)
+            if c != DRUM_CHANNEL
+        ):
             return
         current = self.current_channel()
         self.blockSignals(True)
@@ -87,7 +89,8 @@ class TracksTable(QTableWidget):
                 box.addItems([f"{i}: {name}" for i, name in enumerate(GM_PROGRAMS)])
                 box.setCurrentIndex(clip.programs.get(ch, 0))
                 box.currentIndexChanged.connect(
-                    lambda program, ch=ch: self.program_changed.emit(ch, program))
+                    lambda program, ch=ch: self.program_changed.emit(ch, program)
+                )
             self.setCellWidget(row, COL_INSTR, box)
             mute, solo = QCheckBox(), QCheckBox()
             mute.setChecked(ch in self.mute)
