@@ -39,6 +39,8 @@ __all__ = [
 DEFAULT_MODEL = "studio-music-small"
 MODES = ("generate", "continue", "infill", "harmonize")
 EST_TOKENS_PER_BAR = 36  # per track, for sizing prompt windows
+# The most common notes-per-bar bin of each style in the corpus.
+STYLE_DENSITY = {"chorale": 2, "essen": 1, "oneills": 3, "ryans": 3, "user": 2, "other": 2}
 GM_NAMES = {
     "piano": 0,
     "harpsichord": 6,
@@ -186,7 +188,7 @@ class MusicEngine:
 
     def _header(self, req: MusicRequest, key: Key, meter, tempo: float) -> list[int]:
         piece = PieceTokens("request", req.style, key, meter, tempo, [])
-        density = 1 if req.density is None else req.density
+        density = STYLE_DENSITY.get(req.style, 2) if req.density is None else req.density
         return self.tok.header(piece, density=density)
 
     def run(self, req: MusicRequest, ctx: JobContext | None = None) -> list[MidiClip]:
@@ -368,11 +370,8 @@ class MusicEngine:
         if melody not in channels:
             raise ValueError(f"channel {melody + 1} has no notes to harmonize")
         mel_track = piece.tracks[channels.index(melody)]
-        instruments = (
-            req.instruments
-            if req.instruments != [0] or len(channels) > 1
-            else [mel_track.program] * 3
-        )
+        # The default instrument list means "three more voices like the melody".
+        instruments = req.instruments if req.instruments != [0] else [mel_track.program] * 3
         new_channels = self._new_channels(channels, instruments)
         header = self._header(req, key, piece.meter, piece.tempo)
         mel_token = self.tok.track_token(mel_track.program, mel_track.drum)

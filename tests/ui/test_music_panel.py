@@ -174,3 +174,43 @@ def test_render_writes_a_wav(qtbot, panel, tmp_path):
     with qtbot.waitSignal(handle.finished, timeout=20000):
         pass
     assert (tmp_path / "out.wav").stat().st_size > 1000
+
+
+def test_record_a_seed_from_a_midi_keyboard(qtbot, panel, monkeypatch):
+    import time
+
+    import mido
+
+    from studio.music import playback
+
+    monkeypatch.setattr(playback, "midi_ports", lambda: ([], ["Keys"], ""))
+    opened = {}
+
+    class FakePort:
+        def close(self):
+            opened["closed"] = True
+
+    def open_input(name, callback):
+        opened.update(name=name, callback=callback)
+        return FakePort()
+
+    monkeypatch.setattr(mido, "open_input", open_input)
+    panel.toggle_record()
+    assert panel.record_action.isChecked() and opened["name"] == "Keys"
+    opened["callback"](mido.Message("note_on", note=62, velocity=80))
+    time.sleep(0.05)
+    opened["callback"](mido.Message("note_off", note=62))
+    panel.toggle_record()
+    assert opened["closed"]
+    assert [n.pitch for n in panel.clip.notes] == [62]
+    panel.undo_action.trigger()
+    assert panel.clip.notes == []
+
+
+def test_record_without_midi_ports_says_why(panel, monkeypatch):
+    from studio.music import playback
+
+    monkeypatch.setattr(playback, "midi_ports", lambda: ([], [], "no MIDI system (ALSA)"))
+    panel.toggle_record()
+    assert not panel.record_action.isChecked()
+    assert "Cannot record: no MIDI system" in panel.status.text()

@@ -655,12 +655,81 @@ class MusicPanel(PanelBase):
         self.editor.set_playhead(pos)
 
     def stop(self) -> None:
+        port_player = getattr(self, "_port_player", None)
+        if port_player is not None:
+            port_player.stop()
+            self._port_player = None
         if self.play_job is not None and not self.play_job.done:
             self.play_job.cancel()
         self.player.stop()
         self._play_timer.stop()
         self.editor.set_playhead(None)
         self.play_action.setText("Play")
+
+    # -- MIDI ports --------------------------------------------------------------------------------
+    def refresh_ports(self) -> None:
+        from studio.music.playback import midi_ports
+
+        outputs, self.midi_inputs, problem = midi_ports()
+        self.output_combo.clear()
+        self.output_combo.addItem("Sound card", None)
+        for name in outputs:
+            self.output_combo.addItem(f"MIDI: {name}", name)
+        self.ports_problem = problem or ("" if self.midi_inputs else "no MIDI input ports")
+        self.record_action.setToolTip(
+            "Record a seed from a MIDI keyboard"
+            if self.midi_inputs
+            else f"Record from a MIDI keyboard: {self.ports_problem}"
+        )
+
+    def _play_to_port(self, name: str, clip: MidiClip, start: float) -> JobHandle:
+        from studio.music.playback import MidiPortPlayer
+
+        def work(request, ctx):
+            import mido
+
+            with mido.open_output(name) as port:
+                player = MidiPortPlayer(port)
+                self._port_player = player
+                player.play(clip, start)
+
+        handle = self.context.runner.submit(
+            JobSpec(f"Play to {name}", work, None, family="midi-out", key="music.play")
+        )
+        handle.finished.connect(self.stop)
+        handle.failed.connect(self._on_play_job_failed)
+        return handle
+
+    def toggle_record(self) -> None:
+        from studio.music.playback import MidiRecorder
+
+        if getattr(self, "_record_port", None) is not None:
+            port, self._record_port = self._record_port, None
+            port.close()
+            self.record_action.setChecked(False)
+            clip = self._recorder.clip()
+            if clip.notes:
+                self.apply("Record", clip)
+                self.status.setText(f"Recorded {len(clip.notes)} notes.")
+            else:
+                self.status.setText("Nothing was played.")
+            return
+        self.refresh_ports()
+        if not self.midi_inputs:
+            self.record_action.setChecked(False)
+            self.status.setText(f"⚠ Cannot record: {self.ports_problem}.")
+            return
+        import mido
+
+        self._recorder = MidiRecorder(bpm=self.clip.bpm)
+        try:
+            self._record_port = mido.open_input(self.midi_inputs[0], callback=self._recorder.feed)
+        except Exception as exc:  # noqa: BLE001 - rtmidi raises several types
+            self.record_action.setChecked(False)
+            self.status.setText(f"⚠ Cannot open {self.midi_inputs[0]}: {exc}")
+            return
+        self.record_action.setChecked(True)
+        self.status.setText(f"Recording from {self.midi_inputs[0]}… press Record again to stop.")
 
     def render_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
