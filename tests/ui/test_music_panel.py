@@ -214,3 +214,29 @@ def test_record_without_midi_ports_says_why(panel, monkeypatch):
     panel.toggle_record()
     assert not panel.record_action.isChecked()
     assert "Cannot record: no MIDI system" in panel.status.text()
+
+
+def test_play_to_a_midi_output_port(qtbot, panel, monkeypatch):
+    import mido
+
+    sent = []
+
+    class FakeOut:
+        def send(self, msg):
+            sent.append(msg)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(mido, "open_output", lambda name: FakeOut())
+    panel.output_combo.addItem("MIDI: DAW in", "DAW in")
+    panel.output_combo.setCurrentIndex(panel.output_combo.count() - 1)
+    panel._show_clip(MidiClip([Note(0, 60, 0.1)], bpm=600))
+    handle = panel.play()
+    with qtbot.waitSignal(handle.finished, timeout=10000):
+        pass
+    assert [m.type for m in sent[:2]] == ["note_on", "note_off"]
+    assert panel.play_action.text() == "Play"

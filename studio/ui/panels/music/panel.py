@@ -209,6 +209,13 @@ class MusicPanel(PanelBase):
             "Loop", lambda: None, "L", "Loop the selected bars (L)", checkable=True
         )
         self.render_action = self._act("Render…", self.render_dialog, None, "Render to WAV or FLAC")
+        self.record_action = self._act(
+            "Record", self.toggle_record, None, "Record a seed from a MIDI keyboard", checkable=True
+        )
+        self.output_combo = QComboBox()
+        self.output_combo.setToolTip("Where playback goes: the sound card or a MIDI port (a DAW)")
+        self.toolbar.addWidget(self.output_combo)
+        self.refresh_ports()
         self.toolbar.addSeparator()
         self._act("Zoom +", lambda: self.editor.zoom(1.25), QKeySequence.StandardKey.ZoomIn)
         self._act("Zoom −", lambda: self.editor.zoom(0.8), QKeySequence.StandardKey.ZoomOut)
@@ -610,6 +617,11 @@ class MusicPanel(PanelBase):
                 self.status.setText("The selected bars are empty.")
                 return None
         self._play_start = start
+        port = self.output_combo.currentData()
+        if port:
+            self.play_job = self._play_to_port(port, clip, 0.0)
+            self.play_action.setText("Stop")
+            return self.play_job
         self.play_job = self.context.runner.submit(
             JobSpec(
                 "Music: render for playback",
