@@ -57,6 +57,9 @@ class MidiClip:
     provenance: Provenance = field(default_factory=dict)
     length: float | None = None  # explicit length in beats (a clip may end in a rest)
     beat_unit: int = 4  # the meter's denominator: 6/8 is beats_per_bar=6, beat_unit=8
+    # Later changes, kept through MIDI import and export: (beat, bpm) and (beat, numerator, denom).
+    tempo_changes: list[tuple[float, float]] = field(default_factory=list)
+    meter_changes: list[tuple[float, int, int]] = field(default_factory=list)
 
     @property
     def bar_length(self) -> float:
@@ -86,6 +89,21 @@ class MidiClip:
         if self.provenance:
             text = ";".join(f"{k}={v}" for k, v in sorted(self.provenance.items()))
             meta.append(mido.MetaMessage("text", text=f"studio:{text}"[:2000], time=0))
+        changes = [
+            (round(b * ticks_per_beat), mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm)))
+            for b, bpm in self.tempo_changes
+        ]
+        changes += [
+            (
+                round(b * ticks_per_beat),
+                mido.MetaMessage("time_signature", numerator=n, denominator=d),
+            )
+            for b, n, d in self.meter_changes
+        ]
+        now = 0
+        for tick, msg in sorted(changes, key=lambda c: c[0]):
+            meta.append(msg.copy(time=max(0, tick - now)))
+            now = max(now, tick)
         mid.tracks.append(meta)
         for channel in sorted({n.channel for n in self.notes}):
             track = mido.MidiTrack()
@@ -151,6 +169,8 @@ class MidiClip:
 
         tpb = mid.ticks_per_beat
         bpm, beats_per_bar, beat_unit = None, None, 4
+        tempos: list[tuple[float, float]] = []
+        meters: list[tuple[float, int, int]] = []
         notes: list[Note] = []
         programs: dict[int, int] = {}
         for track in mid.tracks:
@@ -160,11 +180,17 @@ class MidiClip:
             open_notes: dict[tuple[int, int], list[tuple[int, int]]] = {}
             for msg in track:
                 tick += msg.time
-                # The first tempo and meter are the clip's (later changes are not kept).
+                # The first tempo and meter are the clip's; later ones are its changes.
                 if msg.type == "set_tempo":
-                    bpm = mido.tempo2bpm(msg.tempo) if bpm is None else bpm
-                elif msg.type == "time_signature" and beats_per_bar is None:
-                    beats_per_bar, beat_unit = msg.numerator, msg.denominator
+                    if bpm is None:
+                        bpm = mido.tempo2bpm(msg.tempo)
+                    else:
+                        tempos.append((tick / tpb, round(mido.tempo2bpm(msg.tempo), 3)))
+                elif msg.type == "time_signature":
+                    if beats_per_bar is None:
+                        beats_per_bar, beat_unit = msg.numerator, msg.denominator
+                    else:
+                        meters.append((tick / tpb, msg.numerator, msg.denominator))
                 elif msg.type == "program_change":
                     programs[msg.channel] = msg.program
                 elif msg.type == "note_on" and msg.velocity > 0:
@@ -189,6 +215,8 @@ class MidiClip:
             beats_per_bar=beats_per_bar or 4,
             programs=programs,
             beat_unit=beat_unit,
+            tempo_changes=sorted(set(tempos)),
+            meter_changes=sorted(set(meters)),
         )
 
 

@@ -45,6 +45,7 @@ class Settings(BaseModel):
     library_folders: list[str] = Field(default_factory=list)
     theme: Literal["light", "dark"] = "light"
     disabled_plugins: list[str] = Field(default_factory=list)
+    soundfont: str = Field(default="", description="a .sf2 for playback; empty: the GM one shipped")
 
     def models_dir(self) -> Path:
         return (

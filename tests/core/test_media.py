@@ -61,3 +61,47 @@ def test_image_and_mask_shapes():
         Image(np.zeros((4, 6), np.uint8))
     m = Mask(np.full((2, 3), 2.0))
     assert m.alpha.max() == 1.0 and m.size == (3, 2)
+
+
+def test_tempo_and_meter_changes_survive_a_round_trip(tmp_path):
+    clip = MidiClip(
+        [Note(0, 60, 1), Note(8, 62, 1)],
+        bpm=90,
+        beats_per_bar=3,
+        tempo_changes=[(6.0, 140.0)],
+        meter_changes=[(6.0, 6, 8)],
+    )
+    back = MidiClip.load(clip.save(tmp_path / "changes.mid"))
+    assert back.bpm == pytest.approx(90) and (back.beats_per_bar, back.beat_unit) == (3, 4)
+    assert back.tempo_changes == [(6.0, pytest.approx(140.0))]
+    assert back.meter_changes == [(6.0, 6, 8)]
+
+
+def test_type_0_files_open(tmp_path):
+    mid = mido.MidiFile(type=0)
+    track = mido.MidiTrack()
+    track += [
+        mido.Message("note_on", channel=0, note=60, velocity=90, time=0),
+        mido.Message("note_on", channel=9, note=36, velocity=100, time=0),
+        mido.Message("note_off", channel=0, note=60, time=480),
+        mido.Message("note_off", channel=9, note=36, time=0),
+    ]
+    mid.tracks.append(track)
+    mid.save(str(tmp_path / "t0.mid"))
+    clip = MidiClip.load(tmp_path / "t0.mid")
+    assert {(n.channel, n.pitch, n.duration) for n in clip.notes} == {(0, 60, 1.0), (9, 36, 1.0)}
+
+
+def test_overlapping_same_pitch_notes_pair_first_in_first_out(tmp_path):
+    mid = mido.MidiFile(type=0)
+    track = mido.MidiTrack()
+    track += [
+        mido.Message("note_on", note=60, velocity=90, time=0),
+        mido.Message("note_on", note=60, velocity=80, time=240),
+        mido.Message("note_off", note=60, time=240),
+        mido.Message("note_off", note=60, time=240),
+    ]
+    mid.tracks.append(track)
+    mid.save(str(tmp_path / "o.mid"))
+    notes = MidiClip.load(tmp_path / "o.mid").notes
+    assert [(n.start, n.duration, n.velocity) for n in notes] == [(0.0, 1.0, 90), (0.5, 1.0, 80)]

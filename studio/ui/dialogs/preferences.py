@@ -58,6 +58,13 @@ class PreferencesDialog(QDialog):
         lib_buttons.addWidget(add)
         lib_buttons.addWidget(remove)
         lib_buttons.addStretch(1)
+        self.soundfont = QLineEdit(settings.soundfont)
+        self.soundfont.setPlaceholderText("General MIDI (TimGM6mb, shipped)")
+        sf_browse = QPushButton("Browse…")
+        sf_browse.clicked.connect(self._on_soundfont_browse_clicked)
+        self.soundfont_row = QHBoxLayout()
+        self.soundfont_row.addWidget(self.soundfont, 1)
+        self.soundfont_row.addWidget(sf_browse)
         self.theme = QComboBox()
         self.theme.addItems(["light", "dark"])
         self.theme.setCurrentText(settings.theme)
@@ -72,6 +79,7 @@ class PreferencesDialog(QDialog):
         form.addRow("User model folder", model_row)
         form.addRow("Library folders", self.library)
         form.addRow("", lib_buttons)
+        form.addRow("SoundFont", self.soundfont_row)
         form.addRow("Theme", self.theme)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -89,6 +97,11 @@ class PreferencesDialog(QDialog):
         )
         if folder:
             self.model_dir.setText(folder)
+
+    def _on_soundfont_browse_clicked(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "SoundFont", "", "SoundFonts (*.sf2)")
+        if path:
+            self.soundfont.setText(path)
 
     def _on_add_clicked(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a library folder")
@@ -110,5 +123,6 @@ class PreferencesDialog(QDialog):
                     self.library.item(i).text() for i in range(self.library.count())
                 ],
                 "theme": self.theme.currentText(),
+                "soundfont": self.soundfont.text().strip(),
             }
         )

@@ -99,9 +99,7 @@ def _run_transformer(request, ctx):
 def _render_audio(request, ctx):
     from studio.music.synth import render
 
-    return render(
-        request["clip"], request.get("soundfont"), ctx=ctx, volumes=request["mix"], tail=0.5
-    )
+    return render(request["clip"], request["soundfont"], ctx=ctx, volumes=request["mix"], tail=0.5)
 
 
 class MusicPanel(PanelBase):
@@ -626,7 +624,7 @@ class MusicPanel(PanelBase):
             JobSpec(
                 "Music: render for playback",
                 _render_audio,
-                {"clip": clip, "mix": self.tracks.mix()},
+                {"clip": clip, "mix": self.tracks.mix(), "soundfont": self.soundfont()},
                 key="music.play",
             )
         )
@@ -677,6 +675,11 @@ class MusicPanel(PanelBase):
         self._play_timer.stop()
         self.editor.set_playhead(None)
         self.play_action.setText("Play")
+
+    def soundfont(self) -> Path | None:
+        """The SoundFont chosen in Preferences, or None for the shipped General MIDI one."""
+        chosen = self.context.settings.soundfont
+        return Path(chosen).expanduser() if chosen else None
 
     # -- MIDI ports --------------------------------------------------------------------------------
     def refresh_ports(self) -> None:
@@ -756,10 +759,10 @@ class MusicPanel(PanelBase):
         if not self.clip.notes:
             self.status.setText("Nothing to render.")
             return None
-        clip, mix = copy.deepcopy(self.clip), self.tracks.mix()
+        clip, mix, soundfont = copy.deepcopy(self.clip), self.tracks.mix(), self.soundfont()
 
         def work(request, ctx):
-            return save_audio(render(clip, ctx=ctx, volumes=mix), path)
+            return save_audio(render(clip, soundfont, ctx=ctx, volumes=mix), path)
 
         handle = self.context.runner.submit(
             JobSpec(f"Render {path.name}", work, None, key="music.render")
