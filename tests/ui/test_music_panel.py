@@ -231,7 +231,7 @@ def test_play_to_a_midi_output_port(qtbot, panel, monkeypatch):
         def __exit__(self, *exc):
             return False
 
-    monkeypatch.setattr(mido, "open_output", lambda name: FakeOut())
+    monkeypatch.setattr(mido, "open_output", lambda name, virtual=False: FakeOut())
     panel.output_combo.addItem("MIDI: DAW in", "DAW in")
     panel.output_combo.setCurrentIndex(panel.output_combo.count() - 1)
     panel._show_clip(MidiClip([Note(0, 60, 0.1)], bpm=600))

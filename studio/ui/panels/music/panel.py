@@ -690,6 +690,8 @@ class MusicPanel(PanelBase):
         self.output_combo.addItem("Sound card", None)
         for name in outputs:
             self.output_combo.addItem(f"MIDI: {name}", name)
+        if not problem:  # rtmidi can open a port other programs connect to (ALSA, JACK, CoreMIDI)
+            self.output_combo.addItem("Virtual MIDI port “Studio”", "virtual:Studio")
         self.ports_problem = problem or ("" if self.midi_inputs else "no MIDI input ports")
         self.record_action.setToolTip(
             "Record a seed from a MIDI keyboard"
@@ -703,7 +705,8 @@ class MusicPanel(PanelBase):
         def work(request, ctx):
             import mido
 
-            with mido.open_output(name) as port:
+            virtual = name.startswith("virtual:")
+            with mido.open_output(name.removeprefix("virtual:"), virtual=virtual) as port:
                 player = MidiPortPlayer(port)
                 self._port_player = player
                 player.play(clip, start)
