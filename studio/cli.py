@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     shot.add_argument("-o", "--output", required=True, help="PNG file to write")
     shot.add_argument("--size", type=_size, default=(1280, 800), help="WxH, default 1280x800")
     shot.add_argument("--theme", choices=("light", "dark"), help="default: your setting")
+    shot.add_argument("--open", metavar="FILE", help="open this file in the panel first (.mid)")
 
     bench = sub.add_parser("bench", help="run benchmarks (default: all)")
     bench.add_argument("names", nargs="*", metavar="NAME", help="benchmarks to run, e.g. core")
@@ -136,7 +137,12 @@ def _cmd_shot(args) -> int:
     from studio.ui.shot import render_shot
 
     path = render_shot(
-        args.panel, args.output, size=args.size, theme=args.theme, safe_mode=args.safe_mode
+        args.panel,
+        args.output,
+        size=args.size,
+        theme=args.theme,
+        safe_mode=args.safe_mode,
+        open_file=args.open,
     )
     print(path)
     return 0

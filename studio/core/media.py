@@ -173,7 +173,9 @@ class MidiClip:
         meters: list[tuple[float, int, int]] = []
         notes: list[Note] = []
         programs: dict[int, int] = {}
-        for track in mid.tracks:
+        track_of: list[int] = []  # the file track of each note, to split shared channels
+        track_programs: dict[tuple[int, int], int] = {}
+        for track_index, track in enumerate(mid.tracks):
             tick = 0
             # Several notes of one pitch may be open at once: note-offs close them
             # first in, first out.
@@ -193,12 +195,14 @@ class MidiClip:
                         meters.append((tick / tpb, msg.numerator, msg.denominator))
                 elif msg.type == "program_change":
                     programs[msg.channel] = msg.program
+                    track_programs[(track_index, msg.channel)] = msg.program
                 elif msg.type == "note_on" and msg.velocity > 0:
                     open_notes.setdefault((msg.channel, msg.note), []).append((tick, msg.velocity))
                 elif msg.type in ("note_off", "note_on"):
                     stack = open_notes.get((msg.channel, msg.note))
                     started = stack.pop(0) if stack else None
                     if started and tick > started[0]:
+                        track_of.append(track_index)
                         notes.append(
                             Note(
                                 started[0] / tpb,
@@ -208,6 +212,7 @@ class MidiClip:
                                 msg.channel,
                             )
                         )
+        notes, programs = _split_shared_channels(notes, track_of, programs, track_programs)
         notes.sort()
         return cls(
             notes=notes,
@@ -218,6 +223,31 @@ class MidiClip:
             tempo_changes=sorted(set(tempos)),
             meter_changes=sorted(set(meters)),
         )
+
+
+def _split_shared_channels(
+    notes: list[Note],
+    track_of: list[int],
+    programs: dict[int, int],
+    track_programs: dict[tuple[int, int], int],
+) -> tuple[list[Note], dict[int, int]]:
+    """Files where several tracks share a channel (music21 writes every part on channel 1) get one
+    channel per track, so each part stays its own track. Drums stay on channel 10; with more tracks
+    than free channels the file's channels are kept."""
+    pairs = sorted({(t, n.channel) for n, t in zip(notes, track_of, strict=True)})
+    melodic = [p for p in pairs if p[1] != DRUM_CHANNEL]
+    if len(melodic) == len({c for _, c in melodic}) or len(melodic) > 15:
+        return notes, programs
+    free = [c for c in range(16) if c != DRUM_CHANNEL]
+    remap = {pair: free[i] for i, pair in enumerate(melodic)}
+    new_programs = {ch: programs[ch] for ch in programs if ch == DRUM_CHANNEL}
+    for (t, c), ch in remap.items():
+        new_programs[ch] = track_programs.get((t, c), programs.get(c, 0))
+    notes = [
+        Note(n.start, n.pitch, n.duration, n.velocity, remap.get((t, n.channel), n.channel))
+        for n, t in zip(notes, track_of, strict=True)
+    ]
+    return notes, new_programs
 
 
 @dataclass

@@ -27,6 +27,7 @@ def render_shot(
     size: tuple[int, int] = (1280, 800),
     theme: str | None = None,
     safe_mode: bool = False,
+    open_file: str | None = None,
 ) -> Path:
     """Render the window at ``size`` with ``panel`` raised and write a PNG. Returns its path.
 
@@ -44,6 +45,12 @@ def render_shot(
     window.resize(*size)
     window.show()
     window.raise_panel(panel)
+    if open_file:
+        opener = getattr(window.panels[panel], "open_file", None)
+        if opener is None:
+            raise ValueError(f"the {panel} panel does not open files")
+        if not opener(Path(open_file)):
+            raise ValueError(f"could not open {open_file}")
     # Let the device job finish so the status bar shows the real device.
     deadline = 100
     while deadline and (window._device_job is None or not window._device_job.done):

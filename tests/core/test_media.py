@@ -105,3 +105,19 @@ def test_overlapping_same_pitch_notes_pair_first_in_first_out(tmp_path):
     mid.save(str(tmp_path / "o.mid"))
     notes = MidiClip.load(tmp_path / "o.mid").notes
     assert [(n.start, n.duration, n.velocity) for n in notes] == [(0.0, 1.0, 90), (0.5, 1.0, 80)]
+
+
+def test_tracks_sharing_a_channel_become_separate_tracks(tmp_path):
+    mid = mido.MidiFile(type=1)
+    for pitch, program in ((72, 52), (60, 52), (48, 32)):
+        track = mido.MidiTrack()
+        track += [
+            mido.Message("program_change", channel=0, program=program, time=0),
+            mido.Message("note_on", channel=0, note=pitch, velocity=80, time=0),
+            mido.Message("note_off", channel=0, note=pitch, time=480),
+        ]
+        mid.tracks.append(track)
+    mid.save(str(tmp_path / "parts.mid"))
+    clip = MidiClip.load(tmp_path / "parts.mid")
+    assert sorted((n.channel, n.pitch) for n in clip.notes) == [(0, 72), (1, 60), (2, 48)]
+    assert clip.programs == {0: 52, 1: 52, 2: 32}

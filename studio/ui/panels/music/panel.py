@@ -54,6 +54,18 @@ MODES = (
 SNAPS = (("1/4", 1.0), ("1/8", 0.5), ("1/16", 0.25), ("1/32", 0.125), ("off", 0.0))
 
 
+class _PortsCombo(QComboBox):
+    """A combo box that refreshes its items just before its list opens."""
+
+    def __init__(self, refresh) -> None:
+        super().__init__()
+        self._refresh = refresh
+
+    def showPopup(self) -> None:
+        self._refresh()
+        super().showPopup()
+
+
 class _ReplaceClip(QUndoCommand):
     def __init__(self, panel: MusicPanel, text: str, before: MidiClip, after: MidiClip) -> None:
         super().__init__(text)
@@ -210,10 +222,13 @@ class MusicPanel(PanelBase):
         self.record_action = self._act(
             "Record", self.toggle_record, None, "Record a seed from a MIDI keyboard", checkable=True
         )
-        self.output_combo = QComboBox()
+        # Ports are listed when the list is opened: probing MIDI at start costs time and warnings.
+        self.output_combo = _PortsCombo(self.refresh_ports)
+        self.output_combo.addItem("Sound card", None)
         self.output_combo.setToolTip("Where playback goes: the sound card or a MIDI port (a DAW)")
         self.toolbar.addWidget(self.output_combo)
-        self.refresh_ports()
+        self.midi_inputs: list[str] = []
+        self.ports_problem = ""
         self.toolbar.addSeparator()
         self._act("Zoom +", lambda: self.editor.zoom(1.25), QKeySequence.StandardKey.ZoomIn)
         self._act("Zoom −", lambda: self.editor.zoom(0.8), QKeySequence.StandardKey.ZoomOut)
@@ -686,12 +701,14 @@ class MusicPanel(PanelBase):
         from studio.music.playback import midi_ports
 
         outputs, self.midi_inputs, problem = midi_ports()
+        current = self.output_combo.currentData()
         self.output_combo.clear()
         self.output_combo.addItem("Sound card", None)
         for name in outputs:
             self.output_combo.addItem(f"MIDI: {name}", name)
         if not problem:  # rtmidi can open a port other programs connect to (ALSA, JACK, CoreMIDI)
             self.output_combo.addItem("Virtual MIDI port “Studio”", "virtual:Studio")
+        self.output_combo.setCurrentIndex(max(0, self.output_combo.findData(current)))
         self.ports_problem = problem or ("" if self.midi_inputs else "no MIDI input ports")
         self.record_action.setToolTip(
             "Record a seed from a MIDI keyboard"
