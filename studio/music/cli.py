@@ -94,7 +94,11 @@ def add_parser(sub) -> None:
     e = ms.add_parser("eval", help="held-out cross-entropy against a 4-gram, and the in-key rate")
     e.add_argument("--model", help="a .safetensors model or a training checkpoint.pt")
     e.add_argument("--corpus")
-    e.add_argument("--order", type=int, default=4, help="n-gram order (default 4)")
+    e.add_argument(
+        "--orders",
+        default="4,6",
+        help="n-gram orders to compare; the first is the baseline (default 4,6)",
+    )
     e.add_argument("--samples", type=int, default=100, help="samples for the in-key rate")
     e.add_argument("--windows", type=int, help="at most N held-out windows (quick tries)")
     e.add_argument("--device")
@@ -380,7 +384,7 @@ def _eval(args) -> int:
         engine,
         _train_pieces,
         held,
-        order=args.order,
+        orders=tuple(int(o) for o in args.orders.split(",")),
         samples=args.samples,
         max_windows=args.windows,
         ctx=ConsoleContext(),

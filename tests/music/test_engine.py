@@ -112,3 +112,18 @@ def test_cancel_stops_generation(engine):
 
     with pytest.raises(Cancelled):
         engine.run(MusicRequest(bars=16), RecordingContext(cancel_after=2))
+
+
+def test_evaluate_reports_both_models_on_the_same_tokens(engine, tiny_corpus):
+    from studio.music.evaluate import evaluate
+
+    report = evaluate(
+        engine, tiny_corpus.pieces[:20], tiny_corpus.pieces[20:], orders=(4, 5), samples=4
+    )
+    assert report["heldout_pieces"] == 4 and report["heldout_tokens"] > 100
+    assert 0 < report["transformer_nats_per_token"] < 7
+    assert 0 < report["ngram4_nats_per_token"] < 7 and "ngram5_nats_per_token" in report
+    expected = 100 * (1 - report["transformer_nats_per_token"] / report["ngram4_nats_per_token"])
+    assert report["improvement_vs_ngram4_percent"] == pytest.approx(expected, abs=0.05)
+    assert report["in_key_rate_strict"] == 1.0
+    assert 0 <= report["in_key_rate_free"] <= 1

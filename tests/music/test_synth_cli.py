@@ -213,3 +213,37 @@ def test_cli_corpus_from_user_midi_counts_failures(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert "3 pieces" in out.stdout and "1 failed" in out.stdout
+
+
+def test_cli_eval_prints_the_comparison(tiny_run, tiny_corpus, tmp_path):
+    import copy
+    import json
+
+    from studio.music.cli import heldout_list_path
+    from studio.music.corpus import Corpus, save_corpus
+
+    # Four pieces take ids from the committed held-out list, so the split is the real one.
+    held_ids = heldout_list_path().read_text().split()[:4]
+    pieces = copy.deepcopy(tiny_corpus.pieces)
+    for piece, pid in zip(pieces[20:], held_ids, strict=True):
+        piece.piece_id = pid
+    corpus = save_corpus(Corpus(pieces), tmp_path / "c.npz")
+    out = studio(
+        "music",
+        "eval",
+        "--model",
+        str(tiny_run[1]),
+        "--corpus",
+        str(corpus),
+        "--samples",
+        "2",
+        "--windows",
+        "4",
+        "--orders",
+        "4",
+        "--json",
+    )
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["heldout_pieces"] == 4
+    assert "improvement_vs_ngram4_percent" in report and report["in_key_rate_strict"] == 1.0
