@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from studio.core.jobs import JobContext
-from studio.core.media import DRUM_CHANNEL, MidiClip, Note
+from studio.core.media import DRUM_CHANNEL, Note
 from studio.music.keys import Key
-from studio.music.tokens import POSITIONS_PER_BEAT, MusicTokenizer, PieceTokens, TrackBars
+from studio.music.tokens import POSITIONS_PER_BEAT, MusicTokenizer, PieceTokens
 
 __all__ = ["Sampler", "SampleSettings", "BarSink"]
 
@@ -289,14 +289,6 @@ def notes_of_bar(
         for n in notes
         if n.start < end
     ]
-
-
-def empty_track(program: int, drum: bool, n_bars: int) -> TrackBars:
-    return TrackBars(program, drum, [[] for _ in range(n_bars)])
-
-
-def clip_channels(clip: MidiClip) -> list[int]:
-    return sorted({n.channel for n in clip.notes})
 
 
 def free_channels(used: Sequence[int], count: int) -> list[int]:
