@@ -99,7 +99,8 @@ def _print_json(data) -> None:
     sys.stdout.write("\n")
 
 
-def _cmd_gui(args) -> int:
+def _require_qt_libraries() -> None:
+    """Raise a one-line CliError with the apt-get line when Qt's system libraries are missing."""
     from studio.core import syslibs
 
     missing = syslibs.missing_for_gui()
@@ -110,6 +111,12 @@ def _cmd_gui(args) -> int:
             + ". Install them with: "
             + syslibs.install_line(missing)
         )
+
+
+def _cmd_gui(args) -> int:
+    from studio.core import syslibs
+
+    _require_qt_libraries()
     problem = syslibs.display_problem()
     if problem:
         raise CliError(problem)
@@ -123,17 +130,8 @@ def _cmd_gui(args) -> int:
 
 
 def _cmd_shot(args) -> int:
-    from studio.core import syslibs
-
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    missing = syslibs.missing_for_gui()
-    if missing:
-        raise CliError(
-            "Qt needs system libraries that are missing: "
-            + ", ".join(missing)
-            + ". Install them with: "
-            + syslibs.install_line(missing)
-        )
+    _require_qt_libraries()
     from studio.ui.shot import render_shot
 
     path = render_shot(

@@ -47,6 +47,23 @@ class PanelBase(QWidget):
         self.context = context
         self.setObjectName(f"{self.panel_id}_panel")
 
+    def lay_out(self, controls: QWidget, work: QWidget) -> None:
+        """Controls on the left (they scroll, so the window can be made small), work on the right."""
+        """Controls on the left (they scroll, so the window can shrink), work on the right."""
+        scroll.setWidget(controls)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setMinimumWidth(300)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(scroll)
+        splitter.addWidget(work)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([300, 800])
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(4, 4, 4, 4)
+        outer.addWidget(splitter)
+
 
 class GeneratorPanel(PanelBase):
     kinds: ClassVar[tuple[str, ...]] = ()
@@ -110,19 +127,7 @@ class GeneratorPanel(PanelBase):
         self.roll.setVisible("midi" in self.kinds)
         self.result_label.setVisible("midi" not in self.kinds)
 
-        scroll = QScrollArea()  # the controls scroll, so the window can be made small
-        scroll.setWidget(left)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setMinimumWidth(260)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(scroll)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([320, 600])
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(4, 4, 4, 4)
-        outer.addWidget(splitter)
+        self.lay_out(left, right)
 
         self.generator_combo.currentIndexChanged.connect(self._on_generator_combo_changed)
         self.generate_button.clicked.connect(self.generate)

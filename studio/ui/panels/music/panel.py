@@ -22,9 +22,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSpinBox,
-    QSplitter,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -147,19 +145,7 @@ class MusicPanel(PanelBase):
         rv.addWidget(self.toolbar)
         rv.addWidget(self.editor, 1)
         rv.addWidget(self.tracks)
-        scroll = QScrollArea()
-        scroll.setWidget(controls)
-        scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(300)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(scroll)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([300, 800])
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(4, 4, 4, 4)
-        outer.addWidget(splitter)
+        self.lay_out(controls, right)
 
         self.editor.edited.connect(self._on_editor_edited)
         self.editor.bars_selected.connect(self._on_editor_bars_selected)
