@@ -48,8 +48,8 @@ class PanelBase(QWidget):
         self.setObjectName(f"{self.panel_id}_panel")
 
     def lay_out(self, controls: QWidget, work: QWidget) -> None:
-        """Controls on the left (they scroll, so the window can be made small), work on the right."""
         """Controls on the left (they scroll, so the window can shrink), work on the right."""
+        scroll = QScrollArea()
         scroll.setWidget(controls)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
