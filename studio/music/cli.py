@@ -89,7 +89,7 @@ def add_parser(sub) -> None:
     t.add_argument(
         "--name",
         default="my-music-model",
-        help="name of the model installed into your model folder when training ends",
+        help="name of the model; when training ends it is installed into your model folder",
     )
     e = ms.add_parser("eval", help="held-out cross-entropy against a 4-gram, and the in-key rate")
     e.add_argument("--model", help="a .safetensors model or a training checkpoint.pt")
@@ -333,10 +333,26 @@ def _train(args) -> int:
             " ".join(["studio", "music", "train", *sys.argv[3:]]),
             result,
         )
-        print(f"model: {model_path}")
+        installed = install_model(model_path)
+        print(f"model: {model_path}\ninstalled for use: {installed}")
     else:
         print("stopped early: run the same command again to resume")
     return 0
+
+
+def install_model(model_path: Path) -> Path:
+    """Copy a model and its card into the user model folder (``<models>/music/``)."""
+    import shutil
+
+    from studio.core.models import CARD_SUFFIX
+    from studio.core.settings import load_settings
+
+    folder = load_settings().settings.models_dir() / "music"
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(model_path, folder / model_path.name)
+    card = model_path.with_name(model_path.name + CARD_SUFFIX)
+    shutil.copy2(card, folder / card.name)
+    return folder / model_path.name
 
 
 def export(checkpoint: Path, target: Path, name: str, command: str, result=None) -> Path:
