@@ -18,7 +18,7 @@ def tiny_host(tiny_run, monkeypatch):
     from studio.music.engine import MusicEngine
 
     host = ModelHost("music", lambda device: MusicEngine.load(tiny_run[1], device))
-    monkeypatch.setattr(music_panel, "_HOST", host)
+    monkeypatch.setattr(music_panel, "music_host", lambda model=None: host)
     return host
 
 
@@ -240,3 +240,26 @@ def test_play_to_a_midi_output_port(qtbot, panel, monkeypatch):
         pass
     assert [m.type for m in sent[:2]] == ["note_on", "note_off"]
     assert panel.play_action.text() == "Play"
+
+
+def test_model_list_offers_your_trained_models(qtbot, panel, tiny_run, isolated_dirs):
+    import shutil
+
+    from studio.core.models import ModelStore
+
+    folder = isolated_dirs["data"] / "studio" / "models" / "music"
+    folder.mkdir(parents=True)
+    shutil.copy2(tiny_run[1], folder / "tiny.safetensors")
+    shutil.copy2(str(tiny_run[1]) + ".card.toml", folder / "tiny.safetensors.card.toml")
+    panel.context.store = ModelStore(folder.parent)
+    panel.refresh_models()
+    index = panel.model_combo.findText("tiny (user)")
+    assert index >= 0
+    panel.model_combo.setCurrentIndex(index)
+    panel.bars.setValue(1)
+    panel.instruments.setText("piano")
+    handle = panel.generate()
+    with qtbot.waitSignal(handle.finished, timeout=60000):
+        pass
+    assert handle.state == JobState.SUCCEEDED, handle.error
+    assert music_panel._HOST_KEY == folder / "tiny.safetensors"

@@ -76,30 +76,37 @@ class _ReplaceClip(QUndoCommand):
         self.panel._show_clip(self.before)
 
 
-def _music_engine_loader(device: str):
-    from studio.music.cli import find_model_path
+_HOST = None
+_HOST_KEY: Path | None = None
+
+
+def music_host(model=None):
+    """The ModelHost of the music transformer (it lives on the 'music' worker). ``model`` is a
+    (ModelStore, ModelEntry) pair from the Model list, checked against its card before loading; None
+    keeps the current model, or loads the shipped default."""
+    global _HOST, _HOST_KEY
+    from studio.core.models import ModelHost
     from studio.music.engine import MusicEngine
 
-    return MusicEngine.load(find_model_path(None), device)
+    key = model[1].path if model else None
+    if _HOST is None or (key is not None and key != _HOST_KEY):
+        if _HOST is not None:
+            _HOST.release()
 
+        def load(device: str, model=model):
+            from studio.music.cli import find_model_path
 
-_HOST = None
+            path = model[0].verify(model[1]) if model else find_model_path(None)
+            return MusicEngine.load(path, device)
 
-
-def music_host():
-    """The one ModelHost of the music transformer (lives on the 'music' worker)."""
-    global _HOST
-    if _HOST is None:
-        from studio.core.models import ModelHost
-
-        _HOST = ModelHost("music", _music_engine_loader)
+        _HOST, _HOST_KEY = ModelHost("music", load), key
     return _HOST
 
 
 def _run_transformer(request, ctx):
     from studio.music.engine import MusicRequest
 
-    host = music_host()
+    host = music_host(request.pop("_model"))
     ctx.progress(0.0, "loading the music model" if not host.loaded else "composing")
     engine = host.get(request.pop("_device"))
     with host.inference():
@@ -250,6 +257,10 @@ class MusicPanel(PanelBase):
         self.transformer_box = QWidget()
         form = QFormLayout(self.transformer_box)
         form.setContentsMargins(0, 0, 0, 0)
+        self.model_combo = QComboBox()
+        self.model_combo.setToolTip("Music models: the shipped one and those you trained")
+        self.refresh_models()
+        form.addRow("Model", self.model_combo)
         self.mode = QComboBox()
         for value, label in MODES:
             self.mode.addItem(label, value)
@@ -338,6 +349,23 @@ class MusicPanel(PanelBase):
         lay.addWidget(self.takes_list)
         lay.addStretch(1)
         return box
+
+    def refresh_models(self) -> None:
+        """List the music models the store finds (shipped first; yours shadow same-named ones)."""
+        from studio.music.engine import DEFAULT_MODEL
+
+        self.model_combo.clear()
+        entries = [
+            e
+            for e in self.context.store.scan()
+            if e.kind == "music" and e.card is not None and not e.problem
+        ]
+        for e in entries:
+            self.model_combo.addItem(f"{e.name} ({e.origin})", e)
+        default = next((i for i, e in enumerate(entries) if e.name == DEFAULT_MODEL), 0)
+        self.model_combo.setCurrentIndex(default)
+        if not entries:
+            self.model_combo.addItem("no music model: train one", None)
 
     # -- document ----------------------------------------------------------------------------------
     def _show_clip(self, clip: MidiClip) -> None:
@@ -473,6 +501,9 @@ class MusicPanel(PanelBase):
             "strict_key": self.strict_key.isChecked(),
             "instruments": parse_instruments(self.instruments.text()),
             "_device": self.context.device,
+            "_model": (self.context.store, self.model_combo.currentData())
+            if self.model_combo.currentData() is not None
+            else None,
         }
         if mode != "generate":
             if not self.clip.notes:
