@@ -137,7 +137,7 @@ def find_model_path(arg: str | None) -> Path:
     """
     from studio.core.models import ModelStore
     from studio.core.settings import load_settings
-    from studio.music.engine import DEFAULT_MODEL
+    from studio.music import DEFAULT_MODEL
 
     if arg:
         path = Path(arg).expanduser()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from studio.core.jobs import JobContext
 from studio.core.media import DRUM_CHANNEL, MidiClip, Note
+from studio.music import DEFAULT_MODEL
 from studio.music.keys import Key, parse_key
 from studio.music.sampling import (
     HEADER_LEN,
@@ -36,7 +37,6 @@ __all__ = [
     "MODES",
 ]
 
-DEFAULT_MODEL = "studio-music-small"
 MODES = ("generate", "continue", "infill", "harmonize")
 EST_TOKENS_PER_BAR = 36  # per track, for sizing prompt windows
 # The most common notes-per-bar bin of each style in the corpus.

@@ -97,3 +97,21 @@ def test_shot_refuses_a_bad_size(tmp_path):
         text=True,
     )
     assert result.returncode == 2 and "size must look like" in result.stderr
+
+
+def test_the_window_opens_without_heavy_imports(isolated_dirs):
+    """torch, music21 and miditok load in the jobs that need them, never before the first paint."""
+    code = (
+        "import sys\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from studio.ui.context import StudioContext\n"
+        "from studio.ui.main_window import MainWindow\n"
+        "w = MainWindow(StudioContext.create(), restore=False)\n"
+        "print(sorted(m for m in ('torch', 'music21', 'miditok', 'cv2') if m in sys.modules))\n"
+        "w.close()\n"
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.stdout.strip().splitlines()[0] == "[]", out.stdout + out.stderr

@@ -352,7 +352,7 @@ class MusicPanel(PanelBase):
 
     def refresh_models(self) -> None:
         """List the music models the store finds (shipped first; yours shadow same-named ones)."""
-        from studio.music.engine import DEFAULT_MODEL
+        from studio.music import DEFAULT_MODEL
 
         self.model_combo.clear()
         entries = [
