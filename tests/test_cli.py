@@ -103,7 +103,10 @@ def test_models_list_shows_user_models(isolated_dirs):
     out = run("models", "list", "--json")
     data = json.loads(out.stdout)
     assert data["user_model_dir"].endswith("studio/models")
-    assert [m["status"] for m in data["models"]] == ["no card"]
+    user = [m for m in data["models"] if m["origin"] == "user"]
+    assert [(m["name"], m["status"]) for m in user] == [("stray.bin", "no card")]
+    shipped = {m["name"]: m for m in data["models"] if m["origin"] == "shipped"}
+    assert shipped["studio-music-small"]["licence"] == "GPL-3.0-or-later"
 
 
 def test_plugins_validate_reports_errors(tmp_path):

@@ -247,3 +247,28 @@ def test_cli_eval_prints_the_comparison(tiny_run, tiny_corpus, tmp_path):
     report = json.loads(out.stdout)
     assert report["heldout_pieces"] == 4
     assert "improvement_vs_ngram4_percent" in report and report["in_key_rate_strict"] == 1.0
+
+
+def test_shipped_model_is_verified_and_composes(tmp_path):
+    """The default model from resources/ (sha256 checked against its card) writes a chorale."""
+    out = studio(
+        "music",
+        "generate",
+        "--key",
+        "A minor",
+        "--bars",
+        "4",
+        "--instruments",
+        "choir,choir,choir,choir",
+        "--seed",
+        "11",
+        "-o",
+        str(tmp_path / "c.mid"),
+    )
+    assert out.returncode == 0, out.stderr
+    clip = MidiClip.load(tmp_path / "c.mid")
+    assert {n.channel for n in clip.notes} == {0, 1, 2, 3}
+    assert clip.bars == pytest.approx(4)
+    from studio.music.keys import in_key_rate, parse_key
+
+    assert in_key_rate([n.pitch for n in clip.notes], parse_key("A minor")) == 1.0

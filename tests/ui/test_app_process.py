@@ -112,6 +112,7 @@ def test_the_window_opens_without_heavy_imports(isolated_dirs):
         "w.close()\n"
     )
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
     assert out.stdout.strip().splitlines()[0] == "[]", out.stdout + out.stderr

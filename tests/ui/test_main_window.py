@@ -124,9 +124,12 @@ def test_models_dialog_shows_user_models_and_cards(qtbot, window, isolated_dirs)
     )
     dialog = ModelsDialog(window.context.store, window)
     qtbot.addWidget(dialog)
-    assert dialog.table.rowCount() == 1
-    assert dialog.table.item(0, 0).text() == "mini"
-    assert dialog.table.item(0, 2).text() == "MIT"
+    names = [dialog.table.item(r, 0).text() for r in range(dialog.table.rowCount())]
+    assert "studio-music-small" in names  # shipped
+    row = names.index("mini")
+    assert dialog.table.item(row, 2).text() == "MIT"
+    assert dialog.table.item(row, 4).text() == "user"
+    dialog.table.selectRow(row)
     assert "made with: make mini" in dialog.card.toPlainText()
 
 
