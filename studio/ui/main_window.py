@@ -372,7 +372,12 @@ class MainWindow(QMainWindow):
         # Sizing the tabbed panel docks (not the Jobs dock alone) is what Qt honours here.
         visible = next((d for d in self.panel_docks.values() if d.isVisible()), None)
         if visible is not None:
-            self.resizeDocks([visible], [int(self.height() * 0.72)], Qt.Orientation.Vertical)
+            height = self.height()
+            self.resizeDocks(
+                [visible, self.jobs_dock],
+                [int(height * 0.78), int(height * 0.16)],
+                Qt.Orientation.Vertical,
+            )
 
     def paintEvent(self, event) -> None:
         super().paintEvent(event)

@@ -98,6 +98,8 @@ class PianoRollEditor(QAbstractScrollArea):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._update_scrollbars()
+        if getattr(self, "_keep_notes_in_view", False):
+            self.show_notes()
 
     def x_of(self, beat: float) -> float:
         return KEYS_W + beat * self.px_per_beat - self.horizontalScrollBar().value()
@@ -139,6 +141,16 @@ class PianoRollEditor(QAbstractScrollArea):
         self.horizontalScrollBar().setValue(
             int(beat * self.px_per_beat - self.viewport().width() / 3)
         )
+
+    def show_notes(self) -> None:
+        """Scroll so the notes' pitch range is in view (middle C when there are none)."""
+        self._keep_notes_in_view = True  # until the user scrolls or zooms, resizes re-center
+        pitches = [n.pitch for n in self.clip.notes] or [60]
+        middle = (min(pitches) + max(pitches)) / 2
+        rows_visible = (self.viewport().height() - RULER_H) / self.row_h
+        top_pitch = middle + rows_visible / 2
+        self.verticalScrollBar().setValue(int((127 - top_pitch) * self.row_h))
+        self.horizontalScrollBar().setValue(0)
 
     def set_playhead(self, beat: float | None) -> None:
         self.playhead = beat
@@ -215,6 +227,7 @@ class PianoRollEditor(QAbstractScrollArea):
 
     # -- mouse -------------------------------------------------------------------------------------
     def mousePressEvent(self, event) -> None:
+        self._keep_notes_in_view = False
         pos = event.position()
         self.setFocus()
         if event.button() != Qt.MouseButton.LeftButton:
@@ -323,6 +336,7 @@ class PianoRollEditor(QAbstractScrollArea):
         self.viewport().update()
 
     def wheelEvent(self, event) -> None:
+        self._keep_notes_in_view = False
         mods = event.modifiers()
         delta = event.angleDelta().y()
         if mods & Qt.KeyboardModifier.ControlModifier:

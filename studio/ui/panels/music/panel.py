@@ -444,6 +444,7 @@ class MusicPanel(PanelBase):
             self.status.setText(f"⚠ {path.name} has no notes.")
             return False
         self.apply(f"Open {path.name}", clip)
+        self.editor.show_notes()
         self.path = path
         self.undo_stack.setClean()
         channels = len({n.channel for n in clip.notes})
@@ -600,7 +601,10 @@ class MusicPanel(PanelBase):
             )
         self.takes_list.setCurrentRow(0)
         self.clip = self._before_job or self.clip
+        had_notes = bool(self._before_job and self._before_job.notes)
         self.apply(self.job.title, clips[0])
+        if not had_notes:
+            self.editor.show_notes()
         first = clips[0]
         self.status.setText(
             f"{len(first.notes)} notes, {first.bars:.0f} bars, key "
