@@ -27,11 +27,10 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.jobs import JobSpec
-from studio.core.media import AudioClip, Image, Mask, MidiClip, Scores
+from studio.core.media import AudioClip, Image, Mask, Scores
 from studio.ui.context import StudioContext
 from studio.ui.jobs import JobHandle
 from studio.ui.widgets.param_form import ParamForm
-from studio.ui.widgets.piano_roll import PianoRollView
 
 __all__ = ["PanelBase", "GeneratorPanel"]
 
@@ -96,7 +95,6 @@ class GeneratorPanel(PanelBase):
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.description = QLabel()
         self.description.setWordWrap(True)
-        self.roll = PianoRollView()
         self.result_label = QLabel()
         self.result_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.result_label.setWordWrap(True)
@@ -122,10 +120,7 @@ class GeneratorPanel(PanelBase):
 
         right = QWidget()
         rv = QVBoxLayout(right)
-        rv.addWidget(self.roll, 1)
         rv.addWidget(self.result_label, 1)
-        self.roll.setVisible("midi" in self.kinds)
-        self.result_label.setVisible("midi" not in self.kinds)
 
         self.lay_out(left, right)
 
@@ -269,14 +264,8 @@ class GeneratorPanel(PanelBase):
 
     def show_result(self, result: Any) -> None:
         self.result = result
-        self.save_button.setEnabled(isinstance(result, MidiClip | AudioClip))
-        if isinstance(result, MidiClip):
-            self.roll.set_clip(result)
-            self.status.setText(
-                f"{len(result.notes)} notes, {result.bars:g} bars at {result.bpm:g} BPM "
-                f"(seed {result.provenance.get('seed', '?')})"
-            )
-        elif isinstance(result, AudioClip):
+        self.save_button.setEnabled(isinstance(result, AudioClip))
+        if isinstance(result, AudioClip):
             self.status.setText(f"{result.duration:.2f} s of audio at {result.sample_rate} Hz")
         elif isinstance(result, Image | Mask):
             w, h = result.size
@@ -288,14 +277,10 @@ class GeneratorPanel(PanelBase):
             self.status.setText(str(result)[:500])
 
     def save_result(self) -> Path | None:
-        if not isinstance(self.result, MidiClip | AudioClip):
+        if not isinstance(self.result, AudioClip):
             return None
-        is_midi = isinstance(self.result, MidiClip)
         path, _ = QFileDialog.getSaveFileName(
-            self,
-            "Save result",
-            "untitled.mid" if is_midi else "untitled.wav",
-            "MIDI files (*.mid)" if is_midi else "WAV audio (*.wav)",
+            self, "Save result", "untitled.wav", "WAV audio (*.wav)"
         )
         if not path:
             return None
@@ -303,10 +288,7 @@ class GeneratorPanel(PanelBase):
 
     def save_to(self, path: Path) -> Path:
         try:
-            if isinstance(self.result, MidiClip):
-                self.result.save(path)
-            elif isinstance(self.result, AudioClip):
-                self.result.save_wav(path)
+            self.result.save_wav(path)
         except OSError as exc:
             self.status.setText(f"⚠ Could not save {path.name}: {exc.strerror or exc}")
             raise

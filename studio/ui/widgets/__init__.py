@@ -1,1 +1,1 @@
-"""Reusable widgets: parameter forms, the piano roll, the jobs list, the log view."""
+"""Reusable widgets: parameter forms, the piano roll editor, the jobs list, the log view."""
