@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from studio.core.jobs import JobContext
@@ -277,7 +277,7 @@ class MusicEngine:
                 clip, notes_of_bar(self.tok, tokens, first_bar + b, bar_length, channels[ti], end)
             )
             clip.notes.sort()
-            ctx.partial(clip)
+            ctx.partial(replace(clip, notes=list(clip.notes)))  # a snapshot for the GUI
 
         self.sampler.run_tracks(
             header,
@@ -316,7 +316,7 @@ class MusicEngine:
         def on_bar(ti: int, b: int, tokens: list[int]) -> None:
             add_notes(clip, notes_of_bar(self.tok, tokens, b, bar_length, channels[ti], end))
             clip.notes.sort()
-            ctx.partial(clip)
+            ctx.partial(replace(clip, notes=list(clip.notes)))  # a snapshot for the GUI
 
         self.sampler.run_fill(piece, slots, window, self._settings(req), ctx, on_bar)
         return clip

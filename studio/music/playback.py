@@ -126,6 +126,16 @@ class AudioPlayer:
         seconds = self._frame / self._rate
         return self.offset_beats + seconds * self.bpm / 60.0
 
+    def append(self, audio: AudioClip) -> None:
+        """Queue ``audio`` after what is playing (or start playing it): bars heard as they are
+        written. Raises NoAudioDevice without an output."""
+        with self._lock:
+            if self._audio is not None and self._stream is not None:
+                samples = audio.samples if audio.samples.ndim == 2 else audio.samples[:, None]
+                self._audio = np.concatenate([self._audio, samples.astype(np.float32)])
+                return
+        self.play(audio, bpm=self.bpm, offset_beats=self.offset_beats)
+
     def stop(self) -> None:
         stream, self._stream = self._stream, None
         with self._lock:

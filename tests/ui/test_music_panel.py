@@ -263,3 +263,36 @@ def test_model_list_offers_your_trained_models(qtbot, panel, tiny_run, isolated_
         pass
     assert handle.state == JobState.SUCCEEDED, handle.error
     assert music_panel._HOST_KEY == folder / "tiny.safetensors"
+
+
+def test_listen_plays_bars_while_they_are_written(qtbot, panel, tiny_host, monkeypatch):
+    heard = []
+    monkeypatch.setattr(panel.player, "append", lambda audio: heard.append(audio))
+    panel.listen_action.setChecked(True)
+    panel._show_clip(MidiClip([Note(i * 1.0, 60 + i % 7, 1.0) for i in range(8)], bpm=120))
+    panel.mode.setCurrentIndex(1)  # continue
+    panel.bars.setValue(3)
+    handle = panel.generate()
+    with qtbot.waitSignal(handle.finished, timeout=60000):
+        pass
+    assert handle.state == JobState.SUCCEEDED, handle.error
+    qtbot.waitUntil(lambda: len(heard) == 3, timeout=20000)
+    assert all(len(a.samples) == 2 * 44100 for a in heard)  # one 4/4 bar at 120 BPM each
+    assert panel.player.offset_beats == 8.0  # the continuation starts after the two given bars
+
+
+def test_listen_without_a_sound_card_says_so(qtbot, panel, tiny_host, monkeypatch):
+    from studio.music.playback import AudioPlayer
+
+    monkeypatch.setattr(
+        AudioPlayer, "output_available", staticmethod(lambda: (False, "no audio output device"))
+    )
+    panel.listen_action.setChecked(True)
+    panel.bars.setValue(2)
+    panel.instruments.setText("piano")
+    handle = panel.generate()
+    with qtbot.waitSignal(handle.finished, timeout=60000):
+        pass
+    qtbot.waitUntil(lambda: not panel.listen_action.isChecked(), timeout=20000)
+    assert "no audio output device" in panel.listen_problem
+    assert "Render" in panel.listen_problem

@@ -113,6 +113,29 @@ def _run_transformer(request, ctx):
         return engine.run(MusicRequest(**request), ctx)
 
 
+def _render_bar(request, ctx):
+    """One bar of a clip as audio of exactly one bar's length, at a fixed level (no per-bar
+    normalisation, so bars heard one after another keep their loudness)."""
+    import numpy as np
+
+    from studio.core.media import AudioClip
+    from studio.music.playback import slice_clip
+    from studio.music.synth import render
+
+    clip, b = request["clip"], request["bar"]
+    bar = clip.bar_length
+    part = slice_clip(clip, b * bar, (b + 1) * bar)
+    rate = 44100
+    frames = int(round(bar * 60.0 / clip.bpm * rate))
+    if not part.notes:
+        return AudioClip(np.zeros((frames, 2), np.float32), rate)
+    audio = render(part, request["soundfont"], rate, ctx, tail=0.0, gain=4.0, normalize=False)
+    samples = np.zeros((frames, 2), np.float32)
+    take = min(frames, len(audio.samples))
+    samples[:take] = np.clip(audio.samples[:take], -1, 1)
+    return AudioClip(samples, rate)
+
+
 def _render_audio(request, ctx):
     from studio.music.synth import render
 
@@ -131,6 +154,7 @@ class MusicPanel(PanelBase):
         self.job: JobHandle | None = None
         self.play_job: JobHandle | None = None
         self._before_job: MidiClip | None = None
+        self.listen_problem = ""
         self.undo_stack = QUndoStack(self)
         from studio.music.playback import AudioPlayer
 
@@ -210,6 +234,9 @@ class MusicPanel(PanelBase):
         self.play_action = self._act("Play", self.toggle_play, None, "Play / stop (Space)")
         self.loop_action = self._act(
             "Loop", lambda: None, "L", "Loop the selected bars (L)", checkable=True
+        )
+        self.listen_action = self._act(
+            "Listen", lambda: None, None, "Hear the bars while they are written", checkable=True
         )
         self.render_action = self._act("Render…", self.render_dialog, None, "Render to WAV or FLAC")
         self.record_action = self._act(
@@ -558,6 +585,7 @@ class MusicPanel(PanelBase):
             self.status.setText(f"⚠ {exc}")
             return None
         self._before_job = self.clip
+        self._start_listening(spec)
         self.job = self.context.runner.submit(spec)
         self.job.progressed.connect(self._on_job_progressed)
         self.job.partial.connect(self._on_job_partial)
@@ -568,6 +596,24 @@ class MusicPanel(PanelBase):
         self.progress.setValue(0)
         self.status.setText("Working…")
         return self.job
+
+    def _start_listening(self, spec: JobSpec) -> None:
+        """Where the new bars begin, so Listen plays them as they are written."""
+        self._listen_next = 0
+        self.listen_problem = ""
+        mode = self.mode.currentData() if self.generator_combo.currentData() == TRANSFORMER else ""
+        bar = self.clip.bar_length
+        if mode == "continue":
+            self._listen_from = -(-self.clip.length_beats // bar) * bar
+        elif mode == "infill" and self.editor.bar_selection:
+            self._listen_from = (self.editor.bar_selection[0] - 1) * bar
+        else:
+            self._listen_from = 0.0
+        if self.listen_action.isChecked():
+            self.player.stop()
+            self.player.offset_beats = self._listen_from
+            tempo = spec.request.get("tempo") if isinstance(spec.request, dict) else None
+            self.player.bpm = tempo or self.clip.bpm
 
     def cancel(self) -> None:
         if self.job is not None and not self.job.done:
@@ -587,6 +633,39 @@ class MusicPanel(PanelBase):
         if self._current():
             self.editor.set_clip(clip, keep_selection=True)  # a preview: not in the undo stack
             self.tracks.set_clip(clip)
+            if self.listen_action.isChecked():
+                self._listen(clip, final=False)
+
+    def _listen(self, clip: MidiClip, final: bool) -> None:
+        """Queue each newly finished bar of a job's preview for playback, in order (bars written
+        track by track are heard as the first track is written)."""
+        bar = clip.bar_length
+        new = [n for n in clip.notes if n.start >= self._listen_from - 1e-9]
+        if not new:
+            return
+        last = int(max(n.start for n in new) // bar)
+        done = last + 1 if final else last  # a bar is finished once a later one has begun
+        for b in range(max(int(self._listen_from // bar), self._listen_next), done):
+            self._listen_next = b + 1
+            request = {"clip": clip, "bar": b, "soundfont": self.soundfont()}
+            handle = self.context.runner.submit(
+                JobSpec(f"Listen: bar {b + 1}", _render_bar, request, family="music-listen")
+            )
+            handle.succeeded.connect(self._on_listen_job_succeeded)
+
+    def _on_listen_job_succeeded(self, audio) -> None:
+        from studio.music.playback import NoAudioDevice
+
+        try:
+            self.player.append(audio)
+        except NoAudioDevice as exc:
+            self.listen_action.setChecked(False)
+            self.listen_problem = f"⚠ Listen: {exc}"
+            self.status.setText(self.listen_problem)
+            return
+        self.play_action.setText("Stop")
+        self._play_start = self.player.offset_beats
+        self._play_timer.start()
 
     def _on_job_succeeded(self, clips: list[MidiClip]) -> None:
         if not self._current():
@@ -601,6 +680,8 @@ class MusicPanel(PanelBase):
             )
         self.takes_list.setCurrentRow(0)
         self.clip = self._before_job or self.clip
+        if self.listen_action.isChecked():
+            self._listen(clips[0], final=True)
         had_notes = bool(self._before_job and self._before_job.notes)
         self.apply(self.job.title, clips[0])
         if not had_notes:
@@ -610,6 +691,7 @@ class MusicPanel(PanelBase):
             f"{len(first.notes)} notes, {first.bars:.0f} bars, key "
             f"{first.provenance.get('key', '?')}, seed "
             f"{first.provenance.get('seed', '?')}"
+            + (f"\n{self.listen_problem}" if self.listen_problem else "")
         )
 
     def _on_job_failed(self, message: str, _tb: str) -> None:
