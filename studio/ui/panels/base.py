@@ -46,6 +46,18 @@ class PanelBase(QWidget):
         self.context = context
         self.setObjectName(f"{self.panel_id}_panel")
 
+    # A panel runs one job at a time in ``self.job``, shown in ``self.progress`` and ``status``;
+    # signals from a job it has since replaced are ignored.
+    job: JobHandle | None = None
+
+    def _is_current(self) -> bool:
+        return self.sender() is self.job
+
+    def _on_job_progressed(self, fraction: float, message: str) -> None:
+        if self._is_current():
+            self.progress.setValue(int(fraction * 1000))
+            self.status.setText(message)
+
     def lay_out(self, controls: QWidget, work: QWidget) -> None:
         """Controls on the left (they scroll, so the window can shrink), work on the right."""
         scroll = QScrollArea()
@@ -222,14 +234,6 @@ class GeneratorPanel(PanelBase):
     def cancel(self) -> None:
         if self.job is not None and not self.job.done:
             self.job.cancel()
-
-    def _is_current(self) -> bool:
-        return self.sender() is self.job
-
-    def _on_job_progressed(self, fraction: float, message: str) -> None:
-        if self._is_current():
-            self.progress.setValue(int(fraction * 1000))
-            self.status.setText(message)
 
     def _on_job_succeeded(self, result: Any) -> None:
         if not self._is_current():

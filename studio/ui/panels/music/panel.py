@@ -621,16 +621,8 @@ class MusicPanel(PanelBase):
         elif self.player.playing:
             self.stop()
 
-    def _current(self) -> bool:
-        return self.sender() is self.job
-
-    def _on_job_progressed(self, fraction: float, message: str) -> None:
-        if self._current():
-            self.progress.setValue(int(fraction * 1000))
-            self.status.setText(message)
-
     def _on_job_partial(self, clip: MidiClip) -> None:
-        if self._current():
+        if self._is_current():
             self.editor.set_clip(clip, keep_selection=True)  # a preview: not in the undo stack
             self.tracks.set_clip(clip)
             if self.listen_action.isChecked():
@@ -668,7 +660,7 @@ class MusicPanel(PanelBase):
         self._play_timer.start()
 
     def _on_job_succeeded(self, clips: list[MidiClip]) -> None:
-        if not self._current():
+        if not self._is_current():
             return
         self.cancel_button.setEnabled(False)
         self.progress.setValue(1000)
@@ -695,13 +687,13 @@ class MusicPanel(PanelBase):
         )
 
     def _on_job_failed(self, message: str, _tb: str) -> None:
-        if self._current():
+        if self._is_current():
             self.cancel_button.setEnabled(False)
             self._show_clip(self.clip)
             self.status.setText(f"⚠ {message}")
 
     def _on_job_cancelled(self) -> None:
-        if self._current():
+        if self._is_current():
             self.cancel_button.setEnabled(False)
             self._show_clip(self.clip)  # drop the preview
             self.status.setText("Cancelled.")
