@@ -603,10 +603,13 @@ class MusicPanel(PanelBase):
         self.listen_problem = ""
         mode = self.mode.currentData() if self.generator_combo.currentData() == TRANSFORMER else ""
         bar = self.clip.bar_length
+        self._listen_until: float | None = None
         if mode == "continue":
             self._listen_from = -(-self.clip.length_beats // bar) * bar
+            self._listen_until = self._listen_from + self.bars.value() * bar
         elif mode == "infill" and self.editor.bar_selection:
             self._listen_from = (self.editor.bar_selection[0] - 1) * bar
+            self._listen_until = self.editor.bar_selection[1] * bar
         else:
             self._listen_from = 0.0
         if self.listen_action.isChecked():
@@ -633,10 +636,13 @@ class MusicPanel(PanelBase):
         track by track are heard as the first track is written)."""
         bar = clip.bar_length
         new = [n for n in clip.notes if n.start >= self._listen_from - 1e-9]
-        if not new:
+        if final:  # every bar the job wrote, silent ones included
+            end = self._listen_until if self._listen_until is not None else clip.length_beats
+            done = int(-(-round(end, 6) // bar))
+        elif new:  # a bar is finished once a later one has begun
+            done = int(max(n.start for n in new) // bar)
+        else:
             return
-        last = int(max(n.start for n in new) // bar)
-        done = last + 1 if final else last  # a bar is finished once a later one has begun
         for b in range(max(int(self._listen_from // bar), self._listen_next), done):
             self._listen_next = b + 1
             request = {"clip": clip, "bar": b, "soundfont": self.soundfont()}
