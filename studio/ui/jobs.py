@@ -189,7 +189,9 @@ class JobRunner(QObject):
         """
         if self._closed:
             raise RuntimeError("the job runner is shut down")
-        handle = JobHandle(spec, self)
+        # Not parented to the runner: a finished job (and its result) is freed once the Jobs dock
+        # and the panel let go of it.
+        handle = JobHandle(spec)
         if spec.key:
             stale = self._by_key.get(spec.key)
             if stale is not None and not stale.done:

@@ -113,3 +113,20 @@ def test_shutdown_cancels_and_joins(qapp, qtbot):
     assert handle.ctx.cancelled
     with pytest.raises(RuntimeError):
         runner.submit(JobSpec("late", steps, 1))
+
+
+def test_finished_jobs_and_their_results_are_freed(qtbot, runner):
+    import gc
+    import weakref
+
+    handle = runner.submit(JobSpec("big", lambda r, c: bytearray(10_000_000)))
+    with qtbot.waitSignal(handle.finished, timeout=5000):
+        pass
+    ref = weakref.ref(handle)
+    del handle
+    later = runner.submit(JobSpec("next", steps, 1))
+    with qtbot.waitSignal(later.finished, timeout=5000):
+        pass
+    qtbot.wait(20)
+    gc.collect()
+    assert ref() is None

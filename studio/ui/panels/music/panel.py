@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import random
 from pathlib import Path
 from typing import Any
 
@@ -524,7 +525,7 @@ class MusicPanel(PanelBase):
             "top_p": self.top_p.value(),
             "seed": self.seed.value()
             if self.seed.value() >= 0
-            else int.from_bytes(__import__("os").urandom(3), "big"),
+            else random.SystemRandom().randrange(2**24),  # shown in the take, so it can be reused
             "variations": self.variations.value(),
             "strict_key": self.strict_key.isChecked(),
             "instruments": parse_instruments(self.instruments.text()),
