@@ -296,3 +296,20 @@ def test_listen_without_a_sound_card_says_so(qtbot, panel, tiny_host, monkeypatc
     qtbot.waitUntil(lambda: not panel.listen_action.isChecked(), timeout=20000)
     assert "no audio output device" in panel.listen_problem
     assert "Render" in panel.listen_problem
+
+
+def test_shift_drag_selects_with_a_rubber_band(qtbot, panel):
+    editor = panel.editor
+    notes = [Note(0, 60, 1), Note(1, 62, 1), Note(6, 64, 1)]
+    panel._show_clip(MidiClip(notes))
+    editor.verticalScrollBar().setValue(int((127 - 72) * editor.row_h))
+    shift = Qt.KeyboardModifier.ShiftModifier
+    start, end = point(editor, 0.0, 66), point(editor, 2.5, 58)
+    qtbot.mousePress(editor.viewport(), Qt.MouseButton.LeftButton, shift, start)
+    qtbot.mouseMove(editor.viewport(), end)
+    qtbot.mouseRelease(editor.viewport(), Qt.MouseButton.LeftButton, shift, end)
+    assert editor.selected == {notes[0], notes[1]}
+    assert panel.clip.notes == notes  # selecting drew nothing
+    editor.setFocus()
+    qtbot.keyClick(editor, Qt.Key.Key_Delete)
+    assert panel.clip.notes == [notes[2]]

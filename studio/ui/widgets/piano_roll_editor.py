@@ -219,6 +219,9 @@ class PianoRollEditor(QAbstractScrollArea):
             y = self.y_of(pitch)
             if RULER_H <= y <= h:
                 p.drawText(QPointF(4, y + self.row_h - 1), f"C{pitch // 12 - 1}")
+        if self._drag is not None and self._drag["kind"] == "band":
+            p.setPen(QPen(pal.highlight().color(), 1, Qt.PenStyle.DashLine))
+            p.drawRect(QRectF(self._drag["origin"], self._drag["current"]).normalized())
         if self.playhead is not None:
             x = self.x_of(self.playhead)
             p.setPen(QPen(QColor("#e11d48"), 2))
@@ -254,6 +257,8 @@ class PianoRollEditor(QAbstractScrollArea):
                 "notes": sorted(self.selected),
                 "anchor": note,
             }
+        elif shift:  # Shift+drag on empty grid: select with a rubber band
+            self._drag = {"kind": "band", "origin": pos, "current": pos}
         else:
             self.selected = set()
             self.selection_changed.emit()
@@ -288,6 +293,10 @@ class PianoRollEditor(QAbstractScrollArea):
             a = self._drag["from"]
             self.select_bars(min(a, bar_no), max(a, bar_no))
             return
+        if kind == "band":
+            self._drag["current"] = pos
+            self.viewport().update()
+            return
         d_beats = (pos.x() - self._drag["origin"].x()) / self.px_per_beat
         if self.snap:
             d_beats = round(d_beats / self.snap) * self.snap
@@ -321,7 +330,11 @@ class PianoRollEditor(QAbstractScrollArea):
         if drag is None:
             return
         kind = drag["kind"]
-        if kind == "draw":
+        if kind == "band":
+            band = QRectF(drag["origin"], drag["current"]).normalized()
+            self.selected |= {n for n in self.clip.notes if band.intersects(self.note_rect(n))}
+            self.selection_changed.emit()
+        elif kind == "draw":
             note = drag.get("current", drag["note"])
             self.selected = {note}
             self.edited.emit("Draw note", sorted([*self.clip.notes, note]))
