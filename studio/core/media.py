@@ -61,6 +61,16 @@ class MidiClip:
     tempo_changes: list[tuple[float, float]] = field(default_factory=list)
     meter_changes: list[tuple[float, int, int]] = field(default_factory=list)
 
+    def seconds_at(self, beat: float) -> float:
+        """Time in seconds of ``beat``, following the tempo changes."""
+        seconds, at, bpm = 0.0, 0.0, self.bpm
+        for change_beat, change_bpm in sorted(self.tempo_changes):
+            if change_beat >= beat:
+                break
+            seconds += (change_beat - at) * 60.0 / bpm
+            at, bpm = change_beat, change_bpm
+        return seconds + (beat - at) * 60.0 / bpm
+
     @property
     def bar_length(self) -> float:
         """Length of one bar in quarter notes (the unit of every time in a clip)."""

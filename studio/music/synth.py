@@ -81,7 +81,6 @@ def render(
                 channel, sfid, bank, clip.programs.get(channel, 0) if channel != DRUM_CHANNEL else 0
             )
         volumes = volumes or {}
-        seconds_per_beat = 60.0 / clip.bpm
         events: list[tuple[float, int, int, int, int]] = []  # time, order, kind, channel, pitch/vel
         velocities = {}
         for n in clip.notes:
@@ -89,11 +88,12 @@ def render(
             if vol <= 0:
                 continue
             velocity = max(1, min(127, int(round(n.velocity * vol))))
-            events.append((n.start * seconds_per_beat, 1, 1, n.channel, n.pitch))
-            events.append((n.end * seconds_per_beat, 0, 0, n.channel, n.pitch))
-            velocities[(n.start * seconds_per_beat, n.channel, n.pitch)] = velocity
+            on, off = clip.seconds_at(n.start), clip.seconds_at(n.end)  # follows tempo changes
+            events.append((on, 1, 1, n.channel, n.pitch))
+            events.append((off, 0, 0, n.channel, n.pitch))
+            velocities[(on, n.channel, n.pitch)] = velocity
         events.sort()
-        total = int((clip.length_beats * seconds_per_beat + tail) * sample_rate)
+        total = int((clip.seconds_at(clip.length_beats) + tail) * sample_rate)
         out = np.zeros((total, 2), dtype=np.float32)
         cursor = 0
         for i, (time_s, _, kind, channel, pitch) in enumerate(events):

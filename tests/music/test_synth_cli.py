@@ -272,3 +272,13 @@ def test_shipped_model_is_verified_and_composes(tmp_path):
     from studio.music.keys import in_key_rate, parse_key
 
     assert in_key_rate([n.pitch for n in clip.notes], parse_key("A minor")) == 1.0
+
+
+def test_render_follows_tempo_changes():
+    clip = MidiClip([Note(0, 60, 1), Note(4, 62, 1)], bpm=120, tempo_changes=[(2.0, 60.0)])
+    assert clip.seconds_at(2.0) == 1.0 and clip.seconds_at(4.0) == 3.0
+    audio = render(clip, sample_rate=8000, tail=0.0)
+    assert audio.duration == pytest.approx(4.0, abs=0.01)  # 1 s for 2 beats, then 3 beats at 60
+    loud = np.abs(audio.samples).max(axis=1)
+    assert loud[int(2.9 * 8000) : int(3.0 * 8000)].max() < 0.05  # the rest before the second note
+    assert loud[int(3.05 * 8000) : int(3.3 * 8000)].max() > 0.1
