@@ -75,10 +75,25 @@ def test_doctor_json_reports_every_part_without_crashing():
     out = run("doctor", "--json")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
-    for part in ("python", "torch", "device", "qt", "audio", "midi", "camera", "models", "plugins"):
+    parts = (
+        "python",
+        "torch",
+        "device",
+        "qt",
+        "audio",
+        "midi",
+        "camera",
+        "music",
+        "models",
+        "plugins",
+    )
+    for part in parts:
         assert part in report and report[part]["status"], part
     assert report["device"]["device"] in ("cpu", "cuda", "mps")
     assert any(e["id"] == "studio/scale-melody" for e in report["plugins"]["engines"])
+    music = {e["id"]: e["status"] for e in report["music"]["items"]}
+    assert music == {"music/transformer": "ok", "music/synth": "ok"}
+    assert "ALSA lib" not in out.stderr
 
 
 def test_doctor_text(tmp_path):

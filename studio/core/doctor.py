@@ -120,16 +120,13 @@ def _audio() -> dict[str, Any]:
 
 
 def _midi() -> dict[str, Any]:
-    import mido
+    from studio.music.playback import midi_ports
 
-    try:
-        outputs = mido.get_output_names()
-        inputs = mido.get_input_names()
-    except (ImportError, OSError, RuntimeError) as exc:
+    outputs, inputs, problem = midi_ports()
+    if problem:
         return {
             "status": "none",
-            "detail": f"no MIDI backend available ({type(exc).__name__}: "
-            f"{str(exc)[:120]}); MIDI files still work",
+            "detail": f"{problem}; MIDI files still work",
             "outputs": [],
             "inputs": [],
         }
@@ -140,6 +137,41 @@ def _midi() -> dict[str, Any]:
         "detail": f"outputs: {', '.join(outputs) or '-'}; inputs: {', '.join(inputs) or '-'}",
         "outputs": outputs,
         "inputs": inputs,
+    }
+
+
+def _music_engines(settings) -> dict[str, Any]:
+    """The music transformer (its model, checked against its card) and the SoundFont synth."""
+    from studio.core.models import ModelIntegrityError, ModelStore
+    from studio.music import DEFAULT_MODEL
+
+    store = ModelStore(settings.models_dir())
+    engines = []
+    try:
+        entry = store.find(DEFAULT_MODEL, "music")
+        store.verify(entry)
+        engines.append(
+            {
+                "id": "music/transformer",
+                "status": "ok",
+                "detail": f"{entry.name} ({entry.origin}), sha256 checked",
+            }
+        )
+    except (KeyError, ModelIntegrityError) as exc:
+        engines.append({"id": "music/transformer", "status": "missing", "detail": str(exc)})
+    try:
+        from studio.music.synth import _fluidsynth, default_soundfont
+
+        _fluidsynth()
+        soundfont = settings.soundfont or str(default_soundfont())
+        engines.append({"id": "music/synth", "status": "ok", "detail": f"FluidSynth, {soundfont}"})
+    except Exception as exc:  # noqa: BLE001 - reported, never raised
+        engines.append({"id": "music/synth", "status": "missing", "detail": str(exc)})
+    bad = [e for e in engines if e["status"] != "ok"]
+    return {
+        "status": "ok" if not bad else "warning",
+        "detail": "; ".join(f"{e['id']}: {e['detail']}" for e in engines),
+        "items": engines,
     }
 
 
@@ -209,6 +241,7 @@ def run_doctor(safe_mode: bool = False) -> dict[str, Any]:
     report["audio"] = _guard(_audio)
     report["midi"] = _guard(_midi)
     report["camera"] = _guard(_camera)
+    report["music"] = _guard(lambda: _music_engines(settings))
     report["models"] = _guard(lambda: _models(settings))
     report["plugins"] = _guard(lambda: _plugins(settings, safe_mode))
     report["platform"] = {
