@@ -35,8 +35,14 @@ def default_soundfont() -> Path:
 
 
 def _fluidsynth():
+    import contextlib
+    import io
+
     try:
-        import fluidsynth
+        # pyfluidsynth prints where it found the library when CI is set: keep our stdout clean
+        # (``--json`` output, piped MIDI).
+        with contextlib.redirect_stdout(io.StringIO()):
+            import fluidsynth
     except (ImportError, OSError) as exc:
         raise SynthUnavailable(
             "FluidSynth is not available: install Debian's libfluidsynth3 "
