@@ -145,6 +145,8 @@ class _Worker(QThread):
                 self._execute(handle)
             finally:
                 self.busy = False
+                # An idle worker must not keep its last job (and its result) alive.
+                del handle
 
     def _execute(self, handle: JobHandle) -> None:
         if not handle._begin():

@@ -388,6 +388,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_layout()
         self._memory_timer.stop()
+        for panel in self.panels.values():
+            panel.shutdown()
         self.context.runner.shutdown()
         self.context.registry.unload_all()
         if self._own_log_handler:

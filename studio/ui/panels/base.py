@@ -46,6 +46,9 @@ class PanelBase(QWidget):
         self.context = context
         self.setObjectName(f"{self.panel_id}_panel")
 
+    def shutdown(self) -> None:
+        """The window is closing: stop sound, ports and timers (the runner cancels the jobs)."""
+
     # A panel runs one job at a time in ``self.job``, shown in ``self.progress`` and ``status``;
     # signals from a job it has since replaced are ignored.
     job: JobHandle | None = None

@@ -868,6 +868,12 @@ class MusicPanel(PanelBase):
         self.record_action.setChecked(True)
         self.status.setText(f"Recording from {self.midi_inputs[0]}… press Record again to stop.")
 
+    def shutdown(self) -> None:
+        self.stop()
+        if getattr(self, "_record_port", None) is not None:
+            self._record_port.close()
+            self._record_port = None
+
     def render_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
             self, "Render audio", "untitled.wav", "WAV audio (*.wav);;FLAC audio (*.flac)"
