@@ -46,8 +46,8 @@ def studio(*args, **kw):
 
 def test_cli_generate_infill_harmonize_render(tiny_run, tmp_path):
     model = str(tiny_run[1])
-    gen = tmp_path / "gen.mid"
-    out = studio(
+    gen, again = tmp_path / "gen.mid", tmp_path / "again.mid"
+    args = [
         "music",
         "generate",
         "--model",
@@ -61,29 +61,13 @@ def test_cli_generate_infill_harmonize_render(tiny_run, tmp_path):
         "--seed",
         "3",
         "-o",
-        str(gen),
-    )
+    ]
+    out = studio(*args, str(gen))
     assert out.returncode == 0, out.stderr
     assert "key G major, seed 3" in out.stdout
     mid = mido.MidiFile(str(gen))
     assert mid.type == 1 and any(m.type == "note_on" for m in mid)
-    again = tmp_path / "again.mid"
-    studio(
-        "music",
-        "generate",
-        "--model",
-        model,
-        "--key",
-        "G major",
-        "--bars",
-        "4",
-        "--instruments",
-        "choir,choir",
-        "--seed",
-        "3",
-        "-o",
-        str(again),
-    )
+    assert studio(*args, str(again)).returncode == 0
     assert MidiClip.load(again).notes == MidiClip.load(gen).notes
 
     infilled = tmp_path / "in.mid"

@@ -53,6 +53,19 @@ class PanelBase(QWidget):
     # signals from a job it has since replaced are ignored.
     job: JobHandle | None = None
 
+    def start_job(self, spec: JobSpec) -> JobHandle:
+        """Run ``spec`` as the panel's job: its signals go to the panel's ``_on_job_*`` slots (those
+        it has), the Cancel button is enabled and the progress bar starts again."""
+        self.job = self.context.runner.submit(spec)
+        for signal in ("progressed", "partial", "succeeded", "failed", "cancelled"):
+            slot = getattr(self, f"_on_job_{signal}", None)
+            if slot is not None:
+                getattr(self.job, signal).connect(slot)
+        self.cancel_button.setEnabled(True)
+        self.progress.setValue(0)
+        self.status.setText("Working…")
+        return self.job
+
     def _is_current(self) -> bool:
         return self.sender() is self.job
 
@@ -224,15 +237,7 @@ class GeneratorPanel(PanelBase):
             family=f"plugin:{ref_id}",
             key=f"{self.panel_id}.generate",
         )
-        self.job = self.context.runner.submit(spec)
-        self.job.progressed.connect(self._on_job_progressed)
-        self.job.succeeded.connect(self._on_job_succeeded)
-        self.job.failed.connect(self._on_job_failed)
-        self.job.cancelled.connect(self._on_job_cancelled)
-        self.cancel_button.setEnabled(True)
-        self.progress.setValue(0)
-        self.status.setText("Working…")
-        return self.job
+        return self.start_job(spec)
 
     def cancel(self) -> None:
         if self.job is not None and not self.job.done:

@@ -587,16 +587,7 @@ class MusicPanel(PanelBase):
             return None
         self._before_job = self.clip
         self._start_listening(spec)
-        self.job = self.context.runner.submit(spec)
-        self.job.progressed.connect(self._on_job_progressed)
-        self.job.partial.connect(self._on_job_partial)
-        self.job.succeeded.connect(self._on_job_succeeded)
-        self.job.failed.connect(self._on_job_failed)
-        self.job.cancelled.connect(self._on_job_cancelled)
-        self.cancel_button.setEnabled(True)
-        self.progress.setValue(0)
-        self.status.setText("Working…")
-        return self.job
+        return self.start_job(spec)
 
     def _start_listening(self, spec: JobSpec) -> None:
         """Where the new bars begin, so Listen plays them as they are written."""
