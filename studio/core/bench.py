@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from studio.core.jobs import Cancelled, JobContext
+from studio.core.jobs import JobContext
 
 __all__ = ["BENCHMARKS", "run_benchmarks", "format_results", "machine_name"]
 
@@ -171,10 +171,7 @@ def run_benchmarks(names: list[str] | None, ctx: JobContext | None = None) -> di
             ctx.progress((index + fraction) / len(names), f"{name}: {message}")
 
         sub = JobContext(sub_progress, None, min_interval=0.0, cancel_event=ctx._cancel)
-        try:
-            out["results"][name] = _resolve(name)(sub)
-        except Cancelled:
-            raise
+        out["results"][name] = _resolve(name)(sub)
     return out
 
 

@@ -24,7 +24,7 @@ from studio.music.sampling import (
     free_channels,
     notes_of_bar,
 )
-from studio.music.tokens import METERS, STYLES, MusicTokenizer, PieceTokens
+from studio.music.tokens import METERS, STYLES, MusicTokenizer, PieceTokens, clip_key
 from studio.music.training import piece_bar_costs
 
 __all__ = [
@@ -173,7 +173,7 @@ class MusicEngine:
         if req.key:
             key = parse_key(req.key)
         elif clip is not None and clip.notes:
-            key = self.tok.encode_clip(clip).key
+            key = clip_key(clip)  # from the notes; the clip is tokenized once, later
         else:
             key = Key(0, "major")
         if req.meter:

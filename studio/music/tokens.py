@@ -21,6 +21,7 @@ from studio.music.keys import PITCH_NAMES, Key, find_key
 
 __all__ = [
     "MusicTokenizer",
+    "clip_key",
     "PieceTokens",
     "TrackBars",
     "STYLES",
@@ -226,16 +227,7 @@ class MusicTokenizer:
                 bars = sub.tracks[0].bars if sub.tracks else []
             bars = bars + [[] for _ in range(n_bars - len(bars))]
             tracks.append(TrackBars(clip.programs.get(channel, 0), drum, bars))
-        if key is None:
-            pitched = [n for n in clip.notes if n.channel != DRUM_CHANNEL]
-            key = (
-                find_key(
-                    np.array([n.pitch for n in pitched]), np.array([n.duration for n in pitched])
-                )
-                if pitched
-                else Key(0, "major")
-            )
-        return PieceTokens("clip", style, key, meter, clip.bpm, tracks)
+        return PieceTokens("clip", style, key or clip_key(clip), meter, clip.bpm, tracks)
 
     # -- sequences ---------------------------------------------------------------------------------
     def density_bin(self, piece: PieceTokens) -> int:
@@ -342,3 +334,11 @@ class MusicTokenizer:
             beat_unit=piece.meter[1],
         )
         return clip
+
+
+def clip_key(clip: MidiClip) -> Key:
+    """The key of a clip's melodic notes (drums ignored), C major when it has none."""
+    pitched = [n for n in clip.notes if n.channel != DRUM_CHANNEL]
+    if not pitched:
+        return Key(0, "major")
+    return find_key(np.array([n.pitch for n in pitched]), np.array([n.duration for n in pitched]))
