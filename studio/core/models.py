@@ -55,6 +55,10 @@ class ModelCard:
     command: str
     metrics: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    # A model that an installed Python package ships (a Piper voice): ``file`` is relative to it.
+    package: str = ""
+    # What the licence forbids or asks for, shown wherever the model is picked.
+    restriction: str = ""
 
     @classmethod
     def from_toml(cls, path: Path) -> ModelCard:
@@ -74,7 +78,20 @@ class ModelCard:
             command=str(data["command"]),
             metrics=dict(data.get("metrics", {})),
             description=str(data.get("description", "")),
+            package=str(data.get("package", "")),
+            restriction=str(data.get("restriction", "")),
         )
+
+    def target(self, card_path: Path) -> Path:
+        """Where the file this card describes lives."""
+        if self.package:
+            import importlib.util
+
+            spec = importlib.util.find_spec(self.package)
+            if spec is None or not spec.submodule_search_locations:
+                return card_path.parent / f"(package {self.package} is not installed)" / self.file
+            return Path(list(spec.submodule_search_locations)[0]) / self.file
+        return card_path.parent / self.file
 
     def as_text(self) -> str:
         lines = [
@@ -84,8 +101,11 @@ class ModelCard:
             f"sha256: {self.sha256}",
             f"licence: {self.licence}",
             f"source: {self.source}",
+            *([f"package: {self.package}"] if self.package else []),
             f"made with: {self.command}",
         ]
+        if self.restriction:
+            lines.append(f"restriction: {self.restriction}")
         if self.description:
             lines.append(f"description: {self.description}")
         for key, value in self.metrics.items():
@@ -176,11 +196,13 @@ class ModelStore:
                     entries.append(ModelEntry(target, origin, None, problem=f"bad card: {exc}"))
                     carded.add(target)
                     continue
-                target = card_path.parent / card.file
+                target = card.target(card_path)
                 carded.add(target)
                 entry = ModelEntry(target, origin, card)
                 if not target.exists():
-                    entry.problem = f"file missing: {card.file}"
+                    entry.problem = f"file missing: {card.file}" + (
+                        f" (from the {card.package} package)" if card.package else ""
+                    )
                 entry.verified = self._verified.get(target)
                 entries.append(entry)
             if origin == "user":
