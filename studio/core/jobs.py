@@ -54,6 +54,7 @@ class JobContext:
         self._min_interval = min_interval
         self._cancel = cancel_event or threading.Event()
         self._last_emit = -1.0
+        self._on_cancel: list[Callable[[], None]] = []
         self.fraction = 0.0
         self.message = ""
 
@@ -88,6 +89,15 @@ class JobContext:
     def cancel(self) -> None:
         """Ask the job to stop at its next ``check_cancelled``; safe from any thread."""
         self._cancel.set()
+        for callback in list(self._on_cancel):
+            callback()
+
+    def on_cancel(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (from the cancelling thread) when the job is cancelled: for engines
+        that can interrupt a long native call (an ONNX run, a synthesizer)."""
+        self._on_cancel.append(callback)
+        if self._cancel.is_set():
+            callback()
 
     @property
     def cancelled(self) -> bool:
