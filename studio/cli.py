@@ -84,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_music(sub)
 
+    from studio.voice.cli import add_parser as add_voice
+
+    add_voice(sub)
+
     gen = sub.add_parser(
         "generate", help="run a generator (built-in or plugin) and save its result"
     )
@@ -278,6 +282,12 @@ def _cmd_music(args) -> int:
     return run(args)
 
 
+def _cmd_voice(args) -> int:
+    from studio.voice.cli import run
+
+    return run(args)
+
+
 def _cmd_generate(args) -> int:
     from pathlib import Path
 
@@ -305,7 +315,9 @@ def _cmd_generate(args) -> int:
         ref = registry.get(args.generator)
     except KeyError as exc:
         raise CliError(str(exc.args[0])) from None
-    known = {p.name for p in registry.generator(ref).params}
+    # a kind's inputs (text for a voice) are passed as parameters too
+    inputs = {"voice": {"text", "voice"}}.get(ref.kind, set())
+    known = {p.name for p in registry.generator(ref).params} | inputs
     unknown = sorted(set(request) - known)
     if unknown:
         raise CliError(f"{ref.id} has no parameter {', '.join(unknown)} (has {', '.join(known)})")
@@ -336,6 +348,7 @@ COMMANDS = {
     "plugins": _cmd_plugins,
     "generate": _cmd_generate,
     "music": _cmd_music,
+    "voice": _cmd_voice,
 }
 
 

@@ -176,7 +176,7 @@ def split_lyrics(lyrics: str, phonemize=None) -> list[Syllable]:
             else:
                 out.append(Syllable("la", hold=len(token) - 1))
             continue
-        parts = [p.strip(",.;:!?\"()") for p in token.split("-")]
+        parts = [p.strip(',.;:!?"()') for p in token.split("-")]
         parts = [p for p in parts if p]
         if not parts:
             continue
@@ -446,3 +446,49 @@ def _contour(target: np.ndarray, sung: list[SungNote], settings: SingSettings) -
             cents[a:b] += settings.vibrato_depth * ramp * wave
     hz = 440.0 * 2 ** ((cents / 100.0 - 69) / 12.0)
     return np.where(voiced, hz, 0.0)
+
+
+def sing_clip(
+    clip: MidiClip,
+    lyrics: str,
+    settings: SingSettings,
+    ctx: JobContext,
+    *,
+    track: int | None = None,
+    accompaniment: bool = False,
+    soundfont=None,
+    cache=None,
+) -> SongResult:
+    """Sing one track of ``clip`` (a MIDI channel; None: the first with notes). With
+    ``accompaniment`` the other tracks are rendered with the SoundFont and mixed under the voice
+    (44.1 kHz stereo). Raises ValueError, VoiceUnavailable, SynthUnavailable, Cancelled."""
+    notes, messages = melody_from_clip(clip, track)
+    result = sing(notes, clip.bpm, lyrics, settings, ctx, cache=cache, tempo_clip=clip)
+    result.messages[:0] = messages
+    if not accompaniment:
+        return result
+    channel = notes[0].channel
+    others = [n for n in clip.notes if n.channel != channel]
+    if not others:
+        result.messages.append("the clip has no other tracks to accompany the voice")
+        return result
+    import copy
+
+    import soxr
+
+    from studio.music.synth import render
+
+    backing = copy.copy(clip)
+    backing.notes = others
+    band = render(backing, soundfont, 44100, None, normalize=True)
+    voice = soxr.resample(result.audio.samples, result.audio.sample_rate, 44100)
+    frames = max(len(band.samples), len(voice))
+    mix = np.zeros((frames, 2), dtype=np.float32)
+    mix[: len(band.samples)] += band.samples * 0.55
+    mix[: len(voice)] += voice[:, None] * 0.9
+    peak = float(np.max(np.abs(mix))) or 1.0
+    if peak > 0.99:
+        mix *= 0.99 / peak
+    provenance = {**result.audio.provenance, "accompaniment": True}
+    result.audio = AudioClip(mix, 44100, provenance=provenance)
+    return result

@@ -328,8 +328,11 @@ class AudioWriter:
     def __enter__(self) -> AudioWriter:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *_exc) -> None:
         self.close()
+        if exc_type is not None:
+            # a failed or cancelled export leaves no half-written file behind
+            self.path.unlink(missing_ok=True)
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
