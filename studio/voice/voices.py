@@ -191,8 +191,8 @@ def shift_pitch(audio: np.ndarray, sample_rate: int, semitones: float) -> np.nda
         return audio
     pw = world()
     x = audio.astype(np.float64)
-    f0, times = pw.dio(x, sample_rate, frame_period=5.0)
-    f0 = pw.stonemask(x, f0, times, sample_rate)
+    # harvest, not dio: dio jumps to harmonics on these low voices and the result goes off key
+    f0, times = pw.harvest(x, sample_rate, frame_period=5.0, f0_floor=60.0, f0_ceil=800.0)
     sp = pw.cheaptrick(x, f0, times, sample_rate)
     ap = pw.d4c(x, f0, times, sample_rate)
     y = pw.synthesize(f0 * 2 ** (semitones / 12.0), sp, ap, sample_rate, 5.0)
