@@ -15,7 +15,7 @@ EXTRAS ?= test
 SYSTEM_PACKAGES := libegl1 libgl1 libfontconfig1 fonts-dejavu-core libdbus-1-3 libglib2.0-0 \
 	libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 \
 	libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 libx11-xcb1 \
-	libportaudio2 libfluidsynth3
+	libportaudio2 libfluidsynth3 libsndfile1 g++
 
 .PHONY: setup run test lint bench shots system-deps clean
 
