@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from studio.core.models import ModelStore
 from studio.core.settings import Settings, load_settings, save_settings
@@ -22,6 +23,9 @@ class StudioContext:
     device: str = "cpu"  # resolved by a background job at start
     device_text: str = "Device: detecting…"
     messages: list[str] = field(default_factory=list)
+    # What one panel hands to another: "music.clip" is the Music panel's current clip (the
+    # Voice panel sings its melody).
+    shared: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def create(cls, safe_mode: bool = False) -> StudioContext:

@@ -38,7 +38,7 @@ entry = "tp_tone.gen:Tone"
 """
 
 
-def test_voice_plugin_builds_controls_runs_and_saves(qtbot, context, tmp_path, monkeypatch):
+def test_voice_plugin_builds_controls_runs_and_exports(qtbot, context, tmp_path, monkeypatch):
     pkg = tmp_path / "tp_tone"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
@@ -50,15 +50,19 @@ def test_voice_plugin_builds_controls_runs_and_saves(qtbot, context, tmp_path, m
     )
     panel = VoicePanel(context)
     qtbot.addWidget(panel)
-    assert panel.generator_combo.currentData() == "tone/tone"
-    assert panel.generate_button.isVisible() or not panel.isVisible()
-    panel.form.set_value("seconds", 1.5)
-    panel.form.set_value("loud", False)
-    handle = panel.generate()
+    qtbot.waitUntil(lambda: panel.voice_combo.findData("plugin:tone/tone") >= 0, timeout=20000)
+    assert panel.select_voice("plugin:tone/tone")
+    assert not panel.rate.isEnabled()  # the plugin brings its own controls
+    panel.plugin_form.set_value("seconds", 1.5)
+    panel.plugin_form.set_value("loud", False)
+    panel.editor.setPlainText("anything")
+    handle = panel.speak()
     with qtbot.waitSignal(handle.finished, timeout=20000):
         pass
     assert handle.state == JobState.SUCCEEDED, handle.error
-    assert "1.50 s of audio" in panel.status.text()
-    saved = panel.save_to(tmp_path / "tone.wav")
-    audio = AudioClip.load_wav(saved)
+    assert "1.5 s" in panel.status.text()
+    export = panel.export_to(tmp_path / "tone.wav")
+    with qtbot.waitSignal(export.finished, timeout=20000):
+        pass
+    audio = AudioClip.load_wav(tmp_path / "tone.wav")
     assert audio.duration == 1.5 and abs(audio.samples).max() < 0.15

@@ -398,6 +398,7 @@ class MusicPanel(PanelBase):
     # -- document ----------------------------------------------------------------------------------
     def _show_clip(self, clip: MidiClip) -> None:
         self.clip = clip
+        self.context.shared["music.clip"] = clip
         self.editor.set_clip(clip, keep_selection=True)
         self.tracks.set_clip(clip)
         self.editor.muted = self.tracks.silent()

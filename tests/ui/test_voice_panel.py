@@ -1,0 +1,64 @@
+"""The Voice panel with the real voices: speak with marks, SSML errors, sing, export."""
+
+import pytest
+
+from studio.core.media import MidiClip, Note
+from studio.ui.jobs import JobState
+from studio.voice.speech import read_metadata
+
+
+@pytest.fixture
+def panel(qtbot, window):
+    p = window.panels["voice"]
+    qtbot.waitUntil(lambda: p.voice_combo.findData("piper:en_US-joe-medium") >= 0, timeout=20000)
+    return p
+
+
+def _finish(qtbot, handle):
+    with qtbot.waitSignal(handle.finished, timeout=60000):
+        pass
+    return handle
+
+
+def test_voice_picker_shows_licence_and_the_lessac_restriction(panel):
+    assert panel.select_voice("piper:en_US-joe-medium")
+    assert "Lessac" in panel.voice_note.text() and "commercial" in panel.voice_note.text()
+    assert panel.voice_combo.count() > 100  # eSpeak NG's languages too
+    assert panel.select_voice("espeak:gmw/de")
+    assert not panel.variation.isEnabled()  # Piper only
+
+
+def test_speak_draws_the_waveform_with_sentence_marks_and_exports(qtbot, panel, tmp_path):
+    panel.select_voice("piper:en_US-joe-medium")
+    panel.editor.setPlainText("First sentence here. And a second one.")
+    handle = _finish(qtbot, panel.speak())
+    assert handle.state == JobState.SUCCEEDED, handle.error
+    assert [text for _, text in panel.waveform.marks] == [
+        "First sentence here.",
+        "And a second one.",
+    ]
+    assert panel.waveform.duration > 1.5
+    assert panel.export_button.isEnabled()
+    export = _finish(qtbot, panel.export_to(tmp_path / "speech.ogg"))
+    assert export.state == JobState.SUCCEEDED, export.error
+    assert read_metadata(tmp_path / "speech.ogg")["text"].startswith("First sentence")
+
+
+def test_invalid_ssml_is_reported_and_the_cursor_goes_there(qtbot, panel):
+    panel.editor.setPlainText("<speak>\nHello <bogus/> there</speak>")
+    handle = _finish(qtbot, panel.speak())
+    assert handle.state == JobState.FAILED
+    assert "line 2, column 7" in panel.status.text()
+    assert panel.editor.textCursor().blockNumber() == 1
+
+
+def test_sing_the_music_panels_melody_with_syllables_under_the_notes(qtbot, window, panel):
+    clip = MidiClip([Note(i, p, 1) for i, p in enumerate([60, 62, 64, 65])], bpm=120)
+    window.panels["music"].apply("test melody", clip)
+    panel.lyrics.setPlainText("hap-py birth _")
+    assert panel.take_music_melody()
+    assert panel.melody_view.labels == ["hap", "py", "birth", "_"]
+    handle = _finish(qtbot, panel.sing())
+    assert handle.state == JobState.SUCCEEDED, handle.error
+    assert panel.result.audio.duration >= 2.0
+    assert panel.export_button.isEnabled()
