@@ -135,7 +135,10 @@ def bench_core(ctx: JobContext) -> dict[str, Any]:
 
 
 # Domain benchmarks, imported only when run: the core never imports an engine at start.
-LAZY_BENCHMARKS = {"music": "studio.music.bench:bench_music"}
+LAZY_BENCHMARKS = {
+    "music": "studio.music.bench:bench_music",
+    "voice": "studio.voice.bench:bench_voice",
+}
 
 
 def _resolve(name: str) -> Benchmark:
