@@ -268,6 +268,10 @@ def _analyse(audio: np.ndarray, rate: int) -> _Unit | None:
     if len(strong) < 3:
         return None
     first, last = int(strong[0]), int(strong[-1])
+    # a loud fricative (the s of "sing") is not the vowel: start at the first loud voiced frame
+    voiced_strong = strong[f0[strong] > 0]
+    if len(voiced_strong) >= 3:
+        first, last = int(voiced_strong[0]), int(voiced_strong[-1])
     voiced = f0[first : last + 1][f0[first : last + 1] > 0]
     fill = float(np.median(voiced)) if len(voiced) else 110.0
     f0 = f0.copy()
@@ -340,7 +344,8 @@ def sing(
         key = syl.phonemes or syl.text
         if key not in cached:
             text = f"[[{syl.phonemes}]]" if syl.phonemes else syl.text
-            audio = speaker.synthesize(text, variation=0.3)
+            # no noise: the same lyrics and notes always give the same song
+            audio = speaker.synthesize(text, variation=0.0)
             cached[key] = _analyse(audio, rate)
         units[s] = cached[key]
         ctx.progress(0.7 * (done + 1) / len(wanted), f"syllable {done + 1} of {len(wanted)}")

@@ -164,7 +164,11 @@ def test_safe_mode_skips_third_party_but_keeps_builtins(plugin_root):
     statuses = {r.entry_point: r.status for r in registry.discover()}
     assert statuses["tp_safe:studio-plugin.toml"] == Status.SAFE_MODE
     assert statuses["studio.builtin:studio-plugin.toml"] == Status.OK
-    assert [c.id for c in registry.contributions()] == ["studio/scale-melody"]
+    assert [c.id for c in registry.contributions()] == [
+        "studio/scale-melody",
+        "studio/piper-voice",
+        "studio/espeak-voice",
+    ]
 
 
 def test_user_disabled_plugin(plugin_root):
