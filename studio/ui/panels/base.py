@@ -69,6 +69,35 @@ class PanelBase(QWidget):
     def _is_current(self) -> bool:
         return self.sender() is self.job
 
+    def make_progress(self, text: str = "") -> None:
+        """Create the panel's ``progress`` bar (thin, 0..1000) and its ``status`` line (wraps, can
+        be selected and copied)."""
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.progress.setMaximumHeight(8)
+        self.status = QLabel(text)
+        self.status.setObjectName("panel_status")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+    def add_shortcuts(self, pairs) -> None:
+        """Keyboard shortcuts that work while focus is anywhere inside the panel: (keys, slot)."""
+        for keys, slot in pairs:
+            QShortcut(
+                QKeySequence(keys),
+                self,
+                slot,
+                context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
+            )
+
+    cancelled_message: ClassVar[str] = "Cancelled."
+
+    def _on_job_cancelled(self) -> None:
+        if self._is_current():
+            self.cancel_button.setEnabled(False)
+            self.status.setText(self.cancelled_message)
+
     def _on_job_progressed(self, fraction: float, message: str) -> None:
         if self._is_current():
             self.progress.setValue(int(fraction * 1000))
@@ -113,14 +142,7 @@ class GeneratorPanel(PanelBase):
         self.save_button = QPushButton("Save…")
         self.save_button.setToolTip("Save the result (Ctrl+S)")
         self.save_button.setEnabled(False)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setTextVisible(False)
-        self.progress.setMaximumHeight(8)
-        self.status = QLabel()
-        self.status.setObjectName("panel_status")
-        self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.make_progress()
         self.description = QLabel()
         self.description.setWordWrap(True)
         self.result_label = QLabel()
@@ -156,23 +178,12 @@ class GeneratorPanel(PanelBase):
         self.generate_button.clicked.connect(self.generate)
         self.cancel_button.clicked.connect(self.cancel)
         self.save_button.clicked.connect(self.save_result)
-        QShortcut(
-            QKeySequence("Ctrl+Return"),
-            self,
-            self.generate,
-            context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
-        )
-        QShortcut(
-            QKeySequence.StandardKey.Save,
-            self,
-            self.save_result,
-            context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
-        )
-        QShortcut(
-            QKeySequence("Escape"),
-            self,
-            self.cancel,
-            context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
+        self.add_shortcuts(
+            (
+                ("Ctrl+Return", self.generate),
+                (QKeySequence.StandardKey.Save, self.save_result),
+                ("Escape", self.cancel),
+            )
         )
         self.reload_generators()
 
@@ -268,11 +279,6 @@ class GeneratorPanel(PanelBase):
             # The guard disabled the plugin: take it out of the list, keep the message.
             self.reload_generators()
             self.status.setText(f"⚠ {message}")
-
-    def _on_job_cancelled(self) -> None:
-        if self._is_current():
-            self.cancel_button.setEnabled(False)
-            self.status.setText("Cancelled.")
 
     def show_result(self, result: Any) -> None:
         self.result = result

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence, QShortcut, QUndoCommand, QUndoStack
+from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QToolBar,
@@ -186,17 +185,13 @@ class MusicPanel(PanelBase):
         self.tracks.mix_changed.connect(self._on_tracks_mix_changed)
         self.tracks.itemSelectionChanged.connect(self._on_tracks_selection_changed)
         self.undo_stack.cleanChanged.connect(self._update_title)
-        for keys, slot in (
-            ("Ctrl+Return", self.generate),
-            ("Escape", self.cancel),
-            ("Space", self.toggle_play),
-        ):
-            QShortcut(
-                QKeySequence(keys),
-                self,
-                slot,
-                context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
+        self.add_shortcuts(
+            (
+                ("Ctrl+Return", self.generate),
+                ("Escape", self.cancel),
+                ("Space", self.toggle_play),
             )
+        )
         self._on_generator_changed()
         self._show_clip(self.clip)
 
@@ -361,14 +356,8 @@ class MusicPanel(PanelBase):
         buttons.addWidget(self.generate_button)
         buttons.addWidget(self.cancel_button)
         lay.addLayout(buttons)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setMaximumHeight(8)
-        self.progress.setTextVisible(False)
+        self.make_progress()
         lay.addWidget(self.progress)
-        self.status = QLabel()
-        self.status.setObjectName("panel_status")
-        self.status.setWordWrap(True)
         lay.addWidget(self.status)
         lay.addWidget(QLabel("Takes (click to audition)"))
         self.takes_list = QListWidget()
@@ -693,9 +682,8 @@ class MusicPanel(PanelBase):
 
     def _on_job_cancelled(self) -> None:
         if self._is_current():
-            self.cancel_button.setEnabled(False)
             self._show_clip(self.clip)  # drop the preview
-            self.status.setText("Cancelled.")
+        super()._on_job_cancelled()
 
     def _on_takes_clicked(self, item) -> None:
         row = self.takes_list.row(item)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QTabWidget,
@@ -63,6 +62,7 @@ def _spin(low: float, high: float, value: float, step: float, decimals: int = 2,
 class VoicePanel(PanelBase):
     panel_id = "voice"
     title = "Voice"
+    cancelled_message = "Stopped."
 
     def __init__(self, context: StudioContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
@@ -75,14 +75,7 @@ class VoicePanel(PanelBase):
         self.melody_name = ""
 
         # -- shared controls --
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setTextVisible(False)
-        self.progress.setMaximumHeight(8)
-        self.status = QLabel("Pick a voice, type, and press Speak (Ctrl+Return).")
-        self.status.setObjectName("panel_status")
-        self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.make_progress("Pick a voice, type, and press Speak (Ctrl+Return).")
         self.cancel_button = QPushButton("Stop")
         self.cancel_button.setObjectName("stop_button")
         self.cancel_button.setToolTip("Stop speaking or singing (Esc)")
@@ -220,17 +213,13 @@ class VoicePanel(PanelBase):
         self.voice_combo.currentIndexChanged.connect(self._on_voice_combo_changed)
         self.lyrics.textChanged.connect(self._preview_melody)
         self.track_combo.currentIndexChanged.connect(self._preview_melody)
-        for keys, slot in (
-            ("Ctrl+Return", self.run_current),
-            (QKeySequence.StandardKey.Save, self.export_dialog),
-            ("Escape", self.stop),
-        ):
-            QShortcut(
-                QKeySequence(keys),
-                self,
-                slot,
-                context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
+        self.add_shortcuts(
+            (
+                ("Ctrl+Return", self.run_current),
+                (QKeySequence.StandardKey.Save, self.export_dialog),
+                ("Escape", self.stop),
             )
+        )
         self._timer = QTimer(self)
         self._timer.setInterval(40)
         self._timer.timeout.connect(self._on_timer_timeout)
@@ -485,11 +474,6 @@ class VoicePanel(PanelBase):
             cursor.setPosition(block.position() + max(0, int(m[2]) - 1))
             self.editor.setTextCursor(cursor)
             self.editor.setFocus()
-
-    def _on_job_cancelled(self) -> None:
-        if self._is_current():
-            self.cancel_button.setEnabled(False)
-            self.status.setText("Stopped.")
 
     def stop(self) -> None:
         """Silence at once and stop making more."""
