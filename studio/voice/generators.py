@@ -10,19 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from studio.plugins.api import Generator, JobContext, Param
+from studio.plugins.api import Generator, JobContext
+from studio.voice.speech import SPEECH_PARAMS
 
 __all__ = ["PiperVoiceGenerator", "EspeakVoiceGenerator"]
-
-_PARAMS = (
-    Param("rate", "float", 1.0, help="speed", minimum=0.25, maximum=4.0, step=0.05),
-    Param("pitch", "float", 0.0, help="semitones", minimum=-12.0, maximum=12.0, step=0.5),
-    Param("volume", "float", 1.0, minimum=0.0, maximum=2.0, step=0.05),
-    Param(
-        "sentence_pause", "float", 0.3, help="seconds after each sentence", minimum=0.0,
-        maximum=5.0, step=0.05,
-    ),
-)  # fmt: skip
 
 
 class _VoiceGenerator(Generator):
@@ -88,17 +79,11 @@ class PiperVoiceGenerator(_VoiceGenerator):
         "Studio; put any Piper voice (.onnx with its .onnx.json) in the model folder's voice/."
     )
     engine = "piper"
-    params = (
-        *_PARAMS,
-        Param(
-            "variation", "float", 1.0, help="0 even, 1 the voice's default, 2 lively",
-            minimum=0.0, maximum=2.0, step=0.1,
-        ),
-    )  # fmt: skip
+    params = SPEECH_PARAMS
 
 
 class EspeakVoiceGenerator(_VoiceGenerator):
     title = "eSpeak NG (100+ languages)"
     description = "Instant formant speech in over a hundred languages; robotic but clear."
     engine = "espeak"
-    params = _PARAMS
+    params = tuple(p for p in SPEECH_PARAMS if p.name != "variation")  # Piper only

@@ -24,8 +24,10 @@ import numpy as np
 
 from studio.core.jobs import JobContext
 from studio.core.media import AudioClip, MidiClip, Note
+from studio.plugins.api import Param
 
 __all__ = [
+    "SING_PARAMS",
     "SingSettings",
     "Syllable",
     "SungNote",
@@ -42,6 +44,20 @@ _VOWELS = set("aeiouyæɐɑɒɔəɘɚɛɜɝɞɤɨɪɯɵøœɶʉʊʌʏ")
 _MARKS = set("ˈˌ")
 
 
+# The singing controls as data: their ranges check SingSettings and shape the panel's controls.
+SING_PARAMS = (
+    Param("vibrato_depth", "float", 30.0, help="cents", minimum=0.0, maximum=200.0, step=5.0),
+    Param("vibrato_rate", "float", 5.5, help="Hz", minimum=0.0, maximum=12.0, step=0.5),
+    Param(
+        "vibrato_delay", "float", 0.3, help="seconds into a note", minimum=0.0, maximum=5.0,
+        step=0.05,
+    ),
+    Param("glide", "float", 0.06, help="seconds", minimum=0.0, maximum=0.5, step=0.01),
+    Param("transpose", "int", 0, help="semitones", minimum=-24, maximum=24),
+    Param("volume", "float", 1.0, minimum=0.0, maximum=2.0, step=0.05),
+)  # fmt: skip
+
+
 @dataclass
 class SingSettings:
     voice: str = ""  # empty: the default voice
@@ -53,17 +69,10 @@ class SingSettings:
     volume: float = 1.0
 
     def check(self) -> SingSettings:
-        for name, low, high in (
-            ("vibrato_depth", 0.0, 200.0),
-            ("vibrato_rate", 0.0, 12.0),
-            ("vibrato_delay", 0.0, 5.0),
-            ("glide", 0.0, 0.5),
-            ("transpose", -24, 24),
-            ("volume", 0.0, 2.0),
-        ):
-            value = getattr(self, name)
-            if not low <= value <= high:
-                raise ValueError(f"{name} {value} is outside {low}..{high}")
+        """Raise ValueError naming a setting that is out of range."""
+        from studio.voice.speech import check_ranges
+
+        check_ranges(self, SING_PARAMS)
         return self
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from studio.core.jobs import JobContext
 from studio.core.media import AudioClip
+from studio.plugins.api import Param
 from studio.voice.text import Segment, parse, readable
 from studio.voice.voices import (
     DEFAULT_VOICE,
@@ -31,6 +32,8 @@ from studio.voice.voices import (
 )
 
 __all__ = [
+    "SPEECH_PARAMS",
+    "check_ranges",
     "SpeechSettings",
     "SentenceMark",
     "SpeechChunk",
@@ -44,6 +47,32 @@ __all__ = [
 
 EXPORT_FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS")}
 ENVELOPE_HOP = 0.01  # seconds per peak in the waveform envelope
+
+
+# The speech controls as data: their ranges check SpeechSettings, and the Voice panel and the
+# voice generators build their controls from them.
+SPEECH_PARAMS = (
+    Param("rate", "float", 1.0, help="speed", minimum=0.25, maximum=4.0, step=0.05),
+    Param("pitch", "float", 0.0, help="semitones", minimum=-12.0, maximum=12.0, step=0.5),
+    Param("volume", "float", 1.0, minimum=0.0, maximum=2.0, step=0.05),
+    Param(
+        "sentence_pause", "float", 0.3, help="seconds after each sentence", minimum=0.0,
+        maximum=5.0, step=0.05,
+    ),
+    Param(
+        "variation", "float", 1.0, help="0 even, 1 the voice's default, 2 lively",
+        minimum=0.0, maximum=2.0, step=0.1,
+    ),
+)  # fmt: skip
+
+
+def check_ranges(settings: Any, params: tuple[Param, ...]) -> None:
+    """Raise ValueError naming the first of ``params`` whose value in ``settings`` is out of
+    range."""
+    for param in params:
+        value = getattr(settings, param.name)
+        if not param.minimum <= value <= param.maximum:  # type: ignore[operator]
+            raise ValueError(f"{param.name} {value} is outside {param.minimum}..{param.maximum}")
 
 
 @dataclass
@@ -60,16 +89,7 @@ class SpeechSettings:
 
     def check(self) -> SpeechSettings:
         """Raise ValueError naming a setting that is out of range."""
-        for name, low, high in (
-            ("rate", 0.25, 4.0),
-            ("pitch", -12.0, 12.0),
-            ("volume", 0.0, 2.0),
-            ("sentence_pause", 0.0, 5.0),
-            ("variation", 0.0, 2.0),
-        ):
-            value = getattr(self, name)
-            if not low <= value <= high:
-                raise ValueError(f"{name} {value} is outside {low}..{high}")
+        check_ranges(self, SPEECH_PARAMS)
         return self
 
 

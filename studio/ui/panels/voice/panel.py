@@ -33,6 +33,8 @@ from studio.ui.context import StudioContext
 from studio.ui.panels.base import PanelBase
 from studio.ui.panels.voice.widgets import MelodyView, SsmlHighlighter, WaveformView
 from studio.ui.widgets.param_form import ParamForm
+from studio.voice.sing import SING_PARAMS
+from studio.voice.speech import SPEECH_PARAMS
 
 __all__ = ["VoicePanel"]
 
@@ -48,12 +50,15 @@ SAMPLE_LYRICS = "Hap-py birth-day to you"
 EXPORT_FILTER = "WAV audio (*.wav);;FLAC audio (*.flac);;Ogg Vorbis (*.ogg)"
 
 
-def _spin(low: float, high: float, value: float, step: float, decimals: int = 2, suffix=""):
+def _spin(params, name: str, decimals: int = 2, suffix: str = "") -> QDoubleSpinBox:
+    """A spin box with the range, step and default of the parameter ``name`` in ``params``."""
+    param = next(p for p in params if p.name == name)
     box = QDoubleSpinBox()
-    box.setRange(low, high)
-    box.setSingleStep(step)
+    box.setRange(param.minimum, param.maximum)
+    box.setSingleStep(param.step or 0.1)
     box.setDecimals(decimals)
-    box.setValue(value)
+    box.setValue(param.default)
+    box.setToolTip(param.help)
     if suffix:
         box.setSuffix(suffix)
     return box
@@ -94,11 +99,11 @@ class VoicePanel(PanelBase):
         self.voice_note = QLabel()
         self.voice_note.setObjectName("voice_note")
         self.voice_note.setWordWrap(True)
-        self.rate = _spin(0.25, 4.0, 1.0, 0.05, suffix=" ×")
-        self.pitch = _spin(-12.0, 12.0, 0.0, 0.5, 1, " st")
-        self.volume = _spin(0.0, 2.0, 1.0, 0.05)
-        self.pause = _spin(0.0, 5.0, 0.3, 0.05, suffix=" s")
-        self.variation = _spin(0.0, 2.0, 1.0, 0.1, 1)
+        self.rate = _spin(SPEECH_PARAMS, "rate", suffix=" ×")
+        self.pitch = _spin(SPEECH_PARAMS, "pitch", 1, " st")
+        self.volume = _spin(SPEECH_PARAMS, "volume")
+        self.pause = _spin(SPEECH_PARAMS, "sentence_pause", suffix=" s")
+        self.variation = _spin(SPEECH_PARAMS, "variation", 1)
         self.variation.setToolTip("Piper only: 0 flat and even, 1 the voice's default, 2 lively")
         # a voice generator from a third-party plugin brings its own parameters
         self.plugin_form = ParamForm()
@@ -147,11 +152,12 @@ class VoicePanel(PanelBase):
             "syllable over one more note. Extra syllables are left out; notes without one "
             "are sung on 'la'."
         )
-        self.vibrato = _spin(0.0, 200.0, 30.0, 5.0, 0, " cents")
-        self.vibrato_rate = _spin(0.0, 12.0, 5.5, 0.5, 1, " Hz")
-        self.glide = _spin(0.0, 0.5, 0.06, 0.01, 2, " s")
+        self.vibrato = _spin(SING_PARAMS, "vibrato_depth", 0, " cents")
+        self.vibrato_rate = _spin(SING_PARAMS, "vibrato_rate", 1, " Hz")
+        self.glide = _spin(SING_PARAMS, "glide", 2, " s")
         self.transpose = QSpinBox()
-        self.transpose.setRange(-24, 24)
+        transpose = next(p for p in SING_PARAMS if p.name == "transpose")
+        self.transpose.setRange(int(transpose.minimum or 0), int(transpose.maximum or 0))
         self.transpose.setSuffix(" st")
         self.accompaniment = QCheckBox("Mix the other tracks under the voice")
         self.sing_button = QPushButton("Sing")
