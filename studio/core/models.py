@@ -181,6 +181,13 @@ class ModelStore:
         self._verified: dict[Path, bool] = {}
         self._lock = threading.Lock()
 
+    @classmethod
+    def from_settings(cls) -> ModelStore:
+        """The store for the model folder chosen in Preferences (the default one when unset)."""
+        from studio.core.settings import load_settings
+
+        return cls(load_settings().settings.models_dir())
+
     def scan(self) -> list[ModelEntry]:
         """Every model found, shipped first, each with its card or the reason it has none."""
         entries: list[ModelEntry] = []

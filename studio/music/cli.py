@@ -136,7 +136,6 @@ def find_model_path(arg: str | None) -> Path:
     FileNotFoundError.
     """
     from studio.core.models import ModelStore
-    from studio.core.settings import load_settings
     from studio.music import DEFAULT_MODEL
 
     if arg:
@@ -144,7 +143,7 @@ def find_model_path(arg: str | None) -> Path:
         if not path.exists():
             raise FileNotFoundError(f"model {path} does not exist")
         return path
-    store = ModelStore(load_settings().settings.models_dir())
+    store = ModelStore.from_settings()
     try:
         entry = store.find(DEFAULT_MODEL, "music")
     except KeyError:

@@ -41,19 +41,13 @@ def add_parser(sub) -> None:
     voices.add_argument("--engine", choices=("piper", "espeak"), help="only this engine")
 
 
-def _store():
-    from studio.core.models import ModelStore
-    from studio.core.settings import load_settings
-
-    return ModelStore(load_settings().settings.models_dir())
-
-
 def run(args) -> int:
     from studio.core.jobs import ConsoleContext
+    from studio.core.models import ModelStore
     from studio.voice.speech import AudioWriter, SpeakerCache, SpeechSettings, speak
 
     cmd = args.voice_command
-    cache = SpeakerCache(_store())
+    cache = SpeakerCache(ModelStore.from_settings())
     if cmd == "voices":
         voices = cache.voices()
         if args.engine:

@@ -26,12 +26,10 @@ class _VoiceGenerator(Generator):
 
     def load(self, device: str) -> None:
         from studio.core.models import ModelStore
-        from studio.core.settings import load_settings
         from studio.voice.speech import SpeakerCache
 
         super().load(device)
-        store = ModelStore(load_settings().settings.models_dir())
-        self._cache = SpeakerCache(store, device)
+        self._cache = SpeakerCache(ModelStore.from_settings(), device)
 
     def unload(self) -> None:
         if self._cache is not None:

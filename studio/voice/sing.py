@@ -329,7 +329,7 @@ def sing(
     speaker = cache.get(settings.voice or None)
     rate = speaker.sample_rate
     ctx.progress(0.0, "splitting lyrics")
-    phonemize = speaker.phonemes if speaker.phonemes("a") is not None else None
+    phonemize = speaker.phonemes if speaker.speaks_phonemes else None
     syllables = split_lyrics(lyrics, phonemize)
     plan, messages = assign(syllables, notes)
 
@@ -488,14 +488,13 @@ def sing_clip(
         return result
     import copy
 
-    import soxr
-
     from studio.music.synth import render
+    from studio.voice.speech import resample
 
     backing = copy.copy(clip)
     backing.notes = others
     band = render(backing, soundfont, 44100, None, normalize=True)
-    voice = soxr.resample(result.audio.samples, result.audio.sample_rate, 44100)
+    voice = resample(result.audio.samples, result.audio.sample_rate, 44100)
     frames = max(len(band.samples), len(voice))
     mix = np.zeros((frames, 2), dtype=np.float32)
     mix[: len(band.samples)] += band.samples * 0.55

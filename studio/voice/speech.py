@@ -39,6 +39,7 @@ __all__ = [
     "SpeechChunk",
     "SpeechResult",
     "SpeakerCache",
+    "resample",
     "speak",
     "AudioWriter",
     "EXPORT_FORMATS",
@@ -108,6 +109,7 @@ class SpeechChunk:
     sample_rate: int
     start: float  # seconds into the whole
     segment: Segment
+    mark: SentenceMark | None = None  # set on the first chunk of each sentence
 
 
 @dataclass
@@ -158,7 +160,8 @@ class SpeakerCache:
             self._speakers.clear()
 
 
-def _fit_rate(audio: np.ndarray, src: int, dst: int) -> np.ndarray:
+def resample(audio: np.ndarray, src: int, dst: int) -> np.ndarray:
+    """``audio`` (frames, or frames x channels) from ``src`` Hz to ``dst`` Hz (soxr)."""
     if src == dst or len(audio) == 0:
         return audio
     import soxr
@@ -242,14 +245,16 @@ def speak(
                 stop=stop,
             )
             ctx.check_cancelled()
-            audio = _fit_rate(audio, speaker.sample_rate, rate)
+            audio = resample(audio, speaker.sample_rate, rate)
         pause = np.zeros(int(segment.pause_after * rate), dtype=np.float32)
         audio = np.concatenate([audio, pause]) if len(pause) else audio
+        mark = None
         if new_sentence and segment.text:
-            marks.append(SentenceMark(frames / rate, segment.start, segment.text))
+            mark = SentenceMark(frames / rate, segment.start, segment.text)
+            marks.append(mark)
         new_sentence = segment.sentence
         if len(audio):
-            chunk = SpeechChunk(audio, rate, frames / rate, segment)
+            chunk = SpeechChunk(audio, rate, frames / rate, segment, mark)
             if first_audio is None:
                 first_audio = time.monotonic() - began
             if sink is not None:

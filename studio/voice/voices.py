@@ -213,6 +213,7 @@ class Speaker:
 
     info: VoiceInfo
     sample_rate: int
+    speaks_phonemes = False  # phonemes() gives IPA (a Piper voice), so lyrics split at vowels
 
     def synthesize(
         self,
@@ -264,6 +265,8 @@ class PiperSpeaker(Speaker):
         self.sample_rate = self.voice.config.sample_rate
         self._lock = threading.Lock()
         self._run_options = None
+
+    speaks_phonemes = True
 
     def phonemes(self, text: str) -> list[str] | None:
         return [p for sentence in self.voice.phonemize(text) for p in sentence]

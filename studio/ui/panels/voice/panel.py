@@ -341,7 +341,6 @@ class VoicePanel(PanelBase):
             self.status.setText("⚠ Nothing to say: type some text first.")
             return None
         self.stop()
-        self._plugin_job = False
         settings = self.settings()
         if settings.voice.startswith("plugin:"):
             return self._speak_with_plugin(settings.voice.split(":", 1)[1], text)
@@ -401,22 +400,15 @@ class VoicePanel(PanelBase):
             title=f"Voice: {ref_id}", fn=work, request=request, family=f"plugin:{ref_id}",
             key="voice.run",
         )  # fmt: skip
-        self._plugin_job = True
         return self.start_job(spec)
-
-    _plugin_job = False
 
     def _on_job_partial(self, chunk) -> None:
         if not self._is_current() or not hasattr(chunk, "segment"):
             return
-        if chunk.segment.text and (
-            not self.waveform.marks or chunk.start == 0 or self._new_sentence
-        ):
-            self.waveform.add_mark(chunk.start, chunk.segment.text)
-        self._new_sentence = chunk.segment.sentence
+        if chunk.mark is not None:
+            self.waveform.add_mark(chunk.mark.time, chunk.mark.text)
         self.waveform.add(chunk.samples, chunk.sample_rate)
 
-    _new_sentence = True
     _playing = False
     _no_sound = ""
 
@@ -432,9 +424,8 @@ class VoicePanel(PanelBase):
         self.result = result
         self.export_button.setEnabled(True)
         if hasattr(result, "marks"):  # speech
-            if self._plugin_job:
-                self._plugin_job = False
-                self._play_clip(result.audio)
+            if (self.job.spec.family or "").startswith("plugin:"):
+                self._play_clip(result.audio)  # a plugin's voice plays when it is done
             self.waveform.set_envelope(result.envelope)
             self.waveform.marks = [(m.time, m.text) for m in result.marks]
             parts = [f"{result.duration:.1f} s, {len(result.marks)} sentences"]
