@@ -49,7 +49,7 @@ class Effect:
         if self.kind == "blur":
             return f"blur:{self.strength:g}"
         if self.kind == "color":
-            return "color:#%02x%02x%02x" % self.color
+            return "color:#{:02x}{:02x}{:02x}".format(*self.color)
         if self.kind in ("image", "video") and self.path:
             return f"{self.kind}:{self.path}"
         return self.kind
@@ -225,8 +225,11 @@ class Compositor:
             bg = torch.from_numpy(self._video_background(width, height)).to(self.device)
             bg = bg.permute(2, 0, 1).float()
         else:
-            if self._static_planes is None or self._static is None \
-                    or self._static.shape[:2] != (height, width):
+            if (
+                self._static_planes is None
+                or self._static is None
+                or self._static.shape[:2] != (height, width)
+            ):
                 static = self._static_background(width, height)
                 self._static_planes = torch.from_numpy(static).to(self.device).permute(2, 0, 1)
                 self._static_planes = self._static_planes.float()

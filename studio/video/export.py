@@ -81,9 +81,21 @@ class FfmpegWriter:
         channels = 4 if alpha else 3
         self.frame_bytes = width * height * channels
         command = [
-            program, "-hide_banner", "-loglevel", "error", "-y",
-            "-f", "rawvideo", "-pix_fmt", "rgba" if alpha else "rgb24",
-            "-s", f"{width}x{height}", "-framerate", f"{fps:.6g}", "-i", "pipe:0",
+            program,
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgba" if alpha else "rgb24",
+            "-s",
+            f"{width}x{height}",
+            "-framerate",
+            f"{fps:.6g}",
+            "-i",
+            "pipe:0",
         ]
         if audio_from is not None:
             command += ["-i", str(audio_from), "-map", "0:v:0", "-map", "1:a:0?"]
@@ -92,13 +104,23 @@ class FfmpegWriter:
         else:
             # yuv420p needs even sizes: pad odd ones by a pixel rather than fail
             command += [
-                "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2",
-                "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
+                "-vf",
+                "pad=ceil(iw/2)*2:ceil(ih/2)*2",
+                "-c:v",
+                "libx264",
+                "-preset",
+                preset,
+                "-crf",
+                str(crf),
+                "-pix_fmt",
+                "yuv420p",
             ]
         if audio_from is not None:
-            command += ["-c:a", "aac", "-b:a", "192k"] if path.suffix.lower() in (
-                ".mp4", ".m4v", ".mov"
-            ) else ["-c:a", "copy"]
+            command += (
+                ["-c:a", "aac", "-b:a", "192k"]
+                if path.suffix.lower() in (".mp4", ".m4v", ".mov")
+                else ["-c:a", "copy"]
+            )
         if path.suffix.lower() in (".mp4", ".m4v", ".mov"):
             command += ["-movflags", "+faststart"]
         command.append(str(path))
@@ -177,7 +199,9 @@ class PngSequenceWriter:
         self.count += 1
         code = cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR
         target = self.folder / f"frame_{self.count:06d}.png"
-        if not cv2.imwrite(str(target), cv2.cvtColor(pixels, code), [cv2.IMWRITE_PNG_COMPRESSION, 1]):
+        if not cv2.imwrite(
+            str(target), cv2.cvtColor(pixels, code), [cv2.IMWRITE_PNG_COMPRESSION, 1]
+        ):
             raise ExportError(f"could not write {target}")
 
     def close(self) -> None:
@@ -343,7 +367,12 @@ def export_video(
     frames_out = 0
     try:
         writer, warnings = open_writer(
-            temp, "png" if sequence else "video", src.width, src.height, src.fps, alpha,
+            temp,
+            "png" if sequence else "video",
+            src.width,
+            src.height,
+            src.fps,
+            alpha,
             audio_from if ffmpeg_path() and not sequence else None,
         )
         total = src.frame_count or 0
@@ -382,7 +411,9 @@ def export_video(
                 last_preview = now
                 ctx.partial(processed)
             fraction = frames_out / total if total else 0.0
-            ctx.progress(min(0.99, fraction), f"frame {frames_out}" + (f" of {total}" if total else ""))
+            ctx.progress(
+                min(0.99, fraction), f"frame {frames_out}" + (f" of {total}" if total else "")
+            )
         if frames_out == 0:
             raise ExportError(f"{src.name} has no frames to export")
         writer.close()
@@ -417,10 +448,19 @@ def export_video(
             src.close()
     seconds = time.perf_counter() - began
     ctx.progress(1.0, f"exported {frames_out} frames")
-    audio_kept = audio_from is not None and writer is not None and writer.encoder == "ffmpeg" \
+    audio_kept = (
+        audio_from is not None
+        and writer is not None
+        and writer.encoder == "ffmpeg"
         and _has_audio(out)
+    )
     return ExportResult(
-        out, frames_out, seconds, writer.encoder, audio_kept, warnings,
+        out,
+        frames_out,
+        seconds,
+        writer.encoder,
+        audio_kept,
+        warnings,
         {k: v / frames_out for k, v in totals.items()},
     )
 
@@ -446,9 +486,21 @@ def _has_audio(path: Path) -> bool:
     if probe is None:
         return False
     result = subprocess.run(
-        [probe, "-v", "error", "-select_streams", "a", "-show_entries", "stream=index",
-         "-of", "csv=p=0", str(path)],
-        capture_output=True, text=True, timeout=30,
+        [
+            probe,
+            "-v",
+            "error",
+            "-select_streams",
+            "a",
+            "-show_entries",
+            "stream=index",
+            "-of",
+            "csv=p=0",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     return bool(result.stdout.strip())
 

@@ -88,9 +88,7 @@ class VideoPipeline:
     def effect(self) -> Effect:
         return self.compositor.effect
 
-    def configure(
-        self, refine: RefineSettings | None = None, effect: Effect | None = None
-    ) -> None:
+    def configure(self, refine: RefineSettings | None = None, effect: Effect | None = None) -> None:
         if refine is not None:
             self.settings.refine = refine
             self.refiner.settings = refine

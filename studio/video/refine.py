@@ -15,8 +15,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["RefineSettings", "MaskRefiner", "guided_filter", "gray", "FrameTensors",
-           "full_resolution_guided"]
+__all__ = [
+    "RefineSettings",
+    "MaskRefiner",
+    "guided_filter",
+    "gray",
+    "FrameTensors",
+    "full_resolution_guided",
+]
 
 
 @dataclass
@@ -162,9 +168,9 @@ def _box(x: Any, r: int) -> Any:
         import cv2
 
         torch = _torch()
-        out = np.stack([
-            cv2.blur(p, (2 * r + 1, 2 * r + 1), borderType=cv2.BORDER_REPLICATE) for p in planes
-        ])
+        out = np.stack(
+            [cv2.blur(p, (2 * r + 1, 2 * r + 1), borderType=cv2.BORDER_REPLICATE) for p in planes]
+        )
         return torch.from_numpy(out).reshape(x.shape)
     n = 2 * r + 1
     c = F.pad(x, (r + 1, r, 0, 0), mode="replicate").cumsum(-1)
@@ -185,8 +191,9 @@ def _gaussian(x: Any, sigma: float) -> Any:
         # OpenCV's SIMD Gaussian is several times faster than a depthwise conv on the CPU
         import cv2
 
-        out = np.stack([cv2.GaussianBlur(p, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
-                        for p in planes])
+        out = np.stack(
+            [cv2.GaussianBlur(p, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101) for p in planes]
+        )
         return torch.from_numpy(out).reshape(x.shape)
     radius = max(1, int(3 * sigma + 0.5))
     radius = min(radius, x.shape[-1] - 1, x.shape[-2] - 1)
@@ -268,8 +275,11 @@ class MaskRefiner:
         grow = s.grow * gw / width
         if abs(grow) >= 0.5:
             k = 2 * round(abs(grow)) + 1
-            p = F.max_pool2d(p, k, stride=1, padding=k // 2) if grow > 0 else \
-                -F.max_pool2d(-p, k, stride=1, padding=k // 2)
+            p = (
+                F.max_pool2d(p, k, stride=1, padding=k // 2)
+                if grow > 0
+                else -F.max_pool2d(-p, k, stride=1, padding=k // 2)
+            )
 
         if s.guided:
             a, b = guided_filter(guide, p, s.radius, s.eps)
@@ -286,7 +296,9 @@ class MaskRefiner:
             size = (width, height)
             out = cv2.resize(b[0, 0].contiguous().numpy(), size, interpolation=cv2.INTER_LINEAR)
             if s.guided:
-                gain = cv2.resize(a[0, 0].contiguous().numpy(), size, interpolation=cv2.INTER_LINEAR)
+                gain = cv2.resize(
+                    a[0, 0].contiguous().numpy(), size, interpolation=cv2.INTER_LINEAR
+                )
                 np.multiply(gain, frame.luma[0, 0].numpy(), out=gain)
                 out += gain
             np.clip(out, 0.0, 1.0, out=out)

@@ -92,9 +92,7 @@ class SelfieSegmenter(Segmenter):
             self._interpreters[variant] = interp
 
     def _pick(self, width: int, height: int) -> Any:
-        return self._interpreters[
-            "selfie-landscape" if width >= 1.2 * height else "selfie-square"
-        ]
+        return self._interpreters["selfie-landscape" if width >= 1.2 * height else "selfie-square"]
 
     def segment(self, rgb: np.ndarray) -> np.ndarray:
         import cv2
@@ -211,7 +209,10 @@ class GeneratorSegmenter(Segmenter):
     failing plugin is disabled, not the app): it gets ``frame`` (an Image) and returns a Mask."""
 
     def __init__(
-        self, registry: Any, qualified_id: str, params: dict[str, Any] | None = None,
+        self,
+        registry: Any,
+        qualified_id: str,
+        params: dict[str, Any] | None = None,
         device: str = "cpu",
     ):
         from studio.core.jobs import JobContext

@@ -308,7 +308,9 @@ def demo_photo() -> np.ndarray:
         try:
             from skimage import data
         except ImportError as exc:  # pragma: no cover - a dependency
-            raise SourceError("the demo source needs scikit-image (pip install scikit-image)") from exc
+            raise SourceError(
+                "the demo source needs scikit-image (pip install scikit-image)"
+            ) from exc
         _PHOTO = np.ascontiguousarray(data.astronaut())
     return _PHOTO
 
@@ -388,7 +390,10 @@ class DemoSource(FrameSource):
             np.float32,
         )
         return cv2.warpAffine(
-            self._backdrop, matrix, (self.width, self.height), flags=cv2.INTER_LINEAR,
+            self._backdrop,
+            matrix,
+            (self.width, self.height),
+            flags=cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_REFLECT_101,
         )
 
