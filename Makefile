@@ -11,11 +11,11 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_ARGS ?=
 EXTRAS ?= test
 
-# Debian/Ubuntu packages Qt (offscreen and on screen), fonts and audio need.
+# Debian/Ubuntu packages Qt (offscreen and on screen), fonts, audio and video export need.
 SYSTEM_PACKAGES := libegl1 libgl1 libfontconfig1 fonts-dejavu-core libdbus-1-3 libglib2.0-0 \
 	libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 \
 	libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 libx11-xcb1 \
-	libportaudio2 libfluidsynth3 libsndfile1 g++
+	libportaudio2 libfluidsynth3 libsndfile1 g++ ffmpeg
 
 .PHONY: setup run test lint bench shots system-deps clean
 

@@ -88,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_voice(sub)
 
+    from studio.video.cli import add_parser as add_video
+
+    add_video(sub)
+
     gen = sub.add_parser(
         "generate", help="run a generator (built-in or plugin) and save its result"
     )
@@ -288,6 +292,12 @@ def _cmd_voice(args) -> int:
     return run(args)
 
 
+def _cmd_video(args) -> int:
+    from studio.video.cli import run
+
+    return run(args)
+
+
 def _cmd_generate(args) -> int:
     from pathlib import Path
 
@@ -349,6 +359,7 @@ COMMANDS = {
     "generate": _cmd_generate,
     "music": _cmd_music,
     "voice": _cmd_voice,
+    "video": _cmd_video,
 }
 
 

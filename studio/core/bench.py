@@ -138,6 +138,7 @@ def bench_core(ctx: JobContext) -> dict[str, Any]:
 LAZY_BENCHMARKS = {
     "music": "studio.music.bench:bench_music",
     "voice": "studio.voice.bench:bench_voice",
+    "video": "studio.video.bench:bench_video",
 }
 
 
