@@ -121,9 +121,13 @@ class RvmMaskGenerator(_MaskGenerator):
         ),
     )
 
+    def resolve(self, request: Any = None) -> dict[str, Any]:
+        resolved = super().resolve(request)
+        if not resolved["model"]:  # the user's mistake, not the plugin's: a ValueError here
+            raise ValueError("Model: choose the Robust Video Matting .torchscript file")
+        return resolved
+
     def _make(self, request: dict[str, Any]) -> Any:
         from studio.video.segmenters import RvmSegmenter
 
-        if not request["model"]:
-            raise ValueError("choose the Robust Video Matting .torchscript file (model)")
         return RvmSegmenter(request["model"], device=self.device, work_size=request["work_size"])

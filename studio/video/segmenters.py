@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -185,7 +186,9 @@ class RvmSegmenter(Segmenter):
         try:
             # TorchScript archives hold code and tensors for torch's own interpreter; no Python
             # pickle of arbitrary objects is run.
-            self.model = torch.jit.load(str(self.path), map_location=device).eval()
+            with warnings.catch_warnings():  # TorchScript is deprecated, RVM still ships it
+                warnings.simplefilter("ignore", DeprecationWarning)
+                self.model = torch.jit.load(str(self.path), map_location=device).eval()
         except Exception as exc:
             raise SegmenterError(
                 f"{self.path.name} is not a TorchScript model torch can load ({exc})"
