@@ -33,10 +33,12 @@ def add_parser(sub) -> None:
         help="selfie (MediaPipe, default) | mog2 (still camera, no model) | PATH to a Robust "
         "Video Matting .torchscript file | a video_mask plugin id",
     )
-    seg.add_argument("--smooth", type=float, default=0.6, help="temporal smoothing 0..0.98")
-    seg.add_argument("--threshold", type=float, default=0.0, help="0 soft matte, else 0..1 cut")
-    seg.add_argument("--feather", type=float, default=1.5, help="edge softness in pixels")
-    seg.add_argument("--grow", type=float, default=0.0, help="pixels; negative shrinks")
+    # defaults and ranges come from studio.video.refine.REFINE_PARAMS when the command runs
+    # (importing it here would load numpy for every `studio --help`)
+    seg.add_argument("--smooth", type=float, help="temporal smoothing, 0..0.98 (default 0.6)")
+    seg.add_argument("--threshold", type=float, help="0 soft matte (default), else the cut 0..1")
+    seg.add_argument("--feather", type=float, help="edge softness in pixels (default 1.5)")
+    seg.add_argument("--grow", type=float, help="pixels; negative shrinks (default 0)")
     seg.add_argument(
         "--device", default="auto", help="auto (the GPU when there is one), cpu or cuda"
     )
@@ -94,7 +96,7 @@ def run(args) -> int:
     if cmd == "segment":
         from studio.video.export import export_video
         from studio.video.pipeline import VideoSettings
-        from studio.video.refine import RefineSettings
+        from studio.video.refine import REFINE_PARAMS, RefineSettings
 
         registry = None
         if "/" in args.engine and not args.engine.endswith((".torchscript", ".pt", ".pth")):
@@ -106,7 +108,11 @@ def run(args) -> int:
             engine=args.engine,
             effect=args.effect,
             refine=RefineSettings(
-                smooth=args.smooth, threshold=args.threshold, feather=args.feather, grow=args.grow
+                **{
+                    p.name: getattr(args, p.name)
+                    for p in REFINE_PARAMS
+                    if getattr(args, p.name) is not None
+                }
             ),
             device=args.device,
         )

@@ -99,9 +99,7 @@ class PreviewSession:
             self._seek = max(0, int(index))
         self._wake.set()
 
-    def configure(
-        self, refine: RefineSettings | None = None, effect: Effect | None = None
-    ) -> None:
+    def configure(self, refine: RefineSettings | None = None, effect: Effect | None = None) -> None:
         """New refinement or effect; a paused preview redraws its frame with them."""
         with self._lock:
             if refine is not None:

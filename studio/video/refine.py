@@ -15,7 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from studio.plugins.api import Param
+
 __all__ = [
+    "REFINE_PARAMS",
     "RefineSettings",
     "MaskRefiner",
     "guided_filter",
@@ -25,33 +28,70 @@ __all__ = [
 ]
 
 
+#: The artist's matte controls, declared once: the panel's spin boxes, the CLI's defaults and the
+#: settings check take their ranges and defaults from here.
+REFINE_PARAMS = (
+    Param(
+        "smooth",
+        "float",
+        0.6,
+        label="Smoothing",
+        minimum=0.0,
+        maximum=0.98,
+        step=0.05,
+        help="temporal smoothing: steadies flicker where the picture is still, follows motion",
+    ),
+    Param(
+        "threshold",
+        "float",
+        0.0,
+        label="Threshold",
+        minimum=0.0,
+        maximum=1.0,
+        step=0.05,
+        help="0 keeps a soft matte; above 0, the cut point of a steep ramp",
+    ),
+    Param(
+        "feather",
+        "float",
+        1.5,
+        label="Feather",
+        minimum=0.0,
+        maximum=100.0,
+        step=0.5,
+        help="edge softness in pixels",
+    ),
+    Param(
+        "grow",
+        "float",
+        0.0,
+        label="Grow / shrink",
+        minimum=-100.0,
+        maximum=100.0,
+        step=1.0,
+        help="pixels added around the person (negative: taken away)",
+    ),
+)
+
+
 @dataclass
 class RefineSettings:
-    """``smooth`` 0..1 (0: none); ``threshold`` 0..1 (0: a soft matte; else the cut point of a
-    steep ramp); ``feather`` in full-resolution pixels; ``grow`` in pixels (negative shrinks);
+    """``smooth`` 0..0.98 (0: none); ``threshold`` 0..1 (0: a soft matte; else the cut point of
+    a steep ramp); ``feather`` in full-resolution pixels; ``grow`` in pixels (negative shrinks);
     ``guided``: follow the frame's edges; ``guide_size``: long side of the downscaled guide."""
 
-    smooth: float = 0.6
-    threshold: float = 0.0
-    feather: float = 1.5
-    grow: float = 0.0
+    smooth: float = REFINE_PARAMS[0].default
+    threshold: float = REFINE_PARAMS[1].default
+    feather: float = REFINE_PARAMS[2].default
+    grow: float = REFINE_PARAMS[3].default
     guided: bool = True
     guide_size: int = 384
     radius: int = 4
     eps: float = 2e-3
 
     def __post_init__(self) -> None:
-        checks = (
-            ("smooth", 0.0, 0.98),
-            ("threshold", 0.0, 1.0),
-            ("feather", 0.0, 100.0),
-            ("grow", -100.0, 100.0),
-        )
-        for name, low, high in checks:
-            value = float(getattr(self, name))
-            if not low <= value <= high:
-                raise ValueError(f"{name} must be between {low:g} and {high:g}, not {value:g}")
-            setattr(self, name, value)
+        for param in REFINE_PARAMS:  # ValueError naming the control and its range
+            setattr(self, param.name, param.check(getattr(self, param.name)))
         if not 64 <= int(self.guide_size) <= 4096:
             raise ValueError("guide_size must be between 64 and 4096")
 

@@ -76,7 +76,7 @@ def test_grow_shrink_and_threshold():
     hard = MaskRefiner(RefineSettings(smooth=0, feather=0, guided=False, threshold=0.5))
     inside = hard.refine(frame, mask).numpy()[80, 160]
     assert inside == pytest.approx(1.0)  # 0.7 is above the cut: fully opaque
-    with pytest.raises(ValueError, match="smooth"):
+    with pytest.raises(ValueError, match="Smoothing: 1.5 is above the maximum"):
         RefineSettings(smooth=1.5)
 
 
