@@ -51,6 +51,9 @@ def render_shot(
             raise ValueError(f"the {panel} panel does not open files")
         if not opener(Path(open_file)):
             raise ValueError(f"could not open {open_file}")
+    ready = getattr(window.panels[panel], "wait_ready", None)
+    if ready is not None:  # a panel that shows a live picture: wait for its first frame
+        ready()
     # Let the device job finish so the status bar shows the real device.
     deadline = 100
     while deadline and (window._device_job is None or not window._device_job.done):

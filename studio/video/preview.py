@@ -51,6 +51,7 @@ class PreviewSession:
         registry: Any = None,
         segmenter: Any = None,
         loop: bool = True,
+        effect: Effect | None = None,
     ):
         self.source_spec = source
         self.settings = settings or VideoSettings()
@@ -58,6 +59,7 @@ class PreviewSession:
         self.registry = registry
         self.segmenter = segmenter
         self.loop = loop
+        self.effect = effect  # an Effect object (an image from another panel has no spec)
         self.source: FrameSource | None = None
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -136,7 +138,9 @@ class PreviewSession:
         )
         self.source = source
         grabber = LatestFrame(source) if source.live else None
-        pipeline = VideoPipeline(self.settings, segmenter=self.segmenter, registry=self.registry)
+        pipeline = VideoPipeline(
+            self.settings, segmenter=self.segmenter, registry=self.registry, effect=self.effect
+        )
         shown = 0
         times: list[float] = []
         clock_start: float | None = None
