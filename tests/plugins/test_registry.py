@@ -168,6 +168,9 @@ def test_safe_mode_skips_third_party_but_keeps_builtins(plugin_root):
         "studio/scale-melody",
         "studio/piper-voice",
         "studio/espeak-voice",
+        "studio/selfie-segmenter",
+        "studio/mog2-segmenter",
+        "studio/rvm-matting",
     ]
 
 
