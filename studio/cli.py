@@ -96,7 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
         "generate", help="run a generator (built-in or plugin) and save its result"
     )
     gen.add_argument("generator", nargs="?", help="qualified id, e.g. euclid-drums/euclid")
-    gen.add_argument("-o", "--output", help="file to write (.mid for MIDI, .wav for audio)")
+    gen.add_argument(
+        "-o", "--output", help="file to write (.mid for MIDI, .wav for audio, .png for a mask)"
+    )
     gen.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE")
     gen.add_argument("--list", action="store_true", help="list generators and their parameters")
     return parser
@@ -303,7 +305,7 @@ def _cmd_generate(args) -> int:
 
     from studio.core.devices import pick_device
     from studio.core.jobs import ConsoleContext
-    from studio.core.media import AudioClip, MidiClip
+    from studio.core.media import AudioClip, Mask, MidiClip
 
     registry = _registry(args)
     if args.list or not args.generator:
@@ -326,12 +328,17 @@ def _cmd_generate(args) -> int:
     except KeyError as exc:
         raise CliError(str(exc.args[0])) from None
     # a kind's inputs (text for a voice) are passed as parameters too
-    inputs = {"voice": {"text", "voice"}}.get(ref.kind, set())
+    inputs = {"voice": {"text", "voice"}, "video_mask": {"frame"}}.get(ref.kind, set())
     known = {p.name for p in registry.generator(ref).params} | inputs
     unknown = sorted(set(request) - known)
     if unknown:
         raise CliError(f"{ref.id} has no parameter {', '.join(unknown)} (has {', '.join(known)})")
-    result = registry.run(ref.id, request, ConsoleContext(), device=pick_device(_settings().device))
+    run_request: dict[str, object] = dict(request)
+    if ref.kind == "video_mask":  # frame=PICTURE: the image file to segment
+        run_request["frame"] = _read_picture(request.get("frame", ""))
+    result = registry.run(
+        ref.id, run_request, ConsoleContext(), device=pick_device(_settings().device)
+    )
     if isinstance(result, MidiClip):
         out = Path(args.output or "generated.mid")
         result.save(out)
@@ -343,9 +350,37 @@ def _cmd_generate(args) -> int:
         out = Path(args.output or "generated.wav")
         result.save_wav(out)
         print(f"{out}: {result.duration:.2f} s")
+    elif isinstance(result, Mask):
+        out = Path(args.output or "mask.png")
+        _write_mask(result, out)
+        print(f"{out}: {result.size[0]}x{result.size[1]} mask")
     else:
         print(result)
     return 0
+
+
+def _read_picture(path: str):
+    from studio.core.media import Image
+
+    if not path:
+        raise CliError("a video_mask generator needs frame=PICTURE (an image file)")
+    import cv2
+
+    bgr = cv2.imread(path, cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise CliError(f"cannot read {path} as a picture")
+    return Image(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+
+
+def _write_mask(mask, out) -> None:
+    import cv2
+    import numpy as np
+
+    alpha = mask.alpha
+    if alpha.dtype != np.uint8:
+        alpha = (np.clip(alpha, 0, 1) * 255 + 0.5).astype(np.uint8)
+    if not cv2.imwrite(str(out), alpha):
+        raise CliError(f"could not write {out}")
 
 
 COMMANDS = {
