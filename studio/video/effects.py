@@ -114,7 +114,9 @@ class Compositor:
     def __init__(self, effect: Effect, device: str = "cpu", cpu_fast: bool = True):
         self.effect = effect
         self.device = device
-        self.cpu_fast = cpu_fast and device == "cpu"
+        from studio.video import refine
+
+        self.cpu_fast = cpu_fast and device == "cpu" and refine.OPENCV_ON_CPU
         self._static: np.ndarray | None = None  # HxWx3 uint8 background (colour, image)
         self._static_planes: Any = None
         self._video: Any = None

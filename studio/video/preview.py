@@ -137,6 +137,7 @@ class PreviewSession:
             else open_source(self.source_spec, **self.source_options)
         )
         self.source = source
+        ctx.progress(0.0, f"previewing {source.describe()}")
         grabber = LatestFrame(source) if source.live else None
         pipeline = VideoPipeline(
             self.settings, segmenter=self.segmenter, registry=self.registry, effect=self.effect

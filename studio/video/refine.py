@@ -102,6 +102,11 @@ def _torch():
     return torch
 
 
+#: On the CPU, OpenCV does the full-resolution per-pixel work and the small filters (measured two
+#: to ten times faster there than torch); torch does it all on a GPU. Off: torch everywhere.
+OPENCV_ON_CPU = True
+
+
 class FrameTensors:
     """One frame's pixels as the pipeline needs them, made lazily and once: the numpy RGB
     picture, its luma at full and at guide size, and its planes on the device.
@@ -120,7 +125,9 @@ class FrameTensors:
 
     @property
     def on_cpu(self) -> bool:
-        return self.device == "cpu"
+        """True when OpenCV does the per-pixel work (the CPU, unless :data:`OPENCV_ON_CPU` is
+        off: the tests turn it off to run the GPU's torch code on the CPU)."""
+        return self.device == "cpu" and OPENCV_ON_CPU
 
     @property
     def planes(self) -> Any:
@@ -190,7 +197,7 @@ def gray(frame: Any) -> Any:
 def _cpu_planes(x: Any) -> np.ndarray | None:
     """A CPU float32 tensor's planes as one numpy array (a view), or None for other tensors."""
     torch = _torch()
-    if x.device.type != "cpu" or x.dtype != torch.float32:
+    if x.device.type != "cpu" or x.dtype != torch.float32 or not OPENCV_ON_CPU:
         return None
     return x.contiguous().reshape(-1, *x.shape[-2:]).numpy()
 

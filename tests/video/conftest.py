@@ -38,9 +38,27 @@ def clip_with_sound(tmp_path_factory, ffmpeg):
     """3 s of ffmpeg's test picture with a 440 Hz tone, 160x120 at 10 FPS."""
     path = tmp_path_factory.mktemp("clips") / "tone.mp4"
     subprocess.run(
-        [ffmpeg, "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10:d=3",
-         "-f", "lavfi", "-i", "sine=frequency=440:duration=3", "-c:v", "libx264",
-         "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(path)],
+        [
+            ffmpeg,
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=160x120:rate=10:d=3",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=3",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
+            str(path),
+        ],
         check=True,
     )
     return path

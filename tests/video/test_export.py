@@ -51,7 +51,9 @@ def _sha(path):
 def _probe(path, entries="stream=codec_type,codec_name,width,height,nb_frames"):
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-show_entries", entries, "-of", "json", str(path)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(out.stdout)["streams"]
 
@@ -150,8 +152,20 @@ def test_variable_frame_rate_source_is_retimed_to_keep_its_length(tmp_path, ffmp
     vfr = tmp_path / "vfr.mkv"
     # 20 frames at 10 FPS with a one-second hole after frame 10
     subprocess.run(
-        [ffmpeg, "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:d=2",
-         "-vf", "setpts='(N+gte(N\\,10)*10)/10/TB'", "-fps_mode", "vfr", str(vfr)],
+        [
+            ffmpeg,
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=64x48:rate=10:d=2",
+            "-vf",
+            "setpts='(N+gte(N\\,10)*10)/10/TB'",
+            "-fps_mode",
+            "vfr",
+            str(vfr),
+        ],
         check=True,
     )
     result = export_video(vfr, tmp_path / "cfr.mp4", VideoSettings(effect="matte"))

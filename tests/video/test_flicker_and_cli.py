@@ -20,21 +20,49 @@ def test_cli_demo_and_segment(tmp_path, capsys):
     assert main(["video", "demo", "-o", str(demo), "--seconds", "1", "--size", "320x180"]) == 0
     assert demo.exists()
     out = tmp_path / "matte.mp4"
-    code = main(["video", "segment", str(demo), "-o", str(out), "--effect", "matte",
-                 "--smooth", "0.5", "--device", "cpu"])
+    code = main(
+        [
+            "video",
+            "segment",
+            str(demo),
+            "-o",
+            str(out),
+            "--effect",
+            "matte",
+            "--smooth",
+            "0.5",
+            "--device",
+            "cpu",
+        ]
+    )
     assert code == 0 and out.exists()
     assert "frames in" in capsys.readouterr().out
     frames = tmp_path / "frames"
-    code = main(["video", "segment", "demo", "-o", str(frames), "--effect", "alpha",
-                 "--frames", "3", "--engine", "mog2"])
+    code = main(
+        [
+            "video",
+            "segment",
+            "demo",
+            "-o",
+            str(frames),
+            "--effect",
+            "alpha",
+            "--frames",
+            "3",
+            "--engine",
+            "mog2",
+        ]
+    )
     assert code == 0 and len(list(frames.glob("*.png"))) == 3
 
 
 def test_cli_bad_input_is_one_clear_line(tmp_path, capsys):
     assert main(["video", "segment", str(tmp_path / "none.mp4"), "-o", "x.mp4"]) == 1
     assert "no such file" in capsys.readouterr().err
-    assert main(["video", "segment", "demo", "-o", str(tmp_path / "o.mp4"),
-                 "--effect", "color:red"]) == 1
+    assert (
+        main(["video", "segment", "demo", "-o", str(tmp_path / "o.mp4"), "--effect", "color:red"])
+        == 1
+    )
     assert "#RRGGBB" in capsys.readouterr().err
     assert main(["video", "demo", "-o", str(tmp_path / "d.mp4"), "--size", "big"]) == 1
     assert "WIDTHxHEIGHT" in capsys.readouterr().err

@@ -35,8 +35,10 @@ def test_guided_refinement_puts_the_matte_edge_on_the_frames_edge():
 def test_temporal_smoothing_steadies_a_flickering_mask_on_a_still_frame():
     frame = _edge_frame()
     rng = np.random.default_rng(0)
-    masks = [np.clip(_blurry_mask(40) + rng.normal(0, 0.25, (45, 80)), 0, 1).astype(np.float32)
-             for _ in range(12)]
+    masks = [
+        np.clip(_blurry_mask(40) + rng.normal(0, 0.25, (45, 80)), 0, 1).astype(np.float32)
+        for _ in range(12)
+    ]
     raw = MaskRefiner(RefineSettings(smooth=0.0))
     smooth = MaskRefiner(RefineSettings(smooth=0.8))
     raw_out = [raw.refine(frame, m).numpy().copy() for m in masks]
@@ -48,12 +50,14 @@ def test_temporal_smoothing_steadies_a_flickering_mask_on_a_still_frame():
 
 def test_smoothing_follows_motion_without_leaving_a_ghost():
     refiner = MaskRefiner(RefineSettings(smooth=0.9, feather=0.0))
+
     def frame_and_mask(x0):
         frame = np.full((180, 320, 3), 30, np.uint8)
         frame[40:140, x0 : x0 + 60] = 220
         mask = np.zeros((45, 80), np.float32)
         mask[10:35, x0 // 4 : x0 // 4 + 15] = 1.0
         return frame, mask
+
     for _ in range(5):
         refiner.refine(*frame_and_mask(40))
     matte = None
@@ -67,9 +71,11 @@ def test_grow_shrink_and_threshold():
     frame = np.full((180, 320, 3), 128, np.uint8)
     mask = np.zeros((45, 80), np.float32)
     mask[15:30, 30:50] = 0.7
+
     def area(**kw):
         settings = RefineSettings(smooth=0.0, feather=0.0, guided=False, **kw)
         return (MaskRefiner(settings).refine(frame, mask).numpy() > 0.5).sum()
+
     base = area()
     assert area(grow=8) > base * 1.2
     assert area(grow=-8) < base * 0.8
@@ -82,8 +88,15 @@ def test_grow_shrink_and_threshold():
 
 @pytest.mark.parametrize(
     "spec,kind",
-    [("blur", "blur"), ("blur:30", "blur"), ("color:#336699", "color"), ("green", "green"),
-     ("matte", "matte"), ("alpha", "alpha"), ("none", "none")],
+    [
+        ("blur", "blur"),
+        ("blur:30", "blur"),
+        ("color:#336699", "color"),
+        ("green", "green"),
+        ("matte", "matte"),
+        ("alpha", "alpha"),
+        ("none", "none"),
+    ],
 )
 def test_effect_specs(spec, kind):
     effect = parse_effect(spec)
@@ -130,8 +143,10 @@ def test_blur_softens_only_the_background(cpu_fast):
     frame = np.clip(frame + rng.integers(0, 60, frame.shape), 0, 255).astype(np.uint8)
     out = Compositor(Effect("blur", strength=8), cpu_fast=cpu_fast).apply(frame, matte)
     assert np.array_equal(out[30:60, 60:100], frame[30:60, 60:100])
+
     def roughness(img):
         return np.abs(np.diff(img[:15].astype(int), axis=1)).mean()
+
     assert roughness(out) < roughness(frame) / 3
 
 
@@ -186,3 +201,31 @@ def test_frame_tensors_luma_matches_opencv():
 
     expected = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
     assert np.abs(tensors.luma[0, 0].numpy() - expected).max() <= 1
+
+
+def test_the_gpu_code_path_matches_the_cpu_one(monkeypatch):
+    """Refinement and compositing in torch alone (what runs on a GPU) give the same matte and
+    picture as the CPU's OpenCV-assisted path, here run on the CPU."""
+    from studio.video import refine
+    from studio.video.sources import DemoSource
+
+    frames = list(DemoSource(320, 180, frames=3, fps=10))
+    rng = np.random.default_rng(0)
+    masks = [rng.random((45, 80)).astype(np.float32) for _ in frames]
+
+    def run():
+        refiner = MaskRefiner(RefineSettings(smooth=0.5, feather=2.0, grow=3.0))
+        compositor = Compositor(Effect("blur", strength=10))
+        out = []
+        for frame, mask in zip(frames, masks, strict=True):
+            tensors = FrameTensors(frame.pixels)
+            matte = refiner.refine(tensors, mask)
+            out.append((matte.numpy().copy(), compositor.apply(tensors, matte)))
+        return out
+
+    fast = run()
+    monkeypatch.setattr(refine, "OPENCV_ON_CPU", False)
+    plain = run()
+    for (m1, o1), (m2, o2) in zip(fast, plain, strict=True):
+        assert np.abs(m1 - m2).max() < 0.03
+        assert np.abs(o1.astype(int) - o2).mean() < 1.0
