@@ -83,6 +83,7 @@ def test_doctor_json_reports_every_part_without_crashing():
         "audio",
         "midi",
         "camera",
+        "video",
         "music",
         "models",
         "plugins",

@@ -182,6 +182,20 @@ def _camera() -> dict[str, Any]:
     return {"status": "ok", "detail": ", ".join(cams)}
 
 
+def _video() -> dict[str, Any]:
+    """What video export can write: H.264 with sound needs the ffmpeg program."""
+    from studio.video.export import ffmpeg_path
+
+    found = ffmpeg_path()
+    if found is None:
+        return {
+            "status": "warning",
+            "detail": "no ffmpeg program: exports are MPEG-4 part 2 without sound "
+            "(apt-get install ffmpeg for H.264 and sound)",
+        }
+    return {"status": "ok", "detail": f"H.264 and sound through {found}"}
+
+
 def _models(settings) -> dict[str, Any]:
     from studio.core.models import ModelStore
 
@@ -241,6 +255,7 @@ def run_doctor(safe_mode: bool = False) -> dict[str, Any]:
     report["audio"] = _guard(_audio)
     report["midi"] = _guard(_midi)
     report["camera"] = _guard(_camera)
+    report["video"] = _guard(_video)
     report["music"] = _guard(lambda: _music_engines(settings))
     report["models"] = _guard(lambda: _models(settings))
     report["plugins"] = _guard(lambda: _plugins(settings, safe_mode))
