@@ -4,11 +4,21 @@ line.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes.util
 import glob
 import os
+from collections.abc import Iterator
 
-__all__ = ["missing_libraries", "install_line", "QT_BASE", "QT_XCB", "AUDIO", "display_problem"]
+__all__ = [
+    "missing_libraries",
+    "install_line",
+    "QT_BASE",
+    "QT_XCB",
+    "AUDIO",
+    "display_problem",
+    "quiet_stderr",
+]
 
 # library name for ctypes.util.find_library -> Debian package
 QT_BASE: dict[str, str] = {
@@ -93,3 +103,22 @@ def display_problem() -> str | None:
 
 def install_line(packages: list[str]) -> str:
     return "sudo apt-get install -y " + " ".join(packages)
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Silence native libraries' own stderr lines for a moment (LiteRT's "Created TensorFlow Lite
+    XNNPACK delegate", ncnn's "vkCreateInstance failed" on a machine without Vulkan): Studio
+    reports what matters itself."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

@@ -10,11 +10,9 @@ segmenter's own resolution; :mod:`studio.video.refine` brings it to full resolut
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,23 +64,6 @@ class Segmenter:
 _MODEL_LOCK = threading.Lock()
 
 
-@contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Silence native code's stderr (LiteRT prints an INFO line per interpreter it makes)."""
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 class SelfieSegmenter(Segmenter):
     """MediaPipe selfie segmentation: the landscape model (256x144) for wide frames, the square
     one (256x256) for portrait and near-square frames. The frame is downscaled to the model's
@@ -96,6 +77,7 @@ class SelfieSegmenter(Segmenter):
         except ImportError as exc:  # pragma: no cover - a dependency
             raise SegmenterError("the selfie segmenter needs ai-edge-litert") from exc
         from studio.core.models import ModelIntegrityError, ModelStore
+        from studio.core.syslibs import quiet_stderr
 
         store = store or ModelStore.from_settings()
         self._interpreters: dict[str, Any] = {}
@@ -105,7 +87,7 @@ class SelfieSegmenter(Segmenter):
                 path = store.verify(store.find(variant, "video_mask"))
             except (KeyError, ModelIntegrityError) as exc:
                 raise SegmenterError(f"selfie segmentation model: {exc}") from exc
-            with _MODEL_LOCK, _quiet_stderr():
+            with _MODEL_LOCK, quiet_stderr():
                 interp = Interpreter(model_path=str(path), num_threads=threads)
                 interp.allocate_tensors()
             self._interpreters[variant] = interp
