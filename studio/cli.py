@@ -92,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_video(sub)
 
+    from studio.image.cli import add_parser as add_image
+
+    add_image(sub)
+
     gen = sub.add_parser(
         "generate", help="run a generator (built-in or plugin) and save its result"
     )
@@ -294,6 +298,12 @@ def _cmd_voice(args) -> int:
     return run(args)
 
 
+def _cmd_image(args) -> int:
+    from studio.image.cli import run
+
+    return run(args)
+
+
 def _cmd_video(args) -> int:
     from studio.video.cli import run
 
@@ -395,6 +405,7 @@ COMMANDS = {
     "music": _cmd_music,
     "voice": _cmd_voice,
     "video": _cmd_video,
+    "image": _cmd_image,
 }
 
 

@@ -1,0 +1,223 @@
+"""``studio image ...``: edit, style, upscale, generate, info."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(sub) -> None:
+    image = sub.add_parser("image", help="edit, stylize, upscale and generate pictures")
+    ims = image.add_subparsers(dest="image_command", metavar="ACTION", required=True)
+    edit = ims.add_parser(
+        "edit",
+        help="apply operations in order: resize=1024x768 denoise sketch inpaint=MASK.png ...",
+        description="Operations: crop=X,Y,W,H rotate=DEG resize=WxH levels=BLACK,WHITE,GAMMA "
+        "curves=IN:OUT,... brightness=N contrast=F saturation=F hue=DEG blur=R sharpen=A,R "
+        "denoise=S inpaint=MASK.png grabcut[=X,Y,W,H|MASK.png] cutout stylize sketch detail. "
+        "Named values work too: sharpen=amount:1.2,radius:2.",
+    )
+    edit.add_argument("input")
+    edit.add_argument("-o", "--output", required=True)
+    edit.add_argument("ops", nargs="+", metavar="OP")
+    edit.add_argument("--mask", help="limit the tools to this mask (white = change)")
+    style = ims.add_parser("style", help="style transfer: a built-in style, a blend, or a picture")
+    style.add_argument("input")
+    style.add_argument("-o", "--output", required=True)
+    style.add_argument(
+        "--style", required=True, help="0..25, a blend like 3:0.5,12:0.5, or a style picture"
+    )
+    style.add_argument("--strength", type=float, default=1.0, help="0..1 (default 1)")
+    style.add_argument("--keep-colour", action="store_true", help="keep the picture's colours")
+    up = ims.add_parser("upscale", help="enlarge x4 (or x2) with Real-ESRGAN")
+    up.add_argument("input")
+    up.add_argument("-o", "--output", required=True)
+    up.add_argument("--scale", type=int, choices=(2, 4), default=4)
+    up.add_argument(
+        "--model", choices=("x4plus", "anime", "fast"), default="x4plus",
+        help="x4plus: photographs (default); anime: drawings; fast: small and quick",
+    )  # fmt: skip
+    up.add_argument("--tile", type=int, default=192, help="tile size in pixels")
+    gen = ims.add_parser("generate", help="make a picture: patterns or your diffusion model")
+    gen.add_argument("-o", "--output", required=True)
+    gen.add_argument(
+        "--engine", default="pattern",
+        help="pattern (built in) or a diffusers model folder (a path, or its name in image/)",
+    )  # fmt: skip
+    gen.add_argument("--prompt", default="")
+    gen.add_argument("--negative", default="", help="negative prompt")
+    gen.add_argument("--size", help="WIDTHxHEIGHT (default 1024x1024 patterns, 512x512 models)")
+    gen.add_argument("--seed", type=int, help="default: a new one, printed")
+    gen.add_argument("--steps", type=int)
+    gen.add_argument("--guidance", type=float)
+    gen.add_argument("--init", help="starting picture (image-to-image)")
+    gen.add_argument("--strength", type=float, help="image-to-image: how much to change, 0..1")
+    gen.add_argument("--mask", help="inpainting: white where to repaint (needs --init)")
+    gen.add_argument("--device", default="auto")
+    gen.add_argument(
+        "-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+        help="any other parameter (pattern: zoom, complexity, style, colours, symmetry)",
+    )  # fmt: skip
+    gen.add_argument("--reuse", metavar="PICTURE", help="start from the parameters saved in it")
+    info = ims.add_parser("info", help="size, depth, alpha and the saved parameters of a picture")
+    info.add_argument("input")
+    info.add_argument("--json", action="store_true")
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"a size is WIDTHxHEIGHT, not {text!r}") from None
+    return width, height
+
+
+def _history(picture, step: dict) -> dict:
+    """The new result's provenance: this step, after whatever made the input."""
+    before = dict(picture.provenance)
+    chain = list(before.pop("history", []))
+    if before:
+        chain.append(before)
+    return {**step, "history": chain}
+
+
+def run(args) -> int:
+    from studio.core.jobs import ConsoleContext
+    from studio.image.io import Picture, load_picture, save_picture
+
+    cmd = args.image_command
+    if cmd == "info":
+        picture = load_picture(args.input)
+        report = {
+            "size": picture.size,
+            "bits": picture.depth,
+            "alpha": picture.has_alpha,
+            "provenance": picture.provenance,
+        }
+        if args.json:
+            json.dump(report, sys.stdout, indent=2, default=str)
+            print()
+        else:
+            w, h = picture.size
+            channels = "RGBA" if picture.has_alpha else "RGB"
+            print(f"{args.input}: {w}x{h}, {picture.depth}-bit, {channels}")
+            if picture.provenance:
+                print(json.dumps(picture.provenance, indent=2, default=str))
+            else:
+                print("no Studio parameters saved in it")
+        return 0
+    if cmd == "edit":
+        from studio.image.ops import apply_op, describe_op, parse_op
+
+        picture = load_picture(args.input)
+        mask = None
+        if args.mask:
+            from studio.image.ops import _mask_u8
+
+            mask = _mask_u8(args.mask, picture.pixels.shape[:2], "--mask") / 255.0
+        steps = [parse_op(token) for token in args.ops]  # all checked before any work
+        pixels = picture.pixels
+        done = []
+        for name, params in steps:
+            if mask is not None and mask.shape != pixels.shape[:2]:
+                mask = None  # a crop, resize or rotation before: the mask no longer fits
+            pixels = apply_op(name, pixels, params, mask=mask)
+            done.append(describe_op(name, params))
+        result = Picture(
+            pixels, _history(picture, {"engine": "studio/image-edit", "operations": done})
+        )
+        save_picture(result, args.output)
+        w, h = result.size
+        print(f"{args.output}: {w}x{h}, {result.depth}-bit: {'; '.join(done)}")
+        return 0
+    if cmd == "style":
+        from studio.image.style import stylize
+
+        picture = load_picture(args.input)
+        pixels = stylize(picture.pixels, args.style, args.strength, args.keep_colour)
+        step = {"engine": "studio/style", "style": args.style, "strength": args.strength,
+                "keep_colour": args.keep_colour}  # fmt: skip
+        save_picture(Picture(pixels, _history(picture, step)), args.output)
+        print(f"{args.output}: style {args.style} at strength {args.strength:g}")
+        return 0
+    if cmd == "upscale":
+        from studio.image.upscale import upscale
+
+        picture = load_picture(args.input)
+        pixels = upscale(picture.pixels, args.scale, args.model, args.tile, ctx=ConsoleContext())
+        step = {"engine": "studio/upscale", "model": args.model, "scale": args.scale}
+        result = Picture(pixels, _history(picture, step))
+        save_picture(result, args.output)
+        w, h = result.size
+        print(f"{args.output}: {w}x{h} (x{args.scale}, {args.model})")
+        return 0
+    if cmd == "generate":
+        return _generate(args, ConsoleContext())
+    raise ValueError(f"unknown image action {cmd}")
+
+
+def _generate(args, ctx) -> int:
+    from studio.core.devices import pick_device
+    from studio.core.media import Image, Mask
+    from studio.image.io import Picture, load_picture, read_provenance, save_picture
+
+    request: dict = {}
+    engine = args.engine
+    if args.reuse:
+        saved = read_provenance(args.reuse)
+        if not saved.get("params"):
+            raise ValueError(f"{args.reuse} has no Studio generation parameters to reuse")
+        request.update(saved["params"])
+        if saved.get("engine") == "studio/diffusion" and args.engine == "pattern":
+            engine = request.get("model") or engine
+    if args.size:
+        request["width"], request["height"] = _size(args.size)
+    for key, value in (("prompt", args.prompt), ("negative_prompt", args.negative)):
+        if value:
+            request[key] = value
+    for key in ("seed", "steps", "guidance", "strength"):
+        value = getattr(args, key)
+        if value is not None:
+            request[key] = value
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"parameter {item!r} must look like NAME=VALUE")
+        request[key.strip()] = value
+    device = pick_device(args.device)
+    if engine == "pattern":
+        from studio.image.generators import PatternGenerator
+
+        generator = PatternGenerator()
+        if args.init or args.mask:
+            raise ValueError("--init and --mask are for a diffusion model (--engine MODEL_DIR)")
+    else:
+        from studio.image.generators import DiffusionGenerator
+
+        generator = DiffusionGenerator()
+        request["model"] = engine
+        if args.mask and not args.init:
+            raise ValueError("--mask needs --init: the picture to repaint")
+        if args.init:
+            init = load_picture(args.init)
+            request["init"] = Image(init.rgb8())
+            request.setdefault("width", init.size[0] // 8 * 8)
+            request.setdefault("height", init.size[1] // 8 * 8)
+        if args.mask:
+            from studio.image.ops import _mask_u8
+
+            shape = request["init"].pixels.shape[:2]
+            request["mask"] = Mask(_mask_u8(args.mask, shape, "--mask") / 255.0)
+    known = {p.name for p in generator.params} | {"init", "mask"}
+    unknown = sorted(set(request) - known)
+    if unknown:
+        raise ValueError(f"unknown parameter {', '.join(unknown)} (has {', '.join(sorted(known))})")
+    resolved = generator.resolve(request)
+    generator.load(device)
+    image = generator.run(resolved, ctx)
+    save_picture(Picture(image.pixels, image.provenance), args.output)
+    w, h = image.size
+    print(f"{args.output}: {w}x{h}, seed {resolved['seed']}")
+    return 0
