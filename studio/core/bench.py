@@ -139,6 +139,7 @@ LAZY_BENCHMARKS = {
     "music": "studio.music.bench:bench_music",
     "voice": "studio.voice.bench:bench_voice",
     "video": "studio.video.bench:bench_video",
+    "image": "studio.image.bench:bench_image",
 }
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -214,10 +215,13 @@ class DiffusionEngine:
             from diffusers import DiffusionPipeline
 
             quiet_libraries()
+            options: dict[str, Any] = {"local_files_only": True, "use_safetensors": True}
+            if dtype != torch.float32:
+                options["torch_dtype"] = dtype
             try:
-                pipe = DiffusionPipeline.from_pretrained(
-                    folder.path, local_files_only=True, use_safetensors=True, torch_dtype=dtype
-                )
+                with warnings.catch_warnings():  # renamed keywords in newer diffusers
+                    warnings.simplefilter("ignore", FutureWarning)
+                    pipe = DiffusionPipeline.from_pretrained(folder.path, **options)
             except (OSError, ValueError) as exc:
                 raise DiffusionError(f"{folder.name} could not be loaded: {exc}") from None
             pipe.set_progress_bar_config(disable=True)

@@ -64,7 +64,7 @@ def make_tiny_pipeline(folder: str | Path, seed: int = 0, bin_weights: bool = Fa
     )  # fmt: skip
     pipe = StableDiffusionPipeline(
         unet=unet, vae=vae, text_encoder=text, tokenizer=tokenizer,
-        scheduler=DDIMScheduler(clip_sample=False), safety_checker=None,
+        scheduler=DDIMScheduler(clip_sample=False, steps_offset=1), safety_checker=None,
         feature_extractor=None, requires_safety_checker=False,
     )  # fmt: skip
     pipe.save_pretrained(folder, safe_serialization=not bin_weights)
