@@ -558,9 +558,10 @@ def apply_op(
         values = spec.resolve(params)
     except ValueError as exc:
         raise OpError(f"{name}: {exc}") from None
-    values.pop("mask", None)
+    given = values.pop("mask", None)  # inpaint=MASK.png on the command line
     takes_mask = name in ("inpaint", "grabcut")
-    out = spec.fn(pixels, scale=scale, mask=mask if takes_mask else None, **values)
+    tool_mask = (given if given is not None else mask) if takes_mask else None
+    out = spec.fn(pixels, scale=scale, mask=tool_mask, **values)
     if mask is not None and not takes_mask and not spec.geometry:
         import cv2
 

@@ -1,0 +1,19 @@
+"""Image fixtures: the sample photo and a tiny random diffusers pipeline built once per session."""
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="session")
+def photo():
+    """scikit-image's astronaut: a 512x512 RGB photograph of a person (public domain)."""
+    from skimage import data
+
+    return np.ascontiguousarray(data.astronaut())
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    from studio.image.tiny_diffusion import make_tiny_pipeline
+
+    return make_tiny_pipeline(tmp_path_factory.mktemp("models") / "tiny-sd")
