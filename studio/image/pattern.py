@@ -54,6 +54,9 @@ def make_pattern(request: dict[str, Any], ctx: JobContext | None = None, device:
     ctx = ctx or JobContext()
     width, height, seed = int(request["width"]), int(request["height"]), int(request["seed"])
     depth, zoom = int(request["complexity"]), float(request["zoom"])
+    # float64 on the CPU: bit-for-bit the same pattern whatever else ran in the process (float32
+    # results moved by one level after onnxruntime had run); float32 on a GPU, for speed
+    dtype = torch.float64 if device == "cpu" else torch.float32
     gen = torch.Generator().manual_seed(seed)
     inputs = 4
     layers = []
@@ -61,11 +64,11 @@ def make_pattern(request: dict[str, Any], ctx: JobContext | None = None, device:
     for _ in range(depth):
         weight = torch.randn(size, _HIDDEN, generator=gen) * (1.6 / math.sqrt(size))
         bias = torch.randn(_HIDDEN, generator=gen) * 0.4
-        layers.append((weight.to(device), bias.to(device)))
+        layers.append((weight.to(device, dtype), bias.to(device, dtype)))
         size = _HIDDEN
-    out_weight = (torch.randn(size, 3, generator=gen) * (2.0 / math.sqrt(size))).to(device)
+    out_weight = (torch.randn(size, 3, generator=gen) * (2.0 / math.sqrt(size))).to(device, dtype)
     latent = float(torch.randn(1, generator=gen).item())
-    palette = torch.rand(2, 3, generator=gen).to(device)
+    palette = torch.rand(2, 3, generator=gen).to(device, dtype)
     act = _activation(request["style"])
     image = np.empty((height, width, 3), np.uint8)
     band = max(1, 262144 // width)  # about a quarter-million pixels at a time
@@ -73,8 +76,8 @@ def make_pattern(request: dict[str, Any], ctx: JobContext | None = None, device:
     for top in range(0, height, band):
         ctx.check_cancelled()
         rows = min(band, height - top)
-        ys = (torch.arange(top, top + rows, device=device, dtype=torch.float32) + 0.5) / height
-        xs = (torch.arange(width, device=device, dtype=torch.float32) + 0.5) / width
+        ys = (torch.arange(top, top + rows, device=device, dtype=dtype) + 0.5) / height
+        xs = (torch.arange(width, device=device, dtype=dtype) + 0.5) / width
         y = (ys * 2 - 1)[:, None].expand(rows, width) * zoom
         x = (xs * 2 - 1)[None, :].expand(rows, width) * zoom * aspect
         if request["symmetry"] == "mirror":
