@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -25,7 +26,10 @@ _INT_LIMIT = 2**31 - 1
 
 
 class ParamForm(QWidget):
-    """A form with one control per :class:`Param`; :meth:`values` returns the request dict."""
+    """A form with one control per :class:`Param`; :meth:`values` returns the request dict.
+    ``changed`` is emitted whenever the artist changes a value (live previews)."""
+
+    changed = Signal()
 
     def __init__(self, params: Sequence[Param] = (), parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -44,6 +48,14 @@ class ParamForm(QWidget):
             control.setObjectName(f"param_{param.name}")
             self._controls[param.name] = (param, control)
             self._layout.addRow(param.title, control)
+            self._watch(control)
+
+    def _watch(self, control: QWidget) -> None:
+        target = getattr(control, "spin", control)
+        for signal in ("valueChanged", "toggled", "currentIndexChanged", "editingFinished"):
+            if hasattr(target, signal):
+                getattr(target, signal).connect(self.changed.emit)
+                break
 
     def _make(self, p: Param) -> QWidget:
         if p.type in ("int", "seed"):

@@ -343,12 +343,28 @@ class VideoPanel(PanelBase):
     # -- preview -----------------------------------------------------------------------------------
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
-        if self.preview_job is None or self.preview_job.done:
+        from PySide6.QtWidgets import QDockWidget
+
+        dock = self.parentWidget()
+        if isinstance(dock, QDockWidget) and not getattr(self, "_watching_dock", False):
+            # a tabbed dock behind another stays "visible" to Qt: follow its tab instead
+            self._watching_dock = True
+            dock.visibilityChanged.connect(self._on_dock_visibility_changed)
+        if self._seen() and (self.preview_job is None or self.preview_job.done):
             self.start_preview()
+
+    def _seen(self) -> bool:
+        return self.isVisible() and not self.visibleRegion().isEmpty()
+
+    def _on_dock_visibility_changed(self, visible: bool) -> None:
+        if visible and (self.preview_job is None or self.preview_job.done):
+            self.start_preview()
+        elif not visible:
+            self.stop_preview()  # frees the camera and the CPU while the panel is not seen
 
     def hideEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().hideEvent(event)
-        self.stop_preview()  # frees the camera and the CPU while the panel is not seen
+        self.stop_preview()
 
     def start_preview(self) -> None:
         """(Re)start the preview with the current source, engine and settings."""
@@ -488,7 +504,7 @@ class VideoPanel(PanelBase):
         }
         self.source_label.setText(texts.get(kind, Path(path).name))
         self._update_controls()
-        if self.isVisible():
+        if self._seen():
             self.start_preview()
 
     def open_file(self, path: Path) -> bool:
@@ -501,7 +517,7 @@ class VideoPanel(PanelBase):
         return True
 
     def _on_camera_changed(self, *_args) -> None:
-        if self.source_kind == "camera" and self.isVisible():
+        if self.source_kind == "camera" and self._seen():
             self.start_preview()
 
     def _on_engine_combo_activated(self, _index: int) -> None:
@@ -514,7 +530,7 @@ class VideoPanel(PanelBase):
                 self.engine_combo.setCurrentIndex(0)
                 return
             self.rvm_path = path
-        if self.isVisible():
+        if self._seen():
             self.start_preview()
 
     def _on_effect_combo_activated(self, _index: int) -> None:
