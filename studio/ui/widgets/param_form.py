@@ -54,7 +54,7 @@ class ParamForm(QWidget):
         target = getattr(control, "spin", control)
         for signal in ("valueChanged", "toggled", "currentIndexChanged", "editingFinished"):
             if hasattr(target, signal):
-                getattr(target, signal).connect(self.changed.emit)
+                getattr(target, signal).connect(lambda *_: self.changed.emit())
                 break
 
     def _make(self, p: Param) -> QWidget:

@@ -453,13 +453,13 @@ class ImagePanel(PanelBase):
             alpha = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_LINEAR)
         self.set_mask(alpha, "mask: video matte")
 
-    def person_mask(self) -> None:
+    def person_mask(self):
         if self.document is None:
             return
         from studio.image.cutout import person_matte
 
         rgb = self.document.picture.rgb8()
-        self._run(
+        return self._run(
             "Image: person mask", lambda _r, _c: person_matte(rgb), self._on_person_mask, "image"
         )
 
@@ -498,6 +498,8 @@ class ImagePanel(PanelBase):
         from studio.image.ops import OPS, apply_op
 
         if self.document is None or self._proxy is None or self._quick is None:
+            return None
+        if self.context.runner.closed:  # the window is closing
             return None
         name, params = self._op_request()
         spec = OPS[name]
@@ -569,7 +571,7 @@ class ImagePanel(PanelBase):
     # -- style and upscale -------------------------------------------------------------------------
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
-        if not self._styles_loaded:
+        if not self._styles_loaded and not self.context.runner.closed:
             self._styles_loaded = True
             from studio.image.style import style_thumbnails
 
@@ -849,3 +851,6 @@ class ImagePanel(PanelBase):
     def cancel(self) -> None:
         if self.job is not None and not self.job.done:
             self.job.cancel()
+
+    def shutdown(self) -> None:
+        self._preview_timer.stop()
