@@ -171,6 +171,8 @@ def test_safe_mode_skips_third_party_but_keeps_builtins(plugin_root):
         "studio/selfie-segmenter",
         "studio/mog2-segmenter",
         "studio/rvm-matting",
+        "studio/pattern",
+        "studio/diffusion",
     ]
 
 

@@ -81,10 +81,10 @@ def test_failing_generator_is_a_message_not_a_crash(qtbot, window, monkeypatch):
 
 
 def test_empty_panel_says_what_is_missing(window):
-    image = window.panels["image"]
-    assert image.generator_combo.count() == 0
-    assert not image.generate_button.isEnabled()
-    assert "No image generators" in image.result_label.text()
+    library = window.panels["library"]
+    assert library.generator_combo.count() == 0
+    assert not library.generate_button.isEnabled()
+    assert "No recommender or annotator generators" in library.result_label.text()
 
 
 def test_benchmark_runs_as_a_job_with_progress_and_cancel(qtbot, window):
