@@ -153,3 +153,20 @@ def test_save_keeps_16_bits_and_bad_files_get_a_message(panel, tmp_path):
     assert not panel.open_file(tmp_path / "bad.png")
     assert "bad.png" in panel.status.text()
     assert panel.document.size == (64, 64)  # the open picture is kept
+
+
+def test_keyboard_undo_and_redo(qtbot, panel):
+    from PySide6.QtCore import Qt
+
+    panel.set_mask(np.ones((256, 256), np.float32), "mask: all")
+    panel.canvas.setFocus()
+    qtbot.keyClick(panel.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert panel.document.mask is None
+    qtbot.keyClick(
+        panel.canvas, Qt.Key.Key_Z,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )  # fmt: skip
+    assert panel.document.mask is not None
+    qtbot.keyClick(panel.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(panel.canvas, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    assert panel.document.mask is not None

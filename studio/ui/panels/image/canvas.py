@@ -6,7 +6,12 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
+from PySide6.QtWidgets import (
+    QGraphicsPixmapItem,
+    QGraphicsScene,
+    QGraphicsSimpleTextItem,
+    QGraphicsView,
+)
 
 from studio.ui.panels.video.widgets import to_qimage
 
@@ -16,11 +21,13 @@ TOOLS = ("pan", "brush", "eraser", "lasso")
 
 
 def _mask_image(mask: np.ndarray) -> QImage:
-    """The mask as translucent red (where it is 1) over the picture."""
+    """The mask as translucent magenta (where it is 1) over the picture: it shows on skin, sky
+    and foliage alike."""
     h, w = mask.shape
     rgba = np.zeros((h, w, 4), np.uint8)
     rgba[..., 0] = 255
-    rgba[..., 3] = (np.clip(mask, 0, 1) * 110).astype(np.uint8)
+    rgba[..., 2] = 200
+    rgba[..., 3] = (np.clip(mask, 0, 1) * 140).astype(np.uint8)
     return to_qimage(rgba)
 
 
@@ -55,13 +62,23 @@ class CanvasView(QGraphicsView):
         self._panning = False
         self._last = QPointF()
         self.zoom = 1.0
+        self.message_item = QGraphicsSimpleTextItem()
+        self.message_item.setBrush(QBrush(QColor(210, 210, 215)))
+        self._scene.addItem(self.message_item)
 
-    # -- content -----------------------------------------------------------------------------------
+    # -- content
+    def show_message(self, text: str) -> None:
+        """Text in place of a picture (an empty canvas says how to start)."""
+        self.message_item.setText(text)
+        self.message_item.setVisible(bool(text))
+        self._scene.setSceneRect(self.message_item.boundingRect().adjusted(-20, -20, 20, 20))
+
     def set_picture(self, pixels: np.ndarray, fit: bool = False) -> None:
         """Show ``pixels`` (any depth; drawn at 8 bits) at full size in scene coordinates."""
         from studio.image.io import to_uint8
 
         h, w = pixels.shape[:2]
+        self.message_item.setVisible(False)
         self.image_item.setPixmap(QPixmap.fromImage(to_qimage(to_uint8(pixels))))
         self.image_item.setScale(1.0)
         new_size = (h, w) != self.size_hw

@@ -109,17 +109,25 @@ class ImagePanel(PanelBase):
         self.brush_size.setSuffix(" px")
         self.brush_size.setToolTip("Brush size")
         self.brush_size.valueChanged.connect(lambda v: setattr(self.canvas, "brush_size", v))
+        tools.addStretch(1)
         mask_row = QHBoxLayout()
-        mask_row.addWidget(QLabel("Mask:"))
-        self.clear_mask_button = QPushButton("Clear")
-        self.invert_mask_button = QPushButton("Invert")
-        self.person_mask_button = QPushButton("Person")
-        self.person_mask_button.setToolTip("Mask the person (the Video panel's segmenter)")
-        self.video_mask_button = QPushButton("Video")
-        self.video_mask_button.setToolTip("Use the matte the Video panel sent (Ctrl+M there)")
-        for w in (self.clear_mask_button, self.invert_mask_button, self.person_mask_button,
-                  self.video_mask_button, self.brush_size):  # fmt: skip
-            mask_row.addWidget(w)
+        mask_row.addWidget(QLabel("Mask"))
+
+        def small(text: str, tip: str) -> QToolButton:
+            button = QToolButton()
+            button.setText(text)
+            button.setToolTip(tip)
+            mask_row.addWidget(button)
+            return button
+
+        self.clear_mask_button = small("Clear", "Remove the mask")
+        self.invert_mask_button = small("Invert", "Swap masked and unmasked")
+        self.person_mask_button = small("Person", "Mask the person (the Video panel's segmenter)")
+        self.video_mask_button = small("Video", "The matte the Video panel sent (Ctrl+M there)")
+        mask_row.addStretch(1)
+        size_row = QHBoxLayout()
+        size_row.addWidget(QLabel("Brush"))
+        size_row.addWidget(self.brush_size, 1)
 
         # -- tabs ----------------------------------------------------------------------------------
         self.tabs = QTabWidget()
@@ -174,16 +182,16 @@ class ImagePanel(PanelBase):
         sv.addWidget(QLabel("Upscale (Real-ESRGAN)"))
         up = QHBoxLayout()
         self.upscale_model = QComboBox()
-        self.upscale_model.addItem("Photographs (x4plus, slow on a CPU)", "x4plus")
+        self.upscale_model.addItem("Photographs (x4plus, slow on CPU)", "x4plus")
         self.upscale_model.addItem("Drawings (anime)", "anime")
         self.upscale_model.addItem("Fast (small model)", "fast")
         self.upscale_scale = QComboBox()
         self.upscale_scale.addItems(["x4", "x2"])
         self.upscale_button = QPushButton("Upscale")
-        up.addWidget(self.upscale_model, 1)
+        sv.addWidget(self.upscale_model)
         up.addWidget(self.upscale_scale)
+        up.addWidget(self.upscale_button, 1)
         sv.addLayout(up)
-        sv.addWidget(self.upscale_button)
         sv.addStretch(1)
         self.tabs.addTab(style, "Style")
         # generate
@@ -199,8 +207,10 @@ class ImagePanel(PanelBase):
         self.prompt.setPlaceholderText("Prompt (for your diffusion model)")
         self.prompt.setMaximumHeight(70)
         self.gen_form = ParamForm()
-        self.use_canvas_check = QCheckBox("Start from the canvas (image-to-image)")
-        self.use_mask_check = QCheckBox("Repaint the masked area (inpainting)")
+        self.use_canvas_check = QCheckBox("Start from the canvas")
+        self.use_canvas_check.setToolTip("Image-to-image: the canvas is the starting picture")
+        self.use_mask_check = QCheckBox("Repaint the mask only")
+        self.use_mask_check.setToolTip("Inpainting: only the masked area is repainted")
         self.generate_button = QPushButton("Generate")
         self.generate_button.setObjectName("generate_button")
         row = QHBoxLayout()
@@ -227,10 +237,8 @@ class ImagePanel(PanelBase):
         self.reuse_file_button = QPushButton("Reuse from a file…")
         hv.addWidget(self.history_list, 1)
         hv.addWidget(self.history_info)
-        row = QHBoxLayout()
-        row.addWidget(self.reuse_button)
-        row.addWidget(self.reuse_file_button)
-        hv.addLayout(row)
+        hv.addWidget(self.reuse_button)
+        hv.addWidget(self.reuse_file_button)
         self.tabs.addTab(hist, "History")
 
         left = QWidget()
@@ -238,6 +246,7 @@ class ImagePanel(PanelBase):
         heading = QLabel(f"<h3>{self.title}</h3>")
         lv.addWidget(heading)
         lv.addLayout(tools)
+        lv.addLayout(size_row)
         lv.addLayout(mask_row)
         lv.addWidget(self.tabs, 1)
         buttons = QHBoxLayout()
@@ -250,6 +259,13 @@ class ImagePanel(PanelBase):
         rv.addLayout(bar)
         rv.addWidget(self.canvas, 1)
         self.lay_out(left, right)
+        for combo in (self.op_combo, self.engine_combo, self.upscale_model):
+            # long item texts must not widen the controls column past the window
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(12)
+            combo.setMinimumWidth(100)  # QComboBox's own minimum is its longest item
 
         self._preview_timer = QTimer(self)
         self._preview_timer.setSingleShot(True)
@@ -284,9 +300,9 @@ class ImagePanel(PanelBase):
             (
                 (QKeySequence.StandardKey.Open, self.open_dialog),
                 (QKeySequence.StandardKey.Save, self.save_dialog),
-                (QKeySequence.StandardKey.Undo, self.undo),
-                (QKeySequence.StandardKey.Redo, self.redo),
-                ("Ctrl+Shift+Z", self.redo),
+                ("Ctrl+Z", self.undo),
+                ("Ctrl+Shift+Z", self.redo),  # one shortcut per key: a second would be ambiguous
+                ("Ctrl+Y", self.redo),
                 ("Ctrl+Return", self.apply),
                 ("Escape", self.cancel),
                 ("B", self.compare_check.toggle),
@@ -299,6 +315,7 @@ class ImagePanel(PanelBase):
                 ("Ctrl+-", lambda: self.canvas.zoom_by(0.8)),
             )
         )
+        self.canvas.show_message("Open a picture (Ctrl+O), or make one on the Generate tab.")
         self._on_op_combo_changed()
         self.reload_engines()
         self._styles_loaded = False
