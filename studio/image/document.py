@@ -34,6 +34,7 @@ class HistoryEntry:
     provenance: dict[str, Any]
     thumbnail: np.ndarray  # small RGB(A) uint8
     state_index: int = -1
+    pixels: np.ndarray | None = field(default=None, repr=False)  # the result (by reference)
 
 
 @dataclass
@@ -104,7 +105,9 @@ class Document:
         if self.mask is not None and self.mask.shape != pixels.shape[:2]:
             self.mask = None
         if result:
-            self.history.append(HistoryEntry(label, info, _thumbnail(pixels), len(self._undo)))
+            self.history.append(
+                HistoryEntry(label, info, _thumbnail(pixels), len(self._undo), pixels)
+            )
 
     def _edit_provenance(self, label: str) -> dict[str, Any]:
         before = dict(self.picture.provenance)

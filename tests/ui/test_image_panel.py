@@ -170,3 +170,27 @@ def test_keyboard_undo_and_redo(qtbot, panel):
     qtbot.keyClick(panel.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClick(panel.canvas, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
     assert panel.document.mask is not None
+
+
+def test_results_are_layers_to_go_back_to_and_alpha_is_a_mask(qtbot, panel):
+    _pick(panel, "cutout")
+    _finish(qtbot, panel.apply())
+    assert panel.document.picture.has_alpha and panel.alpha_mask_button.isEnabled()
+    panel.alpha_mask()
+    assert panel.document.mask[60:70, 100:130].mean() > 0.8  # the person's face
+    panel.show_mask_check.setChecked(False)
+    assert not panel.canvas.mask_item.isVisible()
+    panel._on_thumbnails([np.zeros((48, 64, 3), np.uint8)] * 26)
+    panel.style_list.setCurrentRow(5)
+    _finish(qtbot, panel.apply_style())
+    styled = panel.document.pixels.copy()
+    panel.engine_combo.setCurrentIndex(panel.engine_combo.findData("pattern"))
+    panel.gen_form.set_value("width", 256)
+    panel.gen_form.set_value("height", 256)
+    _finish(qtbot, panel.generate())
+    assert panel.history_list.count() == 2
+    panel.history_list.setCurrentRow(0)
+    assert panel.restore_button.isEnabled() and panel.restore_result()
+    assert np.array_equal(panel.document.pixels, styled)
+    panel.undo()
+    assert not np.array_equal(panel.document.pixels, styled)

@@ -124,6 +124,11 @@ class ImagePanel(PanelBase):
         self.invert_mask_button = small("Invert", "Swap masked and unmasked")
         self.person_mask_button = small("Person", "Mask the person (the Video panel's segmenter)")
         self.video_mask_button = small("Video", "The matte the Video panel sent (Ctrl+M there)")
+        self.alpha_mask_button = small("Alpha", "The picture's transparency as the mask")
+        self.show_mask_check = QCheckBox("Show")
+        self.show_mask_check.setChecked(True)
+        self.show_mask_check.setToolTip("Show the mask layer over the picture")
+        mask_row.addWidget(self.show_mask_check)
         mask_row.addStretch(1)
         size_row = QHBoxLayout()
         size_row.addWidget(QLabel("Brush"))
@@ -233,10 +238,13 @@ class ImagePanel(PanelBase):
         self.history_info = QLabel()
         self.history_info.setWordWrap(True)
         self.history_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.restore_button = QPushButton("Back to this result")
+        self.restore_button.setToolTip("Make the chosen result the picture again (one undo step)")
         self.reuse_button = QPushButton("Reuse parameters")
         self.reuse_file_button = QPushButton("Reuse from a file…")
         hv.addWidget(self.history_list, 1)
         hv.addWidget(self.history_info)
+        hv.addWidget(self.restore_button)
         hv.addWidget(self.reuse_button)
         hv.addWidget(self.reuse_file_button)
         self.tabs.addTab(hist, "History")
@@ -282,6 +290,9 @@ class ImagePanel(PanelBase):
         self.invert_mask_button.clicked.connect(self.invert_mask)
         self.person_mask_button.clicked.connect(self.person_mask)
         self.video_mask_button.clicked.connect(self.video_matte)
+        self.alpha_mask_button.clicked.connect(self.alpha_mask)
+        self.show_mask_check.toggled.connect(self.canvas.mask_item.setVisible)
+        self.restore_button.clicked.connect(self.restore_result)
         self.op_combo.currentIndexChanged.connect(self._on_op_combo_changed)
         self.live_check.toggled.connect(self.schedule_preview)
         self.in_mask_check.toggled.connect(self.schedule_preview)
@@ -388,6 +399,7 @@ class ImagePanel(PanelBase):
             w.setEnabled(has and not busy)
         self.generate_button.setEnabled(not busy and self.engine_combo.count() > 0)
         self.video_mask_button.setEnabled(has and "video.matte" in self.context.shared)
+        self.alpha_mask_button.setEnabled(has and self.document.picture.has_alpha)
         self.undo_button.setEnabled(has and self.document.can_undo)
         self.redo_button.setEnabled(has and self.document.can_redo)
         if has:
@@ -469,6 +481,14 @@ class ImagePanel(PanelBase):
         if alpha.shape != (h, w):
             alpha = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_LINEAR)
         self.set_mask(alpha, "mask: video matte")
+
+    def alpha_mask(self) -> None:
+        """The picture's own transparency (a cut-out's, a PNG's) as the mask."""
+        if self.document is None or not self.document.picture.has_alpha:
+            self.status.setText("This picture has no transparency to use as a mask.")
+            return
+        alpha = self.document.pixels[..., 3].astype(np.float32)
+        self.set_mask(alpha / (65535.0 if alpha.max() > 255 else 255.0), "mask: alpha")
 
     def person_mask(self):
         if self.document is None:
@@ -758,7 +778,7 @@ class ImagePanel(PanelBase):
     def _entry(label, info, pixels):
         from studio.image.document import HistoryEntry, _thumbnail
 
-        return HistoryEntry(label, info, _thumbnail(pixels))
+        return HistoryEntry(label, info, _thumbnail(pixels), pixels=pixels)
 
     # -- history -----------------------------------------------------------------------------------
     def _fill_history(self) -> None:
@@ -779,6 +799,21 @@ class ImagePanel(PanelBase):
 
         info = self.document.history[row].provenance
         self.history_info.setText(json.dumps(info.get("params", info), indent=1, default=str)[:800])
+
+    def restore_result(self) -> bool:
+        """Make the chosen history entry's result the picture again (one undo step)."""
+        row = self.history_list.currentRow()
+        if self.document is None or not 0 <= row < len(self.document.history):
+            self.status.setText("Pick a result in the history first.")
+            return False
+        entry = self.document.history[row]
+        if entry.pixels is None:
+            self.status.setText("That result is no longer kept in memory.")
+            return False
+        self.document.change_pixels(entry.pixels, f"back to {entry.label}", entry.provenance)
+        self._refresh(fit=True)
+        self.status.setText(f"Back to {entry.label} (Ctrl+Z undoes it).")
+        return True
 
     def reuse_parameters(self, provenance: dict | None = None) -> bool:
         """Put a result's parameters back into the controls (the selected history entry, or
