@@ -15,7 +15,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Note", "MidiClip", "AudioClip", "Image", "Mask", "Scores", "Provenance"]
+__all__ = [
+    "Note",
+    "MidiClip",
+    "AudioClip",
+    "Image",
+    "Mask",
+    "Scores",
+    "Provenance",
+    "parse_size",
+]
 
 Provenance = dict[str, Any]
 DRUM_CHANNEL = 9
@@ -356,3 +365,15 @@ class Scores:
 
     def top(self, n: int = 10) -> list[tuple[str, float]]:
         return sorted(self.scores.items(), key=lambda kv: -kv[1])[:n]
+
+
+def parse_size(text: str, limit: int = 16384) -> tuple[int, int]:
+    """``1280x720`` -> (1280, 720): a picture or frame size as the commands take it. Raises
+    ValueError with a readable message."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"a size is WIDTHxHEIGHT, not {text!r}") from None
+    if not (16 <= width <= limit and 16 <= height <= limit):
+        raise ValueError(f"width and height are between 16 and {limit}")
+    return width, height

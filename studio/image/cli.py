@@ -67,11 +67,9 @@ def add_parser(sub) -> None:
 
 
 def _size(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise ValueError(f"a size is WIDTHxHEIGHT, not {text!r}") from None
-    return width, height
+    from studio.core.media import parse_size
+
+    return parse_size(text, 16384)
 
 
 def _history(picture, step: dict) -> dict:

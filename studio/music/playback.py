@@ -4,8 +4,6 @@ and recording a seed from a MIDI input. No Qt: the panel polls :attr:`AudioPlaye
 
 from __future__ import annotations
 
-import contextlib
-import os
 import threading
 import time
 from collections.abc import Iterable
@@ -14,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from studio.core.media import AudioClip, MidiClip, Note
+from studio.core.syslibs import quiet_stderr
 
 __all__ = [
     "AudioPlayer",
@@ -150,30 +149,13 @@ class AudioPlayer:
                 pass
 
 
-@contextlib.contextmanager
-def _quiet_stderr():
-    """Silence C libraries (ALSA prints to file descriptor 2 when it has no sequencer)."""
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 def midi_ports() -> tuple[list[str], list[str], str]:
     """(outputs, inputs, problem). With no MIDI backend or system, both lists are empty and
     ``problem`` says why."""
     try:
         import mido
 
-        with _quiet_stderr():
+        with quiet_stderr():
             return list(mido.get_output_names()), list(mido.get_input_names()), ""
     except Exception as exc:  # noqa: BLE001 - rtmidi raises several types when ALSA is missing
         return [], [], f"no MIDI system ({type(exc).__name__}: {str(exc)[:100]})"

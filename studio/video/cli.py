@@ -60,13 +60,9 @@ def add_parser(sub) -> None:
 
 
 def _size(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise ValueError(f"a size is WIDTHxHEIGHT, not {text!r}") from None
-    if not (16 <= width <= 8192 and 16 <= height <= 8192):
-        raise ValueError("width and height are between 16 and 8192")
-    return width, height
+    from studio.core.media import parse_size
+
+    return parse_size(text, 8192)
 
 
 def run(args) -> int:

@@ -91,6 +91,17 @@ class PanelBase(QWidget):
                 context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
             )
 
+    @staticmethod
+    def narrow_combos(*combos: QComboBox) -> None:
+        """Keep long item texts from widening the controls column past the window (a combo
+        box's own minimum width is its longest item)."""
+        for combo in combos:
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(12)
+            combo.setMinimumWidth(100)
+
     cancelled_message: ClassVar[str] = "Cancelled."
 
     def _on_job_cancelled(self) -> None:

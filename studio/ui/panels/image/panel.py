@@ -267,13 +267,7 @@ class ImagePanel(PanelBase):
         rv.addLayout(bar)
         rv.addWidget(self.canvas, 1)
         self.lay_out(left, right)
-        for combo in (self.op_combo, self.engine_combo, self.upscale_model):
-            # long item texts must not widen the controls column past the window
-            combo.setSizeAdjustPolicy(
-                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-            )
-            combo.setMinimumContentsLength(12)
-            combo.setMinimumWidth(100)  # QComboBox's own minimum is its longest item
+        self.narrow_combos(self.op_combo, self.engine_combo, self.upscale_model)
 
         self._preview_timer = QTimer(self)
         self._preview_timer.setSingleShot(True)

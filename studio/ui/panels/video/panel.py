@@ -191,12 +191,7 @@ class VideoPanel(PanelBase):
         form.addRow("View", self.view_combo)
         lv.addLayout(form)
         self.form = form
-        for combo in (self.source_combo, self.engine_combo, self.effect_combo, self.view_combo):
-            # long item texts must not widen the controls column past the window
-            combo.setSizeAdjustPolicy(
-                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-            )
-            combo.setMinimumContentsLength(14)
+        self.narrow_combos(self.source_combo, self.engine_combo, self.effect_combo, self.view_combo)
         buttons = QHBoxLayout()
         buttons.addWidget(self.export_button)
         buttons.addWidget(self.cancel_button)
