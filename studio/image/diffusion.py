@@ -41,6 +41,8 @@ __all__ = [
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before diffusers or transformers are imported
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # Studio reports progress and problems
+os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
 
 DIFFUSION_PARAMS = (
     Param("prompt", "str", "", help="what to make"),
