@@ -96,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_image(sub)
 
+    from studio.library.cli import add_parser as add_library
+
+    add_library(sub)
+
     gen = sub.add_parser(
         "generate", help="run a generator (built-in or plugin) and save its result"
     )
@@ -298,6 +302,12 @@ def _cmd_voice(args) -> int:
     return run(args)
 
 
+def _cmd_library(args) -> int:
+    from studio.library.cli import run
+
+    return run(args)
+
+
 def _cmd_image(args) -> int:
     from studio.image.cli import run
 
@@ -406,6 +416,7 @@ COMMANDS = {
     "voice": _cmd_voice,
     "video": _cmd_video,
     "image": _cmd_image,
+    "library": _cmd_library,
 }
 
 

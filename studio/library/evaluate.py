@@ -103,7 +103,7 @@ def evaluate(model: Recommender, data: Split, k: int = K) -> dict[str, float]:
     index = {item: i for i, item in enumerate(data.train.items)}
     for user, relevant in data.test.items():
         row = data.seen[user]
-        picks = [index[r.item] for r in model.recommend(row, k)]
+        picks = [index[r.item] for r in model.recommend(row, k, user=user)]
         shown.update(picks)
         hits = np.array([p in relevant for p in picks], float)
         precision.append(hits.sum() / k)

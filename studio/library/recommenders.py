@@ -71,7 +71,7 @@ class Recommender:
         self.data = data
         return self
 
-    def score(self, row: Any) -> np.ndarray:
+    def score(self, row: Any, user: int | None = None) -> np.ndarray:
         raise NotImplementedError
 
     def reason(self, row: Any, item: int) -> str:
@@ -85,8 +85,11 @@ class Recommender:
         best = own[int(np.argmax(sims[own]))]
         return f"because you chose {self.data.title(best)}"
 
-    def recommend(self, row: Any, n: int = 10, exclude_seen: bool = True) -> list[Recommendation]:
-        scores = self.score(row).astype(np.float64, copy=True)
+    def recommend(self, row: Any, n: int = 10, exclude_seen: bool = True,
+                  user: int | None = None) -> list[Recommendation]:  # fmt: skip
+        """The ``n`` best items for ``row``; ``user``: the row's index in the training matrix
+        when it is one of them (lets ALS use its trained factors instead of folding in)."""
+        scores = self.score(row, user).astype(np.float64, copy=True)
         if exclude_seen and row.nnz:
             scores[row.indices] = -np.inf
         top = _top(scores, n)
@@ -124,7 +127,7 @@ class Popularity(Recommender):
         self.counts = np.asarray(binary.sum(axis=0)).ravel()
         return self
 
-    def score(self, row: Any) -> np.ndarray:
+    def score(self, row: Any, user: int | None = None) -> np.ndarray:
         return self.counts
 
     def reason(self, row: Any, item: int) -> str:
@@ -168,7 +171,7 @@ class ItemKNN(Recommender):
         self.sim = kept.tocsr()
         return self
 
-    def score(self, row: Any) -> np.ndarray:
+    def score(self, row: Any, user: int | None = None) -> np.ndarray:
         return np.asarray((row @ self.sim).todense()).ravel()
 
     def reason(self, row: Any, item: int) -> str:
@@ -208,7 +211,9 @@ class ALS(Recommender):
         assert isinstance(self.model, AlternatingLeastSquares)
         return np.asarray(self.model.recalculate_user(0, row.tocsr().astype(np.float32))).ravel()
 
-    def score(self, row: Any) -> np.ndarray:
+    def score(self, row: Any, user: int | None = None) -> np.ndarray:
+        if user is not None:
+            return np.asarray(self.model.item_factors) @ np.asarray(self.model.user_factors[user])
         if row.nnz == 0:
             return np.zeros(len(self.data.items))
         return np.asarray(self.model.item_factors) @ self.user_vector(row)
@@ -230,7 +235,7 @@ class ContentKNN(Recommender):
         self.vectors = data.vectors.astype(np.float32)
         return self
 
-    def score(self, row: Any) -> np.ndarray:
+    def score(self, row: Any, user: int | None = None) -> np.ndarray:
         if row.nnz == 0:
             return np.zeros(len(self.data.items))
         weights = row.data.astype(np.float32)
@@ -293,22 +298,23 @@ class Hybrid(Recommender):
         self.vectors = vectors
         return self
 
-    def _parts_scores(self, row: Any) -> dict[str, np.ndarray]:
+    def _parts_scores(self, row: Any, user: int | None = None) -> dict[str, np.ndarray]:
         out = {}
         for name, part in self.parts.items():
-            s = part.score(row).astype(np.float64)
+            s = part.score(row, user).astype(np.float64)
             std = s.std()
             out[name] = (s - s.mean()) / std if std > 0 else np.zeros_like(s)
         return out
 
-    def score(self, row: Any) -> np.ndarray:
+    def score(self, row: Any, user: int | None = None) -> np.ndarray:
         total = np.zeros(len(self.data.items))
-        for name, s in self._parts_scores(row).items():
+        for name, s in self._parts_scores(row, user).items():
             total += self.weights.get(name, 0.0) * s
         return total
 
-    def recommend(self, row: Any, n: int = 10, exclude_seen: bool = True) -> list[Recommendation]:
-        parts = self._parts_scores(row)
+    def recommend(self, row: Any, n: int = 10, exclude_seen: bool = True,
+                  user: int | None = None) -> list[Recommendation]:  # fmt: skip
+        parts = self._parts_scores(row, user)
         total = np.zeros(len(self.data.items))
         for name, s in parts.items():
             total += self.weights.get(name, 0.0) * s

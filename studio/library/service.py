@@ -1,0 +1,184 @@
+"""The library's recommendations: the catalog's history turned into interactions, the items'
+features into vectors, and the recommenders run with their reasons. Also "more like this" from any
+item, and the background feature computation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from studio.core.jobs import JobContext
+from studio.library.catalog import EVENT_KINDS, Catalog, CatalogError, Item
+from studio.library.recommenders import RECOMMENDERS, Interactions, Recommender
+
+__all__ = ["Library", "Suggestion"]
+
+
+@dataclass
+class Suggestion:
+    item: Item
+    score: float
+    reason: str
+
+
+class Library:
+    """Recommendations over one catalog. Rebuilt when the history changes (:meth:`refresh`)."""
+
+    def __init__(self, catalog: Catalog | None = None):
+        self.catalog = catalog or Catalog()
+        self._data: Interactions | None = None
+        self._items: list[Item] = []
+        self._models: dict[str, Recommender] = {}
+        self._disliked: dict[str, set[int]] = {}
+
+    # -- building ----------------------------------------------------------------------------------
+    def refresh(self) -> Interactions:
+        """Read the items, history and features again; recommenders refit on next use."""
+        import scipy.sparse as sp
+
+        items = self.catalog.items(include_missing=True)
+        index = {item.id: i for i, item in enumerate(items)}
+        events = self.catalog.events()
+        users = sorted({e[1] for e in events} | {"me"})
+        u_index = {u: i for i, u in enumerate(users)}
+        weights: dict[tuple[int, int], float] = {}
+        times: dict[tuple[int, int], float] = {}
+        self._disliked = {}
+        for item_id, user, kind, value, at in events:
+            if item_id not in index:
+                continue
+            key = (u_index[user], index[item_id])
+            w = EVENT_KINDS[kind]
+            if kind == "rating" and value is not None:
+                w = max(0.5, float(value) - 2.5) if value >= 2.5 else -1.0
+            weights[key] = weights.get(key, 0.0) + w
+            times[key] = max(times.get(key, 0.0), at)
+        rows, cols, vals, stamps = [], [], [], []
+        for (u, i), w in weights.items():
+            if w > 0:
+                rows.append(u)
+                cols.append(i)
+                vals.append(w)
+                stamps.append(times[(u, i)])
+            else:
+                self._disliked.setdefault(users[u], set()).add(i)
+        shape = (len(users), len(items))
+        matrix = sp.csr_matrix((vals, (rows, cols)), shape=shape, dtype=np.float64)
+        when = sp.csr_matrix((stamps, (rows, cols)), shape=shape, dtype=np.float64)
+        self._items = items
+        self._data = Interactions([str(i.id) for i in items], users, matrix, when,
+                                  self._vectors(items), [i.label for i in items])  # fmt: skip
+        self._models = {}
+        return self._data
+
+    def _vectors(self, items: list[Item]) -> np.ndarray | None:
+        """Unit vectors per item: the text embedding, with the item's own media features
+        appended when it has them; None before any feature was computed."""
+        text = self.catalog.feature("text")
+        if not text:
+            return None
+        media = self.catalog.feature("media")
+        dim = len(next(iter(text.values())))
+        out = np.zeros((len(items), dim + 32), np.float32)
+        for row, item in enumerate(items):
+            if item.id in text:
+                out[row, :dim] = text[item.id]
+            if item.id in media:
+                m = media[item.id][:32]
+                out[row, dim : dim + len(m)] = 0.5 * m / (np.linalg.norm(m) + 1e-9)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms > 0, norms, 1.0)
+
+    def model(self, name: str) -> Recommender:
+        data = self._data or self.refresh()
+        if name not in self._models:
+            if name not in RECOMMENDERS:
+                raise CatalogError(f"unknown recommender {name!r}; use {', '.join(RECOMMENDERS)}")
+            cls = RECOMMENDERS[name]
+            if name == "content" and data.vectors is None:
+                raise CatalogError(
+                    "content recommendations need features: run `studio library features` "
+                    "(or wait for the panel's)"
+                )
+            if name == "hybrid":
+                weights = {"als": 1.0, "item-knn": 0.5, "content": 0.25, "popularity": 0.1}
+                if data.matrix.nnz < 20:  # too little history to factorise: lean on the rest
+                    weights = {"item-knn": 1.0, "content": 1.0, "popularity": 0.3}
+                self._models[name] = RECOMMENDERS["hybrid"](weights, diversity=0.2).fit(data)
+            elif name == "als" and data.matrix.nnz < 2:
+                raise CatalogError("ALS needs some history: play, like or keep a few items")
+            else:
+                self._models[name] = cls().fit(data)
+        return self._models[name]
+
+    # -- asking ------------------------------------------------------------------------------------
+    def recommend(self, n: int = 10, kind: str | None = None, like: int | None = None,
+                  user: str = "me", engine: str = "hybrid") -> list[Suggestion]:  # fmt: skip
+        """The ``n`` best present items for ``user`` (or like item ``like``: "more like this"),
+        with their reasons. Disliked and rejected items are never suggested."""
+        import scipy.sparse as sp
+
+        data = self._data or self.refresh()
+        if like is not None:
+            self.catalog.item(like)  # raises for an unknown id
+            row = sp.csr_matrix(([1.0], ([0], [data.items.index(str(like))])),
+                                shape=(1, len(data.items)))  # fmt: skip
+        elif user in data.users:
+            row = data.matrix[data.users.index(user)]
+        else:
+            row = sp.csr_matrix((1, len(data.items)))
+        if row.nnz == 0 and like is None:
+            return self._fresh(n, kind)
+        model = self.model(engine if like is None else ("content" if data.vectors is not None
+                                                         else "item-knn"))  # fmt: skip
+        blocked = self._disliked.get(user, set())
+        suggestions: list[Suggestion] = []
+        for rec in model.recommend(row, n=max(50, n * 5)):
+            i = data.items.index(rec.item)
+            item = self._items[i]
+            if item.missing or i in blocked or (kind and item.kind != kind):
+                continue
+            reason = rec.reason or ("like " + self._items[data.items.index(str(like))].label
+                                    if like is not None else "")  # fmt: skip
+            suggestions.append(Suggestion(item, rec.score, reason))
+            if len(suggestions) == n:
+                break
+        return suggestions
+
+    def _fresh(self, n: int, kind: str | None) -> list[Suggestion]:
+        """No history yet: the newest items, said plainly."""
+        items = [i for i in self.catalog.items(kind=kind)][::-1][:n]
+        return [Suggestion(i, 0.0, "new in your library (no history yet)") for i in items]
+
+    # -- features ----------------------------------------------------------------------------------
+    def compute_features(self, ctx: JobContext | None = None, batch: int = 64) -> int:
+        """Text embeddings (MiniLM) and media features for every item that lacks them, with
+        progress and cancel. Returns how many items got features."""
+        from studio.library.features import embed_texts, media_features
+
+        ctx = ctx or JobContext()
+        have = set(self.catalog.feature("text"))
+        todo = [i for i in self.catalog.items(include_missing=True) if i.id not in have]
+        for start in range(0, len(todo), batch):
+            ctx.check_cancelled()
+            chunk = todo[start : start + batch]
+            vectors = embed_texts([i.text() for i in chunk], cache=False)
+            with self.catalog.transaction():
+                for item, vector in zip(chunk, vectors, strict=True):
+                    self.catalog.set_feature(item.id, "text", vector)
+                    if not item.missing:
+                        media = media_features(item)
+                        if media is not None:
+                            self.catalog.set_feature(item.id, "media", media)
+            ctx.progress((start + len(chunk)) / len(todo), f"features: {start + len(chunk)} "
+                         f"of {len(todo)}")  # fmt: skip
+        self._data = None
+        return len(todo)
+
+    def explain(self) -> dict[str, Any]:
+        data = self._data or self.refresh()
+        return {"items": len(data.items), "users": len(data.users),
+                "interactions": int(data.matrix.nnz),
+                "features": data.vectors is not None}  # fmt: skip
