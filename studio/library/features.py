@@ -68,9 +68,13 @@ def embed_texts(texts: list[str], batch_size: int = 64, cache: bool = True) -> n
 def audio_features(path: str, seconds: float = 30.0) -> np.ndarray:
     """Tempo, key (as the strongest chroma), loudness, 13 MFCC means and 12 chroma means of the
     first ``seconds`` (librosa): 28 numbers."""
+    import warnings
+
     import librosa
 
-    signal, rate = librosa.load(path, sr=22050, mono=True, duration=seconds)
+    with warnings.catch_warnings():  # librosa warns before its fallback decoder; errors still raise
+        warnings.simplefilter("ignore")
+        signal, rate = librosa.load(path, sr=22050, mono=True, duration=seconds)
     if signal.size < rate // 4:
         raise ValueError("too short to describe")
     tempo = float(np.atleast_1d(librosa.beat.beat_track(y=signal, sr=rate)[0])[0])

@@ -190,17 +190,16 @@ class ALS(Recommender):
         self.iterations, self.alpha, self.seed = iterations, alpha, seed
 
     def fit(self, data: Interactions) -> ALS:
-        import os
-
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # implicit's advice: its own threads
         from implicit.cpu.als import AlternatingLeastSquares
+        from threadpoolctl import threadpool_limits
 
         super().fit(data)
-        self.model = AlternatingLeastSquares(
-            factors=self.factors, regularization=self.regularization,
-            iterations=self.iterations, alpha=self.alpha, random_state=self.seed,
-        )  # fmt: skip
-        self.model.fit(data.matrix.tocsr().astype(np.float32), show_progress=False)
+        with threadpool_limits(1, "blas"):  # implicit runs its own threads; BLAS's would fight
+            self.model = AlternatingLeastSquares(
+                factors=self.factors, regularization=self.regularization,
+                iterations=self.iterations, alpha=self.alpha, random_state=self.seed,
+            )  # fmt: skip
+            self.model.fit(data.matrix.tocsr().astype(np.float32), show_progress=False)
         items = np.asarray(self.model.item_factors)
         self.item_unit = items / (np.linalg.norm(items, axis=1, keepdims=True) + 1e-9)
         return self
