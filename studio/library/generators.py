@@ -39,9 +39,11 @@ class _Recommender(Generator):
         found = self._library.recommend(request["n"], kind, like, request["user"], self.engine)
         return Scores(
             {str(s.item.id): s.score for s in found},
-            provenance={"engine": f"studio/{self.engine}",
-                        "reasons": {str(s.item.id): s.reason for s in found},
-                        "titles": {str(s.item.id): s.item.label for s in found}},  # fmt: skip
+            provenance={
+                "engine": f"studio/{self.engine}",
+                "reasons": {str(s.item.id): s.reason for s in found},
+                "titles": {str(s.item.id): s.item.label for s in found},
+            },  # fmt: skip
         )
 
 

@@ -140,8 +140,10 @@ class Library:
             item = self._items[i]
             if item.missing or i in blocked or (kind and item.kind != kind):
                 continue
-            reason = rec.reason or ("like " + self._items[data.items.index(str(like))].label
-                                    if like is not None else "")  # fmt: skip
+            if like is not None:  # "more like this": the reason is the seed itself
+                reason = f"similar to {self._items[data.items.index(str(like))].label}"
+            else:
+                reason = rec.reason
             suggestions.append(Suggestion(item, rec.score, reason))
             if len(suggestions) == n:
                 break

@@ -16,10 +16,14 @@ def catalog(tmp_path):
 def test_listenbrainz_lastfm_and_ratings_imports(tmp_path, catalog):
     song = catalog.upsert(tmp_path / "song.mp3", "audio", {"title": "Blue Moon", "artist": "Ella"})
     listens = [
-        {"listened_at": 1700000000, "track_metadata": {"track_name": "Blue Moon",
-                                                      "artist_name": "Ella"}},  # fmt: skip
-        {"listened_at": 1700000300, "track_metadata": {"track_name": "Autumn Leaves",
-                                                      "artist_name": "Nat"}},  # fmt: skip
+        {
+            "listened_at": 1700000000,
+            "track_metadata": {"track_name": "Blue Moon", "artist_name": "Ella"},
+        },  # fmt: skip
+        {
+            "listened_at": 1700000300,
+            "track_metadata": {"track_name": "Autumn Leaves", "artist_name": "Nat"},
+        },  # fmt: skip
     ]
     (tmp_path / "lb.json").write_text(json.dumps(listens))
     result = import_history(catalog, tmp_path / "lb.json")
@@ -83,7 +87,8 @@ def test_content_and_more_like_this_need_features(tmp_path):
     assert library.compute_features() == 30
     similar = library.recommend(5, like=ids[("C", 3)])
     assert sum(s.item.artist == "C" for s in similar) >= 4
-    assert all("because you chose" in s.reason or "like" in s.reason for s in similar)
+    assert all(s.reason == "C – baroque harpsichord 3" or "similar to" in s.reason
+               for s in similar)  # fmt: skip
     # a new item nobody has chosen is reachable through content
     path = tmp_path / "new.mp3"
     path.write_bytes(b"x")

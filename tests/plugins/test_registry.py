@@ -173,6 +173,11 @@ def test_safe_mode_skips_third_party_but_keeps_builtins(plugin_root):
         "studio/rvm-matting",
         "studio/pattern",
         "studio/diffusion",
+        "studio/hybrid-recommender",
+        "studio/als-recommender",
+        "studio/item-knn-recommender",
+        "studio/content-recommender",
+        "studio/popularity-recommender",
     ]
 
 

@@ -80,11 +80,19 @@ def test_failing_generator_is_a_message_not_a_crash(qtbot, window, monkeypatch):
     assert window.isVisible() and panel.generate_button.isEnabled()
 
 
-def test_empty_panel_says_what_is_missing(window):
-    library = window.panels["library"]
-    assert library.generator_combo.count() == 0
-    assert not library.generate_button.isEnabled()
-    assert "No recommender or annotator generators" in library.result_label.text()
+def test_a_generic_panel_says_what_is_missing(qtbot, context):
+    from studio.ui.panels.base import GeneratorPanel
+
+    class Transcribers(GeneratorPanel):
+        panel_id = "transcribers"
+        title = "Transcribers"
+        kinds = ("transcriber",)
+
+    panel = Transcribers(context)
+    qtbot.addWidget(panel)
+    assert panel.generator_combo.count() == 0
+    assert not panel.generate_button.isEnabled()
+    assert "No transcriber generators" in panel.result_label.text()
 
 
 def test_benchmark_runs_as_a_job_with_progress_and_cancel(qtbot, window):

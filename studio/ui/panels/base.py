@@ -91,6 +91,19 @@ class PanelBase(QWidget):
                 context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
             )
 
+    def remember_saved(self, path, provenance: dict | None = None) -> None:
+        """Add a file this panel saved to the Library with its provenance and a "keep", in the
+        background (the window never waits on the database)."""
+        from studio.library.catalog import record_saved
+
+        if self.context.runner.closed:
+            return
+        info = dict(provenance or {})
+        self.context.runner.submit(
+            JobSpec(title=f"Library: add {Path(path).name}",
+                    fn=lambda _r, _c: record_saved(path, info), family="library")
+        )  # fmt: skip
+
     @staticmethod
     def narrow_combos(*combos: QComboBox) -> None:
         """Keep long item texts from widening the controls column past the window (a combo

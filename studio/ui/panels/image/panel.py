@@ -418,6 +418,7 @@ class ImagePanel(PanelBase):
             self.status.setText(str(exc))
             return False
         self.status.setText(f"Saved {saved.name} with its parameters.")
+        self.remember_saved(saved, dict(self.document.picture.provenance))
         return True
 
     def undo(self) -> None:

@@ -488,6 +488,7 @@ class MusicPanel(PanelBase):
         self.path = path
         self.undo_stack.setClean()
         self.status.setText(f"Saved {path}")
+        self.remember_saved(path, dict(self.clip.provenance))
         return True
 
     # -- generating --------------------------------------------------------------------------------

@@ -631,6 +631,8 @@ class VideoPanel(PanelBase):
             return
         self.cancel_button.setEnabled(False)
         self.progress.setValue(1000)
+        if result.path.is_file():
+            self.remember_saved(result.path, {"engine": "studio/video", "encoder": result.encoder})
         sound = ", sound kept" if result.audio_kept else ""
         text = (
             f"Exported {result.frames} frames to {result.path.name} in {result.seconds:.1f} s "

@@ -419,6 +419,7 @@ class VoicePanel(PanelBase):
         if isinstance(result, Path):
             self.status.setText(f"Exported {result}")
             log.info("exported %s", result)
+            self.remember_saved(result, {"engine": "studio/voice"})
             return
         self.cancel_button.setEnabled(self.player.playing)
         self.result = result

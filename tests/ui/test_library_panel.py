@@ -1,0 +1,81 @@
+"""The Library panel: add a folder, browse and search with thumbnails, like, more like this."""
+
+import numpy as np
+import pytest
+
+from studio.ui.jobs import JobState
+
+
+@pytest.fixture
+def media(tmp_path):
+    import soundfile as sf
+    from skimage import data
+
+    from studio.image.io import Picture, save_picture
+
+    root = tmp_path / "media"
+    root.mkdir()
+    for name in ("coffee", "chelsea", "rocket"):
+        save_picture(Picture(getattr(data, name)()), root / f"{name}.png", provenance=False)
+    t = np.linspace(0, 1, 8000)
+    sf.write(root / "tone.wav", 0.3 * np.sin(2 * np.pi * 440 * t), 8000)
+    (root / "broken.png").write_bytes(b"junk")
+    return root
+
+
+@pytest.fixture
+def panel(qtbot, window, media):
+    p = window.panels["library"]
+    window.raise_panel("library")
+    handle = p.add_folder(media)
+    with qtbot.waitSignal(handle.finished, timeout=120000):
+        pass
+    assert handle.state == JobState.SUCCEEDED, handle.error
+    return p
+
+
+def test_adding_a_folder_catalogs_it_with_thumbnails(qtbot, panel):
+    assert panel.grid.count() == 5
+    assert "5 new" in panel.status.text() and "1 could not be read" in panel.status.text()
+    qtbot.waitUntil(lambda: len(panel._thumbs) >= 4, timeout=20000)
+    panel.view_combo.setCurrentIndex(1)  # the list view
+    assert panel.grid.viewMode().name == "ListMode"
+
+
+def test_search_and_filters(qtbot, panel):
+    panel.search.setText("chel")
+    qtbot.waitUntil(lambda: panel.grid.count() == 1, timeout=5000)
+    assert panel.items[0].title == "chelsea"
+    panel.search.clear()
+    panel.kind_combo.setCurrentIndex(panel.kind_combo.findData("audio"))
+    qtbot.waitUntil(lambda: panel.grid.count() == 1, timeout=5000)
+    assert panel.items[0].kind == "audio"
+
+
+def test_like_then_recommendations_with_reasons_and_more_like_this(qtbot, panel):
+    assert panel.select(panel.catalog.search("coffee")[0].id)
+    with qtbot.waitSignal(panel.context.runner.submitted, timeout=5000):
+        panel.feedback("like")
+    qtbot.waitUntil(lambda: panel.recs.count() > 0 and "because you chose coffee"
+                    in panel.recs.item(0).text(), timeout=30000)  # fmt: skip
+    handle = panel.more_like_this()
+    with qtbot.waitSignal(handle.finished, timeout=30000):
+        pass
+    assert "More like" in panel.recs_title.text()
+    assert all("similar to coffee" in panel.recs.item(i).text() for i in range(panel.recs.count()))
+    panel.feedback("dislike")
+    assert panel.catalog.events()[-1][2] == "dislike"
+
+
+def test_playing_without_a_sound_card_is_a_message(qtbot, panel):
+    import os
+
+    if os.environ.get("ALSA_CONFIG_PATH"):
+        pytest.skip("a null sound device is set")
+    assert panel.select(panel.catalog.search("tone")[0].id)
+    handle = panel._play_audio(panel.selected().path)
+    with qtbot.waitSignal(handle.finished, timeout=20000):
+        pass
+    assert handle.state in (JobState.SUCCEEDED, JobState.FAILED)
+    if handle.state == JobState.FAILED:
+        assert panel.status.text()
