@@ -140,6 +140,7 @@ LAZY_BENCHMARKS = {
     "voice": "studio.voice.bench:bench_voice",
     "video": "studio.video.bench:bench_video",
     "image": "studio.image.bench:bench_image",
+    "library": "studio.library.bench:bench_library",
 }
 
 

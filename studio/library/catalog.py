@@ -356,7 +356,8 @@ class Catalog:
         def flush() -> None:
             with self.transaction():
                 for path, stat, kind in pending:
-                    self._scan_one(path, stat, kind, report, read_tags, read_metadata)
+                    self._scan_one(path, stat, kind, report, read_tags, read_metadata,
+                                   scan_started)  # fmt: skip
             pending.clear()
 
         for root in roots:
@@ -386,7 +387,7 @@ class Catalog:
         return report
 
     def _scan_one(self, path: str, stat: os.stat_result, kind: str, report: ScanReport,
-                  read_tags: bool, read_metadata) -> None:  # fmt: skip
+                  read_tags: bool, read_metadata, scan_started: float) -> None:  # fmt: skip
         now = time.time()
         row = self.db.execute(
             "SELECT id, size, mtime FROM items WHERE path = ?", (path,)
@@ -405,10 +406,12 @@ class Catalog:
         if meta.get("error"):
             report.errors.append(f"{path}: {meta['error']}")
         if row is None:
+            # a file with this content that this scan has not seen where it was: moved here?
+            # (copies seen in this scan are duplicates, not moves; a few candidates at most)
             moved = self.db.execute(
-                "SELECT id, path FROM items WHERE quick_hash = ? AND size = ? "
-                "ORDER BY missing DESC",
-                (digest, stat.st_size),
+                "SELECT id, path FROM items WHERE quick_hash = ? AND size = ? AND "
+                "(missing = 1 OR seen < ?) ORDER BY missing DESC LIMIT 8",
+                (digest, stat.st_size, scan_started),
             ).fetchall()
             for old_id, old_path in moved:
                 if not Path(old_path).exists():  # the same file, somewhere else now
