@@ -175,6 +175,10 @@ class MainWindow(QMainWindow):
         self._action(
             tools, "Release loaded models", self.release_models, None, "action_release_models"
         )
+        self._action(
+            tools, "More like this in the &Library", self.more_like_this, "Ctrl+Shift+M",
+            "action_more_like_this",
+        )  # fmt: skip
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&Plugins…", self.show_plugins, None, "action_plugins")
         self._action(help_menu, "&About Studio", self.show_about, None, "action_about")
@@ -223,6 +227,29 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.jobs_dock)
         self.tabifyDockWidget(self.jobs_dock, self.log_dock)
         self.raise_panel(PANEL_IDS[0])
+
+    def current_panel(self):
+        """The panel in front (the one whose dock is visible and was raised last)."""
+        for panel_id, dock in self.panel_docks.items():
+            if dock.isVisible() and not dock.widget().visibleRegion().isEmpty():
+                return self.panels[panel_id]
+        return None
+
+    def more_like_this(self):
+        """Library items like the front panel's current file (its picture, MIDI file or video),
+        in the Library panel. Returns the recommendation job, or None with a status message."""
+        panel = self.current_panel()
+        library = self.panels["library"]
+        path = panel.current_file() if panel is not None and panel is not library else None
+        if panel is library:
+            return library.more_like_this()
+        if path is None:
+            self.statusBar().showMessage(
+                "Open or save a file in this panel first: 'more like this' starts from a file", 6000
+            )
+            return None
+        self.raise_panel("library")
+        return library.more_like_file(path)
 
     def raise_panel(self, panel_id: str) -> None:
         dock = self.panel_docks[panel_id]

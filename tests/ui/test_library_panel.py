@@ -79,3 +79,17 @@ def test_playing_without_a_sound_card_is_a_message(qtbot, panel):
     assert handle.state in (JobState.SUCCEEDED, JobState.FAILED)
     if handle.state == JobState.FAILED:
         assert panel.status.text()
+
+
+def test_more_like_this_from_another_panels_file(qtbot, window, panel, media):
+    image = window.panels["image"]
+    window.raise_panel("image")
+    assert image.open_file(media / "chelsea.png")
+    assert window.current_panel() is image
+    handle = window.more_like_this()
+    assert handle is not None
+    with qtbot.waitSignal(handle.finished, timeout=30000):
+        pass
+    assert window.current_panel() is panel
+    assert panel.selected().title == "chelsea"
+    assert panel.recs.count() > 0 and "similar to chelsea" in panel.recs.item(0).text()

@@ -91,6 +91,11 @@ class PanelBase(QWidget):
                 context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
             )
 
+    def current_file(self) -> Path | None:
+        """The file this panel is showing (a picture, a MIDI file, a video), if any: where
+        Tools ▸ More like this in the Library starts."""
+        return None
+
     def remember_saved(self, path, provenance: dict | None = None) -> None:
         """Add a file this panel saved to the Library with its provenance and a "keep", in the
         background (the window never waits on the database)."""

@@ -400,6 +400,11 @@ class ImagePanel(PanelBase):
             self.undo_button.setToolTip(f"Undo {self.document.undo_label()} (Ctrl+Z)")
             self.redo_button.setToolTip(f"Redo {self.document.redo_label()} (Ctrl+Shift+Z)")
 
+    def current_file(self) -> Path | None:
+        if self.document is None or self.document.picture.path is None:
+            return None
+        return Path(self.document.picture.path)
+
     def save_dialog(self) -> None:
         if self.document is None:
             return
@@ -418,6 +423,7 @@ class ImagePanel(PanelBase):
             self.status.setText(str(exc))
             return False
         self.status.setText(f"Saved {saved.name} with its parameters.")
+        self.document.picture.path = saved
         self.remember_saved(saved, dict(self.document.picture.provenance))
         return True
 

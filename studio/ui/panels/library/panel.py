@@ -486,6 +486,39 @@ class LibraryPanel(PanelBase):
             return None
         return self.recommend(like=item.id)
 
+    def more_like_file(self, path: str | Path):
+        """More like this, from a file another panel shows: it joins the catalog if it is not
+        there (without counting as a like), then the suggestions appear here."""
+        from studio.library.catalog import CatalogError, kind_of, quick_hash
+        from studio.library.scanner import read_metadata
+
+        path = Path(path).resolve()
+        item = self.catalog.find(path)
+        if item is None:
+            kind = kind_of(path)
+            if kind is None or not path.is_file():
+                self.status.setText(f"{path.name} is not a media file the library knows.")
+                return None
+            try:
+                stat = path.stat()
+                meta = {"size": stat.st_size, "mtime": stat.st_mtime,
+                        "quick_hash": quick_hash(path, stat.st_size)}  # fmt: skip
+                meta.update(read_metadata(path, kind))
+                item_id = self.catalog.upsert(path, kind, meta)
+            except (CatalogError, OSError) as exc:
+                self.status.setText(str(exc))
+                return None
+            from studio.library.service import Library
+
+            Library(self.catalog).compute_features()  # the new item's embedding (quick)
+        else:
+            item_id = item.id
+        self.search.clear()
+        self.kind_combo.setCurrentIndex(0)
+        self.reload()
+        self.select(item_id)
+        return self.recommend(like=item_id)
+
     def _on_recs_activated(self, entry: QListWidgetItem) -> None:
         item_id = entry.data(Qt.ItemDataRole.UserRole)
         if item_id is not None and not self.select(item_id):

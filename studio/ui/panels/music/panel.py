@@ -472,6 +472,9 @@ class MusicPanel(PanelBase):
         )
         return True
 
+    def current_file(self) -> Path | None:
+        return self.path
+
     def save_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
             self, "Save MIDI", str(self.path or "untitled.mid"), "MIDI files (*.mid)"

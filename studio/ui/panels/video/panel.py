@@ -502,6 +502,9 @@ class VideoPanel(PanelBase):
         if self._seen():
             self.start_preview()
 
+    def current_file(self) -> Path | None:
+        return Path(self.source_path) if self.source_kind == "file" and self.source_path else None
+
     def open_file(self, path: Path) -> bool:
         """Preview a video file or a folder of images (``studio shot video --open``)."""
         path = Path(path)
