@@ -327,6 +327,24 @@ class Catalog:
         )
         return int(cursor.lastrowid or 0)
 
+    def add_file(self, path: str | Path, provenance: dict[str, Any] | None = None) -> int:
+        """Catalog one media file now (tags, size, quick hash). Returns its id; raises
+        CatalogError for a file that is not media or cannot be read."""
+        from studio.library.scanner import read_metadata
+
+        path = Path(path).resolve()
+        kind = kind_of(path)
+        if kind is None or not path.is_file():
+            raise CatalogError(f"{path.name} is not a media file the library knows")
+        try:
+            stat = path.stat()
+            digest = quick_hash(path, stat.st_size)
+        except OSError as exc:
+            raise CatalogError(f"cannot read {path.name}: {exc.strerror or exc}") from None
+        meta = {"size": stat.st_size, "mtime": stat.st_mtime, "quick_hash": digest}
+        meta.update(read_metadata(path, kind))
+        return self.upsert(path, kind, meta, provenance)
+
     # -- folders and scanning ----------------------------------------------------------------------
     def folders(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT path FROM folders ORDER BY path")]
@@ -524,19 +542,11 @@ def record_saved(path: str | Path, provenance: dict[str, Any] | None = None,
     written (never an error for the panel)."""
     import logging
 
-    path = Path(path).resolve()
-    kind = kind_of(path)
-    if kind is None or not path.is_file():
+    if kind_of(path) is None or not Path(path).is_file():
         return None
     try:
-        from studio.library.scanner import read_metadata
-
         catalog = catalog or Catalog()
-        stat = path.stat()
-        meta = {"size": stat.st_size, "mtime": stat.st_mtime,
-                "quick_hash": quick_hash(path, stat.st_size)}  # fmt: skip
-        meta.update(read_metadata(path, kind))
-        item_id = catalog.upsert(path, kind, meta, provenance or {})
+        item_id = catalog.add_file(path, provenance or {})
         catalog.add_event(item_id, "keep")
         return item_id
     except (CatalogError, OSError, sqlite3.Error) as exc:

@@ -489,23 +489,14 @@ class LibraryPanel(PanelBase):
     def more_like_file(self, path: str | Path):
         """More like this, from a file another panel shows: it joins the catalog if it is not
         there (without counting as a like), then the suggestions appear here."""
-        from studio.library.catalog import CatalogError, kind_of, quick_hash
-        from studio.library.scanner import read_metadata
+        from studio.library.catalog import CatalogError
 
         path = Path(path).resolve()
         item = self.catalog.find(path)
         if item is None:
-            kind = kind_of(path)
-            if kind is None or not path.is_file():
-                self.status.setText(f"{path.name} is not a media file the library knows.")
-                return None
             try:
-                stat = path.stat()
-                meta = {"size": stat.st_size, "mtime": stat.st_mtime,
-                        "quick_hash": quick_hash(path, stat.st_size)}  # fmt: skip
-                meta.update(read_metadata(path, kind))
-                item_id = self.catalog.upsert(path, kind, meta)
-            except (CatalogError, OSError) as exc:
+                item_id = self.catalog.add_file(path)
+            except CatalogError as exc:
                 self.status.setText(str(exc))
                 return None
             from studio.library.service import Library
