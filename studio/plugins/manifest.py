@@ -88,6 +88,11 @@ class PluginInfo(BaseModel):
     description: str = ""
     author: str = ""
     licence: str = ""
+    #: "process": every run happens in a worker process (a crash or a hang ends the job, not the
+    #: app; network refused unless the capabilities allow it). "thread": in the app (the default).
+    isolation: Literal["thread", "process"] = "thread"
+    #: seconds a process-isolated run may take before it is stopped
+    timeout: float = Field(default=300.0, gt=0, le=86400)
 
     @field_validator("name")
     @classmethod

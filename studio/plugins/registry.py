@@ -30,6 +30,8 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "studio.plugins"
+#: A process-isolated plugin is disabled after this many failed runs in a session.
+MAX_ISOLATED_FAILURES = 3
 BUILTIN_DIST = "studio"
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,7 @@ class PluginRecord:
     manifest_path: Path | None = None
     status: str = Status.OK
     error: str = ""
+    failures: int = 0
 
     @property
     def ok(self) -> bool:
@@ -247,9 +250,23 @@ class PluginRegistry:
         log.error("plugin %s disabled: %s\n%s", record.name, status, error)
 
     def create(self, ref: ContributionRef) -> Generator:
-        """Import and instantiate a contribution. On failure the plugin is marked and PluginError
-        raised.
+        """Import and instantiate a contribution (for a process-isolated plugin: a stand-in that
+        runs it in a worker process). On failure the plugin is marked and PluginError raised.
         """
+        manifest = ref.plugin.manifest
+        if manifest is not None and manifest.plugin.isolation == "process":
+            from studio.plugins.isolation import IsolatedGenerator, IsolationError
+
+            try:
+                isolated = IsolatedGenerator(
+                    ref.contribution.entry, ref.kind, manifest.plugin.timeout,
+                    network=manifest.capabilities.network,
+                )  # fmt: skip
+            except (IsolationError, Cancelled, TypeError, ValueError) as exc:
+                self._mark(ref.plugin, Status.IMPORT_FAILED, str(exc))
+                raise PluginError(f"plugin {ref.plugin.name} failed to load: {exc}") from exc
+            isolated.title = ref.title
+            return isolated  # type: ignore[return-value]
         try:
             module = importlib.import_module(ref.contribution.module)
             obj: Any = module
@@ -308,8 +325,23 @@ class PluginRegistry:
         except Cancelled:
             raise
         except Exception as exc:
-            self._mark(ref.plugin, Status.FAILED, traceback.format_exc())
-            raise PluginError(f"plugin {ref.plugin.name} failed: {exc}") from exc
+            isolated = (
+                ref.plugin.manifest is not None
+                and ref.plugin.manifest.plugin.isolation == "process"
+            )
+            with self._lock:
+                ref.plugin.failures += 1
+                failures = ref.plugin.failures
+            first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if not isolated or failures >= MAX_ISOLATED_FAILURES:
+                # in the app's process one failure disables the plugin; a contained one gets
+                # a few chances before it is disabled for the session
+                self._mark(ref.plugin, Status.FAILED, traceback.format_exc())
+                raise PluginError(f"plugin {ref.plugin.name} failed: {first_line}") from exc
+            raise PluginError(
+                f"plugin {ref.plugin.name} failed: {first_line} (contained; the plugin stays "
+                f"enabled for {MAX_ISOLATED_FAILURES - failures} more failure(s))"
+            ) from exc
         provenance = getattr(result, "provenance", None)
         if isinstance(provenance, dict):
             provenance.setdefault("engine", ref.id)

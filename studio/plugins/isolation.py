@@ -1,0 +1,230 @@
+"""Process isolation for plugins whose manifest asks for it (``isolation = "process"``).
+
+The generator runs in a spawned worker process that speaks the JobContext protocol over a pipe:
+progress, partial results and the result come back, cancel goes there. A crash (a segfault, an
+abort), an out-of-memory kill or a hang past the timeout ends the job with a message saying which;
+the app stays up. Network access is refused in the worker unless the manifest asks for it: in a
+network namespace of its own where the OS allows (``unshare``), else by refusing socket
+connections; the worker says which applied.
+
+This contains an honest but buggy plugin (crashes, hangs, leaks, stray connections). It is not a
+sandbox against malicious code: a plugin runs with the user's rights.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import time
+import traceback
+from typing import Any
+
+from studio.core.jobs import Cancelled, JobContext
+
+__all__ = ["IsolatedGenerator", "IsolationError", "describe_exit", "network_guard"]
+
+_CLONE_NEWNET = 0x40000000
+_CLONE_NEWUSER = 0x10000000
+GRACE_SECONDS = 2.0  # how long a cancelled worker gets to stop before it is terminated
+
+
+class IsolationError(RuntimeError):
+    """The worker process died, hung or broke the protocol (the message says which)."""
+
+
+def describe_exit(code: int | None) -> str:
+    """An exit code as the artist would want to read it."""
+    if code is None:
+        return "did not exit"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        why = {
+            "SIGSEGV": "crashed (segmentation fault)",
+            "SIGABRT": "aborted",
+            "SIGKILL": "was killed (out of memory?)",
+            "SIGBUS": "crashed (bus error)",
+            "SIGFPE": "crashed (arithmetic error)",
+            "SIGTERM": "was terminated",
+        }.get(name, f"died ({name})")
+        return why
+    return f"exited with status {code}"
+
+
+def network_guard() -> str:
+    """Cut this process off the network: its own network namespace when the OS allows it
+    (``unshare``), else a refusal in Python's socket layer. Returns which applied."""
+    import ctypes
+    import ctypes.util
+
+    libc_name = ctypes.util.find_library("c")
+    if libc_name and hasattr(os, "getuid"):
+        libc = ctypes.CDLL(libc_name, use_errno=True)
+        flags = _CLONE_NEWNET if os.getuid() == 0 else (_CLONE_NEWUSER | _CLONE_NEWNET)
+        if libc.unshare(flags) == 0:
+            return "network namespace"
+    import socket
+
+    def refuse(self, address, *args, **kwargs):
+        if self.family == getattr(socket, "AF_UNIX", None):
+            return _connect(self, address, *args, **kwargs)
+        raise PermissionError(f"this plugin may not use the network (asked for {address!r})")
+
+    _connect = socket.socket.connect
+    socket.socket.connect = refuse  # type: ignore[method-assign]
+    socket.socket.connect_ex = refuse  # type: ignore[method-assign, assignment]
+    return "socket refusal"
+
+
+class _PipeContext(JobContext):
+    """The worker's JobContext: reports go over the pipe; a "cancel" message cancels."""
+
+    def __init__(self, conn: Any) -> None:
+        super().__init__(min_interval=0.05)
+        self._conn = conn
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        self._poll()
+        self._conn.send(("progress", float(fraction), str(message)))
+
+    def partial(self, value: Any) -> None:
+        self._poll()
+        self._conn.send(("partial", value))
+
+    def check_cancelled(self) -> None:
+        self._poll()
+        super().check_cancelled()
+
+    def _poll(self) -> None:
+        while self._conn.poll():
+            if self._conn.recv() == "cancel":
+                self.cancel()
+
+
+def _load(entry: str) -> Any:
+    import importlib
+
+    module_name, attr = entry.split(":", 1)
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _worker(conn: Any, entry: str, action: str, payload: Any, network: bool) -> None:
+    """The worker process: import the generator, do ``action``, send the answer."""
+    try:
+        guard = "allowed by the manifest" if network else network_guard()
+        conn.send(("network", guard))
+        cls = _load(entry)
+        generator = cls()
+        if action == "params":
+            conn.send(("result", [p.as_dict() for p in generator.params]))
+            return
+        device, request = payload
+        generator.load(device)
+        ctx = _PipeContext(conn)
+        result = generator.run(request, ctx)
+        conn.send(("result", result))
+    except Cancelled:
+        conn.send(("cancelled",))
+    except BaseException as exc:  # noqa: BLE001 - everything goes back to the host as text
+        try:
+            conn.send(("error", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+        except Exception:  # noqa: BLE001 - an unpicklable error still ends the worker
+            pass
+    finally:
+        conn.close()
+
+
+class IsolatedGenerator:
+    """Stands in for a plugin's generator in the host: same ``params``, ``resolve``, ``load``,
+    ``run``, ``unload``, but every run happens in a fresh worker process."""
+
+    def __init__(self, entry: str, kind: str, timeout: float = 300.0, network: bool = False):
+        from studio.plugins.api import Param
+
+        self.entry, self.kind = entry, kind
+        self.timeout, self.network = float(timeout), network
+        self.device = "cpu"
+        self.loaded = False
+        self.network_guard = ""
+        specs = self._call("params", None, JobContext(), timeout=min(60.0, self.timeout))
+        self.params = tuple(Param(**{k: v for k, v in spec.items() if k != "label"},
+                                  label=spec.get("label", "")) for spec in specs)  # fmt: skip
+        self.title = entry
+
+    def resolve(self, request: dict[str, Any] | None = None) -> dict[str, Any]:
+        from studio.plugins.api import Generator
+
+        fake = Generator()
+        fake.params = self.params  # type: ignore[misc]
+        return fake.resolve(request)
+
+    def load(self, device: str) -> None:
+        self.device, self.loaded = device, True
+
+    def unload(self) -> None:
+        self.loaded = False
+
+    def run(self, request: dict[str, Any], ctx: JobContext) -> Any:
+        return self._call("run", (self.device, request), ctx, self.timeout)
+
+    def _call(self, action: str, payload: Any, ctx: JobContext, timeout: float) -> Any:
+        spawn = mp.get_context("spawn")  # a clean interpreter: no Qt, no threads inherited
+        parent, child = spawn.Pipe()
+        process = spawn.Process(
+            target=_worker, args=(child, self.entry, action, payload, self.network), daemon=True
+        )
+        process.start()
+        child.close()
+        deadline = time.monotonic() + timeout
+        cancel_sent: float | None = None
+        try:
+            while True:
+                if ctx.cancelled and cancel_sent is None:
+                    cancel_sent = time.monotonic()
+                    try:
+                        parent.send("cancel")
+                    except (BrokenPipeError, OSError):
+                        pass
+                if cancel_sent is not None and time.monotonic() - cancel_sent > GRACE_SECONDS:
+                    raise Cancelled()
+                if time.monotonic() > deadline:
+                    raise IsolationError(
+                        f"did not finish within {timeout:g} s and was stopped (a hang?)"
+                    )
+                if parent.poll(0.05):
+                    try:
+                        message = parent.recv()
+                    except (EOFError, OSError):
+                        process.join(5)
+                        raise IsolationError(describe_exit(process.exitcode)) from None
+                    kind = message[0]
+                    if kind == "progress":
+                        ctx.progress(message[1], message[2])
+                    elif kind == "partial":
+                        ctx.partial(message[1])
+                    elif kind == "network":
+                        self.network_guard = message[1]
+                    elif kind == "result":
+                        return message[1]
+                    elif kind == "cancelled":
+                        raise Cancelled()
+                    elif kind == "error":
+                        raise IsolationError(f"{message[1]}\n{message[2]}")
+                elif not process.is_alive():
+                    process.join(1)
+                    if not parent.poll():
+                        raise IsolationError(describe_exit(process.exitcode))
+        finally:
+            parent.close()
+            if process.is_alive():
+                process.terminate()
+                process.join(GRACE_SECONDS)
+                if process.is_alive():
+                    process.kill()
+                    process.join(1)

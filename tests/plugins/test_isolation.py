@@ -1,0 +1,141 @@
+"""Process-isolated plugins: real worker processes that crash, abort, get killed, hang, use the
+network or run fine; the host survives each and says what happened."""
+
+import re
+
+import pytest
+
+from studio.core.jobs import Cancelled, JobContext
+from studio.core.media import MidiClip
+from studio.plugins.registry import MAX_ISOLATED_FAILURES, PluginError, PluginRegistry, Status
+from studio.testing import RecordingContext
+
+from .test_registry import FakeDist, FakeEntryPoint  # noqa: F401 - the plugin_root fixture's kin
+
+MANIFEST = """
+[plugin]
+name = "{name}"
+version = "0.1.0"
+api_version = "1.0"
+isolation = "process"
+timeout = {timeout}
+
+[capabilities]
+network = {network}
+
+[[contributions]]
+id = "gen"
+kind = "midi"
+title = "Isolated generator"
+entry = "{package}.gen:Gen"
+"""
+
+GEN = """
+import os, time
+from studio.plugins.api import Generator, MidiClip, Note, Param
+
+class Gen(Generator):
+    kind = "midi"
+    params = (Param("mode", "choice", "ok", choices=("ok", "segfault", "abort", "kill", "hang",
+                    "raise", "socket", "wrong", "slow")),)
+
+    def run(self, request, ctx):
+        mode = request["mode"]
+        if mode == "segfault":
+            import ctypes
+            ctypes.string_at(0)
+        if mode == "abort":
+            os.abort()
+        if mode == "kill":
+            os.kill(os.getpid(), 9)
+        if mode == "hang":
+            time.sleep(600)
+        if mode == "raise":
+            raise RuntimeError("the plugin's own bug")
+        if mode == "socket":
+            import socket
+            socket.create_connection(("192.0.2.1", 80), timeout=2)
+        if mode == "wrong":
+            return "not a clip"
+        notes = []
+        for i in range(4 if mode == "ok" else 400):
+            ctx.check_cancelled()
+            ctx.partial(i)
+            ctx.progress((i + 1) / 4, f"note {{i}}")
+            notes.append(Note(float(i), 60 + i % 12, 1.0))
+            if mode == "slow":
+                time.sleep(0.05)
+        return MidiClip(notes, provenance={{"pid": os.getpid()}})
+"""
+
+
+def _plugin(root, package, timeout=30, network=False):
+    pkg = root / package
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "gen.py").write_text(GEN.replace("{{", "{").replace("}}", "}"))
+    (pkg / "studio-plugin.toml").write_text(MANIFEST.format(
+        name=package.replace("_", "-"), package=package, timeout=timeout,
+        network=str(network).lower()))  # fmt: skip
+    return FakeEntryPoint(package, f"{package}:studio-plugin.toml", FakeDist(package))
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = PluginRegistry(entry_points=[_plugin(tmp_path, "tp_iso", timeout=4)])
+    registry.discover()
+    return registry
+
+
+def test_an_isolated_plugin_runs_in_its_own_process_with_progress_and_partials(isolated):
+    import os
+
+    ctx = RecordingContext()
+    clip = isolated.run("tp-iso/gen", {"mode": "ok"}, ctx)
+    assert isinstance(clip, MidiClip) and len(clip.notes) == 4
+    assert clip.provenance["pid"] != os.getpid()
+    assert ctx.partials == [0, 1, 2, 3] and ctx.fractions[-1] == 1.0
+
+
+@pytest.mark.parametrize(
+    "mode,message",
+    [("segfault", "segmentation fault"), ("abort", "aborted"), ("kill", "killed (out of memory?)"),
+     ("raise", "the plugin's own bug"), ("hang", "did not finish within 4 s")],
+)  # fmt: skip
+def test_crashes_kills_and_hangs_end_the_job_with_a_message(isolated, mode, message):
+    with pytest.raises(PluginError, match=re.escape(message)):
+        isolated.run("tp-iso/gen", {"mode": mode})
+    # the app is still here, and so is the plugin (contained failures get a few chances)
+    assert isinstance(isolated.run("tp-iso/gen", {"mode": "ok"}), MidiClip)
+
+
+def test_repeated_failures_disable_the_plugin(isolated):
+    for _ in range(MAX_ISOLATED_FAILURES):
+        with pytest.raises(PluginError):
+            isolated.run("tp-iso/gen", {"mode": "raise"})
+    (record,) = isolated.records
+    assert record.status == Status.FAILED
+    with pytest.raises(KeyError, match="unavailable"):
+        isolated.run("tp-iso/gen", {"mode": "ok"})
+
+
+def test_the_network_is_refused_unless_the_manifest_asks(isolated):
+    with pytest.raises(PluginError, match="network|unreachable|Network"):
+        isolated.run("tp-iso/gen", {"mode": "socket"})
+    generator = isolated.generator(isolated.get("tp-iso/gen"))
+    assert generator.network_guard in ("network namespace", "socket refusal")
+
+
+def test_cancel_reaches_the_worker(isolated):
+    import threading
+
+    ctx = JobContext()
+    threading.Timer(1.5, ctx.cancel).start()
+    with pytest.raises(Cancelled):
+        isolated.run("tp-iso/gen", {"mode": "slow"}, ctx)
+
+
+def test_a_wrong_result_type_is_reported(isolated):
+    with pytest.raises(PluginError, match="must return MidiClip"):
+        isolated.run("tp-iso/gen", {"mode": "wrong"})
