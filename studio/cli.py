@@ -79,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
         "validate", help="check a plugin project folder or its studio-plugin.toml"
     )
     pval.add_argument("path")
+    pnew = psub.add_parser("new", help="start a plugin project that installs and passes its test")
+    pnew.add_argument("name", help="lower-case, e.g. my-arpeggios")
+    pnew.add_argument(
+        "--kind", required=True, choices=("midi", "image", "voice", "video_mask", "recommender")
+    )
+    pnew.add_argument("--dir", default=".", help="where to make it (default: here)")
 
     from studio.music.cli import add_parser as add_music
 
@@ -256,6 +262,12 @@ def _registry(args):
 
 
 def _cmd_plugins(args) -> int:
+    if args.plugins_command == "new":
+        from studio.plugins.scaffold import new_plugin
+
+        root = new_plugin(args.name, args.kind, args.dir)
+        print(f"{root}: a {args.kind} plugin. Next: pip install -e {root}; pytest {root}")
+        return 0
     if args.plugins_command == "validate":
         from studio.plugins.validate import validate_plugin
 

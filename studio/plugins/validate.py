@@ -27,6 +27,45 @@ class ValidationReport:
         return not self.errors
 
 
+#: What plugin code may import from Studio: the public API and the testing kit.
+ALLOWED = ("studio.plugins.api", "studio.testing")
+
+
+def _forbidden_imports(package_dir: Path) -> list[str]:
+    """Imports of Studio's internals (``studio.ui``, ``studio.core``...) in the plugin's code,
+    found by reading it (nothing is run). Each is "file:line: imports X"."""
+    import ast
+
+    problems = []
+    for source in sorted(package_dir.rglob("*.py")):
+        if _SKIP.intersection(source.relative_to(package_dir).parts):
+            continue
+        try:
+            tree = ast.parse(source.read_text(encoding="utf-8"), str(source))
+        except (SyntaxError, UnicodeDecodeError) as exc:
+            problems.append(f"{source.name}: cannot be read as Python ({exc})")
+            continue
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names
+                                         if node.module == "studio"]  # fmt: skip
+            for name in names:
+                if name == "studio" or name.startswith("studio."):
+                    if (
+                        not any(name == a or name.startswith(a + ".") for a in ALLOWED)
+                        and name != "studio"
+                    ):
+                        rel = source.relative_to(package_dir.parent)
+                        problems.append(
+                            f"{rel}:{node.lineno}: imports {name}; plugins may import only "
+                            f"{' and '.join(ALLOWED)}"
+                        )
+    return problems
+
+
 def _find_manifest(folder: Path) -> Path | None:
     for path in sorted(folder.rglob(MANIFEST_NAME)):
         if not _SKIP.intersection(path.relative_to(folder).parts):
@@ -69,6 +108,7 @@ def validate_plugin(path: str | Path) -> ValidationReport:
         rel = Path(*c.module.split("."))
         if not ((root / rel).with_suffix(".py").exists() or (root / rel / "__init__.py").exists()):
             report.errors.append(f"contribution {c.id}: module {c.module} not found under {root}")
+    report.errors.extend(_forbidden_imports(package_dir))
     if report.manifest.capabilities.network:
         report.warnings.append(
             "asks for network access: Studio works offline and will ask the user"
