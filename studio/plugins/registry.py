@@ -74,6 +74,7 @@ class PluginRecord:
     status: str = Status.OK
     error: str = ""
     failures: int = 0
+    network_guard: str = ""  # how the network was refused in its last isolated run
 
     @property
     def ok(self) -> bool:
@@ -315,7 +316,12 @@ class PluginRegistry:
                 if loaded.device != device:
                     generator.load(device)
                     loaded.device = device
-            result = generator.run(resolved, ctx)
+            try:
+                result = generator.run(resolved, ctx)
+            finally:
+                guard = getattr(generator, "network_guard", "")
+                if guard:
+                    ref.plugin.network_guard = guard
             expected = RESULT_TYPES[ref.kind]
             if not isinstance(result, expected):
                 raise TypeError(

@@ -125,6 +125,7 @@ def test_the_network_is_refused_unless_the_manifest_asks(isolated):
         isolated.run("tp-iso/gen", {"mode": "socket"})
     generator = isolated.generator(isolated.get("tp-iso/gen"))
     assert generator.network_guard in ("network namespace", "socket refusal")
+    assert isolated.records[0].network_guard == generator.network_guard  # the dialog shows it
 
 
 def test_cancel_reaches_the_worker(isolated):

@@ -17,11 +17,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.plugins.registry import PluginRecord, PluginRegistry
+from studio.plugins.registry import MAX_ISOLATED_FAILURES, PluginRecord, PluginRegistry
 
 __all__ = ["PluginsDialog"]
 
-COLUMNS = ("Plugin", "Version", "Source", "Status", "Contributions")
+COLUMNS = ("Plugin", "Version", "Source", "Status", "Runs in", "Contributions")
 
 
 class PluginsDialog(QDialog):
@@ -35,16 +35,18 @@ class PluginsDialog(QDialog):
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
         for row, r in enumerate(self.records):
             contribs = ", ".join(
                 f"{c.title} ({c.kind})" for c in (r.manifest.contributions if r.manifest else [])
             )
+            isolated = r.manifest is not None and r.manifest.plugin.isolation == "process"
             values = (
                 r.name,
                 r.version,
                 "built-in" if r.builtin else r.distribution,
                 r.status,
+                "its own process" if isolated else "the app",
                 contribs,
             )
             for col, value in enumerate(values):
@@ -92,6 +94,22 @@ class PluginsDialog(QDialog):
                 f"{'yes' if caps.network else 'no'}; file access "
                 f"{'yes' if caps.file_access else 'no'}"
             )
+            if r.manifest.plugin.isolation == "process":
+                lines.append(
+                    f"runs in its own process (timeout {r.manifest.plugin.timeout:g} s): a crash "
+                    "or a hang ends the job, not Studio; disabled after "
+                    f"{MAX_ISOLATED_FAILURES} failures"
+                )
+                lines.append(
+                    "network: " + ("allowed by its manifest" if caps.network else
+                                   "refused (its own network namespace where the OS allows, "
+                                   "else a socket-level refusal)")
+                    + (f"; last run: {r.network_guard}" if r.network_guard else "")
+                )  # fmt: skip
+            else:
+                lines.append("runs inside Studio: capabilities are shown, not enforced")
+            lines.append("Isolation contains a buggy plugin; it is not a sandbox against "
+                         "malicious code.")  # fmt: skip
         if r.error:
             lines += ["", r.error]
         self.details.setPlainText("\n".join(lines))
