@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     shot.add_argument("--size", type=_size, default=(1280, 800), help="WxH, default 1280x800")
     shot.add_argument("--theme", choices=("light", "dark"), help="default: your setting")
     shot.add_argument("--open", metavar="FILE", help="open this file in the panel first (.mid)")
+    shot.add_argument(
+        "--generator", metavar="ID", help="show this generator's controls (a plugin's, say)"
+    )
 
     bench = sub.add_parser("bench", help="run benchmarks (default: all)")
     bench.add_argument("names", nargs="*", metavar="NAME", help="benchmarks to run, e.g. core")
@@ -165,6 +168,7 @@ def _cmd_shot(args) -> int:
         theme=args.theme,
         safe_mode=args.safe_mode,
         open_file=args.open,
+        generator=args.generator,
     )
     print(path)
     return 0

@@ -28,6 +28,7 @@ def render_shot(
     theme: str | None = None,
     safe_mode: bool = False,
     open_file: str | None = None,
+    generator: str | None = None,
 ) -> Path:
     """Render the window at ``size`` with ``panel`` raised and write a PNG. Returns its path.
 
@@ -51,6 +52,9 @@ def render_shot(
             raise ValueError(f"the {panel} panel does not open files")
         if not opener(Path(open_file)):
             raise ValueError(f"could not open {open_file}")
+    if generator:
+        if not window.panels[panel].select_generator(generator):
+            raise ValueError(f"the {panel} panel has no generator {generator!r}")
     ready = getattr(window.panels[panel], "wait_ready", None)
     if ready is not None:  # a panel that shows a live picture: wait for its first frame
         ready()

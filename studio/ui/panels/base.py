@@ -91,6 +91,11 @@ class PanelBase(QWidget):
                 context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
             )
 
+    def select_generator(self, qualified_id: str) -> bool:
+        """Show generator ``qualified_id``'s controls (``studio shot --generator``). False when
+        this panel does not list it."""
+        return False
+
     def current_file(self) -> Path | None:
         """The file this panel is showing (a picture, a MIDI file, a video), if any: where
         Tools ▸ More like this in the Library starts."""
@@ -217,6 +222,12 @@ class GeneratorPanel(PanelBase):
         self.reload_generators()
 
     # -- generators --------------------------------------------------------------------------------
+    def select_generator(self, qualified_id: str) -> bool:
+        index = self.generator_combo.findData(qualified_id)
+        if index >= 0:
+            self.generator_combo.setCurrentIndex(index)
+        return index >= 0
+
     def reload_generators(self) -> None:
         self.generator_combo.blockSignals(True)
         self.generator_combo.clear()

@@ -122,17 +122,21 @@ class ImagePanel(PanelBase):
 
         self.clear_mask_button = small("Clear", "Remove the mask")
         self.invert_mask_button = small("Invert", "Swap masked and unmasked")
+        mask_row.addStretch(1)
+        mask_from = mask_row
+        mask_row = QHBoxLayout()
+        mask_row.addWidget(QLabel("Mask from"))
         self.person_mask_button = small("Person", "Mask the person (the Video panel's segmenter)")
         self.video_mask_button = small("Video", "The matte the Video panel sent (Ctrl+M there)")
         self.alpha_mask_button = small("Alpha", "The picture's transparency as the mask")
         self.show_mask_check = QCheckBox("Show")
         self.show_mask_check.setChecked(True)
         self.show_mask_check.setToolTip("Show the mask layer over the picture")
-        mask_row.addWidget(self.show_mask_check)
         mask_row.addStretch(1)
         size_row = QHBoxLayout()
         size_row.addWidget(QLabel("Brush"))
         size_row.addWidget(self.brush_size, 1)
+        size_row.addWidget(self.show_mask_check)
 
         # -- tabs ----------------------------------------------------------------------------------
         self.tabs = QTabWidget()
@@ -255,6 +259,7 @@ class ImagePanel(PanelBase):
         lv.addWidget(heading)
         lv.addLayout(tools)
         lv.addLayout(size_row)
+        lv.addLayout(mask_from)
         lv.addLayout(mask_row)
         lv.addWidget(self.tabs, 1)
         buttons = QHBoxLayout()
@@ -399,6 +404,15 @@ class ImagePanel(PanelBase):
         if has:
             self.undo_button.setToolTip(f"Undo {self.document.undo_label()} (Ctrl+Z)")
             self.redo_button.setToolTip(f"Redo {self.document.redo_label()} (Ctrl+Shift+Z)")
+
+    def select_generator(self, qualified_id: str) -> bool:
+        index = self.engine_combo.findData(f"plugin:{qualified_id}")
+        if qualified_id in ("studio/pattern", "pattern"):
+            index = self.engine_combo.findData("pattern")
+        if index >= 0:
+            self.engine_combo.setCurrentIndex(index)
+            self.tabs.setCurrentIndex(2)  # Generate
+        return index >= 0
 
     def current_file(self) -> Path | None:
         if self.document is None or self.document.picture.path is None:

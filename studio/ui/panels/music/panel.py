@@ -472,6 +472,12 @@ class MusicPanel(PanelBase):
         )
         return True
 
+    def select_generator(self, qualified_id: str) -> bool:
+        index = self.generator_combo.findData(qualified_id)
+        if index >= 0:
+            self.generator_combo.setCurrentIndex(index)
+        return index >= 0
+
     def current_file(self) -> Path | None:
         return self.path
 
