@@ -193,3 +193,14 @@ def test_builtins_register_through_the_entry_point():
     ids = [c.id for c in registry.contributions("midi")]
     assert "studio/scale-melody" in ids
     assert next(r for r in registry.records if r.name == "studio").builtin
+
+
+def test_api_compatibility_rules(plugin_root):
+    from studio.plugins.api import API_VERSION, api_compatible
+
+    assert api_compatible("1.0", "1.3") and api_compatible("1", "1.3")  # older minor: loads
+    assert not api_compatible("1.4", "1.3")  # a newer minor: refused
+    assert not api_compatible("2.0", "1.3") and not api_compatible("0.9", "1.3")  # other majors
+    registry = PluginRegistry(entry_points=[make_plugin(plugin_root, "tp_new", api="2.0")])
+    (record,) = registry.discover()
+    assert record.error == f"needs plugin API 2.0; this Studio provides {API_VERSION}"
