@@ -341,7 +341,7 @@ def _cmd_generate(args) -> int:
 
     from studio.core.devices import pick_device
     from studio.core.jobs import ConsoleContext
-    from studio.core.media import AudioClip, Mask, MidiClip
+    from studio.core.media import AudioClip, Image, Mask, MidiClip
 
     registry = _registry(args)
     if args.list or not args.generator:
@@ -386,6 +386,21 @@ def _cmd_generate(args) -> int:
         out = Path(args.output or "generated.wav")
         result.save_wav(out)
         print(f"{out}: {result.duration:.2f} s")
+    elif isinstance(result, Image):
+        import json
+
+        from studio.image.io import Picture, save_picture
+
+        out = Path(args.output or "generated.png")
+        info = dict(result.provenance)
+        level = info.pop("map", None)
+        save_picture(Picture(result.pixels, info), out)
+        extra = ""
+        if isinstance(level, dict):  # a generator's structured result (a game map...)
+            data_path = out.with_suffix(".json")
+            data_path.write_text(json.dumps(level, indent=1), encoding="utf-8")
+            extra = f", map in {data_path.name}"
+        print(f"{out}: {result.size[0]}x{result.size[1]}{extra}")
     elif isinstance(result, Mask):
         out = Path(args.output or "mask.png")
         _write_mask(result, out)

@@ -1,0 +1,1 @@
+"""Tile-map game levels by wave function collapse: a Studio example plugin."""
