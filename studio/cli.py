@@ -364,7 +364,8 @@ def _cmd_generate(args) -> int:
     except KeyError as exc:
         raise CliError(str(exc.args[0])) from None
     # a kind's inputs (text for a voice) are passed as parameters too
-    inputs = {"voice": {"text", "voice"}, "video_mask": {"frame"}}.get(ref.kind, set())
+    inputs = {"voice": {"text", "voice"}, "video_mask": {"frame"}, "transcriber": {"audio"},
+              "annotator": {"text"}}.get(ref.kind, set())  # fmt: skip
     known = {p.name for p in registry.generator(ref).params} | inputs
     unknown = sorted(set(request) - known)
     if unknown:
@@ -372,6 +373,8 @@ def _cmd_generate(args) -> int:
     run_request: dict[str, object] = dict(request)
     if ref.kind == "video_mask":  # frame=PICTURE: the image file to segment
         run_request["frame"] = _read_picture(request.get("frame", ""))
+    if ref.kind == "transcriber":  # audio=SOUND: the recording to transcribe
+        run_request["audio"] = _read_audio(request.get("audio", ""))
     result = registry.run(
         ref.id, run_request, ConsoleContext(), device=pick_device(_settings().device)
     )
@@ -408,6 +411,20 @@ def _cmd_generate(args) -> int:
     else:
         print(result)
     return 0
+
+
+def _read_audio(path: str):
+    from studio.core.media import AudioClip
+
+    if not path:
+        raise CliError("a transcriber needs audio=SOUND (a WAV, FLAC or OGG file)")
+    import soundfile
+
+    try:
+        samples, rate = soundfile.read(path, dtype="float32", always_2d=False)
+    except (OSError, RuntimeError) as exc:
+        raise CliError(f"cannot read {path} as sound: {exc}") from None
+    return AudioClip(samples, int(rate))
 
 
 def _read_picture(path: str):

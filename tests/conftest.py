@@ -63,3 +63,12 @@ def engine(tiny_run):
 @pytest.fixture
 def chorale():
     return _chorale_like(99, bars=4)
+
+
+@pytest.fixture(scope="session")
+def voice_cache(tmp_path_factory):
+    """One warm speaker cache for the session (a Piper voice loads in ~0.5 s)."""
+    from studio.core.models import ModelStore
+    from studio.voice.speech import SpeakerCache
+
+    return SpeakerCache(ModelStore(tmp_path_factory.mktemp("models")))

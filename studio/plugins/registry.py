@@ -303,7 +303,8 @@ class PluginRegistry:
     ) -> Any:
         """Load (if needed) and run a contribution, guarded.
 
-        Raises ValueError for bad parameters (the plugin stays enabled), Cancelled when cancelled,
+        Raises ValueError for bad parameters or input the plugin refuses (it stays enabled),
+        Cancelled when cancelled,
         and PluginError when the plugin fails (it is then disabled for the session, traceback kept).
         """
         ctx = ctx or JobContext()
@@ -328,7 +329,9 @@ class PluginRegistry:
                     f"{ref.contribution.entry} returned {type(result).__name__}, "
                     f"a {ref.kind} generator must return {expected[0].__name__}"
                 )
-        except Cancelled:
+        except (Cancelled, ValueError):
+            # a ValueError is the plugin refusing this request (input too short, a missing
+            # file...): the artist gets its message and the plugin stays enabled
             raise
         except Exception as exc:
             isolated = (

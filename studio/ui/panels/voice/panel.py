@@ -91,6 +91,12 @@ class VoicePanel(PanelBase):
             "Write WAV, FLAC or OGG with the text in its metadata (Ctrl+S)"
         )
         self.export_button.setEnabled(False)
+        self.transcribe_button = QPushButton("Transcribe…")
+        self.transcribe_button.setObjectName("transcribe_button")
+        self.transcribe_button.setToolTip(
+            "Speech from a recording, by a transcriber plugin: into the text to speak, or into "
+            "the lyrics on the Sing tab"
+        )
 
         # -- speak tab --
         self.voice_combo = QComboBox()
@@ -206,6 +212,7 @@ class VoicePanel(PanelBase):
         bottom = QHBoxLayout()
         bottom.addWidget(self.cancel_button)
         bottom.addWidget(self.export_button)
+        bottom.addWidget(self.transcribe_button)
         bottom.addWidget(self.progress, 1)
         outer.addLayout(bottom)
         outer.addWidget(self.status)
@@ -214,6 +221,8 @@ class VoicePanel(PanelBase):
         self.sing_button.clicked.connect(self.sing)
         self.cancel_button.clicked.connect(self.stop)
         self.export_button.clicked.connect(self.export_dialog)
+        self.transcribe_button.clicked.connect(self.transcribe_dialog)
+        self.transcribe_button.setEnabled(bool(self.context.registry.contributions("transcriber")))
         self.from_music_button.clicked.connect(self.take_music_melody)
         self.open_midi_button.clicked.connect(self.open_midi_dialog)
         self.voice_combo.currentIndexChanged.connect(self._on_voice_combo_changed)
@@ -619,6 +628,45 @@ class VoicePanel(PanelBase):
             target = target.with_suffix("." + chosen.split("*.")[1].rstrip(")"))
         self.export_to(target)
         return target
+
+    def transcribe_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "A recording of speech", "", "Sound (*.wav *.flac *.ogg);;All files (*)"
+        )
+        if path:
+            self.transcribe(Path(path))
+
+    def transcribe(self, path: Path, transcriber: str | None = None):
+        """Run a transcriber plugin on a recording; its text goes into the Speak tab's editor,
+        or into the lyrics when the Sing tab is in front. Returns the job (None without one)."""
+        refs = self.context.registry.contributions("transcriber")
+        if not refs:
+            self.status.setText(
+                "No transcriber is installed (the dictation example plugin is one)."
+            )
+            return None
+        qualified = transcriber or refs[0].id
+        registry = self.context.registry
+        into_lyrics = self.tabs.currentIndex() == 1
+
+        def work(_request, ctx):
+            import soundfile
+
+            samples, rate = soundfile.read(str(path), dtype="float32", always_2d=False)
+            return registry.run(qualified, {"audio": AudioClip(samples, int(rate))}, ctx)
+
+        def done(text) -> None:
+            target = self.lyrics if into_lyrics else self.editor
+            target.setPlainText(str(text))
+            where = "the lyrics" if into_lyrics else "the text to speak"
+            self.status.setText(f"Transcribed {path.name} into {where}.")
+
+        handle = self.context.runner.submit(
+            JobSpec(title=f"Voice: transcribe {path.name}", fn=work, family=f"plugin:{qualified}")
+        )
+        handle.succeeded.connect(done)
+        handle.failed.connect(lambda message, _tb: self.status.setText(message))
+        return handle
 
     def export_to(self, path: Path):
         """Write the last result in a job (the disk never blocks the window)."""

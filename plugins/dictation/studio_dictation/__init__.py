@@ -1,0 +1,1 @@
+"""Offline dictation with pocketsphinx: a Studio example plugin."""
