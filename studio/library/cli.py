@@ -72,7 +72,7 @@ def run(args) -> int:
         if len(report.errors) > 20:
             print(f"⚠ … and {len(report.errors) - 20} more", file=sys.stderr)
         if cmd == "add" and not args.no_features:
-            done = Library(catalog).compute_features(ConsoleContext())
+            done = Library(catalog, _registry()).compute_features(ConsoleContext())
             print(f"features for {done} items")
         return 0
     if cmd in ("list", "search"):
@@ -117,7 +117,7 @@ def run(args) -> int:
         print(", ".join(f"{k}: {v}" for k, v in result.items()))
         return 0
     if cmd == "features":
-        done = Library(catalog).compute_features(ConsoleContext())
+        done = Library(catalog, _registry()).compute_features(ConsoleContext())
         print(f"features for {done} items")
         return 0
     if cmd == "duplicates":
@@ -128,3 +128,12 @@ def run(args) -> int:
             print("no duplicates")
         return 0
     raise ValueError(f"unknown library action {cmd}")
+
+
+def _registry():
+    """The plugins, for their annotators (a review's sentiment joins an item's features)."""
+    from studio.plugins.registry import PluginRegistry
+
+    registry = PluginRegistry()
+    registry.discover()
+    return registry

@@ -26,8 +26,9 @@ class Suggestion:
 class Library:
     """Recommendations over one catalog. Rebuilt when the history changes (:meth:`refresh`)."""
 
-    def __init__(self, catalog: Catalog | None = None):
+    def __init__(self, catalog: Catalog | None = None, registry: Any = None):
         self.catalog = catalog or Catalog()
+        self.registry = registry  # annotator plugins score items' text (reviews, notes)
         self._data: Interactions | None = None
         self._items: list[Item] = []
         self._models: dict[str, Recommender] = {}
@@ -80,14 +81,18 @@ class Library:
         if not text:
             return None
         media = self.catalog.feature("media")
+        notes = self.catalog.feature("annotation")
         dim = len(next(iter(text.values())))
-        out = np.zeros((len(items), dim + 32), np.float32)
+        out = np.zeros((len(items), dim + 32 + 4), np.float32)
         for row, item in enumerate(items):
             if item.id in text:
                 out[row, :dim] = text[item.id]
             if item.id in media:
                 m = media[item.id][:32]
                 out[row, dim : dim + len(m)] = 0.5 * m / (np.linalg.norm(m) + 1e-9)
+            if item.id in notes:  # what annotators said of its text (a review's sentiment)
+                a = notes[item.id][:4]
+                out[row, dim + 32 : dim + 32 + len(a)] = 0.3 * a
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.where(norms > 0, norms, 1.0)
 
@@ -176,8 +181,45 @@ class Library:
                             self.catalog.set_feature(item.id, "media", media)
             ctx.progress((start + len(chunk)) / len(todo), f"features: {start + len(chunk)} "
                          f"of {len(todo)}")  # fmt: skip
+        self.annotate(ctx)
         self._data = None
         return len(todo)
+
+    def annotators(self) -> list[Any]:
+        if self.registry is None:
+            return []
+        return list(self.registry.contributions("annotator"))
+
+    def annotate_text(self, text: str) -> list[tuple[str, Any]]:
+        """Every annotator plugin's Scores for ``text`` (those that fail are skipped, logged)."""
+        import logging
+
+        out = []
+        for ref in self.annotators():
+            try:
+                out.append((ref.title, self.registry.run(ref.id, {"text": text})))
+            except Exception as exc:  # noqa: BLE001 - a plugin's failure is its own, logged
+                logging.getLogger(__name__).info("annotator %s: %s", ref.id, exc)
+        return out
+
+    def annotate(self, ctx: JobContext | None = None) -> int:
+        """Score the text of every item that has a description with the annotator plugins;
+        the scores join the item's features (the recommender's content vector)."""
+        ctx = ctx or JobContext()
+        if not self.annotators():
+            return 0
+        done = 0
+        for item in self.catalog.items(include_missing=True):
+            if not item.description.strip():
+                continue
+            ctx.check_cancelled()
+            results = self.annotate_text(item.description)
+            if results:
+                values = [v for _title, scores in results for v in scores.scores.values()]
+                with self.catalog.transaction():
+                    self.catalog.set_feature(item.id, "annotation", np.asarray(values[:4]))
+                done += 1
+        return done
 
     def explain(self) -> dict[str, Any]:
         data = self._data or self.refresh()

@@ -294,7 +294,22 @@ class LibraryPanel(PanelBase):
             lines.append(f"made with {item.provenance['engine']}")
         if item.error:
             lines.append(f"⚠ {item.error}")
+        if item.description:
+            lines.append(f"“{item.description[:200]}”")
+            lines += self._annotations(item.description)
         self.details.setText("<br>".join(lines))
+
+    def _annotations(self, text: str) -> list[str]:
+        """What the annotator plugins say of an item's text (a review's sentiment)."""
+        from studio.library.service import Library
+
+        out = []
+        for title, scores in Library(self.catalog, self.context.registry).annotate_text(text):
+            main = next(iter(scores.scores.items()), None)
+            tag = ", ".join(scores.tags)
+            value = f" {main[0]} {main[1]:+.2f}" if main else ""
+            out.append(f"{title}: {tag}{value}")
+        return out
 
     # -- actions -----------------------------------------------------------------------------------
     def add_folder_dialog(self) -> None:
@@ -318,6 +333,7 @@ class LibraryPanel(PanelBase):
             self.status.setText("Busy: wait, or cancel (Esc).")
             return None
         catalog_path = self.catalog.path
+        registry = self.context.registry
 
         def work(_r, ctx):
             from studio.library.catalog import Catalog
@@ -326,7 +342,7 @@ class LibraryPanel(PanelBase):
             catalog = Catalog(catalog_path)  # this thread's own connection
             report = catalog.scan(folders, ctx)
             ctx.progress(0.5, "features (embeddings, sound, colour)…")
-            Library(catalog).compute_features(ctx)
+            Library(catalog, registry).compute_features(ctx)
             return report
 
         return self.start_job(JobSpec(title="Library: scan", fn=work, family="library",

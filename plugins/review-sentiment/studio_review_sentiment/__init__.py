@@ -1,0 +1,1 @@
+"""VADER sentiment for library items' text: a Studio example plugin."""

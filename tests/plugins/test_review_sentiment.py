@@ -1,0 +1,63 @@
+"""The example plugin under plugins/review-sentiment, installed with pip: VADER scores the text of
+library items, the Library panel shows it, and it joins the items' features."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PLUGIN = ROOT / "plugins" / "review-sentiment"
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    site = tmp_path_factory.mktemp("site")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+         "--no-index", "--target", str(site), str(PLUGIN)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    sys.path.insert(0, str(site))
+    from studio.plugins.registry import PluginRegistry
+
+    reg = PluginRegistry()
+    reg.discover()
+    yield reg
+    sys.path.remove(str(site))
+
+
+def test_vader_scores_reviews(registry):
+    good = registry.run("review-sentiment/vader", {"text": "A moving, beautiful piece. Loved it!"})
+    bad = registry.run("review-sentiment/vader", {"text": "Boring, muddy and far too long."})
+    assert good.scores["sentiment"] > 0.5 and good.tags == ["positive"]
+    assert bad.scores["sentiment"] < -0.2 and bad.tags == ["negative"]
+    with pytest.raises(ValueError, match="no text"):
+        registry.run("review-sentiment/vader", {"text": "  "})
+    assert registry.records  # still enabled after refusing empty text
+    assert all(r.ok for r in registry.records if r.name == "review-sentiment")
+
+
+def test_the_library_shows_sentiment_and_uses_it_as_a_feature(registry, tmp_path, qtbot):
+    from studio.library.catalog import Catalog
+    from studio.library.service import Library
+    from studio.ui.context import StudioContext
+    from studio.ui.panels.library.panel import LibraryPanel
+
+    catalog = Catalog(tmp_path / "lib.sqlite")
+    (tmp_path / "a.mp3").write_bytes(b"x")
+    review = "An absolutely wonderful, joyful recording."
+    item = catalog.upsert(tmp_path / "a.mp3", "audio", {"title": "Night", "description": review})
+    library = Library(catalog, registry)
+    library.compute_features()
+    assert catalog.feature("annotation")[item][0] > 0.5  # the sentiment joined the features
+    context = StudioContext.create()
+    context.registry = registry
+    panel = LibraryPanel(context)
+    qtbot.addWidget(panel)
+    panel._catalog = catalog
+    panel.reload()
+    assert panel.select(item)
+    assert "Review sentiment (VADER): positive sentiment +0." in panel.details.text()
+    context.runner.shutdown()
