@@ -114,8 +114,38 @@ def _load(entry: str) -> Any:
     return obj
 
 
+OUTPUT_KEEP = 16 * 1024  # the last bytes of a worker's own output kept for the error message
+
+
+def _capture_output() -> Any:
+    """Send the worker's stdout and stderr (file descriptors 1 and 2, so C libraries too) to a
+    thread that keeps only the last :data:`OUTPUT_KEEP` bytes: a plugin that prints gigabytes
+    costs time, not memory or disk."""
+    import collections
+    import threading
+
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 1)
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    tail: collections.deque[bytes] = collections.deque()
+    size = [0]
+
+    def drain() -> None:
+        while chunk := os.read(read_end, 65536):
+            tail.append(chunk)
+            size[0] += len(chunk)
+            while size[0] - len(tail[0]) >= OUTPUT_KEEP:
+                size[0] -= len(tail.popleft())
+
+    threading.Thread(target=drain, daemon=True).start()
+    return tail
+
+
 def _worker(conn: Any, entry: str, action: str, payload: Any, network: bool) -> None:
     """The worker process: import the generator, do ``action``, send the answer."""
+    os.setpgrp()  # its own process group: whatever it forks is stopped with it
+    output = _capture_output()
     try:
         guard = "allowed by the manifest" if network else network_guard()
         conn.send(("network", guard))
@@ -133,7 +163,9 @@ def _worker(conn: Any, entry: str, action: str, payload: Any, network: bool) -> 
         conn.send(("cancelled",))
     except BaseException as exc:  # noqa: BLE001 - everything goes back to the host as text
         try:
-            conn.send(("error", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+            printed = b"".join(output).decode(errors="replace")[-OUTPUT_KEEP:]
+            details = traceback.format_exc() + (f"\nits last output:\n{printed}" if printed else "")
+            conn.send(("error", f"{type(exc).__name__}: {exc}", details))
         except Exception:  # noqa: BLE001 - an unpicklable error still ends the worker
             pass
     finally:
@@ -228,3 +260,13 @@ class IsolatedGenerator:
                 if process.is_alive():
                     process.kill()
                     process.join(1)
+            _kill_group(process.pid)  # anything the plugin forked goes with it
+
+
+def _kill_group(pid: int | None) -> None:
+    if pid is None or not hasattr(os, "killpg"):
+        return
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

@@ -13,7 +13,15 @@ import socket
 
 import pytest
 
-from studio.testing import RecordingContext, sample_midi_clip
+from studio.testing import (
+    FakeDevice,
+    RecordingContext,
+    sample_audio,
+    sample_frame,
+    sample_image,
+    sample_mask,
+    sample_midi_clip,
+)
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -73,6 +81,38 @@ def recording_context() -> RecordingContext:
 @pytest.fixture
 def midi_clip():
     return sample_midi_clip()
+
+
+@pytest.fixture
+def image():
+    """A small RGB picture (an Image)."""
+    return sample_image()
+
+
+@pytest.fixture
+def frame():
+    """A video frame with a 'person' in it; ``frame_mask`` is the right answer."""
+    return sample_frame()
+
+
+@pytest.fixture
+def frame_mask():
+    return sample_mask()
+
+
+@pytest.fixture
+def audio():
+    """One second of a soft 440 Hz tone (an AudioClip)."""
+    return sample_audio()
+
+
+@pytest.fixture
+def fake_device(monkeypatch):
+    """A CUDA device that is there (``fake_device.available = False`` to take it away):
+    ``studio.core.devices.pick_device`` answers with it."""
+    device = FakeDevice("cuda", True)
+    monkeypatch.setattr("studio.core.devices.pick_device", device.pick)
+    return device
 
 
 def pytest_collection_modifyitems(config, items):

@@ -37,7 +37,7 @@ from studio.plugins.api import Generator, MidiClip, Note, Param
 class Gen(Generator):
     kind = "midi"
     params = (Param("mode", "choice", "ok", choices=("ok", "segfault", "abort", "kill", "hang",
-                    "raise", "socket", "wrong", "slow")),)
+                    "raise", "socket", "wrong", "slow", "flood", "fork", "printraise")),)
 
     def run(self, request, ctx):
         mode = request["mode"]
@@ -57,6 +57,19 @@ class Gen(Generator):
             socket.create_connection(("192.0.2.1", 80), timeout=2)
         if mode == "wrong":
             return "not a clip"
+        if mode == "flood":
+            chunk = "x" * 1_000_000 + "\\n"
+            for _ in range(200):  # 200 MB on stdout
+                print(chunk, end="")
+        if mode == "printraise":
+            print("about to fail: the plugin's own words")
+            raise RuntimeError("after printing")
+        if mode == "fork":
+            child = os.fork()
+            if child == 0:
+                time.sleep(600)
+                os._exit(0)
+            return MidiClip([Note(0.0, 60, 1.0)], provenance={{"child": child}})
         notes = []
         for i in range(4 if mode == "ok" else 400):
             ctx.check_cancelled()
@@ -140,3 +153,35 @@ def test_cancel_reaches_the_worker(isolated):
 def test_a_wrong_result_type_is_reported(isolated):
     with pytest.raises(PluginError, match="must return MidiClip"):
         isolated.run("tp-iso/gen", {"mode": "wrong"})
+
+
+def test_a_flood_of_output_is_contained_and_the_last_of_it_explains_a_failure(isolated):
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert isinstance(isolated.run("tp-iso/gen", {"mode": "flood"}), MidiClip)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KB
+    from studio.plugins.isolation import IsolationError
+
+    generator = isolated.generator(isolated.get("tp-iso/gen"))
+    with pytest.raises(IsolationError) as failure:
+        generator.run({"mode": "printraise"}, JobContext())
+    assert "after printing" in str(failure.value)
+    assert "the plugin's own words" in str(failure.value)  # its last output explains it
+
+
+def test_what_a_plugin_forks_is_stopped_with_it(isolated):
+    import os
+    import time
+
+    clip = isolated.run("tp-iso/gen", {"mode": "fork"})
+    child = clip.provenance["child"]
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail(f"the plugin's forked process {child} is still running")
