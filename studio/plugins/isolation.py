@@ -79,6 +79,91 @@ def network_guard() -> str:
     return "socket refusal"
 
 
+# Landlock (Linux 5.13+): the write rights a ruleset takes away outside the allowed folders
+_LL_WRITE = (
+    (1 << 1)
+    | (1 << 4)
+    | (1 << 5)
+    | (1 << 6)
+    | (1 << 7)
+    | (1 << 8)
+    | (1 << 9)
+    | (1 << 10)
+    | (1 << 11)
+    | (1 << 12)
+)
+_LL_REFER, _LL_TRUNCATE = 1 << 13, 1 << 14
+_SYS_CREATE, _SYS_ADD, _SYS_RESTRICT = 444, 445, 446  # the same numbers on every architecture
+
+
+def _landlock(allowed: list[str]) -> bool:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    abi = libc.syscall(_SYS_CREATE, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+    if abi < 1:
+        return False
+    handled = _LL_WRITE | (_LL_REFER if abi >= 2 else 0) | (_LL_TRUNCATE if abi >= 3 else 0)
+
+    class RulesetAttr(ctypes.Structure):
+        _fields_ = [("handled_access_fs", ctypes.c_uint64)]
+
+    class PathBeneath(ctypes.Structure):
+        _pack_ = 1
+        _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+    attr = RulesetAttr(handled)
+    ruleset = libc.syscall(_SYS_CREATE, ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)),
+                           ctypes.c_uint32(0))  # fmt: skip
+    if ruleset < 0:
+        return False
+    try:
+        for folder in allowed:
+            if not os.path.isdir(folder):
+                continue
+            fd = os.open(folder, os.O_PATH | os.O_CLOEXEC)
+            try:
+                rule = PathBeneath(handled, fd)
+                if libc.syscall(_SYS_ADD, ruleset, 1, ctypes.byref(rule), 0) != 0:
+                    return False
+            finally:
+                os.close(fd)
+        if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+            return False
+        return libc.syscall(_SYS_RESTRICT, ruleset, ctypes.c_uint32(0)) == 0
+    finally:
+        os.close(ruleset)
+
+
+def file_guard(allowed: list[str]) -> str:
+    """Refuse writes outside ``allowed`` folders for the rest of this process: the kernel's
+    Landlock where it is there, else a Python audit hook (which sees Python's own opens, not a C
+    library's). Returns which applied."""
+    allowed = [os.path.realpath(a) for a in allowed]
+    try:
+        if _landlock(allowed):
+            return "landlock"
+    except (OSError, AttributeError):
+        pass
+    import sys
+
+    def hook(event: str, args: tuple) -> None:
+        if event != "open" or not args or not isinstance(args[0], (str, bytes)):
+            return
+        mode = args[1] if len(args) > 1 and isinstance(args[1], str) else ""
+        flags = args[2] if len(args) > 2 and isinstance(args[2], int) else 0
+        writing = any(c in mode for c in "wax+") or flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)
+        if not writing:
+            return
+        path = os.path.realpath(os.fsdecode(args[0]))
+        if not any(path == a or path.startswith(a + os.sep) for a in allowed):
+            raise PermissionError(f"this plugin may not write outside its folders ({path})")
+
+    sys.addaudithook(hook)
+    return "python audit hook"
+
+
 class _PipeContext(JobContext):
     """The worker's JobContext: reports go over the pipe; a "cancel" message cancels."""
 
@@ -142,13 +227,17 @@ def _capture_output() -> Any:
     return tail
 
 
-def _worker(conn: Any, entry: str, action: str, payload: Any, network: bool) -> None:
+def _worker(conn: Any, entry: str, action: str, payload: Any, network: bool,
+            writable: list[str] | None) -> None:  # fmt: skip
     """The worker process: import the generator, do ``action``, send the answer."""
     os.setpgrp()  # its own process group: whatever it forks is stopped with it
     output = _capture_output()
     try:
         guard = "allowed by the manifest" if network else network_guard()
         conn.send(("network", guard))
+        if writable is not None:
+            os.environ["TMPDIR"] = writable[0]  # its scratch folder
+            conn.send(("files", file_guard(writable)))
         cls = _load(entry)
         generator = cls()
         if action == "params":
@@ -176,11 +265,15 @@ class IsolatedGenerator:
     """Stands in for a plugin's generator in the host: same ``params``, ``resolve``, ``load``,
     ``run``, ``unload``, but every run happens in a fresh worker process."""
 
-    def __init__(self, entry: str, kind: str, timeout: float = 300.0, network: bool = False):
+    def __init__(self, entry: str, kind: str, timeout: float = 300.0, network: bool = False,
+                 file_access: bool = False, folder: str | None = None):  # fmt: skip
         from studio.plugins.api import Param
 
         self.entry, self.kind = entry, kind
         self.timeout, self.network = float(timeout), network
+        self.file_access = file_access
+        self.folder = folder  # its own data folder, where it may always write
+        self.file_guard = ""
         self.device = "cpu"
         self.loaded = False
         self.network_guard = ""
@@ -206,10 +299,21 @@ class IsolatedGenerator:
         return self._call("run", (self.device, request), ctx, self.timeout)
 
     def _call(self, action: str, payload: Any, ctx: JobContext, timeout: float) -> Any:
+        import shutil
+        import tempfile
+
         spawn = mp.get_context("spawn")  # a clean interpreter: no Qt, no threads inherited
         parent, child = spawn.Pipe()
+        scratch = tempfile.mkdtemp(prefix="studio-plugin-")
+        writable = None
+        if not self.file_access:  # writes only to its scratch folder, its own folder and /dev
+            writable = [scratch, "/dev"] + ([self.folder] if self.folder else [])
+            if self.folder:
+                os.makedirs(self.folder, exist_ok=True)
         process = spawn.Process(
-            target=_worker, args=(child, self.entry, action, payload, self.network), daemon=True
+            target=_worker,
+            args=(child, self.entry, action, payload, self.network, writable),
+            daemon=True,
         )
         process.start()
         child.close()
@@ -242,6 +346,8 @@ class IsolatedGenerator:
                         ctx.partial(message[1])
                     elif kind == "network":
                         self.network_guard = message[1]
+                    elif kind == "files":
+                        self.file_guard = message[1]
                     elif kind == "result":
                         return message[1]
                     elif kind == "cancelled":
@@ -261,6 +367,7 @@ class IsolatedGenerator:
                     process.kill()
                     process.join(1)
             _kill_group(process.pid)  # anything the plugin forked goes with it
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _kill_group(pid: int | None) -> None:

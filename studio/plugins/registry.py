@@ -75,6 +75,7 @@ class PluginRecord:
     error: str = ""
     failures: int = 0
     network_guard: str = ""  # how the network was refused in its last isolated run
+    file_guard: str = ""  # how writes outside its folders were refused
 
     @property
     def ok(self) -> bool:
@@ -259,9 +260,13 @@ class PluginRegistry:
             from studio.plugins.isolation import IsolatedGenerator, IsolationError
 
             try:
+                from studio.core import paths
+
                 isolated = IsolatedGenerator(
                     ref.contribution.entry, ref.kind, manifest.plugin.timeout,
                     network=manifest.capabilities.network,
+                    file_access=manifest.capabilities.file_access,
+                    folder=str(paths.data_dir() / "plugins" / ref.plugin.name),
                 )  # fmt: skip
             except (IsolationError, Cancelled, TypeError, ValueError) as exc:
                 self._mark(ref.plugin, Status.IMPORT_FAILED, str(exc))
@@ -323,6 +328,9 @@ class PluginRegistry:
                 guard = getattr(generator, "network_guard", "")
                 if guard:
                     ref.plugin.network_guard = guard
+                files = getattr(generator, "file_guard", "")
+                if files:
+                    ref.plugin.file_guard = files
             expected = RESULT_TYPES[ref.kind]
             if not isinstance(result, expected):
                 raise TypeError(

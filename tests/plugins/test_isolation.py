@@ -37,7 +37,8 @@ from studio.plugins.api import Generator, MidiClip, Note, Param
 class Gen(Generator):
     kind = "midi"
     params = (Param("mode", "choice", "ok", choices=("ok", "segfault", "abort", "kill", "hang",
-                    "raise", "socket", "wrong", "slow", "flood", "fork", "printraise")),)
+                    "raise", "socket", "wrong", "slow", "flood", "fork", "printraise", "write")),
+              Param("path", "str", ""),)
 
     def run(self, request, ctx):
         mode = request["mode"]
@@ -64,6 +65,12 @@ class Gen(Generator):
         if mode == "printraise":
             print("about to fail: the plugin's own words")
             raise RuntimeError("after printing")
+        if mode == "write":
+            import tempfile
+            with open(os.path.join(tempfile.gettempdir(), "scratch.txt"), "w") as fh:
+                fh.write("fine: its scratch folder")
+            with open(request["path"], "w") as fh:
+                fh.write("a stray write")
         if mode == "fork":
             child = os.fork()
             if child == 0:
@@ -185,3 +192,14 @@ def test_what_a_plugin_forks_is_stopped_with_it(isolated):
         time.sleep(0.05)
     else:
         pytest.fail(f"the plugin's forked process {child} is still running")
+
+
+def test_writes_outside_its_folders_are_refused(isolated, tmp_path):
+    target = tmp_path / "stray.txt"
+    with pytest.raises(PluginError, match="PermissionError|may not write|Permission denied") as e:
+        isolated.run("tp-iso/gen", {"mode": "write", "path": str(target)})
+    assert "stray.txt" in str(e.value)  # its scratch folder was writable; this was not
+    assert not target.exists()
+    generator = isolated.generator(isolated.get("tp-iso/gen"))
+    assert generator.file_guard in ("landlock", "python audit hook")
+    print("file guard:", generator.file_guard, "network guard:", generator.network_guard)

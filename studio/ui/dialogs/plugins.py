@@ -106,6 +106,12 @@ class PluginsDialog(QDialog):
                                    "else a socket-level refusal)")
                     + (f"; last run: {r.network_guard}" if r.network_guard else "")
                 )  # fmt: skip
+                lines.append(
+                    "writes: " + ("anywhere, as its manifest asks" if caps.file_access else
+                                  "only its scratch folder and its own data folder (Landlock "
+                                  "where the kernel has it, else a Python audit hook)")
+                    + (f"; last run: {r.file_guard}" if r.file_guard else "")
+                )  # fmt: skip
             else:
                 lines.append("runs inside Studio: capabilities are shown, not enforced")
             lines.append("Isolation contains a buggy plugin; it is not a sandbox against "
