@@ -228,9 +228,11 @@ def _capture_output() -> Any:
 
 
 def _worker(conn: Any, entry: str, action: str, payload: Any, network: bool,
-            writable: list[str] | None) -> None:  # fmt: skip
+            writable: list[str] | None, devices: tuple[str, ...] = ("cpu",)) -> None:  # fmt: skip
     """The worker process: import the generator, do ``action``, send the answer."""
     os.setpgrp()  # its own process group: whatever it forks is stopped with it
+    if "cuda" not in devices:  # no GPU unless its manifest asks for one (set before any import)
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
     output = _capture_output()
     try:
         guard = "allowed by the manifest" if network else network_guard()
@@ -266,13 +268,15 @@ class IsolatedGenerator:
     ``run``, ``unload``, but every run happens in a fresh worker process."""
 
     def __init__(self, entry: str, kind: str, timeout: float = 300.0, network: bool = False,
-                 file_access: bool = False, folder: str | None = None):  # fmt: skip
+                 file_access: bool = False, folder: str | None = None,
+                 devices: tuple[str, ...] = ("cpu",)):  # fmt: skip
         from studio.plugins.api import Param
 
         self.entry, self.kind = entry, kind
         self.timeout, self.network = float(timeout), network
         self.file_access = file_access
         self.folder = folder  # its own data folder, where it may always write
+        self.devices = tuple(devices)  # what its manifest asks for; no GPU is visible otherwise
         self.file_guard = ""
         self.device = "cpu"
         self.loaded = False
@@ -290,7 +294,9 @@ class IsolatedGenerator:
         return fake.resolve(request)
 
     def load(self, device: str) -> None:
-        self.device, self.loaded = device, True
+        # a device its manifest does not ask for is not offered: it runs on the CPU
+        self.device = device if device in self.devices else "cpu"
+        self.loaded = True
 
     def unload(self) -> None:
         self.loaded = False
@@ -312,7 +318,7 @@ class IsolatedGenerator:
                 os.makedirs(self.folder, exist_ok=True)
         process = spawn.Process(
             target=_worker,
-            args=(child, self.entry, action, payload, self.network, writable),
+            args=(child, self.entry, action, payload, self.network, writable, self.devices),
             daemon=True,
         )
         process.start()

@@ -267,6 +267,7 @@ class PluginRegistry:
                     network=manifest.capabilities.network,
                     file_access=manifest.capabilities.file_access,
                     folder=str(paths.data_dir() / "plugins" / ref.plugin.name),
+                    devices=tuple(manifest.capabilities.device),
                 )  # fmt: skip
             except (IsolationError, Cancelled, TypeError, ValueError) as exc:
                 self._mark(ref.plugin, Status.IMPORT_FAILED, str(exc))

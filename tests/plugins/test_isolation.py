@@ -34,11 +34,13 @@ GEN = """
 import os, time
 from studio.plugins.api import Generator, MidiClip, Note, Param
 
+MODES = ("ok", "segfault", "abort", "kill", "hang", "raise", "socket", "wrong", "slow", "flood",
+         "fork", "printraise", "write", "env")
+
+
 class Gen(Generator):
     kind = "midi"
-    params = (Param("mode", "choice", "ok", choices=("ok", "segfault", "abort", "kill", "hang",
-                    "raise", "socket", "wrong", "slow", "flood", "fork", "printraise", "write")),
-              Param("path", "str", ""),)
+    params = (Param("mode", "choice", "ok", choices=MODES), Param("path", "str", ""))
 
     def run(self, request, ctx):
         mode = request["mode"]
@@ -71,6 +73,9 @@ class Gen(Generator):
                 fh.write("fine: its scratch folder")
             with open(request["path"], "w") as fh:
                 fh.write("a stray write")
+        if mode == "env":
+            return MidiClip([Note(0.0, 60, 1.0)], provenance={{
+                "cuda": os.environ.get("CUDA_VISIBLE_DEVICES"), "device": self.device}})
         if mode == "fork":
             child = os.fork()
             if child == 0:
@@ -203,3 +208,9 @@ def test_writes_outside_its_folders_are_refused(isolated, tmp_path):
     generator = isolated.generator(isolated.get("tp-iso/gen"))
     assert generator.file_guard in ("landlock", "python audit hook")
     print("file guard:", generator.file_guard, "network guard:", generator.network_guard)
+
+
+def test_no_gpu_unless_the_manifest_asks(isolated):
+    clip = isolated.run("tp-iso/gen", {"mode": "env"}, device="cuda")
+    assert clip.provenance["cuda"] == ""  # no GPU visible to it
+    assert clip.provenance["device"] == "cpu"  # and it was told to use the CPU
