@@ -227,6 +227,29 @@ def _capture_output() -> Any:
     return tail
 
 
+_END = b"\x00studio-output-end\x00"
+
+
+def _last_output(tail: Any, wait: float = 1.0) -> str:
+    """What the worker printed last: Python's buffers flushed, then everything up to an end
+    marker drained (the drain thread may lag behind)."""
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    try:
+        os.write(1, _END)
+    except OSError:
+        return ""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and not b"".join(tail).endswith(_END):
+        time.sleep(0.01)
+    return b"".join(tail).replace(_END, b"").decode(errors="replace")[-OUTPUT_KEEP:]
+
+
 def _worker(conn: Any, entry: str, action: str, payload: Any, network: bool,
             writable: list[str] | None, devices: tuple[str, ...] = ("cpu",)) -> None:  # fmt: skip
     """The worker process: import the generator, do ``action``, send the answer."""
@@ -254,7 +277,7 @@ def _worker(conn: Any, entry: str, action: str, payload: Any, network: bool,
         conn.send(("cancelled",))
     except BaseException as exc:  # noqa: BLE001 - everything goes back to the host as text
         try:
-            printed = b"".join(output).decode(errors="replace")[-OUTPUT_KEEP:]
+            printed = _last_output(output)
             details = traceback.format_exc() + (f"\nits last output:\n{printed}" if printed else "")
             conn.send(("error", f"{type(exc).__name__}: {exc}", details))
         except Exception:  # noqa: BLE001 - an unpicklable error still ends the worker
