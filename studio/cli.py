@@ -44,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--safe-mode", action="store_true", help="start with no third-party plugins"
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    parser.add_argument(
+        "--selftest", action="store_true",
+        help="check one engine of each panel, the plugins and the window offscreen, then exit",
+    )  # fmt: skip
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     gui = sub.add_parser("gui", help="open the studio window (the default)")
@@ -473,6 +477,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.safe_mode:
         os.environ["STUDIO_SAFE_MODE"] = "1"
+    if args.selftest:
+        from studio.selftest import format_table, run_selftest
+
+        results = run_selftest()
+        print(format_table(results))
+        return 0 if all(r.ok for r in results) else 1
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:
