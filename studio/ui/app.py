@@ -79,6 +79,14 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     app.setOrganizationName("studio")
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("studio")
+    try:
+        from PySide6.QtGui import QIcon
+
+        from studio.core.resources import resource_path
+
+        app.setWindowIcon(QIcon(str(resource_path("icons", "studio.svg"))))
+    except FileNotFoundError:  # a checkout without resources still runs, without its icon
+        pass
     return app
 
 
