@@ -56,6 +56,25 @@ def _run_core_benchmark(request, ctx):
     return run_benchmarks(["core"], ctx)
 
 
+def about_licences(store) -> str:
+    """Markdown: every model found with its licence and source, then the third-party notices
+    (resources/NOTICES.md) for the packages inside."""
+    from studio.core.resources import ResourceNotFound, resource_path
+
+    lines = ["## Models", "", "| Model | Licence | Source |", "|---|---|---|"]
+    for entry in store.scan():
+        card = entry.card
+        licence = card.licence if card else "no card"
+        source = (card.source[:120] + "…") if card and len(card.source) > 120 else (
+            card.source if card else str(entry.path))  # fmt: skip
+        lines.append(f"| {entry.name} | {licence} | {source} |")
+    try:
+        notices = resource_path("NOTICES.md").read_text(encoding="utf-8")
+    except (ResourceNotFound, OSError):
+        notices = "The notices file is missing from this installation."
+    return "\n".join(lines) + "\n\n" + notices
+
+
 class MainWindow(QMainWindow):
     first_painted = Signal()
 
@@ -363,13 +382,31 @@ class MainWindow(QMainWindow):
 
         PluginsDialog(self.context.registry, self).exec()
 
-    def show_about(self) -> None:
-        QMessageBox.about(
-            self,
-            "About Studio",
-            f"<h3>Studio {__version__}</h3><p>An offline AI creative studio.</p>"
-            "<p>GPL-3.0-or-later. Nothing is downloaded at run time.</p>",
+    def show_about(self):
+        """Studio's version and licence, and the licences of the models and packages inside."""
+        from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QTextBrowser, QVBoxLayout
+
+        dialog = QDialog(self)
+        dialog.setWindowTitle("About Studio")
+        dialog.setObjectName("about_dialog")
+        dialog.resize(760, 560)
+        head = QLabel(
+            f"<h3>Studio {__version__}</h3><p>An offline AI creative studio. GPL-3.0-or-later. "
+            "Nothing is downloaded at run time.</p>"
         )
+        browser = QTextBrowser()
+        browser.setObjectName("about_licences")
+        browser.setMarkdown(about_licences(self.context.store))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(dialog.reject)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(head)
+        layout.addWidget(browser, 1)
+        layout.addWidget(buttons)
+        dialog.setModal(False)
+        dialog.show()
+        self._about = dialog
+        return dialog
 
     def show_error(self, message: str, details: str = "") -> None:
         """A non-fatal error message (used by the exception hook)."""

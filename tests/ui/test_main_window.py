@@ -187,3 +187,14 @@ def test_quit_shortcut_closes_cleanly(qtbot, window):
     assert not window.isVisible()
     assert window.context.runner.active() == []
     assert Qt  # imported for readability of key names above
+
+
+def test_about_shows_the_licences_of_the_models_and_packages_inside(window):
+    from PySide6.QtWidgets import QTextBrowser
+
+    dialog = window.show_about()
+    browser = dialog.findChild(QTextBrowser, "about_licences")
+    content = browser.toPlainText()
+    assert "selfie-landscape" in content and "Apache-2.0" in content  # a model's licence
+    assert "PySide6" in content and "LGPL-3.0" in content  # a package's notice
+    dialog.close()
