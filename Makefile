@@ -17,7 +17,7 @@ SYSTEM_PACKAGES := libegl1 libgl1 libfontconfig1 fonts-dejavu-core libdbus-1-3 l
 	libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 libx11-xcb1 \
 	libportaudio2 libfluidsynth3 libsndfile1 g++ ffmpeg
 
-.PHONY: setup run test lint bench shots system-deps clean
+.PHONY: setup run test lint bench shots package system-deps clean
 
 setup: $(STAMP)
 
@@ -48,6 +48,12 @@ shots: setup
 	@mkdir -p docs/shots
 	for p in music image video voice library; do \
 		$(VENV)/bin/studio shot $$p -o docs/shots/$$p.png --size 1200x760 --theme light; done
+
+# The one-folder desktop app in dist/studio (and a tarball): PyInstaller, launcher files, licences,
+# a size report. Check it offline with: unshare -n dist/studio/studio --selftest
+package: setup
+	$(PY) -m pip install -q "pyinstaller>=6.10,<7"
+	$(PY) packaging/build.py
 
 # Installs the system libraries above (uses sudo unless run as root).
 system-deps:
