@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import sys
 import threading
 import traceback
@@ -95,6 +96,9 @@ def run_gui(
 ) -> int:
     """Open the main window and run the event loop. Returns the exit status."""
     app = create_app()
+    lock = _single_instance_lock()
+    if lock is None:
+        return 3
     handler = setup_logging()
     context = StudioContext.create(safe_mode=safe_mode)
     apply_theme(app, context.settings.theme)
@@ -110,6 +114,33 @@ def run_gui(
         QTimer.singleShot(int(quit_after * 1000), window.close)
     _close_on_signals(window)
     return app.exec()
+
+
+def _single_instance_lock():
+    """The lock a running Studio holds, or None (with a message) when another one holds it: two
+    windows writing the same settings, layout and library would corrupt nothing (SQLite and atomic
+    writes see to that) but would overwrite each other's changes."""
+    from PySide6.QtCore import QLockFile
+    from PySide6.QtWidgets import QMessageBox
+
+    from studio.core import paths
+
+    folder = paths.log_dir().parent
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = QLockFile(str(folder / "studio.lock"))
+    lock.setStaleLockTime(0)  # a lock left by a crashed Studio is taken over, not obeyed
+    if lock.tryLock(100):
+        return lock
+    info = lock.getLockInfo()  # (ok, pid, hostname, appname); PySide6 returns its last three
+    pid = info[-3] if len(info) >= 3 else "?"
+    message = (
+        f"Studio is already running (process {pid}). Switch to its window; a second one would "
+        "overwrite the first's settings and layout."
+    )
+    print(f"studio: {message}", file=sys.stderr, flush=True)
+    if os.environ.get("QT_QPA_PLATFORM") != "offscreen":
+        QMessageBox.information(None, "Studio is already running", message)
+    return None
 
 
 def _close_on_signals(window: MainWindow) -> None:

@@ -116,3 +116,29 @@ def test_the_window_opens_without_heavy_imports(isolated_dirs):
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
     )
     assert out.stdout.strip().splitlines()[0] == "[]", out.stdout + out.stderr
+
+
+def test_a_second_studio_says_one_is_running_and_leaves_it_alone(isolated_dirs):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    first = subprocess.Popen([sys.executable, "-m", "studio"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+    try:
+        _wait_for_line(first, "studio: window shown", timeout=60)
+        second = subprocess.run([sys.executable, "-m", "studio"], capture_output=True,
+                                text=True, env=env, timeout=60)  # fmt: skip
+        assert second.returncode == 3
+        assert "already running" in second.stderr and str(first.pid) in second.stderr
+        assert first.poll() is None  # the first one goes on
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=30) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+    # once it has quit, the next start is not refused
+    third = subprocess.Popen([sys.executable, "-m", "studio"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+    try:
+        _wait_for_line(third, "studio: window shown", timeout=60)
+    finally:
+        third.send_signal(signal.SIGTERM)
+        third.wait(timeout=30)
