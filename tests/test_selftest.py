@@ -39,3 +39,15 @@ def test_selftest_passes_without_a_network():
                          capture_output=True, text=True, timeout=300)  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
     assert "7 of 7 passed" in out.stdout
+
+
+def test_selftest_in_a_home_with_spaces_and_non_ascii_characters(tmp_path):
+    import os
+
+    home = tmp_path / "Mein Ordner – ünïcødé"
+    home.mkdir()
+    env = dict(os.environ, TMPDIR=str(home), QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run([sys.executable, "-m", "studio", "--selftest"], capture_output=True,
+                         text=True, env=env, timeout=300)  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "7 of 7 passed" in out.stdout

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from studio.core.jobs import JobContext
@@ -108,6 +109,16 @@ def bench_core(ctx: JobContext) -> dict[str, Any]:
     results["help_s"] = round(help_s, 4)
     results["help_vs_python_start"] = round(help_s / baseline, 2)
     results["help_heavy_imports"] = mods.strip()
+    packaged = Path(os.environ.get("STUDIO_PACKAGED_APP", "dist/studio/studio"))
+    if packaged.is_file():  # the one-folder app `make package` built, against this install
+        ctx.progress(0.2, "timing the packaged app's start (--version)")
+        source_s = _median_time(ctx, [py, "-m", "studio", "--version"], 3)
+        packaged_s = _median_time(ctx, [str(packaged), "--version"], 3)
+        results["packaged_start_s"] = round(packaged_s, 4)
+        results["source_start_s"] = round(source_s, 4)
+        results["packaged_vs_source_start"] = round(packaged_s / source_s, 2)
+    else:
+        results["packaged_start"] = "no packaged app (make package, or set STUDIO_PACKAGED_APP)"
 
     def paint_time(probe: str) -> float:
         _, out = _run(ctx, [py, "-m", "studio.ui._probe", probe])
