@@ -136,7 +136,13 @@ def save_settings(settings: Settings, path: Path | None = None) -> Path:
     path = path or settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        tomli_w.dump(settings.model_dump(mode="json"), fh)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            tomli_w.dump(settings.model_dump(mode="json"), fh)
+        os.replace(tmp, path)
+    except OSError as exc:  # a full disk or a read-only home: the old settings stay as they were
+        tmp.unlink(missing_ok=True)
+        raise OSError(
+            exc.errno, f"could not save the settings to {path}: {exc.strerror or exc}"
+        ) from exc
     return path

@@ -82,3 +82,24 @@ def test_invalid_assignment_is_refused():
     s = Settings()
     with pytest.raises(ValueError):
         s.device = "tpu"
+
+
+def test_a_full_disk_keeps_the_old_settings(tmp_path, monkeypatch):
+    import errno
+
+    import tomli_w
+
+    from studio.core.settings import Settings, save_settings
+
+    path = tmp_path / "settings.toml"
+    save_settings(Settings(theme="dark"), path)
+    before = path.read_bytes()
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tomli_w, "dump", full)
+    with pytest.raises(OSError, match="could not save the settings.*No space left"):
+        save_settings(Settings(theme="light"), path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["settings.toml"]
