@@ -481,7 +481,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from studio.selftest import format_table, run_selftest
 
         results = run_selftest()
-        print(format_table(results))
+        print(format_table(results), flush=True)
         return 0 if all(r.ok for r in results) else 1
     try:
         return COMMANDS[args.command](args)

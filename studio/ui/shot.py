@@ -67,7 +67,11 @@ def render_shot(
     _settle(150)
     QApplication.processEvents()
     pixmap = window.grab()
-    if not pixmap.save(str(output), "PNG"):
-        raise OSError(f"could not write {output}")
-    window.close()
+    try:
+        if not pixmap.save(str(output), "PNG"):
+            raise OSError(f"could not write {output}")
+    finally:
+        window.close()
+        # join the job threads now: a QThread still running when Python exits aborts it
+        context.runner.shutdown()
     return output
