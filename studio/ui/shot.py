@@ -41,37 +41,40 @@ def render_shot(
     app = create_app()
     handler = setup_logging()
     context = StudioContext.create(safe_mode=safe_mode)
-    apply_theme(app, theme or context.settings.theme)
-    window = MainWindow(context, handler, restore=False)
-    window.resize(*size)
-    window.show()
-    window.raise_panel(panel)
-    if open_file:
-        opener = getattr(window.panels[panel], "open_file", None)
-        if opener is None:
-            raise ValueError(f"the {panel} panel does not open files")
-        if not opener(Path(open_file)):
-            raise ValueError(f"could not open {open_file}")
-    if generator:
-        if not window.panels[panel].select_generator(generator):
-            raise ValueError(f"the {panel} panel has no generator {generator!r}")
-    ready = getattr(window.panels[panel], "wait_ready", None)
-    if ready is not None:  # a panel that shows a live picture: wait for its first frame
-        ready()
-    # Let the device job finish so the status bar shows the real device.
-    deadline = 100
-    while deadline and (window._device_job is None or not window._device_job.done):
-        _settle(50)
-        deadline -= 1
-    window._size_bottom_docks()
-    _settle(150)
-    QApplication.processEvents()
-    pixmap = window.grab()
+    window = None
     try:
+        apply_theme(app, theme or context.settings.theme)
+        window = MainWindow(context, handler, restore=False)
+        window.resize(*size)
+        window.show()
+        window.raise_panel(panel)
+        if open_file:
+            opener = getattr(window.panels[panel], "open_file", None)
+            if opener is None:
+                raise ValueError(f"the {panel} panel does not open files")
+            if not opener(Path(open_file)):
+                raise ValueError(f"could not open {open_file}")
+        if generator:
+            if not window.panels[panel].select_generator(generator):
+                raise ValueError(f"the {panel} panel has no generator {generator!r}")
+        ready = getattr(window.panels[panel], "wait_ready", None)
+        if ready is not None:  # a panel that shows a live picture: wait for its first frame
+            ready()
+        # Let the device job finish so the status bar shows the real device.
+        deadline = 100
+        while deadline and (window._device_job is None or not window._device_job.done):
+            _settle(50)
+            deadline -= 1
+        window._size_bottom_docks()
+        _settle(150)
+        QApplication.processEvents()
+        pixmap = window.grab()
         if not pixmap.save(str(output), "PNG"):
             raise OSError(f"could not write {output}")
     finally:
-        window.close()
-        # join the job threads now: a QThread still running when Python exits aborts it
+        if window is not None:
+            window.close()
+        # join the job threads, whatever happened: a QThread still running when its object is
+        # collected (or when Python exits) aborts the process
         context.runner.shutdown()
     return output
