@@ -59,5 +59,8 @@ def test_the_library_shows_sentiment_and_uses_it_as_a_feature(registry, tmp_path
     panel._catalog = catalog
     panel.reload()
     assert panel.select(item)
-    assert "Review sentiment (VADER): positive sentiment +0." in panel.details.text()
+    qtbot.waitUntil(
+        lambda: "Review sentiment (VADER): positive sentiment +0." in panel.details.text(),
+        timeout=20000,
+    )  # computed in the background, not on the window's thread
     context.runner.shutdown()

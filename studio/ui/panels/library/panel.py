@@ -296,20 +296,40 @@ class LibraryPanel(PanelBase):
             lines.append(f"⚠ {item.error}")
         if item.description:
             lines.append(f"“{item.description[:200]}”")
-            lines += self._annotations(item.description)
         self.details.setText("<br>".join(lines))
+        if item.description and self.context.registry.contributions("annotator"):
+            self._annotate(item)
 
-    def _annotations(self, text: str) -> list[str]:
-        """What the annotator plugins say of an item's text (a review's sentiment)."""
-        from studio.library.service import Library
+    def _annotate(self, item) -> Any:
+        """Ask the annotator plugins about the item's text in the background (a plugin may be
+        slow or process-isolated); their words join the details when they come."""
+        if self.context.runner.closed:
+            return None
+        registry, catalog_path, text = self.context.registry, self.catalog.path, item.description
 
-        out = []
-        for title, scores in Library(self.catalog, self.context.registry).annotate_text(text):
-            main = next(iter(scores.scores.items()), None)
-            tag = ", ".join(scores.tags)
-            value = f" {main[0]} {main[1]:+.2f}" if main else ""
-            out.append(f"{title}: {tag}{value}")
-        return out
+        def work(_r, _ctx):
+            from studio.library.catalog import Catalog
+            from studio.library.service import Library
+
+            out = []
+            for title, scores in Library(Catalog(catalog_path), registry).annotate_text(text):
+                main = next(iter(scores.scores.items()), None)
+                value = f" {main[0]} {main[1]:+.2f}" if main else ""
+                out.append(f"{title}: {', '.join(scores.tags)}{value}")
+            return out
+
+        handle = self.context.runner.submit(
+            JobSpec(title="Library: annotate", fn=work, key="library.annotate")
+        )
+
+        def show(lines: list[str], item_id=item.id) -> None:
+            current = self.selected()
+            if lines and current is not None and current.id == item_id:
+                self.details.setText(self.details.text() + "<br>" + "<br>".join(lines))
+
+        handle.succeeded.connect(show)
+        self._annotate_job = handle
+        return handle
 
     # -- actions -----------------------------------------------------------------------------------
     def add_folder_dialog(self) -> None:
