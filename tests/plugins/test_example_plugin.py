@@ -9,32 +9,15 @@ from pathlib import Path
 import mido
 import pytest
 
+from .conftest import install_plugin
+
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = ROOT / "plugins" / "euclid-drums"
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--target",
-            str(target),
-            str(PLUGIN),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return target
+    return install_plugin(PLUGIN, tmp_path_factory.mktemp("site"))
 
 
 def studio(installed, *args):

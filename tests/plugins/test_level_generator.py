@@ -10,19 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import install_plugin
+
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = ROOT / "plugins" / "level-generator"
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--no-index", "--target", str(target), str(PLUGIN)],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    return target
+    return install_plugin(PLUGIN, tmp_path_factory.mktemp("site"))
 
 
 def _studio(site, *args):

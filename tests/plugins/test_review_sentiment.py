@@ -1,11 +1,11 @@
 """The example plugin under plugins/review-sentiment, installed with pip: VADER scores the text of
 library items, the Library panel shows it, and it joins the items' features."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from .conftest import install_plugin, registry_with
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = ROOT / "plugins" / "review-sentiment"
@@ -13,19 +13,9 @@ PLUGIN = ROOT / "plugins" / "review-sentiment"
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
-    site = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--no-index", "--target", str(site), str(PLUGIN)],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    sys.path.insert(0, str(site))
-    from studio.plugins.registry import PluginRegistry
-
-    reg = PluginRegistry()
-    reg.discover()
-    yield reg
-    sys.path.remove(str(site))
+    site = install_plugin(PLUGIN, tmp_path_factory.mktemp("site"))
+    with registry_with(site) as reg:
+        yield reg
 
 
 def test_vader_scores_reviews(registry):
