@@ -6,25 +6,23 @@ the fast guided filter for edges that follow the picture, and the same threshold
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import numpy as np
 
+from studio.core.models import ModelHost
+
 __all__ = ["person_matte"]
 
-_SEGMENTER: Any = None
-_LOCK = threading.Lock()
+
+def _load_segmenter(_device: str) -> Any:
+    from studio.video.segmenters import SelfieSegmenter
+
+    return SelfieSegmenter()
 
 
-def _segmenter() -> Any:
-    global _SEGMENTER
-    with _LOCK:
-        if _SEGMENTER is None:
-            from studio.video.segmenters import SelfieSegmenter
-
-            _SEGMENTER = SelfieSegmenter()
-        return _SEGMENTER
+#: kept warm between cut-outs; Tools ▸ Release loaded models frees it
+_HOST = ModelHost("selfie-segmenter", _load_segmenter)
 
 
 def person_matte(rgb: np.ndarray, feather: float = 1.5, threshold: float = 0.0) -> np.ndarray:
@@ -33,7 +31,7 @@ def person_matte(rgb: np.ndarray, feather: float = 1.5, threshold: float = 0.0) 
 
     from studio.video.refine import MaskRefiner, RefineSettings
 
-    low = _segmenter().segment(rgb)
+    low = _HOST.get("cpu").segment(rgb)
     refiner = MaskRefiner(RefineSettings(smooth=0.0, feather=feather, threshold=threshold))
     with torch.inference_mode():
         return refiner.refine(rgb, low).cpu().numpy().copy()

