@@ -31,6 +31,7 @@ class Library:
         self.registry = registry  # annotator plugins score items' text (reviews, notes)
         self._data: Interactions | None = None
         self._items: list[Item] = []
+        self._row_of: dict[int, int] = {}  # item id -> its row in the interactions
         self._models: dict[str, Recommender] = {}
         self._disliked: dict[str, set[int]] = {}
 
@@ -69,6 +70,7 @@ class Library:
         matrix = sp.csr_matrix((vals, (rows, cols)), shape=shape, dtype=np.float64)
         when = sp.csr_matrix((stamps, (rows, cols)), shape=shape, dtype=np.float64)
         self._items = items
+        self._row_of = index
         self._data = Interactions([str(i.id) for i in items], users, matrix, when,
                                   self._vectors(items), [i.label for i in items])  # fmt: skip
         self._models = {}
@@ -126,10 +128,12 @@ class Library:
         import scipy.sparse as sp
 
         data = self._data or self.refresh()
+        seed = ""
         if like is not None:
             self.catalog.item(like)  # raises for an unknown id
-            row = sp.csr_matrix(([1.0], ([0], [data.items.index(str(like))])),
+            row = sp.csr_matrix(([1.0], ([0], [self._row_of[like]])),
                                 shape=(1, len(data.items)))  # fmt: skip
+            seed = self._items[self._row_of[like]].label
         elif user in data.users:
             row = data.matrix[data.users.index(user)]
         else:
@@ -141,14 +145,12 @@ class Library:
         blocked = self._disliked.get(user, set())
         suggestions: list[Suggestion] = []
         for rec in model.recommend(row, n=max(50, n * 5)):
-            i = data.items.index(rec.item)
+            i = self._row_of[int(rec.item)]
             item = self._items[i]
             if item.missing or i in blocked or (kind and item.kind != kind):
                 continue
-            if like is not None:  # "more like this": the reason is the seed itself
-                reason = f"similar to {self._items[data.items.index(str(like))].label}"
-            else:
-                reason = rec.reason
+            # "more like this": the reason is the seed itself
+            reason = f"similar to {seed}" if like is not None else rec.reason
             suggestions.append(Suggestion(item, rec.score, reason))
             if len(suggestions) == n:
                 break

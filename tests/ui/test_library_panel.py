@@ -93,3 +93,20 @@ def test_more_like_this_from_another_panels_file(qtbot, window, panel, media):
     assert window.current_panel() is panel
     assert panel.selected().title == "chelsea"
     assert panel.recs.count() > 0 and "similar to chelsea" in panel.recs.item(0).text()
+
+
+def test_more_like_a_file_the_library_has_not_seen_yet(qtbot, panel, tmp_path):
+    from skimage import data
+
+    from studio.image.io import Picture, save_picture
+
+    handle = panel.recommend()  # the recommenders are fitted and kept
+    with qtbot.waitSignal(handle.finished, timeout=30000):
+        pass
+    new = save_picture(Picture(data.astronaut()[::4, ::4].copy()), tmp_path / "astronaut.png")
+    handle = panel.more_like_file(new)
+    with qtbot.waitSignal(handle.finished, timeout=30000):
+        pass
+    assert handle.state == JobState.SUCCEEDED, handle.error
+    qtbot.waitUntil(lambda: panel.recs.count() > 0, timeout=5000)
+    assert "similar to astronaut" in panel.recs.item(0).text()

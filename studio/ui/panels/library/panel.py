@@ -481,15 +481,17 @@ class LibraryPanel(PanelBase):
         """Ask for suggestions in the background; they appear with their reasons."""
         if self.context.runner.closed:
             return None
-        catalog_path = self.catalog.path
         engine = self.engine_combo.currentData()
         kind = self.kind_combo.currentData() or None
-
-        def work(_r, _ctx):
+        library = self._library
+        if library is None:  # fitted once, reused until the history or the catalog changes
             from studio.library.catalog import Catalog
             from studio.library.service import Library
 
-            return Library(Catalog(catalog_path)).recommend(12, kind, like, engine=engine)
+            library = self._library = Library(Catalog(self.catalog.path), self.context.registry)
+
+        def work(_r, _ctx):  # always on the "library-recommend" worker: one thread uses it
+            return library.recommend(12, kind, like, engine=engine)
 
         self._rec_job = self.context.runner.submit(
             JobSpec(title="Library: recommend", fn=work, family="library-recommend",
@@ -538,6 +540,7 @@ class LibraryPanel(PanelBase):
             from studio.library.service import Library
 
             Library(self.catalog).compute_features()  # the new item's embedding (quick)
+            self._library = None  # a new item: the recommenders see it after a refresh
         else:
             item_id = item.id
         self.search.clear()
