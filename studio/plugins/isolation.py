@@ -21,6 +21,7 @@ import traceback
 from typing import Any
 
 from studio.core.jobs import Cancelled, JobContext
+from studio.plugins.api import Generator, Param
 
 __all__ = ["IsolatedGenerator", "IsolationError", "describe_exit", "network_guard"]
 
@@ -286,43 +287,30 @@ def _worker(conn: Any, entry: str, action: str, payload: Any, network: bool,
         conn.close()
 
 
-class IsolatedGenerator:
-    """Stands in for a plugin's generator in the host: same ``params``, ``resolve``, ``load``,
-    ``run``, ``unload``, but every run happens in a fresh worker process."""
+class IsolatedGenerator(Generator):
+    """Stands in for a plugin's generator in the host: the same ``params`` (so the inherited
+    ``resolve`` checks requests here), but every run happens in a fresh worker process."""
 
     def __init__(self, entry: str, kind: str, timeout: float = 300.0, network: bool = False,
                  file_access: bool = False, folder: str | None = None,
                  devices: tuple[str, ...] = ("cpu",)):  # fmt: skip
-        from studio.plugins.api import Param
-
+        super().__init__()
         self.entry, self.kind = entry, kind
         self.timeout, self.network = float(timeout), network
         self.file_access = file_access
         self.folder = folder  # its own data folder, where it may always write
         self.devices = tuple(devices)  # what its manifest asks for; no GPU is visible otherwise
         self.file_guard = ""
-        self.device = "cpu"
-        self.loaded = False
         self.network_guard = ""
         specs = self._call("params", None, JobContext(), timeout=min(60.0, self.timeout))
         self.params = tuple(Param(**{k: v for k, v in spec.items() if k != "label"},
                                   label=spec.get("label", "")) for spec in specs)  # fmt: skip
         self.title = entry
 
-    def resolve(self, request: dict[str, Any] | None = None) -> dict[str, Any]:
-        from studio.plugins.api import Generator
-
-        fake = Generator()
-        fake.params = self.params  # type: ignore[misc]
-        return fake.resolve(request)
-
     def load(self, device: str) -> None:
         # a device its manifest does not ask for is not offered: it runs on the CPU
         self.device = device if device in self.devices else "cpu"
         self.loaded = True
-
-    def unload(self) -> None:
-        self.loaded = False
 
     def run(self, request: dict[str, Any], ctx: JobContext) -> Any:
         return self._call("run", (self.device, request), ctx, self.timeout)

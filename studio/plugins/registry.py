@@ -273,7 +273,7 @@ class PluginRegistry:
                 self._mark(ref.plugin, Status.IMPORT_FAILED, str(exc))
                 raise PluginError(f"plugin {ref.plugin.name} failed to load: {exc}") from exc
             isolated.title = ref.title
-            return isolated  # type: ignore[return-value]
+            return isolated
         try:
             module = importlib.import_module(ref.contribution.module)
             obj: Any = module
