@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["config_dir", "data_dir", "cache_dir", "log_dir", "user_models_dir"]
+__all__ = [
+    "config_dir", "data_dir", "cache_dir", "state_dir", "log_dir", "recovery_dir", "user_models_dir"
+]
 
 APP = "studio"
 
@@ -31,9 +33,19 @@ def cache_dir() -> Path:
     return Path(_pd().user_cache_dir(APP, appauthor=False))
 
 
+def state_dir() -> Path:
+    """The user state folder, e.g. ``~/.local/state/studio`` (log, recovery copies)."""
+    return Path(_pd().user_state_dir(APP, appauthor=False))
+
+
 def log_dir() -> Path:
     """Where the log file lives (inside the state folder)."""
-    return Path(_pd().user_state_dir(APP, appauthor=False)) / "log"
+    return state_dir() / "log"
+
+
+def recovery_dir() -> Path:
+    """Where autosave keeps the recovery copies of unsaved work."""
+    return state_dir() / "recovery"
 
 
 def user_models_dir() -> Path:

@@ -8,6 +8,7 @@ from typing import Any
 from studio.core.models import ModelStore
 from studio.core.settings import Settings, load_settings, save_settings
 from studio.plugins.registry import PluginRegistry
+from studio.project import Project
 from studio.ui.jobs import JobRunner
 
 __all__ = ["StudioContext"]
@@ -26,6 +27,8 @@ class StudioContext:
     # What one panel hands to another: "music.clip" is the Music panel's current clip (the
     # Voice panel sings its melody).
     shared: dict[str, Any] = field(default_factory=dict)
+    # The open project: every panel's document. The window replaces it on File ▸ New/Open.
+    project: Project = field(default_factory=Project)
 
     @classmethod
     def create(cls, safe_mode: bool = False) -> StudioContext:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.document import Document
 from studio.core.jobs import JobSpec
 from studio.core.media import AudioClip, Image, Mask, Scores
 from studio.ui.context import StudioContext
@@ -44,7 +45,35 @@ class PanelBase(QWidget):
     def __init__(self, context: StudioContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context
+        self.document: Document | None = None
         self.setObjectName(f"{self.panel_id}_panel")
+
+    # -- the document this panel is a view of ------------------------------------------------------
+    def set_document(self, document: Document) -> None:
+        """Show ``document`` (at start, and when a project is opened, made or restored). The
+        panel mirrors the document: it disconnects from the old one, connects to the new one and
+        redraws. Subclasses implement ``bind_document`` and read nothing else from the old one."""
+        old = self.document
+        if old is not None:
+            for signal in (old.changed, old.replaced):
+                signal.disconnect(self._on_document_event_any, missing_ok=True)
+        self.document = document
+        document.changed.connect(self._on_document_event_any)
+        document.replaced.connect(self._on_document_event_any)
+        self.bind_document(document)
+
+    def _on_document_event_any(self, *args) -> None:
+        if not args:  # replaced: redraw everything
+            self.bind_document(self.document)
+        else:
+            self.on_document_changed(*args)
+
+    def bind_document(self, document: Document) -> None:
+        """Redraw everything from ``document`` (override)."""
+
+    def on_document_changed(self, name: str, value) -> None:
+        """One field of the document changed (an edit, an undo, a redo): redraw what shows it
+        (override)."""
 
     def shutdown(self) -> None:
         """The window is closing: stop sound, ports and timers (the runner cancels the jobs)."""
