@@ -370,7 +370,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ProjectError(f"{path.parent.name} has no {PROJECT_TOML}: not a Studio project") from None
+        raise ProjectError(
+            f"{path.parent.name} has no {PROJECT_TOML}: not a Studio project"
+        ) from None
     except OSError as exc:
         raise ProjectError(f"{path} could not be read: {exc.strerror or exc}") from exc
     try:
@@ -398,7 +400,7 @@ def _migrate(data: dict[str, Any], path: Path) -> dict[str, Any]:
     return data
 
 
-# -- recovery ---------------------------------------------------------------------------------------
+# -- recovery --------------------------------------------------------------------------------------
 @dataclass
 class RecoveryEntry:
     """Unsaved work an earlier Studio left behind."""
@@ -462,7 +464,9 @@ class Recovery:
         return pending_recoveries(self.root, exclude=self.folder)
 
 
-def pending_recoveries(root: Path | None = None, exclude: Path | None = None) -> list[RecoveryEntry]:
+def pending_recoveries(
+    root: Path | None = None, exclude: Path | None = None
+) -> list[RecoveryEntry]:
     root = root or paths.recovery_dir()
     entries = []
     if not root.is_dir():

@@ -295,7 +295,8 @@ class Document:
         """Write ``snapshot`` as plain files in ``folder`` (which exists). Returns what the
         project's ``project.toml`` lists for this document: at least ``files`` (names relative to
         ``folder``). The base writes JSON-able fields to document.json."""
-        data = {"kind": cls.KIND, "version": cls.VERSION, "history": snapshot.get("__history__", [])}
+        history = snapshot.get("__history__", [])
+        data: dict[str, Any] = {"kind": cls.KIND, "version": cls.VERSION, "history": history}
         data["fields"] = {k: to_jsonable(v) for k, v in snapshot.items() if k != "__history__"}
         write_json(folder / DOCUMENT_JSON, data)
         return {"files": [DOCUMENT_JSON]}
