@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
@@ -84,6 +85,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.context = context
         self.setWindowTitle(f"Studio {__version__}" + (" — safe mode" if context.safe_mode else ""))
+        # (the project controller sets the title with the project's name once the panels exist)
         self.setObjectName("main_window")
         self.setDockNestingEnabled(True)
         self.setTabPosition(
@@ -130,11 +132,20 @@ class MainWindow(QMainWindow):
         self.jobs_dock.raise_()
         self._layout_restored = False
 
+        from studio.ui.project_controller import ProjectController
+
+        self.projects = ProjectController(self)
+        self._front: str | None = None
         self._build_menus()
         self._build_status_bar()
         self.raise_panel("music")
         if restore:
             self._layout_restored = self.restore_layout()
+        for dock in self.panel_docks.values():
+            dock.visibilityChanged.connect(self._on_dock_visibility_changed)
+        QApplication.instance().focusChanged.connect(self._on_app_focus_changed)
+        self.projects.connect_initial()
+        self.projects.offer_recovery()
 
         for message in context.messages:
             log.warning(message)
@@ -168,10 +179,14 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
-        self._action(file_menu, "&Quit", self.close, "Ctrl+Q", "action_quit")
+        file_menu.setObjectName("menu.file")
+        self.projects.build_file_menu(file_menu)
+        self._action(file_menu, "&Quit", self.close, "Ctrl+Q", "file.quit")
         edit_menu = bar.addMenu("&Edit")
+        edit_menu.setObjectName("menu.edit")
+        self.projects.build_edit_menu(edit_menu)
         self._action(
-            edit_menu, "&Preferences…", self.show_preferences, "Ctrl+,", "action_preferences"
+            edit_menu, "&Preferences…", self.show_preferences, "Ctrl+,", "edit.preferences"
         )
         view_menu = bar.addMenu("&View")
         for index, panel_id in enumerate(PANEL_IDS, start=1):
@@ -180,27 +195,27 @@ class MainWindow(QMainWindow):
                 self.panel_docks[panel_id].windowTitle(),
                 lambda _=False, p=panel_id: self.raise_panel(p),
                 f"Ctrl+{index}",
-                f"action_panel_{panel_id}",
+                f"view.{panel_id}",
             )
         view_menu.addSeparator()
         view_menu.addAction(self.jobs_dock.toggleViewAction())
         view_menu.addAction(self.log_dock.toggleViewAction())
-        self._action(view_menu, "Reset layout", self.reset_layout, None, "action_reset_layout")
+        self._action(view_menu, "Reset layout", self.reset_layout, None, "view.reset_layout")
         tools = bar.addMenu("&Tools")
         self.bench_action = self._action(
-            tools, "&Benchmark (core)", self.run_benchmark, None, "action_benchmark"
+            tools, "&Benchmark (core)", self.run_benchmark, None, "tools.benchmark"
         )
-        self._action(tools, "&Models…", self.show_models, None, "action_models")
+        self._action(tools, "&Models…", self.show_models, None, "tools.models")
         self._action(
-            tools, "Release loaded models", self.release_models, None, "action_release_models"
+            tools, "Release loaded models", self.release_models, None, "tools.release_models"
         )
         self._action(
             tools, "More like this in the &Library", self.more_like_this, "Ctrl+Shift+M",
-            "action_more_like_this",
+            "tools.more_like_this",
         )  # fmt: skip
         help_menu = bar.addMenu("&Help")
-        self._action(help_menu, "&Plugins…", self.show_plugins, None, "action_plugins")
-        self._action(help_menu, "&About Studio", self.show_about, None, "action_about")
+        self._action(help_menu, "&Plugins…", self.show_plugins, None, "help.plugins")
+        self._action(help_menu, "&About Studio", self.show_about, None, "help.about")
 
     def _build_status_bar(self) -> None:
         self.device_label = QLabel(self.context.device_text)
@@ -248,7 +263,12 @@ class MainWindow(QMainWindow):
         self.raise_panel(PANEL_IDS[0])
 
     def current_panel(self):
-        """The panel in front (the one whose dock is visible and was raised last)."""
+        """The panel in front: the one the artist last worked in (focus or raised), if its dock
+        is still visible; else the first visible one."""
+        if self._front is not None:
+            dock = self.panel_docks[self._front]
+            if dock.isVisible() and not dock.widget().visibleRegion().isEmpty():
+                return self.panels[self._front]
         for panel_id, dock in self.panel_docks.items():
             if dock.isVisible() and not dock.widget().visibleRegion().isEmpty():
                 return self.panels[panel_id]
@@ -275,6 +295,29 @@ class MainWindow(QMainWindow):
         dock.show()
         dock.raise_()
         dock.widget().setFocus()
+        self._set_front(panel_id)
+
+    def _set_front(self, panel_id: str) -> None:
+        if panel_id != self._front:
+            self._front = panel_id
+            if hasattr(self, "projects") and hasattr(self.projects, "undo_action"):
+                self.projects.update_undo_actions()
+
+    def _on_dock_visibility_changed(self, visible: bool) -> None:
+        dock = self.sender()
+        if visible:
+            for panel_id, d in self.panel_docks.items():
+                if d is dock:
+                    self._set_front(panel_id)
+
+    def _on_app_focus_changed(self, _old, new) -> None:
+        widget = new
+        while widget is not None:
+            for panel_id, panel in self.panels.items():
+                if widget is panel:
+                    self._set_front(panel_id)
+                    return
+            widget = widget.parentWidget()
 
     # -- jobs --------------------------------------------------------------------------------------
     def detect_device(self) -> JobHandle | None:
@@ -450,11 +493,15 @@ class MainWindow(QMainWindow):
             self.first_painted.emit()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.projects.autosave_timer.stop()
+        with contextlib.suppress(RuntimeError, TypeError):
+            QApplication.instance().focusChanged.disconnect(self._on_app_focus_changed)
         self.save_layout()
         self._memory_timer.stop()
         for panel in self.panels.values():
             panel.shutdown()
         self.context.runner.shutdown()
+        self.projects.hot_exit()  # after the project worker stopped: one writer at a time
         self.context.registry.unload_all()
         if self._own_log_handler:
             logging.getLogger().removeHandler(self.log_handler)

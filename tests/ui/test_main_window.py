@@ -30,11 +30,11 @@ def test_status_bar_shows_device_and_memory(qtbot, window):
 
 
 def test_panel_shortcuts_raise_panels(qtbot, window):
-    window.findChild(type(window.menuBar().actions()[0]), "action_panel_voice")
+    window.findChild(type(window.menuBar().actions()[0]), "view.voice")
     action = next(
         a
         for a in window.findChildren(type(window.bench_action))
-        if a.objectName() == "action_panel_voice"
+        if a.objectName() == "view.voice"
     )
     assert action.shortcut().toString() == "Ctrl+4"
     action.trigger()
@@ -180,7 +180,7 @@ def test_uncaught_exception_is_shown_and_window_survives(qtbot, window):
 
 def test_quit_shortcut_closes_cleanly(qtbot, window):
     quit_action = next(
-        a for a in window.findChildren(type(window.bench_action)) if a.objectName() == "action_quit"
+        a for a in window.findChildren(type(window.bench_action)) if a.objectName() == "file.quit"
     )
     assert quit_action.shortcut().toString() == "Ctrl+Q"
     quit_action.trigger()

@@ -16,14 +16,42 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 
 from studio.core import paths
 
-__all__ = ["ask_open", "ask_save", "ask_folder", "answer_next", "last_folder", "remember_folder"]
+__all__ = [
+    "ask_open", "ask_save", "ask_folder", "ask_question", "answer_next", "answer_question",
+    "last_folder", "remember_folder",
+]
 
 _answers: deque[str | None] = deque()
+_questions: deque[str] = deque()
 
 
 def answer_next(path: str | Path | None) -> None:
     """Make the next file dialog return ``path`` (None: as if cancelled) without showing."""
     _answers.append(None if path is None else str(path))
+
+
+def answer_question(choice: str) -> None:
+    """Make the next ``ask_question`` return ``choice`` ("save", "discard" or "cancel")."""
+    _questions.append(choice)
+
+
+def ask_question(parent: QWidget | None, title: str, text: str) -> str:
+    """Save / Don't save / Cancel about unsaved work: returns "save", "discard" or "cancel"."""
+    if _questions:
+        return _questions.popleft()
+    from PySide6.QtWidgets import QMessageBox
+
+    buttons = QMessageBox.StandardButton
+    box = QMessageBox(QMessageBox.Icon.Question, title, text,
+                      buttons.Save | buttons.Discard | buttons.Cancel, parent)  # fmt: skip
+    box.setObjectName("unsaved_changes_dialog")
+    box.setDefaultButton(buttons.Save)
+    answer = box.exec()
+    if answer == buttons.Save:
+        return "save"
+    if answer == buttons.Discard:
+        return "discard"
+    return "cancel"
 
 
 def _settings() -> QSettings:
