@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from studio import __version__
 
@@ -45,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     parser.add_argument(
+        "--open", metavar="PROJECT", dest="open_project",
+        help="open this project (a NAME.studio folder) in the window; `studio PROJECT` does too",
+    )  # fmt: skip
+    parser.add_argument(
         "--selftest", action="store_true",
         help="check one engine of each panel, the plugins and the window offscreen, then exit",
     )  # fmt: skip
@@ -53,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     gui = sub.add_parser("gui", help="open the studio window (the default)")
     gui.add_argument("--panel", choices=PANEL_IDS, help="raise this panel at start")
     gui.add_argument("--quit-after", type=float, metavar="SECONDS", help=argparse.SUPPRESS)
+    gui.add_argument("project", nargs="?", help="a project to open (a NAME.studio folder)")
 
     doctor = sub.add_parser("doctor", help="check Python, torch, Qt, devices, audio, MIDI, models")
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
@@ -92,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--kind", required=True, choices=("midi", "image", "voice", "video_mask", "recommender")
     )
     pnew.add_argument("--dir", default=".", help="where to make it (default: here)")
+
+    from studio.project_cli import add_parser as add_project
+
+    add_project(sub)
 
     from studio.music.cli import add_parser as add_music
 
@@ -153,10 +163,18 @@ def _cmd_gui(args) -> int:
         raise CliError(problem)
     from studio.ui.app import run_gui
 
+    project = getattr(args, "project", None) or getattr(args, "open_project", None)
+    if project is not None:
+        from studio.project import project_path
+
+        folder = project_path(project)
+        if not (folder / "project.toml").is_file():
+            raise CliError(f"{project} is not a Studio project (no {folder.name}/project.toml)")
     return run_gui(
         safe_mode=args.safe_mode,
         panel=getattr(args, "panel", None),
         quit_after=getattr(args, "quit_after", None),
+        project=project,
     )
 
 
@@ -455,6 +473,12 @@ def _write_mask(mask, out) -> None:
         raise CliError(f"could not write {out}")
 
 
+def _cmd_project(args) -> int:
+    from studio.project_cli import run
+
+    return run(args)
+
+
 COMMANDS = {
     None: _cmd_gui,
     "gui": _cmd_gui,
@@ -469,12 +493,26 @@ COMMANDS = {
     "video": _cmd_video,
     "image": _cmd_image,
     "library": _cmd_library,
+    "project": _cmd_project,
 }
+
+
+def _project_argv(argv: Sequence[str] | None) -> list[str] | None:
+    """``studio song.studio`` means ``studio gui song.studio``."""
+    items = list(sys.argv[1:] if argv is None else argv)
+    at = 0
+    while at < len(items) and items[at].startswith("-"):
+        at += 2 if items[at] == "--open" else 1  # --open takes a value
+    if at < len(items) and items[at] not in COMMANDS and (
+        items[at].endswith(".studio") or Path(items[at], "project.toml").is_file()
+    ):
+        return [*items[:at], "gui", *items[at:]]
+    return None if argv is None else items
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``studio`` command. Returns the exit status."""
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_project_argv(argv))
     if args.safe_mode:
         os.environ["STUDIO_SAFE_MODE"] = "1"
     if args.selftest:

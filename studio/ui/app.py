@@ -92,7 +92,8 @@ def create_app(argv: list[str] | None = None) -> QApplication:
 
 
 def run_gui(
-    safe_mode: bool = False, panel: str | None = None, quit_after: float | None = None
+    safe_mode: bool = False, panel: str | None = None, quit_after: float | None = None,
+    project: str | None = None,
 ) -> int:
     """Open the main window and run the event loop. Returns the exit status."""
     app = create_app()
@@ -107,6 +108,8 @@ def run_gui(
     if panel:
         window.raise_panel(panel)
     window.show()
+    if project:
+        window.projects.open_path(project)
     log.info("Studio %s started%s", __version__, " in safe mode" if safe_mode else "")
     # Print once the window has painted, so scripts and tests can wait for a real window.
     window.first_painted.connect(lambda: print("studio: window shown", flush=True))
