@@ -9,8 +9,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -18,51 +16,15 @@ import pytest
 
 from studio import project as projects
 from studio.core import atomic
-from studio.core.document import Document, DocumentError, read_json, write_json
 from studio.project import Project, ProjectError, ProjectLocked, Recovery
-
-
-class JournalDocument(Document):
-    """Text, a tuple of numbers, a picture-sized array stored as .npy, and a quiet selection."""
-
-    KIND = "music"
-    VERSION = 2
-    FIELDS = {"text": "", "edits": tuple, "pixels": None, "selection": None}
-    QUIET_FIELDS = frozenset({"selection"})
-
-    @classmethod
-    def write_snapshot(cls, snapshot, folder: Path):
-        files = ["document.json"]
-        pixels = snapshot["pixels"]
-        if pixels is not None:
-            with atomic.atomic_write(folder / "pixels.npy") as fh:
-                np.save(fh, pixels)
-            files.append("pixels.npy")
-        data = {"version": cls.VERSION, "text": snapshot["text"],
-                "edits": list(snapshot["edits"]), "history": snapshot["__history__"]}
-        write_json(folder / "document.json", data)
-        return {"files": files, "summary": f"{len(snapshot['edits'])} edits"}
-
-    @classmethod
-    def read(cls, folder: Path):
-        data = read_json(folder / "document.json")
-        if data.get("version", 1) > cls.VERSION:
-            raise DocumentError("newer")
-        doc = cls(text=data["text"], edits=tuple(data["edits"]))
-        try:
-            doc.set_quiet(pixels=np.load(folder / "pixels.npy"))
-        except FileNotFoundError:
-            doc.messages.append("pixels.npy is missing; the picture is empty")
-        doc.revision = 0
-        return doc
+from tests.support.journal import JournalDocument
 
 
 @pytest.fixture(autouse=True)
 def journal(monkeypatch):
-    module = types.ModuleType("_journal_document")
-    module.JournalDocument = JournalDocument
-    monkeypatch.setitem(sys.modules, "_journal_document", module)
-    monkeypatch.setitem(projects.DOCUMENT_CLASSES, "music", "_journal_document:JournalDocument")
+    monkeypatch.setitem(
+        projects.DOCUMENT_CLASSES, "music", "tests.support.journal:JournalDocument"
+    )
     return JournalDocument
 
 
