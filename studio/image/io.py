@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 import struct
-import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from studio.core.atomic import write_bytes
 
 __all__ = [
     "Picture",
@@ -251,8 +251,8 @@ def save_picture(
 ) -> Path:
     """Write ``picture`` to ``path``; the format follows the suffix. PNG and TIFF keep 16 bits
     and alpha; WebP keeps alpha at 8 bits; JPEG is 8-bit RGB (alpha is flattened onto white).
-    The file is written under a temporary name and moved into place, so a failure leaves the old
-    file intact. Returns the path; raises :class:`ImageError`."""
+    The file is written atomically (``studio.core.atomic``: a failure leaves the old file intact)
+    with the user's umask, 0644 by default. Returns the path; raises :class:`ImageError`."""
     import cv2
 
     path = Path(path).expanduser()
@@ -282,14 +282,10 @@ def save_picture(
             data = data[:-12] + _png_itxt(PROVENANCE_KEY, text) + data[-12:]  # before IEND
         elif info:
             data = _jpeg_with_xmp(data, _xmp_packet(info))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(temp, path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes(path, data)  # atomic, with the user's umask (0644 by default)
     except OSError as exc:
-        Path(temp).unlink(missing_ok=True)
         raise ImageError(f"could not write {path}: {exc.strerror or exc}") from exc
     return path
 
