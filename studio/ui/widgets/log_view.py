@@ -35,6 +35,7 @@ class QtLogHandler(logging.Handler):
 class LogView(QPlainTextEdit):
     def __init__(self, handler: QtLogHandler, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setObjectName("log.view")
         self.setReadOnly(True)
         self.setMaximumBlockCount(5000)
         font = QFont("DejaVu Sans Mono")

@@ -46,6 +46,7 @@ class ParamForm(QWidget):
             control = self._make(param)
             control.setToolTip(param.help or param.title)
             control.setObjectName(f"param_{param.name}")
+            control.setProperty("generated_param", True)  # named by the generator's spec
             self._controls[param.name] = (param, control)
             self._layout.addRow(param.title, control)
             self._watch(control)
