@@ -6,8 +6,8 @@
 - A folder (or a name ending in ``/``, or ``.png``): a PNG sequence, RGBA with the ``alpha`` effect.
 
 Frames are streamed, so memory stays flat for any length. The output is written under a temporary
-name and moved into place only when complete: a failed or cancelled export leaves nothing behind,
-and the source is never written to.
+name (``studio.core.atomic``: the user's umask, 0644 by default) and moved into place only when
+complete: a failed or cancelled export leaves nothing behind, and the source is never written to.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from studio.core.atomic import atomic_path
 from studio.core.jobs import Cancelled, JobContext
 from studio.video.pipeline import VideoPipeline, VideoSettings
 from studio.video.sources import FileSource, FrameSource, SourceError, open_source
@@ -357,7 +358,10 @@ def export_video(
     pipe = pipeline or VideoPipeline(settings, registry=registry)
     pipe.reset()
     alpha = pipe.effect.has_alpha
-    temp = out.with_name(f".{out.name.rstrip('/')}.part{'' if sequence else out.suffix}")
+    # A video file goes through studio.core.atomic (a hidden temporary beside it, the user's
+    # umask, flushed, renamed over the target); a PNG sequence is a folder renamed into place.
+    commit = None if sequence else atomic_path(out)
+    temp = out.with_name(f".{out.name.rstrip('/')}.part") if commit is None else commit.__enter__()
     audio_from = src.path if keep_audio and isinstance(src, FileSource) else None
     writer = None
     prefetch = None
@@ -417,15 +421,17 @@ def export_video(
         if frames_out == 0:
             raise ExportError(f"{src.name} has no frames to export")
         writer.close()
-        if sequence:
+        if commit is None:
             if out.exists():
                 out.rmdir()
             temp.rename(out)
         else:
-            os.replace(temp, out)
+            commit.__exit__(None, None, None)
     except BaseException as exc:
         if writer is not None:
             writer.abort()
+        if commit is not None:  # removes the temporary, leaves ``out`` as it was
+            commit.__exit__(type(exc), exc, exc.__traceback__)
         if temp.is_dir():
             shutil.rmtree(temp, ignore_errors=True)
         elif temp.exists():
@@ -526,19 +532,17 @@ def write_demo(
         raise ExportError("the demo clip lasts between 0 and 600 seconds")
     source = DemoSource(width, height, max(1, round(seconds * fps)), fps, motion=motion)
     out.parent.mkdir(parents=True, exist_ok=True)
-    temp = out.with_name(f".{out.name}.part{out.suffix}")
     began = time.perf_counter()
-    writer, warnings = open_writer(temp, "video", width, height, fps, False, None)
-    try:
-        for frame in source:
-            ctx.check_cancelled()
-            writer.write(frame.pixels)
-            ctx.progress((frame.index + 1) / (source.frame_count or 1), "writing the demo clip")
-        writer.close()
-        os.replace(temp, out)
-    except BaseException:
-        writer.abort()
-        temp.unlink(missing_ok=True)
-        raise
+    with atomic_path(out) as temp:
+        writer, warnings = open_writer(temp, "video", width, height, fps, False, None)
+        try:
+            for frame in source:
+                ctx.check_cancelled()
+                writer.write(frame.pixels)
+                ctx.progress((frame.index + 1) / (source.frame_count or 1), "writing the demo clip")
+            writer.close()
+        except BaseException:
+            writer.abort()
+            raise
     count = source.frame_count or 0
     return ExportResult(out, count, time.perf_counter() - began, writer.encoder, False, warnings)
