@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -55,25 +55,6 @@ def _run_core_benchmark(request, ctx):
     from studio.core.bench import run_benchmarks
 
     return run_benchmarks(["core"], ctx)
-
-
-def about_licences(store) -> str:
-    """Markdown: every model found with its licence and source, then the third-party notices
-    (resources/NOTICES.md) for the packages inside."""
-    from studio.core.resources import ResourceNotFound, resource_path
-
-    lines = ["## Models", "", "| Model | Licence | Source |", "|---|---|---|"]
-    for entry in store.scan():
-        card = entry.card
-        licence = card.licence if card else "no card"
-        source = (card.source[:120] + "…") if card and len(card.source) > 120 else (
-            card.source if card else str(entry.path))  # fmt: skip
-        lines.append(f"| {entry.name} | {licence} | {source} |")
-    try:
-        notices = resource_path("NOTICES.md").read_text(encoding="utf-8")
-    except (ResourceNotFound, OSError):
-        notices = "The notices file is missing from this installation."
-    return "\n".join(lines) + "\n\n" + notices
 
 
 class MainWindow(QMainWindow):
@@ -131,6 +112,11 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.jobs_dock, self.log_dock)
         self.jobs_dock.raise_()
         self._layout_restored = False
+        self._sized_once = False
+        self._bottom_h = 0  # the Jobs/Log height the artist chose (0: the default share)
+        self._window_size = self.size()
+        self.jobs_dock.installEventFilter(self)
+        self.log_dock.installEventFilter(self)
 
         from studio.ui.project_controller import ProjectController
 
@@ -427,29 +413,11 @@ class MainWindow(QMainWindow):
 
     def show_about(self):
         """Studio's version and licence, and the licences of the models and packages inside."""
-        from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QTextBrowser, QVBoxLayout
+        from studio.ui.dialogs.about import AboutDialog
 
-        dialog = QDialog(self)
-        dialog.setWindowTitle("About Studio")
-        dialog.setObjectName("about_dialog")
-        dialog.resize(760, 560)
-        head = QLabel(
-            f"<h3>Studio {__version__}</h3><p>An offline AI creative studio. GPL-3.0-or-later. "
-            "Nothing is downloaded at run time.</p>"
-        )
-        browser = QTextBrowser()
-        browser.setObjectName("about_licences")
-        browser.setMarkdown(about_licences(self.context.store))
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(dialog.reject)
-        layout = QVBoxLayout(dialog)
-        layout.addWidget(head)
-        layout.addWidget(browser, 1)
-        layout.addWidget(buttons)
-        dialog.setModal(False)
-        dialog.show()
-        self._about = dialog
-        return dialog
+        self._about = AboutDialog(self.context.store, self)
+        self._about.show()
+        return self._about
 
     def show_error(self, message: str, details: str = "") -> None:
         """A non-fatal error message (used by the exception hook)."""
@@ -470,21 +438,42 @@ class MainWindow(QMainWindow):
     # -- Qt overrides ------------------------------------------------------------------------------
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if not self._layout_restored:
-            # Docks only take sizes once shown: give the panels most of the height.
-            self._layout_restored = True
-            QTimer.singleShot(50, self, self._size_bottom_docks)
+        if not self._sized_once:
+            # Docks only take sizes once shown: give the panels most of the height (or keep the
+            # Jobs/Log height of the restored layout).
+            QTimer.singleShot(50, self, self._first_sizing)
+
+    def _first_sizing(self) -> None:
+        self._sized_once = True
+        if self._layout_restored and self.jobs_dock.isVisible():
+            self._bottom_h = self.jobs_dock.height()
+        self._layout_restored = True
+        self._size_bottom_docks()
 
     def _size_bottom_docks(self) -> None:
-        # Sizing the tabbed panel docks (not the Jobs dock alone) is what Qt honours here.
+        """Jobs and Log keep their height (small at first, or what the artist dragged them to);
+        the panels take every other pixel, also when the window grows."""
         visible = next((d for d in self.panel_docks.values() if d.isVisible()), None)
-        if visible is not None:
-            height = self.height()
-            self.resizeDocks(
-                [visible, self.jobs_dock],
-                [int(height * 0.78), int(height * 0.16)],
-                Qt.Orientation.Vertical,
-            )
+        bottom = self.jobs_dock if self.jobs_dock.isVisible() else self.log_dock
+        if visible is None or not bottom.isVisible() or bottom.isFloating():
+            return
+        height = self.height()
+        target = min(self._bottom_h or int(height * 0.16), int(height * 0.4))
+        self._window_size = self.size()
+        # Sizing the tabbed panel docks with the bottom one is what Qt honours here.
+        self.resizeDocks([visible, bottom], [height - target, target], Qt.Orientation.Vertical)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._sized_once:
+            QTimer.singleShot(0, self, self._size_bottom_docks)
+
+    def eventFilter(self, watched, event) -> bool:
+        # The artist dragged the separator (the window kept its size): keep that height.
+        if (event.type() == QEvent.Type.Resize and watched in (self.jobs_dock, self.log_dock)
+                and self.size() == self._window_size and watched.isVisible()):
+            self._bottom_h = watched.height()
+        return super().eventFilter(watched, event)
 
     def paintEvent(self, event) -> None:
         super().paintEvent(event)
