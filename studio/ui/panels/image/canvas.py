@@ -39,7 +39,8 @@ class CanvasView(QGraphicsView):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.setObjectName("image_canvas")
+        self.setObjectName("image.canvas")
+        self.setToolTip("The picture: drag to pan or paint the mask, wheel to zoom")
         self._scene = QGraphicsScene(self)
         self.setScene(self._scene)
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
@@ -86,6 +87,13 @@ class CanvasView(QGraphicsView):
         self._scene.setSceneRect(QRectF(0, 0, w, h))
         if fit or new_size:
             self.fit()
+
+    def clear_picture(self) -> None:
+        """No picture (an empty document)."""
+        self.image_item.setPixmap(QPixmap())
+        self.mask_item.setPixmap(QPixmap())
+        self.mask = None
+        self.size_hw = (0, 0)
 
     def show_preview(self, pixels: np.ndarray) -> None:
         """A preview (possibly smaller than the picture) drawn over the picture's whole area."""
