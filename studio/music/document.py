@@ -306,10 +306,11 @@ class MusicDocument(Document):
             raise DocumentError(f"{path.name} has no notes")
         return cls(clip=Clip.from_midi(clip), source=str(path))
 
-    def export(self, path: str | Path) -> Path:
+    def export(self, path: str | Path, soundfont: Path | None = None) -> Path:
         """Write the clip as ``path``: a standard MIDI file (.mid, the same notes), or rendered
-        audio (.wav, .flac) with the mix applied. Raises DocumentError for another suffix or an
-        empty clip, OSError when the file can't be written (what was there is kept)."""
+        audio (.wav, .flac) with the mix applied (``soundfont``: None for the shipped one).
+        Raises DocumentError for another suffix or an empty clip, OSError when the file can't be
+        written (what was there is kept)."""
         path = Path(path)
         suffix = path.suffix.lower()
         if suffix not in self.EXPORT_SUFFIXES:
@@ -321,7 +322,7 @@ class MusicDocument(Document):
             raise DocumentError("there are no notes to render")
         from studio.music.synth import render, save_audio
 
-        audio = render(self.clip.to_midi(), None, volumes=self.mix(), tail=0.5)
+        audio = render(self.clip.to_midi(), soundfont, volumes=self.mix(), tail=0.5)
         with atomic_path(path) as temp:
             save_audio(audio, temp)
         return path

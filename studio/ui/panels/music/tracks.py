@@ -1,8 +1,12 @@
-"""The tracks table of the Music panel: instrument, mute, solo and volume per channel."""
+"""The tracks table of the Music panel: instrument, mute, solo and volume per channel.
+
+A view of the Music document: :meth:`TracksTable.show_clip` redraws it from the document, and each
+gesture is a signal the panel turns into a document command (nothing is kept here).
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -13,7 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.media import DRUM_CHANNEL, MidiClip
+from studio.core.media import DRUM_CHANNEL
+from studio.music.document import Clip
 
 __all__ = ["TracksTable", "GM_PROGRAMS"]
 
@@ -46,94 +51,133 @@ COL_CH, COL_INSTR, COL_MUTE, COL_SOLO, COL_VOL = range(5)
 
 
 class TracksTable(QTableWidget):
-    """One row per channel in use; emits ``program_changed(channel, program)``, ``mix_changed``."""
+    """One row per channel in use. Gestures: ``program_changed(channel, program)``,
+    ``mute_toggled(channel, on)``, ``solo_toggled(channel, on)``, ``volume_changed(channel,
+    0..1)`` and ``track_chosen(channel)`` (the row clicked: where new notes go)."""
 
     program_changed = Signal(int, int)
-    mix_changed = Signal()
+    mute_toggled = Signal(int, bool)
+    solo_toggled = Signal(int, bool)
+    volume_changed = Signal(int, float)
+    track_chosen = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, 5, parent)
+        self.setObjectName("music.tracks")
+        self.setToolTip("The tracks: instrument, mute (M), solo (S) and volume of each channel")
         self.setHorizontalHeaderLabels(["Ch", "Instrument", "M", "S", "Volume"])
         self.verticalHeader().setVisible(False)
-        self.horizontalHeader().setSectionResizeMode(COL_INSTR, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((COL_CH, 34), (COL_MUTE, 28), (COL_SOLO, 28), (COL_VOL, 90)):
-            self.setColumnWidth(col, width)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(COL_INSTR, QHeaderView.ResizeMode.Stretch)
+        for col in (COL_CH, COL_MUTE, COL_SOLO):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.setColumnWidth(COL_VOL, 110)
         self.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
         self.channels: list[int] = []
-        self.volume: dict[int, float] = {}
-        self.mute: set[int] = set()
-        self.solo: set[int] = set()
+        self.itemSelectionChanged.connect(self._on_self_selection_changed)
 
-    def set_clip(self, clip: MidiClip, extra: list[int] = ()) -> None:
-        channels = sorted({n.channel for n in clip.notes} | set(extra))
-        if channels == self.channels and all(
-            self._program_box(i).currentIndex() == clip.programs.get(c, 0)
-            for i, c in enumerate(channels)
-            if c != DRUM_CHANNEL
-        ):
-            return
-        current = self.current_channel()
+    # -- the view ----------------------------------------------------------------------------------
+    def show_clip(
+        self,
+        clip: Clip,
+        volumes: dict[int, float],
+        muted: set[int] | tuple[int, ...],
+        soloed: set[int] | tuple[int, ...],
+        track: int | None,
+    ) -> None:
+        """Show ``clip``'s channels with their instrument and mix; ``track`` is the chosen one.
+        Rows are rebuilt only when the channels change (a slider being dragged stays)."""
+        channels = clip.channels
+        programs = clip.program_map()
         self.blockSignals(True)
-        self.channels = channels
+        try:
+            if channels != self.channels:
+                self._rebuild(channels)
+            for row, ch in enumerate(channels):
+                box = self._widget(row, COL_INSTR, QComboBox)
+                if ch != DRUM_CHANNEL and box.currentIndex() != programs.get(ch, 0):
+                    with _blocked(box):
+                        box.setCurrentIndex(programs.get(ch, 0))
+                for col, on in ((COL_MUTE, ch in muted), (COL_SOLO, ch in soloed)):
+                    check = self._widget(row, col, QCheckBox)
+                    if check.isChecked() != on:
+                        with _blocked(check):
+                            check.setChecked(on)
+                slider = self._widget(row, COL_VOL, QSlider)
+                value = int(round(volumes.get(ch, 1.0) * 100))
+                if slider.value() != value and not slider.isSliderDown():
+                    with _blocked(slider):
+                        slider.setValue(value)
+            row = channels.index(track) if track in channels else (0 if channels else -1)
+            if row >= 0 and self.currentRow() != row:
+                self.selectRow(row)
+        finally:
+            self.blockSignals(False)
+
+    def _rebuild(self, channels: list[int]) -> None:
+        self.channels = list(channels)
         self.setRowCount(len(channels))
         for row, ch in enumerate(channels):
             item = QTableWidgetItem(str(ch + 1))
             item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
             self.setItem(row, COL_CH, item)
             box = QComboBox()
+            box.setObjectName(f"music.track_program.{ch + 1}")
+            box.setToolTip(f"The instrument of track {ch + 1} (General MIDI)")
             if ch == DRUM_CHANNEL:
                 box.addItem("Drums (channel 10)")
                 box.setEnabled(False)
             else:
                 box.addItems([f"{i}: {name}" for i, name in enumerate(GM_PROGRAMS)])
-                box.setCurrentIndex(clip.programs.get(ch, 0))
                 box.currentIndexChanged.connect(
                     lambda program, ch=ch: self.program_changed.emit(ch, program)
                 )
             self.setCellWidget(row, COL_INSTR, box)
-            mute, solo = QCheckBox(), QCheckBox()
-            mute.setChecked(ch in self.mute)
-            solo.setChecked(ch in self.solo)
-            mute.setToolTip("Mute")
-            solo.setToolTip("Solo")
-            mute.toggled.connect(lambda on, ch=ch: self._toggle(self.mute, ch, on))
-            solo.toggled.connect(lambda on, ch=ch: self._toggle(self.solo, ch, on))
-            self.setCellWidget(row, COL_MUTE, mute)
-            self.setCellWidget(row, COL_SOLO, solo)
+            for col, name, tip, signal in (
+                (COL_MUTE, "music.track_mute", "Mute", self.mute_toggled),
+                (COL_SOLO, "music.track_solo", "Solo", self.solo_toggled),
+            ):
+                check = QCheckBox()
+                check.setObjectName(f"{name}.{ch + 1}")
+                check.setToolTip(f"{tip} track {ch + 1}")
+                check.toggled.connect(lambda on, ch=ch, signal=signal: signal.emit(ch, on))
+                self.setCellWidget(row, col, check)
             slider = QSlider(Qt.Orientation.Horizontal)
+            slider.setObjectName(f"music.track_volume.{ch + 1}")
+            slider.setToolTip(f"Volume of track {ch + 1}")
             slider.setRange(0, 100)
-            slider.setValue(int(self.volume.get(ch, 1.0) * 100))
-            slider.valueChanged.connect(lambda v, ch=ch: self._set_volume(ch, v))
+            slider.setValue(100)
+            slider.valueChanged.connect(
+                lambda value, ch=ch: self.volume_changed.emit(ch, value / 100.0)
+            )
             self.setCellWidget(row, COL_VOL, slider)
-        self.blockSignals(False)
-        if current in channels:
-            self.selectRow(channels.index(current))
-        elif channels:
-            self.selectRow(0)
 
-    def _program_box(self, row: int) -> QComboBox:
-        return self.cellWidget(row, COL_INSTR)
+    def _widget(self, row: int, col: int, kind: type):
+        widget = self.cellWidget(row, col)
+        assert isinstance(widget, kind)
+        return widget
 
-    def _toggle(self, group: set[int], ch: int, on: bool) -> None:
-        (group.add if on else group.discard)(ch)
-        self.mix_changed.emit()
-
-    def _set_volume(self, ch: int, value: int) -> None:
-        self.volume[ch] = value / 100.0
-        self.mix_changed.emit()
+    @Slot()
+    def _on_self_selection_changed(self) -> None:
+        channel = self.current_channel()
+        if channel is not None:
+            self.track_chosen.emit(channel)
 
     def current_channel(self) -> int | None:
         row = self.currentRow()
         return self.channels[row] if 0 <= row < len(self.channels) else None
 
-    def mix(self) -> dict[int, float]:
-        """channel -> gain for playback: mute and solo applied."""
-        out = {}
-        for ch in self.channels:
-            audible = (ch in self.solo) if self.solo else (ch not in self.mute)
-            out[ch] = self.volume.get(ch, 1.0) if audible else 0.0
-        return out
+    def row_of(self, channel: int) -> int:
+        return self.channels.index(channel)
 
-    def silent(self) -> set[int]:
-        return {ch for ch, gain in self.mix().items() if gain == 0}
+
+class _blocked:
+    def __init__(self, widget: QWidget) -> None:
+        self.widget = widget
+
+    def __enter__(self) -> None:
+        self.old = self.widget.blockSignals(True)
+
+    def __exit__(self, *exc) -> None:
+        self.widget.blockSignals(self.old)

@@ -1,0 +1,268 @@
+"""Generation in the Music panel: build a request from the document, run it as a job, show the
+bars so far as a preview (not in the document), then apply the takes as ONE undo step; Listen plays
+the bars while they are written."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from studio.core.jobs import JobSpec
+from studio.core.media import MidiClip
+from studio.music.document import TRANSFORMER
+from studio.ui.jobs import JobHandle
+
+__all__ = ["GenerationMixin", "render_bar"]
+
+
+def render_bar(request, ctx):
+    """One bar of a clip as audio of exactly one bar's length, at a fixed level (no per-bar
+    normalisation, so bars heard one after another keep their loudness)."""
+    import numpy as np
+
+    from studio.core.media import AudioClip
+    from studio.music.playback import slice_clip
+    from studio.music.synth import render
+
+    clip, b = request["clip"], request["bar"]
+    bar = clip.bar_length
+    part = slice_clip(clip, b * bar, (b + 1) * bar)
+    rate = 44100
+    frames = int(round(bar * 60.0 / clip.bpm * rate))
+    if not part.notes:
+        return AudioClip(np.zeros((frames, 2), np.float32), rate)
+    audio = render(part, request["soundfont"], rate, ctx, tail=0.0, gain=4.0, normalize=False)
+    samples = np.zeros((frames, 2), np.float32)
+    take = min(frames, len(audio.samples))
+    samples[:take] = np.clip(audio.samples[:take], -1, 1)
+    return AudioClip(samples, rate)
+
+
+class _CancelState:
+    """What PanelBase calls ``cancel_button``: Cancel (Esc) is on while a job runs or sound
+    plays."""
+
+    def __init__(self, panel) -> None:
+        self.panel = panel
+
+    def setEnabled(self, _on: bool) -> None:  # noqa: N802 - the QWidget name PanelBase calls
+        self.panel.update_cancel()
+
+
+class GenerationMixin:
+    """The generation half of MusicPanel (it needs the panel's document, controls and editor)."""
+
+    @property
+    def cancel_button(self) -> _CancelState:
+        return _CancelState(self)
+
+    def update_cancel(self) -> None:
+        busy = (self.job is not None and not self.job.done) or self.player.playing
+        self.actions_by_name["cancel"].setEnabled(busy or self._play_pending())
+
+    def _play_pending(self) -> bool:
+        return self.play_job is not None and not self.play_job.done
+
+    # -- requests ----------------------------------------------------------------------------------
+    def transformer_request(self, mode: str) -> dict[str, Any]:
+        """The engine request for ``mode`` from the document. Raises ValueError (shown in the
+        status line) when the clip or the selection does not allow it."""
+        from studio.music.engine import parse_instruments
+
+        doc = self.document
+        model = self.controls.model.currentData()
+        request: dict[str, Any] = {
+            "mode": mode,
+            "key": doc.key or None,
+            "meter": doc.meter or None,
+            "tempo": doc.tempo or None,
+            "style": doc.style,
+            "bars": doc.bars,
+            "temperature": doc.temperature,
+            "top_p": doc.top_p,
+            # A random seed is drawn here and shown in the take, so it can be reused.
+            "seed": doc.seed if doc.seed >= 0 else random.SystemRandom().randrange(2**24),
+            "variations": doc.variations,
+            "strict_key": doc.strict_key,
+            "instruments": parse_instruments(doc.instruments),
+            "_device": self.context.device,
+            "_model": (self.context.store, model) if model is not None else None,
+        }
+        if mode != "generate" and not doc.clip.notes:
+            raise ValueError(f"{mode} needs notes: import, draw or generate some first")
+        if mode != "generate":
+            request["clip"] = doc.midi_clip()
+        if mode == "infill":
+            if not doc.bar_range:
+                raise ValueError("select the bars to infill: drag on the ruler above the notes")
+            request["bar_range"] = tuple(doc.bar_range)
+        if mode == "harmonize":
+            channel = doc.current_track()
+            request["melody_channel"] = channel
+            clip = doc.midi_clip()
+            clip.notes = [n for n in clip.notes if n.channel == channel]
+            request["clip"] = clip
+        return request
+
+    def _label(self, mode: str) -> str:
+        """The undo step's name: what Edit ▸ Undo will say."""
+        doc = self.document
+        bars = f"{doc.bars} bar{'s' * (doc.bars != 1)}"
+        if mode == "infill" and doc.bar_range:
+            first, last = doc.bar_range
+            return f"Infill bars {first}–{last}" if last > first else f"Infill bar {first}"
+        if mode == "harmonize":
+            return f"Harmonize track {(doc.current_track() or 0) + 1}"
+        return {"continue": f"Continue {bars}"}.get(mode, f"Generate {bars}")
+
+    def generate(self, mode: str = "generate") -> JobHandle | None:
+        """Start a generation (``mode``: generate, continue, infill, harmonize). None, with the
+        reason in the status line, when it can't start."""
+        doc = self.document
+        ref_id = doc.generator
+        try:
+            if ref_id == TRANSFORMER:
+                request = self.transformer_request(mode)
+                label = self._label(mode)
+                spec = JobSpec(
+                    f"Music: {label.lower()}",
+                    self._transformer_fn(),
+                    request,
+                    family="music",
+                    key="music.generate",
+                )
+            elif mode != "generate":
+                raise ValueError(f"only the music transformer can {mode}")
+            else:
+                registry, device = self.context.registry, self.context.device
+                values = self.controls.plugin_form.values() | doc.plugin_values.get(ref_id, {})
+                title = self.controls.generator.currentText()
+                label = f"Generate with {title}"
+
+                def work(req, ctx):
+                    return [registry.run(ref_id, req, ctx, device=device)]
+
+                spec = JobSpec(
+                    f"Music: {title}", work, dict(values), family=f"plugin:{ref_id}",
+                    key="music.generate",
+                )  # fmt: skip
+        except ValueError as exc:
+            self.status.setText(f"⚠ {exc}")
+            return None
+        self._job_label, self._job_mode = label, mode
+        self._start_listening(spec, mode)
+        return self.start_job(spec)
+
+    @staticmethod
+    def _transformer_fn():
+        from studio.ui.panels.music import panel
+
+        return panel._run_transformer
+
+    # -- results -----------------------------------------------------------------------------------
+    def cancel(self, _checked: bool = False) -> None:
+        if self.job is not None and not self.job.done:
+            self.job.cancel()
+        elif self.player.playing or self._play_pending():
+            self.stop()
+
+    def _on_job_partial(self, clip: MidiClip) -> None:
+        if self._is_current():
+            self._preview = clip  # shown, not in the document (and not an undo step)
+            self.editor.set_clip(clip, keep_selection=True)
+            if self.document.listen:
+                self._listen(clip, final=False)
+
+    def _end_preview(self) -> None:
+        self._preview = None
+        self._show_clip()
+
+    def _on_job_succeeded(self, clips: list[MidiClip]) -> None:
+        if not self._is_current():
+            return
+        self.progress.setValue(1000)
+        self._preview = None
+        doc = self.document
+        had_notes = bool(doc.clip.notes)
+        if doc.listen:
+            self._listen(clips[0], final=True)
+        doc.apply_generation(self._job_label, clips)  # one undo step, whatever the mode
+        if self.editor.clip.notes != list(doc.clip.notes):  # the same notes as before the job
+            self._show_clip()
+        self.update_cancel()
+        if not had_notes:
+            self.editor.show_notes()
+        first = doc.clip
+        info = dict(first.provenance)
+        self.status.setText(
+            f"{len(first.notes)} notes, {first.bars:.0f} bars, key {info.get('key', '?')}, "
+            f"seed {info.get('seed', '?')}"
+            + (f"\n{self.listen_problem}" * bool(self.listen_problem))
+        )
+
+    def _on_job_failed(self, message: str, _tb: str) -> None:
+        if self._is_current():
+            self._end_preview()
+            self.update_cancel()
+            self.status.setText(f"⚠ {message}")
+
+    def _on_job_cancelled(self) -> None:
+        if self._is_current():
+            self._end_preview()  # drop the preview: the document never changed
+            self.update_cancel()
+            self.status.setText(self.cancelled_message)
+
+    # -- Listen: hear the bars while they are written --------------------------------------------
+    def _start_listening(self, spec: JobSpec, mode: str) -> None:
+        """Where the new bars begin, so Listen plays them as they are written."""
+        doc = self.document
+        self._listen_next = 0
+        self.listen_problem = ""
+        bar = doc.clip.bar_length
+        self._listen_until: float | None = None
+        self._listen_from = 0.0
+        if doc.generator == TRANSFORMER and mode == "continue":
+            self._listen_from = -(-doc.clip.length_beats // bar) * bar
+            self._listen_until = self._listen_from + doc.bars * bar
+        elif doc.generator == TRANSFORMER and mode == "infill" and doc.bar_range:
+            self._listen_from = (doc.bar_range[0] - 1) * bar
+            self._listen_until = doc.bar_range[1] * bar
+        if doc.listen:
+            self.player.stop()
+            self.player.offset_beats = self._listen_from
+            tempo = spec.request.get("tempo") if isinstance(spec.request, dict) else None
+            self.player.bpm = tempo or doc.clip.bpm
+
+    def _listen(self, clip: MidiClip, final: bool) -> None:
+        """Queue each newly finished bar of a job's preview for playback, in order (bars written
+        track by track are heard as the first track is written)."""
+        bar = clip.bar_length
+        new = [n for n in clip.notes if n.start >= self._listen_from - 1e-9]
+        if final:  # every bar the job wrote, silent ones included
+            end = self._listen_until if self._listen_until is not None else clip.length_beats
+            done = int(-(-round(end, 6) // bar))
+        elif new:  # a bar is finished once a later one has begun
+            done = int(max(n.start for n in new) // bar)
+        else:
+            return
+        for b in range(max(int(self._listen_from // bar), self._listen_next), done):
+            self._listen_next = b + 1
+            request = {"clip": clip, "bar": b, "soundfont": self.soundfont()}
+            handle = self.context.runner.submit(
+                JobSpec(f"Listen: bar {b + 1}", render_bar, request, family="music-listen")
+            )
+            handle.succeeded.connect(self._on_listen_job_succeeded)
+
+    def _on_listen_job_succeeded(self, audio) -> None:
+        from studio.music.playback import NoAudioDevice
+
+        try:
+            self.player.append(audio)
+        except NoAudioDevice as exc:
+            self.document.set_quiet(listen=False)
+            self.listen_problem = f"⚠ Listen: {exc}"
+            self.status.setText(self.listen_problem)
+            return
+        self._play_start = self.player.offset_beats
+        self._play_timer.start()
+        self.update_cancel()
