@@ -1,73 +1,49 @@
 """Voice panel: speak text or SSML with a chosen voice (streamed as it is made), and sing a
-melody from the Music panel or a MIDI file with lyrics."""
+melody from the Music panel or a MIDI file with lyrics.
+
+The panel is a view of a :class:`~studio.voice.document.VoiceDocument`: typing, settings,
+imports, transcriptions and takes are steps of the document (Edit ▸ Undo undoes them, the
+project saves them); the widgets only mirror it."""
 
 from __future__ import annotations
 
-import copy
 import logging
-import re
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
-    QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QPlainTextEdit,
-    QPushButton,
-    QSpinBox,
-    QTabWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QListWidgetItem, QWidget
 
+from studio.core.document import DocumentError
 from studio.core.jobs import JobSpec
-from studio.core.media import AudioClip, MidiClip
 from studio.ui.context import StudioContext
+from studio.ui.dialogs import files
 from studio.ui.panels.base import PanelBase
-from studio.ui.panels.voice.widgets import MelodyView, SsmlHighlighter, WaveformView
-from studio.ui.widgets.param_form import ParamForm
-from studio.voice.sing import SING_PARAMS
-from studio.voice.speech import SPEECH_PARAMS
+from studio.ui.panels.voice.controls import MARKUP, SPIN_ATTRS, SPINS, build
+from studio.ui.panels.voice.runs import VoiceRuns
+from studio.voice.document import (
+    MIDI_SUFFIXES,
+    VoiceDocument,
+    VoiceSettings,
+    read_melody,
+    read_text_file,
+)
 
 __all__ = ["VoicePanel"]
 
 log = logging.getLogger(__name__)
 
-SAMPLE_TEXT = (
-    "<speak>Welcome to Studio. This voice runs on your own computer, with no cloud service.\n"
-    '<p>You can use <emphasis>SSML</emphasis> too: <break time="400ms"/>'
-    '<prosody rate="slow" pitch="-2st">slower and lower,</prosody> or read a date: '
-    '<say-as interpret-as="date" format="ymd">2026-11-27</say-as>.</p></speak>'
+IMPORT_FILTER = (
+    "Text, SSML or MIDI (*.txt *.ssml *.xml *.mid *.midi);;Text (*.txt);;SSML (*.ssml *.xml);;"
+    "MIDI (*.mid *.midi);;All files (*)"
 )
-SAMPLE_LYRICS = "Hap-py birth-day to you"
-EXPORT_FILTER = "WAV audio (*.wav);;FLAC audio (*.flac);;Ogg Vorbis (*.ogg)"
 
 
-def _spin(params, name: str, decimals: int = 2, suffix: str = "") -> QDoubleSpinBox:
-    """A spin box with the range, step and default of the parameter ``name`` in ``params``."""
-    param = next(p for p in params if p.name == name)
-    box = QDoubleSpinBox()
-    box.setRange(param.minimum, param.maximum)
-    box.setSingleStep(param.step or 0.1)
-    box.setDecimals(decimals)
-    box.setValue(param.default)
-    box.setToolTip(param.help)
-    if suffix:
-        box.setSuffix(suffix)
-    return box
-
-
-class VoicePanel(PanelBase):
+class VoicePanel(VoiceRuns, PanelBase):
     panel_id = "voice"
     title = "Voice"
     cancelled_message = "Stopped."
+    document: VoiceDocument
 
     def __init__(self, context: StudioContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
@@ -75,181 +51,328 @@ class VoicePanel(PanelBase):
 
         self.player = StreamPlayer()
         self._cache = None
-        self.result: Any = None  # SpeechResult or SongResult
-        self.melody: MidiClip | None = None
-        self.melody_name = ""
-
-        # -- shared controls --
-        self.make_progress("Pick a voice, type, and press Speak (Ctrl+Return).")
-        self.cancel_button = QPushButton("Stop")
-        self.cancel_button.setObjectName("stop_button")
-        self.cancel_button.setToolTip("Stop speaking or singing (Esc)")
-        self.cancel_button.setEnabled(False)
-        self.export_button = QPushButton("Export…")
-        self.export_button.setObjectName("export_button")
-        self.export_button.setToolTip(
-            "Write WAV, FLAC or OGG with the text in its metadata (Ctrl+S)"
-        )
-        self.export_button.setEnabled(False)
-        self.transcribe_button = QPushButton("Transcribe…")
-        self.transcribe_button.setObjectName("transcribe_button")
-        self.transcribe_button.setToolTip(
-            "Speech from a recording, by a transcriber plugin: into the text to speak, or into "
-            "the lyrics on the Sing tab"
-        )
-
-        # -- speak tab --
-        self.voice_combo = QComboBox()
-        self.voice_combo.setObjectName("voice_combo")
-        self.voice_combo.setMaxVisibleItems(20)
-        self.voice_note = QLabel()
-        self.voice_note.setObjectName("voice_note")
-        self.voice_note.setWordWrap(True)
-        self.rate = _spin(SPEECH_PARAMS, "rate", suffix=" ×")
-        self.pitch = _spin(SPEECH_PARAMS, "pitch", 1, " st")
-        self.volume = _spin(SPEECH_PARAMS, "volume")
-        self.pause = _spin(SPEECH_PARAMS, "sentence_pause", suffix=" s")
-        self.variation = _spin(SPEECH_PARAMS, "variation", 1)
-        self.variation.setToolTip("Piper only: 0 flat and even, 1 the voice's default, 2 lively")
-        # a voice generator from a third-party plugin brings its own parameters
-        self.plugin_form = ParamForm()
-        self.plugin_form.setObjectName("plugin_form")
-        self.plugin_form.setVisible(False)
-        self.speak_button = QPushButton("Speak")
-        self.speak_button.setObjectName("speak_button")
-        self.speak_button.setToolTip("Speak the text, or the selection (Ctrl+Return)")
-        self.speak_button.setDefault(True)
-        self.editor = QPlainTextEdit()
-        self.editor.setObjectName("voice_text")
-        self.editor.setPlaceholderText("Type text or SSML (<speak>…</speak>) here.")
-        self.editor.setPlainText(SAMPLE_TEXT)
-        self.highlighter = SsmlHighlighter(self.editor.document())
-        self.waveform = WaveformView()
-
-        speak_left = QWidget()
-        form = QFormLayout(speak_left)
-        form.addRow("Voice", self.voice_combo)
-        form.addRow(self.voice_note)
-        form.addRow("Rate", self.rate)
-        form.addRow("Pitch", self.pitch)
-        form.addRow("Volume", self.volume)
-        form.addRow("Sentence pause", self.pause)
-        form.addRow("Variation", self.variation)
-        form.addRow(self.plugin_form)
-        form.addRow(self.speak_button)
-        speak_right = QWidget()
-        sv = QVBoxLayout(speak_right)
-        sv.setContentsMargins(0, 0, 0, 0)
-        sv.addWidget(self.editor, 3)
-        sv.addWidget(self.waveform, 1)
-
-        # -- sing tab --
-        self.from_music_button = QPushButton("Use the Music panel's melody")
-        self.from_music_button.setObjectName("from_music_button")
-        self.open_midi_button = QPushButton("Open MIDI…")
-        self.track_combo = QComboBox()
-        self.track_combo.setObjectName("track_combo")
-        self.lyrics = QPlainTextEdit()
-        self.lyrics.setObjectName("lyrics")
-        self.lyrics.setPlainText(SAMPLE_LYRICS)
-        self.lyrics.setMaximumHeight(90)
-        self.lyrics.setToolTip(
-            "Spaces separate words; a hyphen splits syllables (hap-py); _ holds the last "
-            "syllable over one more note. Extra syllables are left out; notes without one "
-            "are sung on 'la'."
-        )
-        self.vibrato = _spin(SING_PARAMS, "vibrato_depth", 0, " cents")
-        self.vibrato_rate = _spin(SING_PARAMS, "vibrato_rate", 1, " Hz")
-        self.glide = _spin(SING_PARAMS, "glide", 2, " s")
-        self.transpose = QSpinBox()
-        transpose = next(p for p in SING_PARAMS if p.name == "transpose")
-        self.transpose.setRange(int(transpose.minimum or 0), int(transpose.maximum or 0))
-        self.transpose.setSuffix(" st")
-        self.accompaniment = QCheckBox("Mix the other tracks under the voice")
-        self.sing_button = QPushButton("Sing")
-        self.sing_button.setObjectName("sing_button")
-        self.sing_button.setToolTip("Sing the melody with the lyrics (Ctrl+Return)")
-        self.melody_view = MelodyView()
-
-        sing_left = QWidget()
-        sf = QFormLayout(sing_left)
-        sf.addRow(self.from_music_button)
-        sf.addRow(self.open_midi_button)
-        sf.addRow("Track", self.track_combo)
-        sung_by = QLabel("Sung by the voice picked on the Speak tab (a Piper voice sings best).")
-        sung_by.setWordWrap(True)
-        sf.addRow(sung_by)
-        sf.addRow("Vibrato", self.vibrato)
-        sf.addRow("Vibrato rate", self.vibrato_rate)
-        sf.addRow("Glide", self.glide)
-        sf.addRow("Transpose", self.transpose)
-        sf.addRow(self.accompaniment)
-        sf.addRow(self.sing_button)
-        sing_right = QWidget()
-        gv = QVBoxLayout(sing_right)
-        gv.setContentsMargins(0, 0, 0, 0)
-        gv.addWidget(QLabel("Lyrics"))
-        gv.addWidget(self.lyrics)
-        gv.addWidget(self.melody_view, 1)
-
-        self.tabs = QTabWidget()
-        self.tabs.setObjectName("voice_tabs")
-        speak_tab, sing_tab = QWidget(), QWidget()
-        for tab, left, right in (
-            (speak_tab, speak_left, speak_right),
-            (sing_tab, sing_left, sing_right),
-        ):
-            h = QHBoxLayout(tab)
-            left.setMaximumWidth(330)
-            h.addWidget(left)
-            h.addWidget(right, 1)
-        self.tabs.addTab(speak_tab, "Speak")
-        self.tabs.addTab(sing_tab, "Sing")
-
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(4, 4, 4, 4)
-        outer.addWidget(self.tabs, 1)
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.cancel_button)
-        bottom.addWidget(self.export_button)
-        bottom.addWidget(self.transcribe_button)
-        bottom.addWidget(self.progress, 1)
-        outer.addLayout(bottom)
-        outer.addWidget(self.status)
+        self._voices: dict = {}  # voice id -> VoiceInfo, once listed
+        self._combo_engine: str | None = None  # the engine the voice list was filled for
+        self._form_plugin: str | None = None  # the plugin whose controls the form shows
+        self._mirroring = False  # widgets are being set from the document
+        self._transcribing: dict = {}  # job -> (recording, into the lyrics)
+        self._exports: dict = {}  # job -> the take's provenance
+        build(self)
 
         self.speak_button.clicked.connect(self.speak)
         self.sing_button.clicked.connect(self.sing)
         self.cancel_button.clicked.connect(self.stop)
+        self.play_button.clicked.connect(self.play)
+        self.delete_take_button.clicked.connect(self.delete_selected_take)
         self.export_button.clicked.connect(self.export_dialog)
+        self.import_button.clicked.connect(self.import_dialog)
         self.transcribe_button.clicked.connect(self.transcribe_dialog)
         self.transcribe_button.setEnabled(bool(self.context.registry.contributions("transcriber")))
         self.from_music_button.clicked.connect(self.take_music_melody)
         self.open_midi_button.clicked.connect(self.open_midi_dialog)
+        self.editor.textChanged.connect(self._on_editor_text_changed)
+        self.lyrics.textChanged.connect(self._on_lyrics_text_changed)
+        self.markup_combo.currentIndexChanged.connect(self._on_markup_combo_changed)
+        self.engine_combo.currentIndexChanged.connect(self._on_engine_combo_changed)
         self.voice_combo.currentIndexChanged.connect(self._on_voice_combo_changed)
-        self.lyrics.textChanged.connect(self._preview_melody)
-        self.track_combo.currentIndexChanged.connect(self._preview_melody)
-        self.add_shortcuts(
-            (
-                ("Ctrl+Return", self.run_current),
-                (QKeySequence.StandardKey.Save, self.export_dialog),
-                ("Escape", self.stop),
-            )
-        )
+        self.track_combo.currentIndexChanged.connect(self._on_track_combo_changed)
+        self.accompaniment.toggled.connect(self._on_accompaniment_toggled)
+        self.plugin_form.changed.connect(self._on_plugin_form_changed)
+        self.tabs.currentChanged.connect(self._on_tabs_changed)
+        self.takes_list.currentRowChanged.connect(self._on_takes_row_changed)
+        self.takes_list.itemChanged.connect(self._on_takes_item_changed)
+        for name, *_rest in SPINS:
+            self._spin(name).valueChanged.connect(self._on_spin_changed)
+
+        self._action("run", "Speak or sing", ("Ctrl+Return", "Ctrl+Enter"), self.run_current)
+        self._action("stop", "Stop", ("Escape",), self.stop)
+        self._action("export", "Export the selected take…", ("Ctrl+E",), self.export_dialog)
+        self._action("import", "Import text or a melody…", ("Ctrl+I",), self.import_dialog)
+        play = self._action("play", "Play the selected take", ("Space",), self.play)
+        self.removeAction(play)
+        self.takes_list.addAction(play)  # Space types a space in the text: only in the list
+        play.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+
         self._timer = QTimer(self)
         self._timer.setInterval(40)
         self._timer.timeout.connect(self._on_timer_timeout)
         self._voices_job = None
         self.load_voices()
+        self.set_document(context.project.document(self.panel_id))
+
+    def _action(self, name: str, text: str, keys, slot) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(f"voice.{name}")
+        action.setShortcuts([QKeySequence(k) for k in keys])
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.setToolTip(f"{text} ({QKeySequence(keys[0]).toString()})")
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _spin(self, name: str):
+        return getattr(self, SPIN_ATTRS.get(name, name))
+
+    # -- the document: mirror it -------------------------------------------------------------------
+    def bind_document(self, document: VoiceDocument) -> None:
+        for name in ("text", "ssml", "lyrics", "melody", "settings", "takes", "mode"):
+            self.on_document_changed(name, document.get(name))
+
+    def on_document_changed(self, name: str, value) -> None:
+        self._mirroring = True
+        try:
+            if name == "text":
+                self.editor.set_text_keeping_cursor(value)
+            elif name == "lyrics":
+                self.lyrics.set_text_keeping_cursor(value)
+                self._preview_melody()
+            elif name == "ssml":
+                self.markup_combo.setCurrentIndex([m[0] for m in MARKUP].index(value))
+            elif name in ("melody", "melody_name"):
+                self._show_melody()
+            elif name == "settings":
+                self._show_settings(value)
+            elif name in ("takes", "selected"):
+                self._show_takes()
+            elif name == "mode":
+                self.tabs.setCurrentIndex(1 if value == "sing" else 0)
+        finally:
+            self._mirroring = False
+
+    def _show_settings(self, settings: VoiceSettings) -> None:
+        self.engine_combo.setCurrentIndex(max(0, self.engine_combo.findData(settings.engine)))
+        self._fill_voices(settings)
+        for name, *_rest in SPINS:
+            self._spin(name).setValue(getattr(settings, name))
+        self.accompaniment.setChecked(settings.accompaniment)
+        index = self.track_combo.findData(settings.track)
+        self.track_combo.setCurrentIndex(max(0, index))
+        plugin = settings.plugin
+        for name in ("rate", "pitch", "volume", "sentence_pause", "variation"):
+            self._spin(name).setEnabled(plugin is None)
+        self.plugin_form.setVisible(plugin is not None)
+        if plugin is not None:
+            self._show_plugin(plugin, settings)
+            return
+        info = self._voices.get(settings.voice)
+        if info is None:
+            missing = self._voices and settings.voice
+            self.voice_note.setText(f"⚠ {settings.voice} is not installed." if missing else "")
+            return
+        text = f"{info.language} · {info.quality} · {info.sample_rate} Hz"
+        text += f"<br>Licence: {info.licence}"
+        if info.restriction:
+            text += f"<br><b>⚠ {info.restriction}</b>"
+        self.voice_note.setText(text)
+        self.variation.setEnabled(info.engine == "piper")
+
+    def _show_plugin(self, ref_id: str, settings: VoiceSettings) -> None:
+        if self._form_plugin != ref_id:
+            try:
+                ref = self.context.registry.get(ref_id)
+                generator = self.context.registry.generator(ref)
+            except Exception as exc:  # noqa: BLE001 - a broken plugin is shown, not fatal
+                self.voice_note.setText(f"⚠ {exc}")
+                self.plugin_form.set_params(())
+                self._form_plugin = None
+                return
+            self.plugin_form.set_params(generator.params)  # named param_<name> by their specs
+            self.voice_note.setText(ref.contribution.description or generator.description)
+            self._form_plugin = ref_id
+        self.plugin_form.blockSignals(True)
+        for key, value in settings.plugin_params:
+            try:
+                self.plugin_form.set_value(key, value)
+            except KeyError:
+                continue
+        self.plugin_form.blockSignals(False)
+
+    def _fill_voices(self, settings: VoiceSettings) -> None:
+        """The voice list for the engine picked, with the document's voice selected."""
+        combo = self.voice_combo
+        if self._combo_engine != settings.engine or combo.findData(settings.voice) < 0:
+            combo.clear()
+            if not self._voices and self._voices_job is not None and not self._voices_job.done:
+                combo.addItem("Finding voices…", "")
+                return
+            for voice_id, label, tip in self._voice_items(settings.engine):
+                combo.addItem(label, voice_id)
+                combo.setItemData(combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+            if combo.findData(settings.voice) < 0:  # another engine's, or not installed
+                known = {v: label for v, label, _tip in self._voice_items("")}
+                label = known.get(settings.voice, f"{settings.voice} (not installed)")
+                combo.insertItem(0, label, settings.voice)
+            self._combo_engine = settings.engine
+        combo.setCurrentIndex(combo.findData(settings.voice))
+
+    def _voice_items(self, engine: str):
+        for v in self._voices.values():
+            if engine in ("", v.engine):
+                tip = f"{v.id}\n{v.sample_rate} Hz · licence: {v.licence}"
+                yield v.id, v.label, tip + (f"\n⚠ {v.restriction}" if v.restriction else "")
+        if engine in ("", "plugin"):
+            for ref in self.context.registry.contributions("voice"):
+                if ref.id.split("/")[0] != "studio":  # the built-in engines are listed above
+                    yield f"plugin:{ref.id}", f"{ref.title} (plugin {ref.id})", ref.id
+
+    def _show_takes(self) -> None:
+        doc = self.document
+        self.takes_list.blockSignals(True)
+        self.takes_list.clear()
+        for take in doc.takes:
+            item = QListWidgetItem(take.label)
+            item.setData(Qt.ItemDataRole.UserRole, take.id)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+            voice = take.provenance.get("voice", "")
+            item.setToolTip(f"{take.label}\n{take.duration:.2f} s · {voice} · {take.created}")
+            self.takes_list.addItem(item)
+        take = doc.take()
+        if take is not None:
+            self.takes_list.setCurrentRow(doc.takes.index(take))
+        self.takes_list.blockSignals(False)
+        for widget in (self.play_button, self.delete_take_button, self.export_button):
+            widget.setEnabled(take is not None)
+        if take is None:
+            self.waveform.clear()
+        elif self.job is None or self.job.done:
+            self.waveform.set_audio(take.samples, take.sample_rate, take.marks)
+
+    def _show_melody(self) -> None:
+        doc = self.document
+        clip = doc.melody
+        self.track_combo.blockSignals(True)
+        self.track_combo.clear()
+        if clip is not None:
+            for channel in sorted({n.channel for n in clip.notes}):
+                count = sum(1 for n in clip.notes if n.channel == channel)
+                self.track_combo.addItem(f"Track {channel + 1} ({count} notes)", channel)
+            index = self.track_combo.findData(doc.settings.track)
+            self.track_combo.setCurrentIndex(max(0, index))
+        self.track_combo.blockSignals(False)
+        self.melody_label.setText(
+            f"Melody from {doc.melody_name}: {len(clip.notes)} notes." if clip else "No melody yet."
+        )
+        self._preview_melody()
+
+    def _preview_melody(self) -> None:
+        """The syllables under the notes as typed (the sung split may refine them)."""
+        doc = self.document
+        if doc is None or doc.melody is None:
+            self.melody_view.set_melody([], [])
+            return
+        from studio.voice.sing import assign, melody_from_clip, split_lyrics
+
+        try:
+            notes, _ = melody_from_clip(doc.melody, self.track_combo.currentData())
+        except ValueError:
+            return
+        syllables = split_lyrics(doc.lyrics)
+        plan, _ = assign(syllables, notes)
+        labels = ["la" if s < 0 else ("_" if k else syllables[s].text) for s, k in plan]
+        self.melody_view.set_melody(notes, labels)
+
+    # -- gestures: commands on the document --------------------------------------------------------
+    def _on_editor_text_changed(self) -> None:
+        if not self._mirroring:
+            self.document.set("Edit text", merge_key="text", text=self.editor.toPlainText())
+
+    def _on_lyrics_text_changed(self) -> None:
+        if not self._mirroring:
+            self.document.set("Edit lyrics", merge_key="lyrics", lyrics=self.lyrics.toPlainText())
+
+    def _on_markup_combo_changed(self, index: int) -> None:
+        if not self._mirroring and index >= 0:
+            value = MARKUP[index][0]
+            what = {None: "SSML when it starts with <speak>", False: "plain text", True: "SSML"}
+            self.document.set(f"Read as {what[value]}", ssml=value)
+
+    def _on_spin_changed(self, value) -> None:
+        if self._mirroring:
+            return
+        name = next(n for n, *_ in SPINS if self._spin(n) is self.sender())
+        label = next(s[4] for s in SPINS if s[0] == name)
+        self.document.change_settings(
+            f"{label} {self.sender().textFromValue(value)}", merge_key=f"settings.{name}",
+            **{name: value},
+        )  # fmt: skip
+
+    def _on_engine_combo_changed(self, index: int) -> None:
+        if self._mirroring or index < 0:
+            return
+        engine = self.engine_combo.itemData(index)
+        current = self.document.settings.voice
+        ids = [voice_id for voice_id, *_ in self._voice_items(engine)]
+        voice = current if current in ids or not ids else self._closest_voice(current, ids)
+        label = self.engine_combo.itemText(index)
+        self.document.change_settings(f"Engine: {label}", engine=engine, voice=voice)
+
+    def _closest_voice(self, current: str, ids: list[str]) -> str:
+        """The first voice in ``ids`` speaking the current voice's language (else the first)."""
+        info = self._voices.get(current)
+        language = info.language.lower().replace("_", "-") if info else ""
+        for stem in (language, language.split("-")[0]):
+            for voice_id in ids:
+                other = self._voices.get(voice_id)
+                if stem and other and other.language.lower().replace("_", "-") == stem:
+                    return voice_id
+        return ids[0]
+
+    def _on_voice_combo_changed(self, index: int) -> None:
+        voice = self.voice_combo.itemData(index) if index >= 0 else ""
+        if not self._mirroring and voice:
+            label = self.voice_combo.itemText(index).split(" (")[0]
+            self.document.change_settings(f"Voice: {label}", voice=voice)
+
+    def select_voice(self, voice_id: str) -> bool:
+        """Speak with ``voice_id`` (showing every engine when the list's filter hides it);
+        False when no such voice is installed."""
+        known = voice_id in self._voices or any(v == voice_id for v, *_ in self._voice_items(""))
+        if known:
+            engine = self.document.settings.engine
+            if voice_id not in [v for v, *_ in self._voice_items(engine)]:
+                engine = ""
+            self.document.change_settings(f"Voice: {voice_id}", voice=voice_id, engine=engine)
+        return known
+
+    def _on_track_combo_changed(self, _index: int) -> None:
+        if not self._mirroring:
+            track = self.track_combo.currentData()
+            self.document.change_settings(f"Sing track {(track or 0) + 1}", track=track)
+            self._preview_melody()
+
+    def _on_accompaniment_toggled(self, checked: bool) -> None:
+        if not self._mirroring:
+            what = "Mix" if checked else "No"
+            self.document.change_settings(f"{what} accompaniment", accompaniment=checked)
+
+    def _on_plugin_form_changed(self) -> None:
+        if not self._mirroring:
+            params = tuple(self.plugin_form.values().items())
+            self.document.change_settings(
+                "Plugin voice settings", merge_key="settings.plugin", plugin_params=params
+            )
+
+    def _on_tabs_changed(self, index: int) -> None:
+        if not self._mirroring:
+            self.document.set_quiet(mode="sing" if index == 1 else "speak")
+
+    def _on_takes_row_changed(self, row: int) -> None:
+        if not self._mirroring and 0 <= row < len(self.document.takes):
+            self.document.set_quiet(selected=self.document.takes[row].id)
+
+    def _on_takes_item_changed(self, item: QListWidgetItem) -> None:
+        take_id = item.data(Qt.ItemDataRole.UserRole)
+        if not self._mirroring and take_id is not None:
+            self.document.rename_take(int(take_id), item.text())
+
+    def delete_selected_take(self) -> None:
+        take = self.document.take()
+        if take is not None:
+            self.stop()
+            self.document.remove_take(take.id)
+            self.status.setText(f"Deleted take {take.id} (Edit ▸ Undo brings it back).")
 
     # -- voices ------------------------------------------------------------------------------------
-    @property
-    def cache(self):
-        if self._cache is None:
-            from studio.voice.speech import SpeakerCache
-
-            self._cache = SpeakerCache(self.context.store, self.context.device)
-        return self._cache
-
     def load_voices(self) -> None:
         """List the voices off the GUI thread (eSpeak's list takes a moment to load)."""
         self.voice_combo.clear()
@@ -261,442 +384,62 @@ class VoicePanel(PanelBase):
         self._voices_job.failed.connect(self._on_voices_failed)
 
     def _on_voices_listed(self, voices) -> None:
-        self.voice_combo.blockSignals(True)
-        self.voice_combo.clear()
-        for v in voices:
-            self.voice_combo.addItem(v.label, v.id)
-            tip = f"{v.id}\n{v.sample_rate} Hz · licence: {v.licence}"
-            if v.restriction:
-                tip += f"\n⚠ {v.restriction}"
-            self.voice_combo.setItemData(
-                self.voice_combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole
-            )
-        for ref in self.context.registry.contributions("voice"):
-            if ref.id.split("/")[0] == "studio":
-                continue  # the built-in engines are listed voice by voice above
-            self.voice_combo.addItem(f"{ref.title} (plugin {ref.id})", f"plugin:{ref.id}")
-        self.voice_combo.blockSignals(False)
         self._voices = {v.id: v for v in voices}
+        self._combo_engine = None
+        plugins = self.engine_combo.findData("plugin")
+        if plugins >= 0 and not any(v.startswith("plugin:") for v, *_ in self._voice_items("")):
+            self._mirroring = True
+            self.engine_combo.removeItem(plugins)  # no plugin voices: nothing to pick there
+            self._mirroring = False
         if not voices:
             self.status.setText("⚠ No voices installed: pip install piper-tts espeakng-loader")
         for problem in self.cache.problems:
             log.warning("voice: %s", problem)
-        self._on_voice_combo_changed()
+        if self.document is not None:
+            self.on_document_changed("settings", self.document.settings)
 
     def _on_voices_failed(self, message: str, _tb: str) -> None:
         self.status.setText(f"⚠ Could not list the voices: {message}")
 
-    def _on_voice_combo_changed(self, *_args) -> None:
-        data = self.voice_combo.currentData() or ""
-        plugin = data.startswith("plugin:")
-        for box in (self.rate, self.pitch, self.volume, self.pause, self.variation):
-            box.setEnabled(not plugin)
-        self.plugin_form.setVisible(plugin)
-        if plugin:
-            try:
-                ref = self.context.registry.get(data.split(":", 1)[1])
-                generator = self.context.registry.generator(ref)
-            except Exception as exc:  # noqa: BLE001 - a broken plugin is shown, not fatal
-                self.voice_note.setText(f"⚠ {exc}")
-                self.plugin_form.set_params(())
-                return
-            self.plugin_form.set_params(generator.params)
-            self.voice_note.setText(ref.contribution.description or generator.description)
-            return
-        info = getattr(self, "_voices", {}).get(data)
-        if info is None:
-            self.voice_note.setText("")
-            return
-        text = (
-            f"{info.language} · {info.quality} · {info.sample_rate} Hz<br>Licence: {info.licence}"
-        )
-        if info.restriction:
-            text += f"<br><b>⚠ {info.restriction}</b>"
-        self.voice_note.setText(text)
-        self.variation.setEnabled(info.engine == "piper")
+    # -- files -------------------------------------------------------------------------------------
+    def import_dialog(self) -> None:
+        """Ctrl+I: a text or SSML file into the text, or a MIDI file to sing (one undo step)."""
+        path = files.ask_open(self, "text", "Import text, SSML or a melody", IMPORT_FILTER)
+        if path is not None:
+            self.open_file(path)
 
-    def select_voice(self, voice_id: str) -> bool:
-        index = self.voice_combo.findData(voice_id)
-        if index >= 0:
-            self.voice_combo.setCurrentIndex(index)
-        return index >= 0
+    def open_midi_dialog(self) -> None:
+        path = files.ask_open(self, "midi", "Open MIDI", "MIDI files (*.mid *.midi)")
+        if path is not None:
+            self.open_file(path)
 
-    # -- speaking ----------------------------------------------------------------------------------
-    def settings(self):
-        from studio.voice.speech import SpeechSettings
-
-        return SpeechSettings(
-            voice=self.voice_combo.currentData() or "",
-            rate=self.rate.value(),
-            pitch=self.pitch.value(),
-            volume=self.volume.value(),
-            sentence_pause=self.pause.value(),
-            variation=self.variation.value(),
-        )
-
-    def run_current(self) -> None:
-        if self.tabs.currentIndex() == 0:
-            self.speak()
-        else:
-            self.sing()
-
-    def speak(self):
-        from studio.voice.player import NoAudioDevice
-        from studio.voice.speech import speak
-
-        cursor = self.editor.textCursor()
-        text = cursor.selectedText().replace("\u2029", "\n") or self.editor.toPlainText()
-        if not text.strip():
-            self.status.setText("⚠ Nothing to say: type some text first.")
-            return None
-        self.stop()
-        settings = self.settings()
-        if settings.voice.startswith("plugin:"):
-            return self._speak_with_plugin(settings.voice.split(":", 1)[1], text)
-        info = getattr(self, "_voices", {}).get(settings.voice)
-        rate = info.sample_rate if info else 22050
-        self.waveform.clear()
-        self._playing = True
+    def open_file(self, path: Path) -> bool:
+        """A .mid becomes the melody on the Sing tab; a text or SSML file the text to speak.
+        One undoable step; False (with the reason in the status line) when it can't be read."""
+        path = Path(path)
         try:
-            self.player.start(rate)
-        except NoAudioDevice as exc:
-            self._playing = False
-            self._no_sound = str(exc)
-        else:
-            self._no_sound = ""
-        player, cache, playing = self.player, self.cache, self._playing
+            if path.suffix.lower() in MIDI_SUFFIXES:
+                clip = read_melody(path)
+                self.document.set_quiet(mode="sing")
+                self.document.set_melody(clip, path.name, label=f"Import {path.name}")
+                self.status.setText(f"Melody from {path.name}: {len(clip.notes)} notes.")
+            else:
+                text, ssml = read_text_file(path)
+                self.document.set_quiet(mode="speak")
+                self.document.set(f"Import {path.name}", text=text, ssml=ssml)
+                self.status.setText(f"Imported {path.name} (Edit ▸ Undo takes it back).")
+        except DocumentError as exc:
+            self.status.setText(f"⚠ {exc}")
+            return False
+        return True
 
-        def sink(chunk) -> None:
-            if playing:
-                player.feed(chunk.samples)
-
-        def work(_request, ctx):
-            try:
-                return speak(text, settings, ctx, cache=cache, sink=sink)
-            finally:
-                player.finish()
-
-        self.result = None
-        self.export_button.setEnabled(False)
-        handle = self.start_job(
-            JobSpec(title="Voice: speak", fn=work, family="voice", key="voice.run")
-        )
-        self._timer.start()
-        return handle
-
-    def _speak_with_plugin(self, ref_id: str, text: str):
-        """A plugin's voice: its parameters, its AudioClip (streamed only if it uses the sink)."""
-        from studio.voice.speech import SpeechResult
-
-        registry, device = self.context.registry, self.context.device
-        request = {**self.plugin_form.values(), "text": text}
-
-        def work(req, ctx):
-            clip = registry.run(ref_id, req, ctx, device=device)
-            if not isinstance(clip, AudioClip):
-                raise TypeError(f"{ref_id} returned {type(clip).__name__}, not audio")
-            mono = clip.samples if clip.samples.ndim == 1 else clip.samples.mean(axis=1)
-            hop = max(1, int(0.01 * clip.sample_rate))
-            env = abs(mono[: len(mono) // hop * hop]).reshape(-1, hop).max(axis=1)
-            return SpeechResult(
-                clip.duration, clip.sample_rate, [], env, [], dict(req), text, audio=clip
-            )
-
-        self._no_sound, self._playing = "", False
-        self.result = None
-        self.export_button.setEnabled(False)
-        spec = JobSpec(
-            title=f"Voice: {ref_id}", fn=work, request=request, family=f"plugin:{ref_id}",
-            key="voice.run",
-        )  # fmt: skip
-        return self.start_job(spec)
-
-    def _on_job_partial(self, chunk) -> None:
-        if not self._is_current() or not hasattr(chunk, "segment"):
-            return
-        if chunk.mark is not None:
-            self.waveform.add_mark(chunk.mark.time, chunk.mark.text)
-        self.waveform.add(chunk.samples, chunk.sample_rate)
-
-    _playing = False
-    _no_sound = ""
-
-    def _on_job_succeeded(self, result) -> None:
-        if not self._is_current():
-            return
-        self.progress.setValue(1000)
-        if isinstance(result, Path):
-            self.status.setText(f"Exported {result}")
-            log.info("exported %s", result)
-            self.remember_saved(result, {"engine": "studio/voice"})
-            return
-        self.cancel_button.setEnabled(self.player.playing)
-        self.result = result
-        self.export_button.setEnabled(True)
-        if hasattr(result, "marks"):  # speech
-            if (self.job.spec.family or "").startswith("plugin:"):
-                self._play_clip(result.audio)  # a plugin's voice plays when it is done
-            self.waveform.set_envelope(result.envelope)
-            self.waveform.marks = [(m.time, m.text) for m in result.marks]
-            parts = [f"{result.duration:.1f} s, {len(result.marks)} sentences"]
-            if result.first_audio_after is not None:
-                parts.append(f"first sound after {result.first_audio_after * 1000:.0f} ms")
-            message = " · ".join(parts)
-        else:  # song
-            self.melody_view.set_melody(
-                [n.note for n in result.notes], [n.syllable for n in result.notes]
-            )
-            message = f"{result.audio.duration:.1f} s sung"
-            if self._playing:
-                self.player.feed(result.audio.samples)
-                self.player.finish()
-        notes = list(getattr(result, "warnings", [])) + list(getattr(result, "messages", []))
-        if self._no_sound:
-            notes.insert(0, f"no sound: {self._no_sound}")
-        self.status.setText(message + "".join(f"\n⚠ {n}" for n in notes[:4]))
-
-    def _play_clip(self, clip: AudioClip) -> None:
-        from studio.voice.player import NoAudioDevice
-
-        try:
-            self.player.start(clip.sample_rate, clip.channels)
-        except NoAudioDevice as exc:
-            self._no_sound = str(exc)
-            return
-        self.player.feed(clip.samples)
-        self.player.finish()
-        self._timer.start()
-
-    def _on_job_failed(self, message: str, _tb: str) -> None:
-        if not self._is_current():
-            return
-        self.player.cancel()
-        self.cancel_button.setEnabled(False)
-        self.status.setText(f"⚠ {message}")
-        m = re.search(r"line (\d+), column (\d+)", message)
-        if m and self.tabs.currentIndex() == 0:
-            # put the cursor where the SSML is wrong
-            block = self.editor.document().findBlockByNumber(int(m[1]) - 1)
-            cursor = self.editor.textCursor()
-            cursor.setPosition(block.position() + max(0, int(m[2]) - 1))
-            self.editor.setTextCursor(cursor)
-            self.editor.setFocus()
-
-    def stop(self) -> None:
-        """Silence at once and stop making more."""
-        self.player.cancel()
-        if self.job is not None and not self.job.done:
-            self.job.cancel()
-        self.cancel_button.setEnabled(False)
-        self.waveform.set_playhead(None)
-        self.melody_view.playhead = None
-        self.melody_view.update()
-        self._timer.stop()
-
-    def _on_timer_timeout(self) -> None:
-        if self.player.playing:
-            seconds = self.player.position
-            if self.tabs.currentIndex() == 0:
-                self.waveform.set_playhead(seconds)
-            elif self.melody is not None:
-                self.melody_view.playhead = seconds * self.melody.bpm / 60.0
-                self.melody_view.update()
-            self.cancel_button.setEnabled(True)
-        elif self.job is None or self.job.done:
-            self._timer.stop()
-            self.waveform.set_playhead(None)
-            self.melody_view.playhead = None
-            self.melody_view.update()
-            self.cancel_button.setEnabled(False)
-
-    # -- singing -----------------------------------------------------------------------------------
     def take_music_melody(self) -> bool:
+        """Sing the Music panel's notes (a copy)."""
         clip = self.context.shared.get("music.clip")
         if clip is None or not clip.notes:
             self.status.setText("⚠ The Music panel has no notes yet: compose or open something.")
             return False
-        self.set_melody(copy.deepcopy(clip), "the Music panel")
+        self.document.set_quiet(mode="sing")
+        self.document.set_melody(clip, "the Music panel")
+        self.status.setText(f"Melody from the Music panel: {len(clip.notes)} notes.")
         return True
-
-    def open_midi_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open MIDI", "", "MIDI files (*.mid *.midi)")
-        if path:
-            self.open_file(Path(path))
-
-    def open_file(self, path: Path) -> bool:
-        """A .mid opens in the Sing tab; a text or SSML file in the Speak tab."""
-        if path.suffix.lower() in (".mid", ".midi"):
-            try:
-                clip = MidiClip.load(path)
-            except (ValueError, OSError, EOFError) as exc:
-                self.status.setText(f"⚠ {path.name} is not a readable MIDI file: {exc}")
-                return False
-            if not clip.notes:
-                self.status.setText(f"⚠ {path.name} has no notes to sing.")
-                return False
-            self.set_melody(clip, path.name)
-            return True
-        try:
-            self.editor.setPlainText(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            self.status.setText(f"⚠ Could not read {path.name}: {exc}")
-            return False
-        self.tabs.setCurrentIndex(0)
-        return True
-
-    def set_melody(self, clip: MidiClip, name: str) -> None:
-        self.melody, self.melody_name = clip, name
-        self.track_combo.blockSignals(True)
-        self.track_combo.clear()
-        for channel in sorted({n.channel for n in clip.notes}):
-            count = sum(1 for n in clip.notes if n.channel == channel)
-            self.track_combo.addItem(f"Track {channel + 1} ({count} notes)", channel)
-        self.track_combo.blockSignals(False)
-        self.tabs.setCurrentIndex(1)
-        self._preview_melody()
-        self.status.setText(f"Melody from {name}: {len(clip.notes)} notes. Type lyrics, then Sing.")
-
-    def _preview_melody(self, *_args) -> None:
-        """Show the syllables under the notes as typed (hyphens; the sung split may refine it)."""
-        if self.melody is None:
-            return
-        from studio.voice.sing import assign, melody_from_clip, split_lyrics
-
-        try:
-            notes, _ = melody_from_clip(self.melody, self.track_combo.currentData())
-        except ValueError:
-            return
-        syllables = split_lyrics(self.lyrics.toPlainText())
-        plan, _ = assign(syllables, notes)
-        labels = ["la" if s < 0 else ("_" if k else syllables[s].text) for s, k in plan]
-        self.melody_view.set_melody(notes, labels)
-
-    def sing(self):
-        from studio.voice.player import NoAudioDevice
-        from studio.voice.sing import SingSettings, sing_clip
-
-        if self.melody is None and not self.take_music_melody():
-            return None
-        assert self.melody is not None
-        voice = self.voice_combo.currentData() or ""
-        settings = SingSettings(
-            voice=voice,
-            vibrato_depth=self.vibrato.value(),
-            vibrato_rate=self.vibrato_rate.value(),
-            glide=self.glide.value(),
-            transpose=self.transpose.value(),
-        )
-        self.stop()
-        clip, lyrics, cache = self.melody, self.lyrics.toPlainText(), self.cache
-        track, backing = self.track_combo.currentData(), self.accompaniment.isChecked()
-        soundfont = self.context.settings.soundfont or None
-
-        def work(_request, ctx):
-            return sing_clip(
-                clip, lyrics, settings, ctx, track=track, accompaniment=backing,
-                soundfont=Path(soundfont) if soundfont else None, cache=cache,
-            )  # fmt: skip
-
-        self.result = None
-        self.export_button.setEnabled(False)
-        rate = 44100 if backing else 22050
-        self._playing = True
-        try:
-            self.player.start(rate, 2 if backing else 1)
-        except NoAudioDevice as exc:
-            self._playing, self._no_sound = False, str(exc)
-        else:
-            self._no_sound = ""
-        handle = self.start_job(
-            JobSpec(title="Voice: sing", fn=work, family="voice", key="voice.run")
-        )
-        self._timer.start()
-        return handle
-
-    # -- export ------------------------------------------------------------------------------------
-    def export_dialog(self) -> Path | None:
-        if self.result is None:
-            self.status.setText("Speak or sing first, then export.")
-            return None
-        path, chosen = QFileDialog.getSaveFileName(
-            self, "Export audio", "voice.flac", EXPORT_FILTER
-        )
-        if not path:
-            return None
-        target = Path(path)
-        if not target.suffix:
-            target = target.with_suffix("." + chosen.split("*.")[1].rstrip(")"))
-        self.export_to(target)
-        return target
-
-    def transcribe_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "A recording of speech", "", "Sound (*.wav *.flac *.ogg);;All files (*)"
-        )
-        if path:
-            self.transcribe(Path(path))
-
-    def transcribe(self, path: Path, transcriber: str | None = None):
-        """Run a transcriber plugin on a recording; its text goes into the Speak tab's editor,
-        or into the lyrics when the Sing tab is in front. Returns the job (None without one)."""
-        refs = self.context.registry.contributions("transcriber")
-        if not refs:
-            self.status.setText(
-                "No transcriber is installed (the dictation example plugin is one)."
-            )
-            return None
-        qualified = transcriber or refs[0].id
-        registry = self.context.registry
-        into_lyrics = self.tabs.currentIndex() == 1
-
-        def work(_request, ctx):
-            import soundfile
-
-            samples, rate = soundfile.read(str(path), dtype="float32", always_2d=False)
-            return registry.run(qualified, {"audio": AudioClip(samples, int(rate))}, ctx)
-
-        def done(text) -> None:
-            target = self.lyrics if into_lyrics else self.editor
-            target.setPlainText(str(text))
-            where = "the lyrics" if into_lyrics else "the text to speak"
-            self.status.setText(f"Transcribed {path.name} into {where}.")
-
-        handle = self.context.runner.submit(
-            JobSpec(title=f"Voice: transcribe {path.name}", fn=work, family=f"plugin:{qualified}")
-        )
-        handle.succeeded.connect(done)
-        handle.failed.connect(lambda message, _tb: self.status.setText(message))
-        return handle
-
-    def export_to(self, path: Path):
-        """Write the last result in a job (the disk never blocks the window)."""
-        from studio.voice.speech import AudioWriter, SpeechSettings, speak
-
-        result = self.result
-        if result is None:
-            return None
-        audio: AudioClip | None = getattr(result, "audio", None)
-        text = getattr(result, "text", "") or self.lyrics.toPlainText()
-        meta = getattr(result, "settings", None) or (audio.provenance if audio else {})
-        cache = self.cache
-
-        def work(_request, ctx):
-            channels = audio.channels if audio is not None else 1
-            rate = audio.sample_rate if audio is not None else result.sample_rate
-            with AudioWriter(path, rate, channels, text=text, settings=meta) as writer:
-                if audio is not None:
-                    writer.write(audio.samples)
-                else:  # too long to keep in memory: speak it again straight into the file
-                    speak(
-                        text, SpeechSettings(**meta), ctx, cache=cache, sink=writer, keep_seconds=0
-                    )
-            return path
-
-        self._export_path = path
-        return self.start_job(
-            JobSpec(title=f"Voice: export {path.name}", fn=work, key="voice.export")
-        )
-
-    def shutdown(self) -> None:
-        self.stop()
-        self.player.stop()

@@ -1,20 +1,54 @@
-"""The Voice panel's views: SSML highlighting, the waveform with sentence marks, the sung melody."""
+"""The Voice panel's views: the text editor with SSML highlighting, the waveform with sentence
+marks, the sung melody."""
 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QEvent, QRectF, Qt
 from PySide6.QtGui import (
     QColor,
     QFont,
+    QKeySequence,
     QPainter,
     QPen,
     QSyntaxHighlighter,
     QTextCharFormat,
 )
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QPlainTextEdit, QSizePolicy, QWidget
 
-__all__ = ["SsmlHighlighter", "WaveformView", "MelodyView"]
+__all__ = ["TextEdit", "SsmlHighlighter", "WaveformView", "MelodyView"]
+
+
+class TextEdit(QPlainTextEdit):
+    """A plain text editor without an undo stack of its own: what is typed becomes a step of the
+    document, and Ctrl+Z / Ctrl+Shift+Z go on to the window's Edit ▸ Undo / Redo, which undo
+    the document (typing, transcriptions, imports and takes alike)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setUndoRedoEnabled(False)
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride and (
+            event.matches(QKeySequence.StandardKey.Undo)
+            or event.matches(QKeySequence.StandardKey.Redo)
+        ):
+            event.ignore()  # not ours: the window's shortcut takes it
+            return False
+        return super().event(event)
+
+    def set_text_keeping_cursor(self, text: str) -> None:
+        """Show ``text`` (an undo, a transcription) with the cursor where it was, if it still
+        fits, and the view scrolled as it was."""
+        if self.toPlainText() == text:
+            return
+        position = self.textCursor().position()
+        scroll = self.verticalScrollBar().value()
+        self.setPlainText(text)
+        cursor = self.textCursor()
+        cursor.setPosition(min(position, len(text)))
+        self.setTextCursor(cursor)
+        self.verticalScrollBar().setValue(scroll)
 
 
 class SsmlHighlighter(QSyntaxHighlighter):
@@ -48,7 +82,7 @@ class WaveformView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("waveform")
+        self.setObjectName("voice.waveform")
         self.setMinimumHeight(110)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.clear()
@@ -67,6 +101,13 @@ class WaveformView(QWidget):
             self.peaks.append(block)
             self.total += len(block)
         self.update()
+
+    def set_audio(self, samples: np.ndarray, rate: int, marks=()) -> None:
+        """Show a whole take: its peak envelope and its sentence marks."""
+        self.clear()
+        mono = samples if samples.ndim == 1 else np.abs(samples).max(axis=1)
+        self.add(mono, rate)
+        self.marks = list(marks)
 
     def set_envelope(self, envelope: np.ndarray) -> None:
         self.peaks = [np.asarray(envelope)]
@@ -123,7 +164,7 @@ class MelodyView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("melody_view")
+        self.setObjectName("voice.melody")
         self.setMinimumHeight(180)
         self.notes: list = []  # studio.core.media.Note
         self.labels: list[str] = []
