@@ -12,7 +12,7 @@ def panel(qtbot, window):
     p = window.panels["video"]
     window.raise_panel("video")
     small_demo = {"width": 320, "height": 180, "frames": 60, "fps": 30.0}
-    p.source_options = lambda: small_demo if p.source_kind == "demo" else {}
+    p.source_options = lambda: small_demo if p.document.source == "demo" else {}
     p.start_preview()
     qtbot.waitUntil(lambda: p.last is not None, timeout=20000)
     return p
@@ -51,17 +51,18 @@ def test_pause_step_and_scrub(qtbot, panel):
 
 def test_effect_and_matte_controls_apply_live(qtbot, panel):
     panel.set_effect("color")
-    panel.colour = panel.colour.fromRgb(255, 0, 255)
-    panel._on_settings_changed()
+    panel.document.set("Background colour", color="#ff00ff")
     qtbot.waitUntil(
         lambda: tuple(panel.last.output[5, 5]) == (255, 0, 255), timeout=10000
     )  # a corner of the backdrop is the chosen colour
     panel.refine_boxes["grow"].setValue(20)
+    assert panel.document.grow == 20.0
     grown = _next_frame(qtbot, panel)
     qtbot.waitUntil(lambda: panel.last is not grown, timeout=10000)
     assert panel.last.matte.mean() > grown.matte.mean() * 0.9
     panel.set_effect("image-panel")
-    assert "no picture" in panel.status.text()
+    qtbot.waitUntil(lambda: "no picture" in panel.status.text(), timeout=5000)
+    panel.set_effect("blur")
     panel.context.shared["image.current"] = Image(np.full((20, 20, 3), 7, np.uint8))
     panel.set_effect("image-panel")
     qtbot.waitUntil(lambda: tuple(panel.last.output[5, 5]) == (7, 7, 7), timeout=10000)
@@ -81,6 +82,7 @@ def test_export_with_progress_then_the_matte_goes_to_the_image_panel(qtbot, pane
     frame = panel.context.shared["video.frame"]
     assert mask.alpha.shape == frame.pixels.shape[:2] == (180, 320)
     assert mask.provenance["engine"] == "selfie"
+    assert panel.document.last_export == str(tmp_path / "demo_matte.mp4")
 
 
 def test_cancelled_export_leaves_no_file(qtbot, panel, tmp_path):
@@ -96,13 +98,11 @@ def test_cancelled_export_leaves_no_file(qtbot, panel, tmp_path):
 
 
 def test_a_missing_camera_says_so_and_another_source_works(qtbot, panel):
-    panel.camera_index.blockSignals(True)
-    panel.camera_index.setValue(9)
-    panel.camera_index.blockSignals(False)
-    panel.set_source("camera")
+    panel.document.set("Camera 9", camera_index=9, source="camera")
     qtbot.waitUntil(lambda: "no camera at index 9" in panel.view.message, timeout=20000)
     assert "Choose another source" in panel.view.message
     assert not panel.export_button.isEnabled()
+    assert panel.camera_index.value() == 9 and panel.camera_row.isVisible()
     panel.last = None
     panel.set_source("demo")
     qtbot.waitUntil(lambda: panel.last is not None, timeout=20000)
