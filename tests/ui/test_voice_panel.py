@@ -1,10 +1,12 @@
 """The Voice panel with the real voices: speak with marks, SSML errors, sing, export; the
 widgets mirror the document (undo moves them back)."""
 
+import numpy as np
 import pytest
 
 from studio.core.media import MidiClip, Note
 from studio.ui.jobs import JobState
+from studio.voice.document import Take, VoiceDocument, VoiceSettings
 from studio.voice.speech import read_metadata
 
 
@@ -91,3 +93,21 @@ def test_sing_the_music_panels_melody_with_syllables_under_the_notes(qtbot, wind
     panel.document.undo()  # the take
     panel.document.undo()  # the melody
     assert panel.document.melody is None and panel.melody_view.notes == []
+
+
+def test_a_document_from_a_project_shows_in_every_widget(panel):
+    take = Take(id=4, kind="speech", samples=np.full(8000, 0.3, np.float32), sample_rate=8000,
+                text="Saved words.", marks=((0.0, "Saved words."),))  # fmt: skip
+    doc = VoiceDocument(
+        text="Saved words.", ssml=False, lyrics="la",
+        settings=VoiceSettings(engine="espeak", voice="espeak:gmw/de", rate=1.5),
+        takes=(take,), selected=4, mode="sing",
+    )  # fmt: skip
+    panel.set_document(doc)
+    assert panel.editor.toPlainText() == "Saved words." and panel.lyrics.toPlainText() == "la"
+    assert panel.voice_combo.currentData() == "espeak:gmw/de" and panel.rate.value() == 1.5
+    assert panel.engine_combo.currentData() == "espeak" and panel.markup_combo.currentIndex() == 1
+    assert panel.tabs.currentIndex() == 1 and panel.takes_list.count() == 1
+    assert panel.waveform.duration == pytest.approx(1.0) and panel.play_button.isEnabled()
+    panel.editor.setPlainText("Changed.")  # the panel now edits the new document
+    assert doc.text == "Changed." and doc.undo_stack.labels() == ["Edit text"]

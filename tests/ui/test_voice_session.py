@@ -78,6 +78,13 @@ def test_type_speak_with_espeak_export_import_and_undo(qtbot, window, tmp_path):
     assert abs(samples).max() > 0.05  # sound, not silence
     assert out.stat().st_mode & 0o777 == 0o666 & ~_umask()
 
+    # so does Ctrl+E, to the format the name asks for
+    flac = tmp_path / "hello.flac"
+    files.answer_next(flac)
+    qtbot.keyClick(editor, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: flac.exists() and "hello.flac" in panel.status.text(), timeout=20000)
+    assert soundfile.info(str(flac)).format == "FLAC"
+
     # Ctrl+I imports a text file as one undoable step
     script = tmp_path / "script.txt"
     script.write_text("A line from a file.\n")
@@ -97,6 +104,15 @@ def test_type_speak_with_espeak_export_import_and_undo(qtbot, window, tmp_path):
     assert editor.toPlainText() == SAMPLE_TEXT
     _undo_via_menu(window, panel)  # the second Down key: back to Piper
     assert doc.settings.engine == "piper" and widget("engine").currentText().startswith("Piper")
+
+    # the text editor has no undo of its own: Ctrl+Shift+Z typed in it is the window's Redo
+    if window.findChild(QAction, "edit.redo") is not None:
+        editor.setFocus()
+        qtbot.keyClick(
+            editor, Qt.Key.Key_Z,
+            Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+        )  # fmt: skip
+        assert doc.settings.engine == "espeak" and widget("engine").currentText().startswith("eS")
 
 
 def test_escape_stops_and_every_control_has_a_name(qtbot, window):

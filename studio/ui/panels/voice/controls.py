@@ -87,16 +87,22 @@ def _button(text: str, name: str, tip: str) -> QPushButton:
     return button
 
 
-def _scrolling(widget: QWidget) -> QScrollArea:
-    """The controls column scrolls instead of clipping when the window is small."""
+def _column(controls: QWidget, button: QPushButton) -> QWidget:
+    """The controls scroll instead of clipping when the window is small; the button that uses
+    them stays in sight below."""
     scroll = QScrollArea()
-    scroll.setWidget(widget)
+    scroll.setWidget(controls)
     scroll.setWidgetResizable(True)
     scroll.setFrameShape(QScrollArea.Shape.NoFrame)
     scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    scroll.setMinimumWidth(310)
-    scroll.setMaximumWidth(360)
-    return scroll
+    column = QWidget()
+    column.setMinimumWidth(310)
+    column.setMaximumWidth(360)
+    v = QVBoxLayout(column)
+    v.setContentsMargins(0, 0, 0, 0)
+    v.addWidget(scroll, 1)
+    v.addWidget(button)
+    return column
 
 
 def _wrapping(text: str = "", name: str = "") -> QLabel:
@@ -160,7 +166,6 @@ def build(panel: VoicePanel) -> None:
         label = next(s[4] for s in SPINS if s[0] == name)
         form.addRow(label, getattr(p, SPIN_ATTRS.get(name, name)))
     form.addRow(p.plugin_form)
-    form.addRow(p.speak_button)
     speak_right = QSplitter(Qt.Orientation.Vertical)
     speak_right.addWidget(p.editor)
     speak_right.addWidget(p.waveform)
@@ -207,7 +212,6 @@ def build(panel: VoicePanel) -> None:
         label = next(s[4] for s in SPINS if s[0] == name)
         sf.addRow(label, getattr(p, SPIN_ATTRS.get(name, name)))
     sf.addRow(p.accompaniment)
-    sf.addRow(p.sing_button)
     sing_right = QWidget()
     gv = QVBoxLayout(sing_right)
     gv.setContentsMargins(0, 0, 0, 0)
@@ -218,11 +222,14 @@ def build(panel: VoicePanel) -> None:
     p.tabs = QTabWidget()
     p.tabs.setObjectName("voice.mode")
     p.tabs.tabBar().setUsesScrollButtons(False)
-    for left, right, title in ((speak_left, speak_right, "Speak"), (sing_left, sing_right, "Sing")):
+    for left, button, right, title in (
+        (speak_left, p.speak_button, speak_right, "Speak"),
+        (sing_left, p.sing_button, sing_right, "Sing"),
+    ):
         tab = QWidget()
         h = QHBoxLayout(tab)
         h.setContentsMargins(4, 4, 4, 4)
-        h.addWidget(_scrolling(left))
+        h.addWidget(_column(left, button))
         h.addWidget(right, 1)
         p.tabs.addTab(tab, title)
 
