@@ -134,6 +134,29 @@ def test_an_artist_makes_a_piece(qtbot, window, tiny_host, tmp_path):
     assert written.notes == list(doc.clip.notes)
     assert doc.source == str(tmp_path / "piece.mid")
 
+    # save the project (Ctrl+S), start a new one (Ctrl+N), open the saved one (Ctrl+O): the panel
+    # shows the same piece, takes and controls
+    project = tmp_path / "song.studio"
+    saved = {name: doc.get(name) for name in ("clip", "takes", "take", "bars", "instruments",
+                                              "seed", "variations", "bar_range")}  # fmt: skip
+    files.answer_next(project)
+    editor.setFocus()
+    qtbot.keyClick(editor, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not window.context.project.dirty, timeout=20000)
+    assert (project / "music" / "clip.mid").exists()
+    qtbot.keyClick(editor, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: panel.document is not doc)
+    assert panel.document.clip.notes == () and editor.clip.notes == []
+    files.answer_next(project)
+    editor.setFocus()
+    qtbot.keyClick(editor, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: panel.document.clip.notes != (), timeout=20000)
+    again = panel.document
+    assert {name: again.get(name) for name in saved} == saved
+    assert editor.clip.notes == list(saved["clip"].notes)
+    assert _find(window, "music.bars", QAbstractSpinBox).value() == 2
+    assert _find(window, "music.takes", QListWidget).count() == 2
+
 
 def test_escape_cancels_a_generation_and_leaves_the_clip(qtbot, window, tiny_host):
     window.raise_panel("music")

@@ -33,6 +33,7 @@ from studio.ui.widgets.param_form import ParamForm
 
 __all__ = ["MusicControls", "tool_button"]
 
+
 def tool_button(action: QAction) -> QToolButton:
     """A button showing ``action`` (its text, tooltip, enabled state): one control, one name."""
     button = QToolButton()

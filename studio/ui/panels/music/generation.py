@@ -149,7 +149,7 @@ class GenerationMixin:
         except ValueError as exc:
             self.status.setText(f"⚠ {exc}")
             return None
-        self._job_label, self._job_mode = label, mode
+        self._job_label, self._job_document = label, doc
         self._start_listening(spec, mode)
         return self.start_job(spec)
 
@@ -183,6 +183,10 @@ class GenerationMixin:
         self.progress.setValue(1000)
         self._preview = None
         doc = self.document
+        if doc is not self._job_document:  # File ▸ New or Open while it ran
+            self._show_clip()
+            self.update_cancel()
+            return
         had_notes = bool(doc.clip.notes)
         if doc.listen:
             self._listen(clips[0], final=True)

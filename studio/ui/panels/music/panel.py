@@ -120,6 +120,7 @@ class MusicPanel(GenerationMixin, TransportMixin, PanelBase):
         self.tracks.track_chosen.connect(self._on_tracks_track_chosen)
         self.controls.edited.connect(self._on_controls_edited)
         self.controls.takes.itemClicked.connect(self._on_takes_clicked)
+        self.controls.takes.itemActivated.connect(self._on_takes_clicked)
         self.set_document(context.project.document(self.panel_id))
 
     # -- actions -----------------------------------------------------------------------------------
@@ -179,6 +180,11 @@ class MusicPanel(GenerationMixin, TransportMixin, PanelBase):
     def clip(self) -> MidiClip:
         """The document's clip as a MidiClip (a copy; change it through the document)."""
         return self.document.midi_clip()
+
+    def set_document(self, document: MusicDocument) -> None:
+        if document is not self.document and self.job is not None and not self.job.done:
+            self.job.cancel()  # its result was for the document that is going away
+        super().set_document(document)
 
     def bind_document(self, document: MusicDocument) -> None:
         self._preview = None
