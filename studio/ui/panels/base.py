@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any, ClassVar
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
@@ -36,6 +36,16 @@ from studio.ui.widgets.param_form import ParamForm
 __all__ = ["PanelBase", "GeneratorPanel"]
 
 log = logging.getLogger(__name__)
+
+
+class ThinProgressBar(QProgressBar):
+    """A progress bar drawn 8 px high under a panel's controls (no text inside it)."""
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(40, 6)
+
+    def sizeHint(self) -> QSize:
+        return QSize(super().sizeHint().width(), 8)
 
 
 class PanelBase(QWidget):
@@ -101,7 +111,7 @@ class PanelBase(QWidget):
     def make_progress(self, text: str = "") -> None:
         """Create the panel's ``progress`` bar (thin, 0..1000) and its ``status`` line (wraps, can
         be selected and copied)."""
-        self.progress = QProgressBar()
+        self.progress = ThinProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(False)
         self.progress.setMaximumHeight(8)
@@ -113,12 +123,11 @@ class PanelBase(QWidget):
     def add_shortcuts(self, pairs) -> None:
         """Keyboard shortcuts that work while focus is anywhere inside the panel: (keys, slot)."""
         for keys, slot in pairs:
-            QShortcut(
-                QKeySequence(keys),
-                self,
-                slot,
-                context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
-            )
+            # (PySide6 ignores ``context=`` when a callable is passed to the constructor: every
+            # such shortcut was window-wide, so Ctrl+Return in two panels was ambiguous and dead.)
+            shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(slot)
 
     def select_generator(self, qualified_id: str) -> bool:
         """Show generator ``qualified_id``'s controls (``studio shot --generator``). False when
