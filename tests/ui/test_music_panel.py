@@ -399,3 +399,21 @@ def test_a_long_undo_text_does_not_widen_the_toolbar(qtbot, panel, doc):
     hidden = [a for a in panel.toolbar.actions() if not panel.toolbar.widgetForAction(a)]
     assert not hidden
     assert isinstance(panel.findChild(QWidget, "music.editor"), QWidget)
+
+
+def test_harmonize_over_existing_bars_is_one_undo_step(qtbot, window, panel, doc, tiny_host):
+    melody = [Note(i * 1.0, 67 + (i % 4), 1.0, 90, 0) for i in range(8)]
+    doc.replace_clip("Import", MidiClip(melody + [Note(0, 40, 8, 80, 1)]))
+    before = doc.clip
+    cell = panel.tracks.visualItemRect(panel.tracks.item(panel.tracks.row_of(0), 0))
+    qtbot.mouseClick(panel.tracks.viewport(), Qt.MouseButton.LeftButton, pos=cell.center())
+    assert doc.current_track() == 0
+    doc.set_quiet(instruments="strings,bass")
+    qtbot.mouseClick(panel.findChild(QToolButton, "music.harmonize"), Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(panel.job.finished, timeout=60000):
+        pass
+    assert panel.job.state == JobState.SUCCEEDED, panel.job.error
+    assert doc.undo_stack.labels() == ["Import", "Harmonize track 1"]
+    assert [n for n in doc.clip.notes if n.channel == 0] == melody  # the melody is kept
+    undo(window, doc)
+    assert doc.clip == before and list(panel.editor.clip.notes) == list(before.notes)

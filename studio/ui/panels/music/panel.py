@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QToolButton, QVBoxLayout, QWidget
 
 from studio.core.media import MidiClip
 from studio.music.document import TRANSFORMER, MusicDocument, grid_note
@@ -99,6 +99,9 @@ class MusicPanel(GenerationMixin, TransportMixin, PanelBase):
         self.controls = MusicControls(context, self.actions_by_name, self.progress, self.status)
         self.toolbar = self.build_toolbar()
         self.edit_bar = self.build_edit_bar()
+        # the names every panel shares (the window's tests and `studio shot` use them)
+        self.generator_combo = self.controls.generator
+        self.generate_button = self.controls.findChild(QToolButton, "music.generate")
 
         right = QWidget()
         rv = QVBoxLayout(right)
