@@ -45,6 +45,8 @@ class Settings(BaseModel):
     library_folders: list[str] = Field(default_factory=list)
     theme: Literal["light", "dark"] = "light"
     disabled_plugins: list[str] = Field(default_factory=list)
+    #: third-party plugins the user trusts to run inside Studio (the rest run in a worker process)
+    trusted_plugins: list[str] = Field(default_factory=list)
     soundfont: str = Field(default="", description="a .sf2 for playback; empty: the GM one shipped")
 
     def models_dir(self) -> Path:

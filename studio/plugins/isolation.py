@@ -1,33 +1,57 @@
-"""Process isolation for plugins whose manifest asks for it (``isolation = "process"``).
+"""Process isolation: third-party plugins run in a worker process of their own.
 
-The generator runs in a spawned worker process that speaks the JobContext protocol over a pipe:
-progress, partial results and the result come back, cancel goes there. A crash (a segfault, an
-abort), an out-of-memory kill or a hang past the timeout ends the job with a message saying which;
-the app stays up. Network access is refused in the worker unless the manifest asks for it: in a
-network namespace of its own where the OS allows (``unshare``), else by refusing socket
-connections; the worker says which applied.
+A worker (:mod:`studio.plugins._worker`) is a fresh interpreter started with ``subprocess`` in a
+session and process group of its own. Before it imports anything that could start a thread it
+cuts itself off the network (its own network namespace, through a user namespace for a normal
+user; else an audit hook refusing every socket but a Unix one), takes a PID namespace where the
+OS allows (else it is a subreaper), refuses writes outside its folders (Landlock, else an audit
+hook) and caps its address space (RLIMIT_AS) and CPU time (RLIMIT_CPU).
 
-This contains an honest but buggy plugin (crashes, hangs, leaks, stray connections). It is not a
-sandbox against malicious code: a plugin runs with the user's rights.
+Studio and the worker speak over a socket pair through :mod:`studio.plugins.channel`: JSON for
+control, raw buffers for arrays. Nothing the worker sends is unpickled.
+
+The worker is kept warm between jobs (one per plugin), so a run costs a round trip, not an
+interpreter start. A crash, a kill, a hang past the timeout or a cancel that is not honoured
+ends the worker and everything it started; the next run starts a fresh one.
+
+This contains an honest but buggy plugin (crashes, hangs, leaks, stray connections and writes).
+It is not a sandbox against malicious native code: a plugin runs with the user's rights.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
+import atexit
+import collections
 import os
 import signal
+import socket
+import subprocess
+import sys
+import threading
 import time
-import traceback
+from pathlib import Path
 from typing import Any
 
 from studio.core.jobs import Cancelled, JobContext
+from studio.plugins import channel, guard
 from studio.plugins.api import Generator, Param
 
-__all__ = ["IsolatedGenerator", "IsolationError", "describe_exit", "network_guard"]
+__all__ = [
+    "IsolatedGenerator",
+    "IsolationError",
+    "WorkerProcess",
+    "describe_exit",
+    "stop_all_workers",
+    "DEFAULT_MEMORY_MB",
+]
 
-_CLONE_NEWNET = 0x40000000
-_CLONE_NEWUSER = 0x10000000
-GRACE_SECONDS = 2.0  # how long a cancelled worker gets to stop before it is terminated
+GRACE_SECONDS = 2.0  # how long a cancelled worker gets to stop before it is killed
+START_SECONDS = 60.0  # how long a worker may take to start and report its guards
+OUTPUT_KEEP = 16 * 1024  # the last bytes of a worker's own output kept for the error message
+DEFAULT_MEMORY_MB = 4096  # address space of a worker whose manifest does not say
+#: tests set this to "1" to see the fallbacks a machine without namespaces or Landlock gets
+FALLBACK_ENV = "STUDIO_ISOLATION_FALLBACK"
+_END = b"\x00studio-output-end\x00"
 
 
 class IsolationError(RuntimeError):
@@ -49,348 +73,378 @@ def describe_exit(code: int | None) -> str:
             "SIGKILL": "was killed (out of memory?)",
             "SIGBUS": "crashed (bus error)",
             "SIGFPE": "crashed (arithmetic error)",
+            "SIGILL": "crashed (illegal instruction)",
             "SIGTERM": "was terminated",
+            "SIGXCPU": "used up its CPU-time limit and was stopped",
         }.get(name, f"died ({name})")
         return why
     return f"exited with status {code}"
 
 
-def network_guard() -> str:
-    """Cut this process off the network: its own network namespace when the OS allows it
-    (``unshare``), else a refusal in Python's socket layer. Returns which applied."""
-    import ctypes
-    import ctypes.util
+class _Output:
+    """The worker's stdout and stderr, drained by a thread here that keeps only the last
+    :data:`OUTPUT_KEEP` bytes: a plugin that prints gigabytes costs time, not memory."""
 
-    libc_name = ctypes.util.find_library("c")
-    if libc_name and hasattr(os, "getuid"):
-        libc = ctypes.CDLL(libc_name, use_errno=True)
-        flags = _CLONE_NEWNET if os.getuid() == 0 else (_CLONE_NEWUSER | _CLONE_NEWNET)
-        if libc.unshare(flags) == 0:
-            return "network namespace"
-    import socket
+    def __init__(self, stream: Any) -> None:
+        self._tail: collections.deque[bytes] = collections.deque()
+        self._size = 0
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._drain, args=(stream,), daemon=True,
+                                        name="plugin-output")  # fmt: skip
+        self._thread.start()
 
-    def refuse(self, address, *args, **kwargs):
-        if self.family == getattr(socket, "AF_UNIX", None):
-            return _connect(self, address, *args, **kwargs)
-        raise PermissionError(f"this plugin may not use the network (asked for {address!r})")
-
-    _connect = socket.socket.connect
-    socket.socket.connect = refuse  # type: ignore[method-assign]
-    socket.socket.connect_ex = refuse  # type: ignore[method-assign, assignment]
-    return "socket refusal"
-
-
-# Landlock (Linux 5.13+): the write rights a ruleset takes away outside the allowed folders
-_LL_WRITE = (
-    (1 << 1)
-    | (1 << 4)
-    | (1 << 5)
-    | (1 << 6)
-    | (1 << 7)
-    | (1 << 8)
-    | (1 << 9)
-    | (1 << 10)
-    | (1 << 11)
-    | (1 << 12)
-)
-_LL_REFER, _LL_TRUNCATE = 1 << 13, 1 << 14
-_SYS_CREATE, _SYS_ADD, _SYS_RESTRICT = 444, 445, 446  # the same numbers on every architecture
-
-
-def _landlock(allowed: list[str]) -> bool:
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.syscall.restype = ctypes.c_long
-    abi = libc.syscall(_SYS_CREATE, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
-    if abi < 1:
-        return False
-    handled = _LL_WRITE | (_LL_REFER if abi >= 2 else 0) | (_LL_TRUNCATE if abi >= 3 else 0)
-
-    class RulesetAttr(ctypes.Structure):
-        _fields_ = [("handled_access_fs", ctypes.c_uint64)]
-
-    class PathBeneath(ctypes.Structure):
-        _pack_ = 1
-        _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
-
-    attr = RulesetAttr(handled)
-    ruleset = libc.syscall(_SYS_CREATE, ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)),
-                           ctypes.c_uint32(0))  # fmt: skip
-    if ruleset < 0:
-        return False
-    try:
-        for folder in allowed:
-            if not os.path.isdir(folder):
-                continue
-            fd = os.open(folder, os.O_PATH | os.O_CLOEXEC)
+    def _drain(self, stream: Any) -> None:
+        fd = stream.fileno()
+        while True:
             try:
-                rule = PathBeneath(handled, fd)
-                if libc.syscall(_SYS_ADD, ruleset, 1, ctypes.byref(rule), 0) != 0:
-                    return False
-            finally:
-                os.close(fd)
-        if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
-            return False
-        return libc.syscall(_SYS_RESTRICT, ruleset, ctypes.c_uint32(0)) == 0
-    finally:
-        os.close(ruleset)
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            with self._lock:
+                self._tail.append(chunk)
+                self._size += len(chunk)
+                while self._size - len(self._tail[0]) >= OUTPUT_KEEP:
+                    self._size -= len(self._tail.popleft())
+        stream.close()
+
+    def text(self) -> bytes:
+        with self._lock:
+            return b"".join(self._tail)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tail.clear()
+            self._size = 0
+
+    def last(self, wait: float = 1.0) -> str:
+        """What the worker printed before its error: waits (up to ``wait``) for the end marker
+        it writes, since this thread may lag behind."""
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and _END not in self.text():
+            if not self._thread.is_alive():
+                break
+            time.sleep(0.01)
+        text = self.text()
+        before = text.split(_END)[0] if _END in text else text
+        return before.decode(errors="replace")[-OUTPUT_KEEP:]
 
 
-def file_guard(allowed: list[str]) -> str:
-    """Refuse writes outside ``allowed`` folders for the rest of this process: the kernel's
-    Landlock where it is there, else a Python audit hook (which sees Python's own opens, not a C
-    library's). Returns which applied."""
-    allowed = [os.path.realpath(a) for a in allowed]
+class WorkerProcess:
+    """One worker process, started with its guards and kept for as many requests as it lives.
+
+    ``config`` goes to the worker: ``network`` (allowed?), ``writable`` (folders, or None for
+    anywhere), ``memory_mb``, ``cpu_seconds``, ``namespaces``/``landlock`` (False to force the
+    fallbacks), ``path`` (sys.path). ``hello`` is what it reported about its guards.
+    """
+
+    def __init__(self, config: dict[str, Any], env: dict[str, str] | None = None,
+                 start_timeout: float = START_SECONDS) -> None:  # fmt: skip
+        import json
+
+        import studio
+
+        self.config = dict(config)
+        self.config.setdefault("path", list(sys.path))
+        here, there = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        environment = dict(os.environ if env is None else env)
+        root = str(Path(studio.__file__).resolve().parents[1])
+        environment["PYTHONPATH"] = os.pathsep.join(
+            [root] + [p for p in environment.get("PYTHONPATH", "").split(os.pathsep) if p]
+        )
+        environment.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+        self.started = time.monotonic()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "studio.plugins._worker", str(there.fileno()),
+                 json.dumps(self.config)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                pass_fds=(there.fileno(),), start_new_session=True, env=environment,
+                close_fds=True,
+            )  # fmt: skip
+        finally:
+            there.close()
+        self.sock = here
+        self.output = _Output(self.process.stdout)
+        self.lock = threading.Lock()  # one request at a time
+        self.jobs = 0
+        try:
+            self.hello = self._receive(time.monotonic() + start_timeout, what="start")
+        except BaseException:
+            self.kill()
+            raise
+        if self.hello.get("type") != "hello":
+            self.kill()
+            raise IsolationError(f"the worker answered {self.hello.get('type')!r} at start")
+        self.start_seconds = time.monotonic() - self.started
+
+    # -- life --------------------------------------------------------------------------------------
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def kill(self) -> None:
+        """End the worker and everything below it, now."""
+        pid = self.process.pid
+        if self.process.poll() is None:
+            try:
+                os.kill(pid, signal.SIGSTOP)  # it forks no more while we look below it
+            except ProcessLookupError:
+                pass
+        guard.kill_descendants(pid)
+        try:
+            os.killpg(pid, signal.SIGKILL)  # its process group, for good measure
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.process.kill()
+        except ProcessLookupError:
+            pass
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def stop(self, wait: float = 1.0) -> None:
+        """Ask the worker to leave; kill it if it does not within ``wait`` seconds."""
+        if self.alive:
+            try:
+                channel.send(self.sock, {"type": "exit"})
+                self.process.wait(wait)
+            except (OSError, channel.ChannelError, subprocess.TimeoutExpired):
+                pass
+        self.kill()
+
+    # -- requests ----------------------------------------------------------------------------------
+    def _died(self) -> IsolationError:
+        try:
+            code = self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            code = None
+        self.kill()
+        printed = self.output.last(wait=0.2)
+        tail = f"\nits last output:\n{printed[-2000:]}" if printed.strip() else ""
+        return IsolationError(describe_exit(code) + tail)
+
+    def _receive(self, deadline: float, what: str = "run") -> dict[str, Any]:
+        try:
+            return channel.recv(self.sock, deadline)
+        except channel.Closed:
+            raise self._died() from None
+        except TimeoutError:
+            self.kill()
+            raise IsolationError(f"did not {what} in time and was stopped (a hang?)") from None
+        except (channel.ChannelError, OSError) as exc:
+            self.kill()
+            raise IsolationError(f"broke the protocol ({exc}) and was stopped") from None
+
+    def call(self, message: dict[str, Any], ctx: JobContext, timeout: float) -> Any:
+        """Send a request and wait for its answer, passing progress and partial results to
+        ``ctx`` and a cancel from it to the worker. Raises Cancelled, or IsolationError saying
+        what went wrong (the worker is then gone)."""
+        with self.lock:
+            if not self.alive:
+                raise self._died()
+            self.output.clear()
+            self.jobs += 1
+            deadline = time.monotonic() + timeout
+            cancel_sent: float | None = None
+            try:
+                channel.send(self.sock, message)
+            except (OSError, channel.ChannelError) as exc:
+                if isinstance(exc, channel.ChannelError):
+                    raise ValueError(f"the request cannot be sent to the plugin: {exc}") from None
+                raise self._died() from None
+            while True:
+                now = time.monotonic()
+                if ctx.cancelled and cancel_sent is None:
+                    cancel_sent = now
+                    try:
+                        channel.send(self.sock, {"type": "cancel"})
+                    except OSError:
+                        pass
+                if cancel_sent is not None and now - cancel_sent > GRACE_SECONDS:
+                    self.kill()  # it did not honour the cancel: it goes, and a fresh one comes
+                    raise Cancelled()
+                if now > deadline:
+                    self.kill()
+                    raise IsolationError(
+                        f"did not finish within {timeout:g} s and was stopped (a hang?)"
+                    )
+                if not channel.readable(self.sock, 0.05):
+                    continue
+                answer = self._receive(deadline)
+                kind = answer["type"]
+                if kind == "progress":
+                    ctx.progress(float(answer.get("fraction", 0.0)), str(answer.get("message", "")))
+                elif kind == "partial":
+                    ctx.partial(answer.get("value"))
+                elif kind == "result":
+                    if ctx.cancelled:  # cancelled while the answer was on its way: cancel wins
+                        raise Cancelled()
+                    return answer.get("value")
+                elif kind == "cancelled":
+                    raise Cancelled()
+                elif kind == "error":
+                    if answer.get("error") == "ValueError":  # the plugin refusing this input
+                        raise ValueError(str(answer.get("message", "")))
+                    raise IsolationError(self._error_text(answer))
+                else:
+                    self.kill()
+                    raise IsolationError(f"sent a message of unknown type {kind!r}")
+
+    def _error_text(self, answer: dict[str, Any]) -> str:
+        name, text = str(answer.get("error", "Error")), str(answer.get("message", ""))
+        first = f"{name}: {text}" if text else name
+        if name == "MemoryError":
+            first = (f"ran out of memory: it may use {self.config.get('memory_mb')} MiB "
+                     "(raise 'memory_mb' in its manifest if it needs more)")  # fmt: skip
+        printed = self.output.last()
+        details = str(answer.get("details", ""))
+        return f"{first}\n{details}" + (f"\nits last output:\n{printed}" if printed else "")
+
+
+_WORKERS: dict[str, WorkerProcess] = {}
+_WORKERS_LOCK = threading.Lock()
+
+
+def _stop_at_exit() -> None:
     try:
-        if _landlock(allowed):
-            return "landlock"
-    except (OSError, AttributeError):
+        stop_all_workers()
+    except Exception:  # noqa: BLE001 - never stop an exit
         pass
-    import sys
-
-    def hook(event: str, args: tuple) -> None:
-        if event != "open" or not args or not isinstance(args[0], (str, bytes)):
-            return
-        mode = args[1] if len(args) > 1 and isinstance(args[1], str) else ""
-        flags = args[2] if len(args) > 2 and isinstance(args[2], int) else 0
-        writing = any(c in mode for c in "wax+") or flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)
-        if not writing:
-            return
-        path = os.path.realpath(os.fsdecode(args[0]))
-        if not any(path == a or path.startswith(a + os.sep) for a in allowed):
-            raise PermissionError(f"this plugin may not write outside its folders ({path})")
-
-    sys.addaudithook(hook)
-    return "python audit hook"
 
 
-class _PipeContext(JobContext):
-    """The worker's JobContext: reports go over the pipe; a "cancel" message cancels."""
-
-    def __init__(self, conn: Any) -> None:
-        super().__init__(min_interval=0.05)
-        self._conn = conn
-
-    def progress(self, fraction: float, message: str = "") -> None:
-        self._poll()
-        self._conn.send(("progress", float(fraction), str(message)))
-
-    def partial(self, value: Any) -> None:
-        self._poll()
-        self._conn.send(("partial", value))
-
-    def check_cancelled(self) -> None:
-        self._poll()
-        super().check_cancelled()
-
-    def _poll(self) -> None:
-        while self._conn.poll():
-            if self._conn.recv() == "cancel":
-                self.cancel()
+atexit.register(_stop_at_exit)
 
 
-def _load(entry: str) -> Any:
-    import importlib
+def stop_all_workers() -> int:
+    """Stop every warm worker (on quit, or to free memory). Returns how many were stopped."""
+    with _WORKERS_LOCK:
+        workers = list(_WORKERS.values())
+        _WORKERS.clear()
+    for worker in workers:
+        worker.stop()
+        import shutil
 
-    module_name, attr = entry.split(":", 1)
-    obj: Any = importlib.import_module(module_name)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
-OUTPUT_KEEP = 16 * 1024  # the last bytes of a worker's own output kept for the error message
-
-
-def _capture_output() -> Any:
-    """Send the worker's stdout and stderr (file descriptors 1 and 2, so C libraries too) to a
-    thread that keeps only the last :data:`OUTPUT_KEEP` bytes: a plugin that prints gigabytes
-    costs time, not memory or disk."""
-    import collections
-    import threading
-
-    read_end, write_end = os.pipe()
-    os.dup2(write_end, 1)
-    os.dup2(write_end, 2)
-    os.close(write_end)
-    tail: collections.deque[bytes] = collections.deque()
-    size = [0]
-
-    def drain() -> None:
-        while chunk := os.read(read_end, 65536):
-            tail.append(chunk)
-            size[0] += len(chunk)
-            while size[0] - len(tail[0]) >= OUTPUT_KEEP:
-                size[0] -= len(tail.popleft())
-
-    threading.Thread(target=drain, daemon=True).start()
-    return tail
-
-
-_END = b"\x00studio-output-end\x00"
-
-
-def _last_output(tail: Any, wait: float = 1.0) -> str:
-    """What the worker printed last: Python's buffers flushed, then everything up to an end
-    marker drained (the drain thread may lag behind)."""
-    import sys
-
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    try:
-        os.write(1, _END)
-    except OSError:
-        return ""
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline and not b"".join(tail).endswith(_END):
-        time.sleep(0.01)
-    return b"".join(tail).replace(_END, b"").decode(errors="replace")[-OUTPUT_KEEP:]
-
-
-def _worker(conn: Any, entry: str, action: str, payload: Any, network: bool,
-            writable: list[str] | None, devices: tuple[str, ...] = ("cpu",)) -> None:  # fmt: skip
-    """The worker process: import the generator, do ``action``, send the answer."""
-    os.setpgrp()  # its own process group: whatever it forks is stopped with it
-    if "cuda" not in devices:  # no GPU unless its manifest asks for one (set before any import)
-        os.environ["CUDA_VISIBLE_DEVICES"] = ""
-    output = _capture_output()
-    try:
-        guard = "allowed by the manifest" if network else network_guard()
-        conn.send(("network", guard))
-        if writable is not None:
-            os.environ["TMPDIR"] = writable[0]  # its scratch folder
-            conn.send(("files", file_guard(writable)))
-        cls = _load(entry)
-        generator = cls()
-        if action == "params":
-            conn.send(("result", [p.as_dict() for p in generator.params]))
-            return
-        device, request = payload
-        generator.load(device)
-        ctx = _PipeContext(conn)
-        result = generator.run(request, ctx)
-        conn.send(("result", result))
-    except Cancelled:
-        conn.send(("cancelled",))
-    except BaseException as exc:  # noqa: BLE001 - everything goes back to the host as text
-        try:
-            printed = _last_output(output)
-            details = traceback.format_exc() + (f"\nits last output:\n{printed}" if printed else "")
-            conn.send(("error", f"{type(exc).__name__}: {exc}", details))
-        except Exception:  # noqa: BLE001 - an unpicklable error still ends the worker
-            pass
-    finally:
-        conn.close()
+        shutil.rmtree(getattr(worker, "scratch", ""), ignore_errors=True)
+    return len(workers)
 
 
 class IsolatedGenerator(Generator):
     """Stands in for a plugin's generator in the host: the same ``params`` (so the inherited
-    ``resolve`` checks requests here), but every run happens in a fresh worker process."""
+    ``resolve`` checks requests here), while every run happens in the plugin's warm worker."""
 
     def __init__(self, entry: str, kind: str, timeout: float = 300.0, network: bool = False,
                  file_access: bool = False, folder: str | None = None,
-                 devices: tuple[str, ...] = ("cpu",)):  # fmt: skip
+                 devices: tuple[str, ...] = ("cpu",), memory_mb: int | None = None,
+                 cpu_seconds: float | None = None, key: str | None = None):  # fmt: skip
         super().__init__()
         self.entry, self.kind = entry, kind
         self.timeout, self.network = float(timeout), network
         self.file_access = file_access
         self.folder = folder  # its own data folder, where it may always write
         self.devices = tuple(devices)  # what its manifest asks for; no GPU is visible otherwise
+        if memory_mb is None:
+            # CUDA reserves far more address space than it uses: RLIMIT_AS would break it
+            memory_mb = 0 if "cuda" in self.devices else DEFAULT_MEMORY_MB
+        self.memory_mb = memory_mb
+        self.cpu_seconds = cpu_seconds or self.timeout * (os.cpu_count() or 1)
+        self.key = key or entry  # plugins share a worker per key (one per plugin)
         self.file_guard = ""
         self.network_guard = ""
-        specs = self._call("params", None, JobContext(), timeout=min(60.0, self.timeout))
+        self.worker_info: dict[str, Any] = {}
+        self.cold_starts = 0
+        specs = self._worker().call({"type": "params", "entry": entry}, JobContext(),
+                                    timeout=min(60.0, self.timeout))  # fmt: skip
         self.params = tuple(Param(**{k: v for k, v in spec.items() if k != "label"},
                                   label=spec.get("label", "")) for spec in specs)  # fmt: skip
         self.title = entry
+
+    def _config(self, scratch: str) -> dict[str, Any]:
+        fallback = os.environ.get(FALLBACK_ENV) == "1"
+        writable = None
+        if not self.file_access:  # writes only to its scratch folder, its own folder and /dev
+            writable = [scratch, "/dev"] + ([self.folder] if self.folder else [])
+            if self.folder:
+                os.makedirs(self.folder, exist_ok=True)
+        return {"network": self.network, "writable": writable, "memory_mb": self.memory_mb,
+                "cpu_seconds": self.cpu_seconds, "namespaces": not fallback,
+                "landlock": not fallback}  # fmt: skip
+
+    def _worker_key(self) -> str:
+        """Workers are shared by generators of one plugin with the same settings and path."""
+        import json
+
+        return json.dumps([self.key, self.network, self.file_access, self.folder,
+                           self.memory_mb, self.cpu_seconds, self.devices,
+                           os.environ.get(FALLBACK_ENV), sys.path])  # fmt: skip
+
+    def _worker(self) -> WorkerProcess:
+        import shutil
+        import tempfile
+
+        key = self._worker_key()
+        with _WORKERS_LOCK:
+            worker = _WORKERS.get(key)
+            if worker is not None and worker.alive:
+                return self._note(worker)
+            if worker is not None:
+                worker.kill()
+                shutil.rmtree(getattr(worker, "scratch", ""), ignore_errors=True)
+            scratch = tempfile.mkdtemp(prefix="studio-plugin-")
+            env = dict(os.environ)
+            if "cuda" not in self.devices:  # no GPU unless its manifest asks for one
+                env["CUDA_VISIBLE_DEVICES"] = ""
+            env["TMPDIR"] = scratch
+            try:
+                worker = WorkerProcess(self._config(scratch), env=env)
+            except BaseException:
+                shutil.rmtree(scratch, ignore_errors=True)
+                raise
+            worker.scratch = scratch  # type: ignore[attr-defined]
+            self.cold_starts += 1
+            _WORKERS[key] = worker
+        return self._note(worker)
+
+    def _note(self, worker: WorkerProcess) -> WorkerProcess:
+        """Keep what the worker said about its guards (the Plugins dialog shows it)."""
+        hello = worker.hello
+        self.network_guard = str(hello.get("network", ""))
+        self.file_guard = str(hello.get("files", ""))
+        self.worker_info = dict(hello)
+        return worker
 
     def load(self, device: str) -> None:
         # a device its manifest does not ask for is not offered: it runs on the CPU
         self.device = device if device in self.devices else "cpu"
         self.loaded = True
 
-    def run(self, request: dict[str, Any], ctx: JobContext) -> Any:
-        return self._call("run", (self.device, request), ctx, self.timeout)
-
-    def _call(self, action: str, payload: Any, ctx: JobContext, timeout: float) -> Any:
+    def unload(self) -> None:
+        """Stop the plugin's worker: all its memory goes back. The next run starts a new one."""
         import shutil
-        import tempfile
 
-        spawn = mp.get_context("spawn")  # a clean interpreter: no Qt, no threads inherited
-        parent, child = spawn.Pipe()
-        scratch = tempfile.mkdtemp(prefix="studio-plugin-")
-        writable = None
-        if not self.file_access:  # writes only to its scratch folder, its own folder and /dev
-            writable = [scratch, "/dev"] + ([self.folder] if self.folder else [])
-            if self.folder:
-                os.makedirs(self.folder, exist_ok=True)
-        process = spawn.Process(
-            target=_worker,
-            args=(child, self.entry, action, payload, self.network, writable, self.devices),
-            daemon=True,
-        )
-        process.start()
-        child.close()
-        deadline = time.monotonic() + timeout
-        cancel_sent: float | None = None
-        try:
-            while True:
-                if ctx.cancelled and cancel_sent is None:
-                    cancel_sent = time.monotonic()
-                    try:
-                        parent.send("cancel")
-                    except (BrokenPipeError, OSError):
-                        pass
-                if cancel_sent is not None and time.monotonic() - cancel_sent > GRACE_SECONDS:
-                    raise Cancelled()
-                if time.monotonic() > deadline:
-                    raise IsolationError(
-                        f"did not finish within {timeout:g} s and was stopped (a hang?)"
-                    )
-                if parent.poll(0.05):
-                    try:
-                        message = parent.recv()
-                    except (EOFError, OSError):
-                        process.join(5)
-                        raise IsolationError(describe_exit(process.exitcode)) from None
-                    kind = message[0]
-                    if kind == "progress":
-                        ctx.progress(message[1], message[2])
-                    elif kind == "partial":
-                        ctx.partial(message[1])
-                    elif kind == "network":
-                        self.network_guard = message[1]
-                    elif kind == "files":
-                        self.file_guard = message[1]
-                    elif kind == "result":
-                        return message[1]
-                    elif kind == "cancelled":
-                        raise Cancelled()
-                    elif kind == "error":
-                        raise IsolationError(f"{message[1]}\n{message[2]}")
-                elif not process.is_alive():
-                    process.join(1)
-                    if not parent.poll():
-                        raise IsolationError(describe_exit(process.exitcode))
-        finally:
-            parent.close()
-            if process.is_alive():
-                process.terminate()
-                process.join(GRACE_SECONDS)
-                if process.is_alive():
-                    process.kill()
-                    process.join(1)
-            _kill_group(process.pid)  # anything the plugin forked goes with it
-            shutil.rmtree(scratch, ignore_errors=True)
+        with _WORKERS_LOCK:
+            worker = _WORKERS.pop(self._worker_key(), None)
+        if worker is not None:
+            worker.stop()
+            shutil.rmtree(getattr(worker, "scratch", ""), ignore_errors=True)
+        self.loaded = False
 
+    @property
+    def busy(self) -> bool:
+        worker = _WORKERS.get(self._worker_key())
+        return worker is not None and worker.lock.locked()
 
-def _kill_group(pid: int | None) -> None:
-    if pid is None or not hasattr(os, "killpg"):
-        return
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    def run(self, request: dict[str, Any], ctx: JobContext) -> Any:
+        message = {"type": "run", "entry": self.entry, "device": self.device, "request": request}
+        return self._worker().call(message, ctx, self.timeout)

@@ -88,11 +88,17 @@ class PluginInfo(BaseModel):
     description: str = ""
     author: str = ""
     licence: str = ""
-    #: "process": every run happens in a worker process (a crash or a hang ends the job, not the
-    #: app; network refused unless the capabilities allow it). "thread": in the app (the default).
+    #: A third-party plugin runs in a worker process of its own (a crash or a hang ends the job,
+    #: not the app; network and writes refused unless the capabilities allow them) unless the
+    #: user marks it trusted in the Plugins dialog. "process" keeps it there even then;
+    #: "thread" (the default) lets a trusted or built-in plugin run inside Studio.
     isolation: Literal["thread", "process"] = "thread"
     #: seconds a process-isolated run may take before it is stopped
     timeout: float = Field(default=300.0, gt=0, le=86400)
+    #: address space (MiB) its worker may use; 0 for no limit (a CUDA plugin gets none)
+    memory_mb: int | None = Field(default=None, ge=0, le=1024 * 1024)
+    #: CPU seconds one run may use (RLIMIT_CPU); by default the timeout times the CPU count
+    cpu_seconds: float | None = Field(default=None, gt=0, le=86400 * 64)
 
     @field_validator("name")
     @classmethod

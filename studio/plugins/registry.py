@@ -126,6 +126,13 @@ class ContributionRef:
 class _Loaded:
     generator: Generator
     device: str | None = None
+    running: int = 0  # runs in progress: unload_all leaves a busy generator alone
+
+
+def _isolated_type() -> type:
+    from studio.plugins.isolation import IsolatedGenerator
+
+    return IsolatedGenerator
 
 
 def _locate_manifest(value: str) -> Path:
@@ -151,6 +158,15 @@ def _locate_manifest(value: str) -> Path:
     return path
 
 
+def _trusted_from_settings() -> list[str]:
+    try:
+        from studio.core.settings import load_settings
+
+        return list(load_settings().settings.trusted_plugins)
+    except Exception:  # noqa: BLE001 - unreadable settings trust nobody
+        return []
+
+
 class PluginRegistry:
     """Discovers plugins (entry point group ``studio.plugins``) and runs their contributions,
     guarded.
@@ -162,9 +178,12 @@ class PluginRegistry:
         safe_mode: bool = False,
         disabled: Iterable[str] = (),
         entry_points: Iterable[Any] | None = None,
+        trusted: Iterable[str] | None = None,
     ) -> None:
         self.safe_mode = safe_mode
         self.disabled = set(disabled)
+        #: third-party plugins the user trusts to run inside Studio (None: from the settings)
+        self.trusted: set[str] = set(_trusted_from_settings() if trusted is None else trusted)
         self._entry_points = entry_points
         self._records: list[PluginRecord] = []
         self._loaded: dict[str, _Loaded] = {}
@@ -243,6 +262,29 @@ class PluginRegistry:
                     return ContributionRef(record, c)
         raise KeyError(f"no generator {qualified_id!r}")
 
+    # -- where a plugin runs -----------------------------------------------------------------------
+    def isolated(self, record: PluginRecord) -> bool:
+        """True when the plugin runs in a worker process: every third-party plugin the user has
+        not marked trusted, and any plugin whose manifest asks for it."""
+        if record.manifest is not None and record.manifest.plugin.isolation == "process":
+            return True
+        return not record.builtin and record.name not in self.trusted
+
+    def set_trusted(self, name: str, trusted: bool) -> None:
+        """Let a third-party plugin run inside Studio (or send it back to a worker process).
+        Its loaded generators are dropped, so the next run goes the new way."""
+        with self._lock:
+            if trusted:
+                self.trusted.add(name)
+            else:
+                self.trusted.discard(name)
+            for key in [k for k in self._loaded if k.startswith(name + "/")]:
+                loaded = self._loaded.pop(key)
+                try:
+                    loaded.generator.unload()
+                except Exception:  # noqa: BLE001 - a failed unload does not stop the switch
+                    log.exception("unloading %s failed", key)
+
     # -- guarded use -------------------------------------------------------------------------------
     def _mark(self, record: PluginRecord, status: str, error: str) -> None:
         with self._lock:
@@ -256,7 +298,7 @@ class PluginRegistry:
         runs it in a worker process). On failure the plugin is marked and PluginError raised.
         """
         manifest = ref.plugin.manifest
-        if manifest is not None and manifest.plugin.isolation == "process":
+        if manifest is not None and self.isolated(ref.plugin):
             from studio.plugins.isolation import IsolatedGenerator, IsolationError
 
             try:
@@ -268,6 +310,9 @@ class PluginRegistry:
                     file_access=manifest.capabilities.file_access,
                     folder=str(paths.data_dir() / "plugins" / ref.plugin.name),
                     devices=tuple(manifest.capabilities.device),
+                    memory_mb=manifest.plugin.memory_mb,
+                    cpu_seconds=manifest.plugin.cpu_seconds,
+                    key=ref.plugin.name,
                 )  # fmt: skip
             except (IsolationError, Cancelled, TypeError, ValueError) as exc:
                 self._mark(ref.plugin, Status.IMPORT_FAILED, str(exc))
@@ -317,15 +362,19 @@ class PluginRegistry:
         ref = self.get(qualified_id)
         generator = self.generator(ref)
         resolved = generator.resolve(request)  # ValueError here is the user's, not the plugin's
+        loaded = None
         try:
             with self._lock:
                 loaded = self._loaded[ref.id]
+                loaded.running += 1
                 if loaded.device != device:
                     generator.load(device)
                     loaded.device = device
             try:
                 result = generator.run(resolved, ctx)
             finally:
+                with self._lock:
+                    loaded.running -= 1
                 guard = getattr(generator, "network_guard", "")
                 if guard:
                     ref.plugin.network_guard = guard
@@ -343,10 +392,7 @@ class PluginRegistry:
             # file...): the artist gets its message and the plugin stays enabled
             raise
         except Exception as exc:
-            isolated = (
-                ref.plugin.manifest is not None
-                and ref.plugin.manifest.plugin.isolation == "process"
-            )
+            isolated = isinstance(generator, _isolated_type())
             with self._lock:
                 ref.plugin.failures += 1
                 failures = ref.plugin.failures
@@ -369,11 +415,19 @@ class PluginRegistry:
             )
         return result
 
-    def unload_all(self) -> None:
+    def unload_all(self, *, wait: bool = False) -> list[str]:
+        """Unload every loaded generator (an isolated one's worker stops). One that is running
+        is left alone unless ``wait`` (on quit, after its job was cancelled): unloading it under
+        its own run would make it fail. Returns the ids of those left loaded."""
+        skipped: list[str] = []
         with self._lock:
-            for loaded in self._loaded.values():
+            for key, loaded in self._loaded.items():
+                if loaded.running and not wait:
+                    skipped.append(key)
+                    continue
                 try:
                     loaded.generator.unload()
                 except Exception:  # noqa: BLE001 - unloading must never stop a shutdown
                     log.exception("unloading %s failed", loaded.generator)
                 loaded.device = None
+        return skipped
