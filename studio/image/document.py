@@ -192,7 +192,7 @@ def composite(layers: tuple[Layer, ...]) -> np.ndarray | None:
     visible = showing(layers)
     if not visible:
         return np.zeros((height, width, 4), np.uint8)
-    if len(visible) == 1 and visible[0].opaque:
+    if len(visible) == 1 and visible[0].opacity >= 1.0:  # over nothing: itself
         return visible[0].pixels
     deep = any(layer.pixels.dtype == np.uint16 for layer in visible)
     rgb = np.zeros((height, width, 3), np.float32)

@@ -1,7 +1,12 @@
-"""The Image panel: open, preview and apply tools, masks, undo, style, generate, reuse, save."""
+"""The Image panel as a view of its document: open, preview and apply tools, masks, style,
+generate (as new layers), layers, history and reuse, export."""
+
+import stat
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
 
 from studio.image.io import Picture, load_picture, read_provenance, save_picture
 from studio.ui.jobs import JobState
@@ -31,49 +36,67 @@ def _finish(qtbot, handle):
 
 
 def _pick(panel, name):
-    panel.op_combo.setCurrentIndex(panel.op_combo.findData(name))
+    panel.adjust.tool.setCurrentIndex(panel.adjust.tool.findData(name))
 
 
 def test_open_shows_the_picture_and_tells_the_video_panel(panel):
     assert panel.canvas.size_hw == (256, 256)
     assert "256x256, 8-bit" in panel.status.text()
     assert panel.context.shared["image.current"].pixels.shape == (256, 256, 3)
+    assert panel.document is panel.context.project.document("image")
+    assert panel.layers_tab.layers.count() == 1
+    assert panel.document.undo_stack.undo_text() == "Import photo.png"
+
+
+def test_settings_live_in_the_document_and_the_widgets_follow_it(panel):
+    _pick(panel, "blur")
+    assert panel.document.tool == "blur"
+    panel.adjust.form.set_value("radius", 7)
+    assert panel.document.tool_params["blur"]["radius"] == 7
+    panel.document.set_quiet(tool="brightness", brush_size=77, compare=True)
+    assert panel.adjust.tool.currentData() == "brightness"
+    assert panel.mask_tools.brush_size.value() == 77 and panel.canvas.brush_size == 77
+    assert panel.compare_check.isChecked() and panel.canvas.compare
+    panel.document.set_quiet(tool="blur")
+    assert panel.adjust.form.values()["radius"] == 7  # each tool keeps its parameters
+    assert not panel.document.undo_stack.undo_text().startswith("blur")  # settings: no steps
 
 
 def test_a_tool_previews_then_applies_and_undoes(qtbot, panel):
     _pick(panel, "brightness")
-    panel.op_form.set_value("amount", 40)
+    panel.adjust.form.set_value("amount", 40)
     preview = panel.preview()
     _finish(qtbot, preview)
     before = panel.document.pixels.copy()
     assert np.array_equal(panel.document.pixels, before)  # a preview changes nothing
     _finish(qtbot, panel.apply())
     assert panel.document.pixels.mean() > before.mean() + 30
-    assert panel.undo_button.isEnabled()
-    panel.undo()
+    assert panel.document.undo_stack.undo_text() == "brightness amount=40"
+    panel.document.undo()
     assert np.array_equal(panel.document.pixels, before)
-    panel.redo()
+    panel.document.redo()
     assert panel.document.pixels.mean() > before.mean() + 30
 
 
 def test_brush_and_lasso_masks_limit_a_tool(qtbot, panel):
-    panel.set_tool("brush")
+    panel.set_mask_tool("brush")
+    assert panel.canvas.tool == "brush" and panel.mask_tools.tool_buttons["brush"].isChecked()
     panel.canvas.brush_size = 20
     panel.canvas.paint_stroke([(20, 20), (120, 20)])
     assert panel.document.mask[20, 60] > 0.9 and panel.document.mask[200, 200] == 0
     panel.canvas.fill_polygon([(150, 150), (250, 150), (250, 250), (150, 250)])
     assert panel.document.mask[200, 200] > 0.9
     _pick(panel, "brightness")
-    panel.op_form.set_value("amount", 50)
-    panel.in_mask_check.setChecked(True)
+    panel.adjust.form.set_value("amount", 50)
+    panel.adjust.in_mask.setChecked(True)
     before = panel.document.pixels.copy()
     _finish(qtbot, panel.apply())
     after = panel.document.pixels
     assert after[200, 200].mean() > before[200, 200].mean() + 40
     assert np.array_equal(after[90:110, 60:100], before[90:110, 60:100])  # outside the mask
-    panel.undo()
-    panel.undo()  # the lasso
-    assert panel.document.mask[200, 200] == 0
+    panel.document.undo()
+    panel.document.undo()  # the lasso
+    assert panel.document.mask[200, 200] == 0 and panel.canvas.mask[200, 200] == 0
 
 
 def test_person_mask_and_the_video_matte(qtbot, panel):
@@ -83,41 +106,76 @@ def test_person_mask_and_the_video_matte(qtbot, panel):
 
     panel.context.shared["video.matte"] = Mask(np.ones((90, 160), np.float32) * 0.5)
     panel._update_controls()
+    assert panel.mask_tools.video.isEnabled()
     panel.video_matte()
     assert panel.document.mask.shape == (256, 256) and panel.document.mask.mean() == 0.5
 
 
 def test_style_and_upscale_become_results_in_the_history(qtbot, panel):
     panel._on_thumbnails([np.zeros((48, 64, 3), np.uint8)] * 26)
-    panel.style_list.item(3).setSelected(True)
-    panel.style_list.item(12).setSelected(True)
-    panel.style_list.item(0).setSelected(False)
-    assert panel.style_spec() == "3:0.500,12:0.500"
+    styles = panel.style.styles
+    styles.item(0).setSelected(False)
+    styles.item(3).setSelected(True)
+    styles.item(12).setSelected(True)
+    assert panel.document.style == "3:0.500,12:0.500" == panel.style_spec()
     _finish(qtbot, panel.apply_style())
-    panel.upscale_model.setCurrentIndex(panel.upscale_model.findData("fast"))
-    panel.upscale_scale.setCurrentText("x2")
+    panel.style.upscale_model.setCurrentIndex(panel.style.upscale_model.findData("fast"))
+    panel.style.upscale_scale.setCurrentIndex(panel.style.upscale_scale.findData(2))
+    assert panel.document.upscale_scale == 2
     _finish(qtbot, panel.upscale())
     assert panel.document.size == (512, 512)
-    assert panel.history_list.count() == 2
-    assert panel.document.picture.provenance["engine"] == "studio/upscale"
+    assert panel.history_tab.history.count() == 2
+    assert panel.document.provenance()["engine"] == "studio/upscale"
 
 
-def test_generate_patterns_then_reuse_their_parameters(qtbot, panel, tmp_path):
-    panel.engine_combo.setCurrentIndex(panel.engine_combo.findData("pattern"))
-    panel.gen_form.set_value("width", 128)
-    panel.gen_form.set_value("height", 96)
-    panel.gen_form.set_value("seed", 77)
+def test_a_generated_pattern_is_a_new_layer_and_its_parameters_come_back(qtbot, panel, tmp_path):
+    photo = panel.document.layers[0].pixels
+    panel.gen.engine.setCurrentIndex(panel.gen.engine.findData("pattern"))
+    panel.gen.form.set_value("width", 128)
+    panel.gen.form.set_value("height", 96)
+    panel.gen.form.set_value("seed", 77)
+    assert panel.document.gen_params["pattern"]["seed"] == 77
     _finish(qtbot, panel.generate())
-    first = panel.document.pixels.copy()
-    assert first.shape == (96, 128, 3)
-    panel.gen_form.set_value("seed", 5)
-    panel.history_list.setCurrentRow(0)
+    doc = panel.document
+    assert [layer.name for layer in doc.layers] == ["photo", "pattern 77"]
+    assert doc.layers[0].pixels is photo and doc.pixels.shape == (256, 256, 3)
+    assert panel.layers_tab.layers.count() == 2
+    first = doc.pixels.copy()
+    assert doc.undo_stack.undo_text() == "Generate pattern 77"
+    panel.gen.form.set_value("seed", 5)
+    panel.history_tab.history.setCurrentRow(0)
     assert panel.reuse_parameters()
-    assert panel.gen_form.values()["seed"] == 77
+    assert panel.gen.form.values()["seed"] == 77 and panel.tabs.currentIndex() == 2
     _finish(qtbot, panel.generate())
-    assert np.array_equal(panel.document.pixels, first)
-    assert panel.save_to(tmp_path / "pattern.png")
+    assert np.array_equal(doc.pixels, first) and len(doc.layers) == 3
+    _finish(qtbot, panel.export_to(tmp_path / "pattern.png"))
     assert read_provenance(tmp_path / "pattern.png")["params"]["seed"] == 77
+    assert stat.S_IMODE((tmp_path / "pattern.png").stat().st_mode) == 0o644
+
+
+def test_layers_show_hide_fade_move_and_delete_as_undo_steps(qtbot, panel):
+    doc = panel.document
+    doc.add_layer(np.full((256, 256, 3), 10, np.uint8), "dark")
+    view = panel.layers_tab.layers
+    assert view.item(0).text() == "dark" and view.currentRow() == 0
+    view.item(0).setCheckState(Qt.CheckState.Unchecked)
+    assert not doc.layers[1].visible and doc.pixels is doc.layers[0].pixels
+    assert doc.undo_stack.undo_text() == "Hide layer dark"
+    view.item(0).setCheckState(Qt.CheckState.Checked)
+    panel.layers_tab.opacity.setValue(50)
+    panel.layers_tab.opacity.setValue(40)
+    assert doc.layers[1].opacity == 0.4 and doc.undo_stack.undo_text() == "Opacity of dark"
+    doc.undo()  # one step for the whole drag
+    assert doc.layers[1].opacity == 1.0
+    panel.layers_tab.down.click()
+    assert [layer.name for layer in doc.layers] == ["dark", "photo"]
+    panel.layers_tab.delete.click()  # the chosen one: dark
+    assert [layer.name for layer in doc.layers] == ["photo"]
+    doc.undo()
+    doc.undo()
+    assert [layer.name for layer in doc.layers] == ["photo", "dark"]
+    view.item(0).setText("shadow")
+    assert doc.layers[1].name == "shadow"
 
 
 def test_generate_with_a_diffusion_folder_previews_steps(qtbot, panel, tmp_path):
@@ -125,16 +183,19 @@ def test_generate_with_a_diffusion_folder_previews_steps(qtbot, panel, tmp_path)
 
     folder = make_tiny_pipeline(tmp_path / "tiny")
     assert panel.add_model_folder(folder)
-    panel.prompt.setPlainText("a small house")
-    panel.gen_form.set_value("steps", 3)
-    panel.gen_form.set_value("width", 64)
-    panel.gen_form.set_value("height", 64)
+    assert panel.document.engine == str(folder)
+    panel.gen.prompt.setPlainText("a small house")
+    assert panel.document.prompt == "a small house"
+    panel.gen.form.set_value("steps", 3)
+    panel.gen.form.set_value("width", 64)
+    panel.gen.form.set_value("height", 64)
     previews = []
     handle = panel.generate()
     handle.partial.connect(previews.append)
     _finish(qtbot, handle)
     assert len(previews) == 3
-    assert panel.document.picture.provenance["model"] == "tiny"
+    assert panel.document.provenance()["model"] == "tiny"
+    assert len(panel.document.layers) == 2
     (tmp_path / "bin").mkdir()
     (tmp_path / "bin" / "model_index.json").write_text('{"unet": ["diffusers", "UNet"]}')
     (tmp_path / "bin" / "unet").mkdir()
@@ -143,54 +204,47 @@ def test_generate_with_a_diffusion_folder_previews_steps(qtbot, panel, tmp_path)
     assert "pickled .bin" in panel.status.text()
 
 
-def test_save_keeps_16_bits_and_bad_files_get_a_message(panel, tmp_path):
+def test_export_keeps_16_bits_and_bad_files_get_a_message(qtbot, window, tmp_path):
+    panel = window.panels["image"]
     deep = np.arange(64 * 64 * 3, dtype=np.uint32).reshape(64, 64, 3) * 7 % 65535
     path = save_picture(Picture(deep.astype(np.uint16)), tmp_path / "deep.png")
     assert panel.open_file(path)
-    assert panel.save_to(tmp_path / "out.tif")
+    _finish(qtbot, panel.export_to(tmp_path / "out.tif"))
     assert load_picture(tmp_path / "out.tif").depth == 16
     (tmp_path / "bad.png").write_bytes(b"junk")
     assert not panel.open_file(tmp_path / "bad.png")
     assert "bad.png" in panel.status.text()
-    assert panel.document.size == (64, 64)  # the open picture is kept
+    assert panel.document.size == (64, 64) and len(panel.document.layers) == 1
 
 
-def test_keyboard_undo_and_redo(qtbot, panel):
-    from PySide6.QtCore import Qt
-
-    panel.set_mask(np.ones((256, 256), np.float32), "mask: all")
-    panel.canvas.setFocus()
-    qtbot.keyClick(panel.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
-    assert panel.document.mask is None
-    qtbot.keyClick(
-        panel.canvas, Qt.Key.Key_Z,
-        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
-    )  # fmt: skip
-    assert panel.document.mask is not None
-    qtbot.keyClick(panel.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
-    qtbot.keyClick(panel.canvas, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
-    assert panel.document.mask is not None
+def test_the_panel_leaves_undo_save_and_open_keys_to_the_window(panel):
+    keys = [k.toString() for a in panel.findChildren(QAction) for k in a.shortcuts()]
+    assert len(keys) == len(set(keys))
+    for reserved in ("Ctrl+Z", "Ctrl+Shift+Z", "Ctrl+Y", "Ctrl+S", "Ctrl+O"):
+        assert QKeySequence(reserved).toString() not in keys
+    assert {"Ctrl+I", "Ctrl+E", "Ctrl+Return", "Esc"} <= set(keys)
 
 
-def test_results_are_layers_to_go_back_to_and_alpha_is_a_mask(qtbot, panel):
+def test_results_go_back_as_layers_and_alpha_is_a_mask(qtbot, panel):
     _pick(panel, "cutout")
     _finish(qtbot, panel.apply())
-    assert panel.document.picture.has_alpha and panel.alpha_mask_button.isEnabled()
+    assert panel.document.pixels.shape[2] == 4 and panel.mask_tools.alpha.isEnabled()
     panel.alpha_mask()
     assert panel.document.mask[60:70, 100:130].mean() > 0.8  # the person's face
-    panel.show_mask_check.setChecked(False)
-    assert not panel.canvas.mask_item.isVisible()
+    panel.mask_tools.show_mask.setChecked(False)
+    assert not panel.canvas.mask_item.isVisible() and not panel.document.show_mask
     panel._on_thumbnails([np.zeros((48, 64, 3), np.uint8)] * 26)
-    panel.style_list.setCurrentRow(5)
+    panel.style.styles.setCurrentRow(5)
     _finish(qtbot, panel.apply_style())
     styled = panel.document.pixels.copy()
-    panel.engine_combo.setCurrentIndex(panel.engine_combo.findData("pattern"))
-    panel.gen_form.set_value("width", 256)
-    panel.gen_form.set_value("height", 256)
+    panel.gen.engine.setCurrentIndex(panel.gen.engine.findData("pattern"))
+    panel.gen.form.set_value("width", 256)
+    panel.gen.form.set_value("height", 256)
     _finish(qtbot, panel.generate())
-    assert panel.history_list.count() == 2
-    panel.history_list.setCurrentRow(0)
-    assert panel.restore_button.isEnabled() and panel.restore_result()
-    assert np.array_equal(panel.document.pixels, styled)
-    panel.undo()
-    assert not np.array_equal(panel.document.pixels, styled)
+    assert panel.history_tab.history.count() == 2
+    panel.history_tab.history.setCurrentRow(0)
+    assert panel.history_tab.restore.isEnabled() and panel.restore_result()
+    assert np.array_equal(panel.document.layers[-1].pixels, styled)  # on top, as a new layer
+    assert len(panel.document.layers) == 3
+    panel.document.undo()
+    assert len(panel.document.layers) == 2

@@ -461,6 +461,9 @@ class ImagePanel(ToolsMixin, GenerateMixin, LayersMixin, PanelBase):
         if self.job is not None and not self.job.done:
             self.status.setText("Busy: wait, or cancel (Esc).")
             return None
+        self._preview_timer.stop()  # the result will show instead
+        if self.preview_job is not None and not self.preview_job.done:
+            self.preview_job.cancel()
         handle = self.start_job(JobSpec(title=title, fn=fn, family=family, key="image.run"))
         doc = self.document
         handle.succeeded.connect(lambda value, h=handle: self._finished(h, doc, value, done))

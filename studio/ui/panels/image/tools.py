@@ -62,6 +62,7 @@ class ToolsMixin:
         the canvas shows each as it comes. Nothing in the document changes."""
         from studio.image.ops import OPS, apply_op
 
+        self._preview_timer.stop()  # this is the preview it was waiting for
         if self._proxy is None or self._quick is None or self.context.runner.closed:
             return None
         name, params = self._op_request()
@@ -84,7 +85,10 @@ class ToolsMixin:
             return apply_op(name, proxy, params, small_mask(proxy.shape), scale)
 
         job = self.context.runner.submit(
-            JobSpec(title=f"Image: preview {spec.title}", fn=work, key="image.preview")
+            # the same worker as applying: a model (the segmenter) is never used by two threads
+            JobSpec(
+                title=f"Image: preview {spec.title}", fn=work, key="image.preview", family="image"
+            )
         )
         job.partial.connect(self._on_preview_result)
         job.succeeded.connect(self._on_preview_result)
