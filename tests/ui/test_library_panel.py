@@ -38,18 +38,23 @@ def test_adding_a_folder_catalogs_it_with_thumbnails(qtbot, panel):
     assert panel.grid.count() == 5
     assert "5 new" in panel.status.text() and "1 could not be read" in panel.status.text()
     qtbot.waitUntil(lambda: len(panel._thumbs) >= 4, timeout=20000)
-    panel.view_combo.setCurrentIndex(1)  # the list view
+    panel.document.set_quiet(view_mode="list")
     assert panel.grid.viewMode().name == "ListMode"
+    assert panel.view_combo.currentData() == "list"
 
 
 def test_search_and_filters(qtbot, panel):
     panel.search.setText("chel")
     qtbot.waitUntil(lambda: panel.grid.count() == 1, timeout=5000)
     assert panel.items[0].title == "chelsea"
+    assert panel.document.search == "chel"
     panel.search.clear()
-    panel.kind_combo.setCurrentIndex(panel.kind_combo.findData("audio"))
+    panel.document.set_filter("audio")
     qtbot.waitUntil(lambda: panel.grid.count() == 1, timeout=5000)
     assert panel.items[0].kind == "audio"
+    assert panel.kind_combo.currentData() == "audio"
+    panel.document.undo()  # the filter
+    qtbot.waitUntil(lambda: panel.grid.count() == 5, timeout=5000)
 
 
 def test_like_then_recommendations_with_reasons_and_more_like_this(qtbot, panel):
