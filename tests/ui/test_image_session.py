@@ -165,3 +165,24 @@ def test_an_artist_masks_applies_styles_generates_undoes_and_exports(
     assert np.array_equal(load_picture(out).pixels, styled)
     assert read_provenance(out)["engine"] == "studio/style"
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temporaries
+
+    # Save the project (File ▸ Save As), start a new one, open it again: the panel shows it all
+    mask = doc.mask
+    files.answer_next(tmp_path / "portrait")
+    qtbot.keyClick(window, Qt.Key.Key_S, CTRL | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: (tmp_path / "portrait.studio" / "project.toml").exists(), timeout=30000)
+    qtbot.waitUntil(lambda: not window.isWindowModified(), timeout=30000)
+    assert sorted(p.name for p in (tmp_path / "portrait.studio" / "image").iterdir()) == [
+        "document.json", "history", "layers", "mask.png"]  # fmt: skip
+    qtbot.keyClick(window, Qt.Key.Key_N, CTRL)
+    qtbot.waitUntil(lambda: panel.document is not doc)
+    assert not panel.document.is_open and layers.count() == 0 and panel.canvas.size_hw == (0, 0)
+    files.answer_next(tmp_path / "portrait.studio")
+    qtbot.keyClick(window, Qt.Key.Key_O, CTRL)
+    qtbot.waitUntil(lambda: panel.document.is_open, timeout=30000)
+    back = panel.document
+    assert np.array_equal(back.pixels, styled) and panel.canvas.size_hw == (128, 128)
+    assert np.allclose(back.mask, mask, atol=1 / 65535) and panel.canvas.mask is back.mask
+    assert panel.history_tab.history.count() == 2 and layers.count() == 1
+    assert back.tool_params["brightness"]["amount"] == 40
+    assert panel.adjust.form.values()["amount"] == 40  # the controls show the saved settings
