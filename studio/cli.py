@@ -197,7 +197,7 @@ def _cmd_shot(args) -> int:
 
 
 def _cmd_doctor(args) -> int:
-    from studio.core.doctor import format_report, run_doctor
+    from studio.doctor import format_report, run_doctor
 
     report = run_doctor(safe_mode=args.safe_mode)
     if args.json:
@@ -208,7 +208,7 @@ def _cmd_doctor(args) -> int:
 
 
 def _cmd_bench(args) -> int:
-    from studio.core import bench
+    from studio import bench
     from studio.core.jobs import ConsoleContext
 
     if args.list:

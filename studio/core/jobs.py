@@ -103,6 +103,19 @@ class JobContext:
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
+    def child(
+        self,
+        on_progress: ProgressFn | None = None,
+        on_partial: PartialFn | None = None,
+        *,
+        min_interval: float = 0.0,
+    ) -> JobContext:
+        """A context for a part of this job: its own progress and partial callbacks (a range of
+        this job's bar, say), cancelled whenever this one is. Engines use it instead of reaching
+        for the cancel event."""
+        return JobContext(on_progress, on_partial, min_interval=min_interval,
+                          cancel_event=self._cancel)  # fmt: skip
+
     def sleep(self, seconds: float) -> None:
         """Wait up to ``seconds`` but wake at once on cancel (then raise :class:`Cancelled`)."""
         if self._cancel.wait(seconds):

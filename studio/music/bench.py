@@ -14,7 +14,7 @@ __all__ = ["bench_music"]
 
 def _engine(device: str):
     """The shipped model, or (when none is installed) an untrained one of the same size."""
-    from studio.music.cli import find_model_path
+    from studio.music import find_model_path
     from studio.music.engine import MusicEngine
 
     try:
@@ -77,7 +77,7 @@ def bench_music(ctx: JobContext) -> dict[str, Any]:
     req = MusicRequest(key="G major", bars=8, instruments=[52, 52, 52, 52], style="chorale", seed=1)
     engine.run(MusicRequest(bars=1, seed=0))  # warm up
     start = time.perf_counter()
-    [clip] = engine.run(req, JobContext(cancel_event=ctx._cancel))
+    [clip] = engine.run(req, ctx.child())
     chorale_s = time.perf_counter() - start
     music_s = 8 * clip.bar_length * 60 / clip.bpm
     tokens = sum(1 for _ in clip.notes) * 4 + 8 * 4  # roughly four tokens a note plus bars
@@ -102,7 +102,7 @@ def bench_music(ctx: JobContext) -> dict[str, Any]:
 
     engine.run(
         MusicRequest(mode="continue", clip=seed_clip, bars=4, seed=2),
-        JobContext(None, on_partial, cancel_event=ctx._cancel),
+        ctx.child(None, on_partial),
     )
     out["first_sound_s"] = round(first.get("t", float("nan")), 3)
     ctx.progress(1.0, "done")

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from studio.music import find_model_path  # noqa: F401 - the music panel still imports it here
+
 __all__ = ["add_parser", "run"]
 
 
@@ -129,28 +131,6 @@ def _settings_device(args) -> str:
     from studio.core.settings import load_settings
 
     return pick_device(args.device or load_settings().settings.device)
-
-
-def find_model_path(arg: str | None) -> Path:
-    """The model to use: --model, else the shipped default (sha256 checked). Raises
-    FileNotFoundError.
-    """
-    from studio.core.models import ModelStore
-    from studio.music import DEFAULT_MODEL
-
-    if arg:
-        path = Path(arg).expanduser()
-        if not path.exists():
-            raise FileNotFoundError(f"model {path} does not exist")
-        return path
-    store = ModelStore.from_settings()
-    try:
-        entry = store.find(DEFAULT_MODEL, "music")
-    except KeyError:
-        raise FileNotFoundError(
-            f"no music model found ({DEFAULT_MODEL}); train one with `studio music train`"
-        ) from None
-    return store.verify(entry)
 
 
 def load_engine(args):

@@ -204,12 +204,7 @@ class MusicEngine:
                     f"variation {i + 1}/{req.variations}: {m}" if req.variations > 1 else m,
                 )
 
-            sub = JobContext(
-                progress,
-                ctx.partial if i == 0 else None,
-                min_interval=0.0,
-                cancel_event=ctx._cancel,
-            )
+            sub = ctx.child(progress, ctx.partial if i == 0 else None)
             one = copy.copy(req)
             one.seed = req.seed + i
             clip = getattr(self, f"_{req.mode}")(one, sub)
@@ -390,7 +385,7 @@ class MusicEngine:
             def progress(f: float, m: str, start: int = start, end: int = end) -> None:
                 ctx.progress((start + f * (end - start)) / piece.n_bars, f"bars {start + 1}-{end}")
 
-            sub = JobContext(progress, ctx.partial, min_interval=0.0, cancel_event=ctx._cancel)
+            sub = ctx.child(progress, ctx.partial)
             self._write_tracks(
                 clip,
                 header,

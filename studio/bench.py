@@ -1,0 +1,202 @@
+"""``studio bench``: benchmarks that report figures against a baseline measured in the same run.
+
+Benchmarks that need Qt run it in a child process (``python -m studio.ui._probe``), so this module
+stays Qt-free and a benchmark can be cancelled by killing its child.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from studio.core.jobs import JobContext
+
+__all__ = ["BENCHMARKS", "run_benchmarks", "format_results", "machine_name"]
+
+Benchmark = Callable[[JobContext], dict[str, Any]]
+BENCHMARKS: dict[str, Benchmark] = {}
+
+
+def benchmark(name: str) -> Callable[[Benchmark], Benchmark]:
+    def register(fn: Benchmark) -> Benchmark:
+        BENCHMARKS[name] = fn
+        return fn
+
+    return register
+
+
+def machine_name() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    return env
+
+
+def _run(ctx: JobContext, args: list[str], timeout: float = 120.0) -> tuple[float, str]:
+    """Run a child process, killable by cancel. Returns (seconds, stdout)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_child_env()
+    )
+    try:
+        while True:
+            try:
+                out, err = proc.communicate(timeout=0.05)
+                break
+            except subprocess.TimeoutExpired:
+                if ctx.cancelled or time.perf_counter() - start > timeout:
+                    proc.kill()
+                    proc.communicate()
+                    ctx.check_cancelled()
+                    raise TimeoutError(f"{' '.join(args[:4])} took over {timeout:.0f} s") from None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[1:4])} failed: {err.strip().splitlines()[-1:]}")
+    return elapsed, out
+
+
+def _median_time(ctx: JobContext, args: list[str], repeat: int) -> float:
+    return statistics.median(_run(ctx, args)[0] for _ in range(repeat))
+
+
+@benchmark("core")
+def bench_core(ctx: JobContext) -> dict[str, Any]:
+    """start-up (--help, first painted window) and GUI responsiveness while torch computes"""
+    py = sys.executable
+    results: dict[str, Any] = {}
+    ctx.progress(0.02, "timing a bare Python start (baseline)")
+    baseline = _median_time(ctx, [py, "-c", "pass"], 5)
+    results["python_start_s"] = round(baseline, 4)
+
+    ctx.progress(0.15, "timing `studio --help`")
+    help_s = _median_time(ctx, [py, "-m", "studio", "--help"], 5)
+    _, mods = _run(
+        ctx,
+        [
+            py,
+            "-c",
+            "import sys, studio.cli as c;"
+            "import contextlib, io\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "  try: c.main(['--help'])\n"
+            "  except SystemExit: pass\n"
+            "print(sorted(m for m in ('torch','PySide6') if m in sys.modules))",
+        ],
+    )
+    results["help_s"] = round(help_s, 4)
+    results["help_vs_python_start"] = round(help_s / baseline, 2)
+    results["help_heavy_imports"] = mods.strip()
+    packaged = Path(os.environ.get("STUDIO_PACKAGED_APP", "dist/studio/studio"))
+    if packaged.is_file():  # the one-folder app `make package` built, against this install
+        ctx.progress(0.2, "timing the packaged app's start (--version)")
+        source_s = _median_time(ctx, [py, "-m", "studio", "--version"], 3)
+        packaged_s = _median_time(ctx, [str(packaged), "--version"], 3)
+        results["packaged_start_s"] = round(packaged_s, 4)
+        results["source_start_s"] = round(source_s, 4)
+        results["packaged_vs_source_start"] = round(packaged_s / source_s, 2)
+    else:
+        results["packaged_start"] = "no packaged app (make package, or set STUDIO_PACKAGED_APP)"
+
+    def paint_time(probe: str) -> float:
+        _, out = _run(ctx, [py, "-m", "studio.ui._probe", probe])
+        return json.loads(out.strip().splitlines()[-1])["first_paint_s"]
+
+    ctx.progress(0.3, "timing process start to first painted window")
+    bare, paints = [], []
+    for i in range(3):
+        bare.append(paint_time("bare-paint"))
+        paints.append(paint_time("first-paint"))
+        ctx.progress(0.3 + 0.1 * (i + 1), "timing first painted window")
+    first_paint, bare_paint = statistics.median(paints), statistics.median(bare)
+    results["bare_qt_first_paint_s"] = round(bare_paint, 3)
+    results["first_paint_s"] = round(first_paint, 3)
+    results["first_paint_vs_bare_qt"] = round(first_paint / bare_paint, 2)
+
+    ctx.progress(0.65, "measuring GUI stalls: idle, then with a torch job")
+    _, out = _run(ctx, [py, "-m", "studio.ui._probe", "stall", "--seconds", "3"], timeout=180)
+    stall = json.loads(out.strip().splitlines()[-1])
+    results.update({f"stall_{k}": v for k, v in stall.items()})
+    if stall.get("idle_max_ms"):
+        results["stall_max_vs_idle"] = round(stall["busy_max_ms"] / stall["idle_max_ms"], 2)
+    ctx.progress(1.0, "done")
+    return results
+
+
+# Domain benchmarks, imported only when run: `studio --help` never imports an engine.
+LAZY_BENCHMARKS = {
+    "music": "studio.music.bench:bench_music",
+    "voice": "studio.voice.bench:bench_voice",
+    "video": "studio.video.bench:bench_video",
+    "image": "studio.image.bench:bench_image",
+    "library": "studio.library.bench:bench_library",
+    "plugins": "studio.plugins.bench:bench_plugins",
+}
+
+
+def _resolve(name: str) -> Benchmark:
+    if name not in BENCHMARKS and name in LAZY_BENCHMARKS:
+        import importlib
+
+        module, attr = LAZY_BENCHMARKS[name].split(":")
+        BENCHMARKS[name] = getattr(importlib.import_module(module), attr)
+    return BENCHMARKS[name]
+
+
+def benchmark_names() -> list[str]:
+    return list(BENCHMARKS) + [n for n in LAZY_BENCHMARKS if n not in BENCHMARKS]
+
+
+def run_benchmarks(names: list[str] | None, ctx: JobContext | None = None) -> dict[str, Any]:
+    """Run the named benchmarks (all when None). Raises KeyError for an unknown name."""
+    ctx = ctx or JobContext()
+    names = names or benchmark_names()
+    unknown = [n for n in names if n not in benchmark_names()]
+    if unknown:
+        raise KeyError(
+            f"unknown benchmark {', '.join(unknown)}; have {', '.join(benchmark_names())}"
+        )
+    out: dict[str, Any] = {
+        "machine": machine_name(),
+        "python": platform.python_version(),
+        "results": {},
+    }
+    for index, name in enumerate(names):
+
+        def sub_progress(fraction: float, message: str, index: int = index, name: str = name):
+            ctx.progress((index + fraction) / len(names), f"{name}: {message}")
+
+        sub = ctx.child(sub_progress)
+        out["results"][name] = _resolve(name)(sub)
+    return out
+
+
+def format_results(results: dict[str, Any]) -> str:
+    lines = [f"machine: {results['machine']} (Python {results['python']})"]
+    for name, figures in results["results"].items():
+        lines.append(f"[{name}]")
+        for key, value in figures.items():
+            lines.append(f"  {key:32} {value}")
+    return "\n".join(lines)
