@@ -13,8 +13,10 @@ from studio.ui.widgets.piano_roll_editor import KEYS_W, RULER_H
 
 
 @pytest.fixture
-def panel(window):
+def panel(qtbot, window):
     window.raise_panel("music")
+    window.activateWindow()  # key sequences go to the active window
+    qtbot.waitUntil(window.isActiveWindow)
     return window.panels["music"]
 
 
