@@ -33,7 +33,7 @@ def first_paint() -> None:
     from studio.ui.main_window import MainWindow
 
     app = create_app()
-    window = MainWindow(StudioContext.create(), setup_logging(), restore=False)
+    window = MainWindow(StudioContext.create(), setup_logging(), restore=False, recovery=False)
     result = {}
 
     def painted() -> None:

@@ -189,7 +189,7 @@ def main(argv: list[str]) -> int:  # pragma: no cover - a maintenance command
 
         create_app()
         context = StudioContext.create()
-        window = MainWindow(context, restore=False)
+        window = MainWindow(context, restore=False, recovery=False)
         window.resize(1280, 800)
         window.show()
         text = markdown(window)

@@ -61,8 +61,9 @@ class MainWindow(QMainWindow):
     first_painted = Signal()
 
     def __init__(
-        self, context: StudioContext, log_handler: QtLogHandler | None = None, restore: bool = True
-    ) -> None:
+        self, context: StudioContext, log_handler: QtLogHandler | None = None, restore: bool = True,
+        recovery: bool = True,
+    ) -> None:  # fmt: skip
         super().__init__()
         self.context = context
         self.setWindowTitle(f"Studio {__version__}" + (" — safe mode" if context.safe_mode else ""))
@@ -120,7 +121,7 @@ class MainWindow(QMainWindow):
 
         from studio.ui.project_controller import ProjectController
 
-        self.projects = ProjectController(self)
+        self.projects = ProjectController(self, recovery=recovery)
         self._front: str | None = None
         self._build_menus()
         self._build_status_bar()
@@ -131,7 +132,8 @@ class MainWindow(QMainWindow):
             dock.visibilityChanged.connect(self._on_dock_visibility_changed)
         QApplication.instance().focusChanged.connect(self._on_app_focus_changed)
         self.projects.connect_initial()
-        self.projects.offer_recovery()
+        if recovery:
+            self.projects.offer_recovery()
 
         for message in context.messages:
             log.warning(message)

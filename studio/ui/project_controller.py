@@ -65,8 +65,10 @@ def _read_project(request, ctx):
 class ProjectController(QObject):
     """Owns ``context.project`` for the window and the actions that act on it."""
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: MainWindow, recovery: bool = True) -> None:
+        """``recovery`` False (``studio shot``, probes): no autosave, no recovery copy kept."""
         super().__init__(window)
+        self.keeps_work = recovery
         self.window = window
         self.context = window.context
         self.recovery = Recovery()
@@ -80,7 +82,8 @@ class ProjectController(QObject):
         self.autosave_timer.setObjectName("project.autosave_timer")
         self.autosave_timer.setInterval(int(AUTOSAVE_SECONDS * 1000))
         self.autosave_timer.timeout.connect(self.autosave)
-        self.autosave_timer.start()
+        if recovery:
+            self.autosave_timer.start()
         self.banner: QToolBar | None = None
 
     # -- menus -------------------------------------------------------------------------------------
@@ -355,7 +358,7 @@ class ProjectController(QObject):
         """The window is closing: unsaved work goes to the recovery copy (offered back at the
         next start); with nothing unsaved the copy is removed."""
         project = self.context.project
-        if project.dirty:
+        if project.dirty and self.keeps_work:
             try:
                 self.recovery.autosave(project.snapshot(), project.path)
             except (OSError, ProjectError) as exc:

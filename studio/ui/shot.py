@@ -44,7 +44,7 @@ def render_shot(
     window = None
     try:
         apply_theme(app, theme or context.settings.theme)
-        window = MainWindow(context, handler, restore=False)
+        window = MainWindow(context, handler, restore=False, recovery=False)
         window.resize(*size)
         window.show()
         window.raise_panel(panel)

@@ -147,9 +147,10 @@ def _clipped(widget: QWidget) -> str:
 
 
 def _scroll_area_of(widget: QWidget) -> QScrollArea | None:
-    parent = widget.parentWidget()
+    """The scroll area whose contents hold ``widget`` (not the area's own scroll bars)."""
+    child, parent = widget, widget.parentWidget()
     while parent is not None:
         if isinstance(parent, QScrollArea):
-            return parent
-        parent = parent.parentWidget()
+            return parent if child is parent.viewport() else None
+        child, parent = parent, parent.parentWidget()
     return None

@@ -1,7 +1,7 @@
 """An editable piano roll: draw, move, resize and delete notes, change velocities, select bars,
 zoom, scroll, snap, and a playhead. The editor never changes the clip itself: each finished gesture
-emits :attr:`PianoRollEditor.edited` with the new note list, and the panel applies it through its
-undo stack.
+emits :attr:`PianoRollEditor.edited` with the new note list, and the panel turns it into one step of
+its document (studio.music.document), which Edit ▸ Undo reverts.
 """
 
 from __future__ import annotations
