@@ -28,9 +28,8 @@ KIND_FILTERS = (("", "Everything"), ("audio", "Audio"), ("midi", "MIDI"), ("imag
                 ("video", "Video"))  # fmt: skip
 SORTS = (("added", "Order added"), ("newest", "Newest first"), ("title", "Title"),
          ("kind", "Kind"))  # fmt: skip
-ENGINES = (("hybrid", "All of them (hybrid)"), ("als", "Listening together (ALS)"),
-           ("item-knn", "Chosen together (item kNN)"), ("content", "Similar content"),
-           ("popularity", "Popular lately"))  # fmt: skip
+ENGINES = (("hybrid", "All of them"), ("als", "Played together"), ("item-knn", "Chosen together"),
+           ("content", "Similar content"), ("popularity", "Popular lately"))  # fmt: skip
 VIEW_MODES = (("grid", "Grid"), ("list", "List"))
 
 _CHOICES = {

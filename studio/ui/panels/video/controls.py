@@ -30,27 +30,29 @@ if TYPE_CHECKING:
 
 __all__ = ["SOURCES", "ENGINES", "EFFECTS", "VIDEO_FILTER", "EXPORT_FILTER", "build", "action"]
 
+# (key, label, what it is): short labels, so that a combo box never elides them; the longer
+# words are the entry's tooltip.
 SOURCES = (
-    ("demo", "Demo clip (no camera needed)"),
-    ("camera", "Camera"),
-    ("file", "Video file…"),
-    ("sequence", "Image sequence (folder)…"),
+    ("demo", "Demo clip", "A photo of a person filmed by a drifting camera: no camera needed"),
+    ("camera", "Camera", "A camera attached to this computer"),
+    ("file", "Video file…", "A video file"),
+    ("sequence", "Image folder…", "A folder of numbered images (an image sequence)"),
 )
 ENGINES = (
-    ("selfie", "MediaPipe selfie segmentation"),
-    ("mog2", "Background subtraction (still camera)"),
-    ("rvm", "Robust Video Matting file…"),
+    ("selfie", "MediaPipe selfie", "MediaPipe selfie segmentation: fast, any background"),
+    ("mog2", "Still camera", "Background subtraction (MOG2): for a camera that does not move"),
+    ("rvm", "RVM model file…", "A Robust Video Matting TorchScript file of your own"),
 )
 EFFECTS = (
-    ("blur", "Blur the background"),
-    ("color", "Colour"),
-    ("green", "Green screen"),
-    ("image", "Image…"),
-    ("video", "Video…"),
-    ("image-panel", "The Image panel's picture"),
-    ("matte", "Matte only"),
-    ("alpha", "Person on transparency"),
-    ("none", "Original"),
+    ("blur", "Blur", "Blur the background"),
+    ("color", "Colour", "A plain colour behind the person"),
+    ("green", "Green screen", "Chroma-key green behind the person"),
+    ("image", "Picture…", "A picture of your own behind the person"),
+    ("video", "Video…", "A video of your own behind the person (looped)"),
+    ("image-panel", "Image panel", "The Image panel's picture behind the person"),
+    ("matte", "Matte only", "The matte as a grey picture"),
+    ("alpha", "Transparent", "The person on transparency (ProRes 4444 .mov or PNG sequence)"),
+    ("none", "Original", "The frame unchanged"),
 )
 VIDEO_FILTER = "Video (*.mp4 *.mov *.mkv *.avi *.webm *.m4v);;All files (*)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp)"
@@ -80,6 +82,12 @@ def _named(widget, name: str, tip: str = ""):
     return widget
 
 
+def _fill(combo: QComboBox, choices) -> None:
+    for row, (key, label, tip) in enumerate(choices):
+        combo.addItem(label, key)
+        combo.setItemData(row, tip, Qt.ItemDataRole.ToolTipRole)
+
+
 def build(panel: VideoPanel) -> None:
     """Make the panel's widgets (as attributes of ``panel``) and lay them out."""
     from studio.video.refine import REFINE_PARAMS
@@ -87,8 +95,7 @@ def build(panel: VideoPanel) -> None:
     p = panel
     # -- source ------------------------------------------------------------------------------------
     p.source_combo = _named(QComboBox(), "video.source", "Where the frames come from")
-    for key, label in SOURCES:
-        p.source_combo.addItem(label, key)
+    _fill(p.source_combo, SOURCES)
     p.open_button = _named(QPushButton("Open video…"), "video.open",
                            "Open a video file as the source (Ctrl+I)")  # fmt: skip
     p.camera_index = _named(QSpinBox(), "video.camera_index", "Which camera (0: the first)")
@@ -101,8 +108,7 @@ def build(panel: VideoPanel) -> None:
     p.source_label.setWordWrap(True)
     # -- person ------------------------------------------------------------------------------------
     p.engine_combo = _named(QComboBox(), "video.engine", "What finds the person in each frame")
-    for key, label in ENGINES:
-        p.engine_combo.addItem(label, key)
+    _fill(p.engine_combo, ENGINES)
     for ref in p.context.registry.contributions("video_mask"):
         if ref.plugin.name != "studio":  # our own are the entries above
             p.engine_combo.addItem(f"{ref.title} (plugin)", ref.id)
@@ -119,8 +125,7 @@ def build(panel: VideoPanel) -> None:
                             "Refine the matte along the frame's edges (guided filter)")  # fmt: skip
     # -- background --------------------------------------------------------------------------------
     p.effect_combo = _named(QComboBox(), "video.effect", "What happens around the person")
-    for key, label in EFFECTS:
-        p.effect_combo.addItem(label, key)
+    _fill(p.effect_combo, EFFECTS)
     p.strength_box = _named(QDoubleSpinBox(), "video.strength", "How much the background blurs")
     p.strength_box.setRange(0, 200)
     p.strength_box.setSuffix(" px")

@@ -36,7 +36,7 @@ _RESTART = frozenset({"source", "source_path", "camera_index", "camera_size", "c
                       "engine", "rvm_path"})  # fmt: skip
 _RECONFIGURE = frozenset({*(p.name for p in REFINE_PARAMS), "guided", "effect", "strength",
                           "color", "background_image", "background_video"})  # fmt: skip
-_LABELS = dict(SOURCES) | dict(ENGINES) | dict(EFFECTS)
+_LABELS = {key: label for key, label, _tip in (*SOURCES, *ENGINES, *EFFECTS)}
 _SOURCE_TEXTS = {
     "demo": "The demo: a photo of a person, filmed by a drifting camera.",
     "camera": "A camera: the newest frame is always shown; late frames are dropped.",
