@@ -28,6 +28,8 @@ __all__ = [
     "ModelIntegrityError",
     "ModelHost",
     "release_all_hosts",
+    "release_idle_hosts",
+    "ReleaseReport",
     "sha256_file",
     "CARD_SUFFIX",
 ]
@@ -259,9 +261,10 @@ _HOSTS: weakref.WeakSet[ModelHost] = weakref.WeakSet()
 class ModelHost:
     """Holds one model family: loaded lazily on first use, kept warm, released on demand.
 
-    ``loader(device)`` builds the model. In the GUI each family lives on one long-lived worker
-    thread, so the host is only touched from that thread; the lock makes it safe for the CLI and
-    tests too.
+    ``loader(device)`` builds the model. Use it inside ``with host.use(device) as model:``: one
+    thread at a time (a second waits), so a model that is not thread-safe (a LiteRT interpreter,
+    a torch module with caches) is never run from two threads at once, and a release never pulls
+    it from under a run (:func:`release_idle_hosts` skips a busy host).
     """
 
     def __init__(self, family: str, loader: Callable[[str], Any]) -> None:
@@ -269,9 +272,27 @@ class ModelHost:
         self._loader = loader
         self._model: Any = None
         self._device: str | None = None
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # guards loading and releasing
+        self._in_use = threading.RLock()  # held for the whole of a use()
+        self._users = 0
         self.load_count = 0
         _HOSTS.add(self)
+
+    @contextlib.contextmanager
+    def use(self, device: str = "cpu") -> Iterator[Any]:
+        """The model on ``device`` for one piece of work, held by this thread until the block
+        ends: another thread's ``use`` waits, a release skips it meanwhile."""
+        with self._in_use:
+            self._users += 1
+            try:
+                yield self.get(device)
+            finally:
+                self._users -= 1
+
+    @property
+    def busy(self) -> bool:
+        """True while some thread is inside :meth:`use`."""
+        return self._users > 0
 
     @property
     def loaded(self) -> bool:
@@ -291,17 +312,25 @@ class ModelHost:
                 self.load_count += 1
             return self._model
 
-    def release(self) -> None:
-        """Drop the model and give its memory back (GPU cache included)."""
-        with self._lock:
-            if self._model is None:
-                return
-            model, self._model, self._device = self._model, None, None
-            unload = getattr(model, "unload", None)
-            if callable(unload):
-                unload()
-            del model
-            _empty_gpu_cache()
+    def release(self, *, wait: bool = True) -> bool:
+        """Drop the model and give its memory back (GPU cache included). A model in use by
+        another thread is waited for, or left alone when ``wait`` is False (then False is
+        returned)."""
+        if not self._in_use.acquire(blocking=wait):
+            return False
+        try:
+            with self._lock:
+                if self._model is None:
+                    return True
+                model, self._model, self._device = self._model, None, None
+                unload = getattr(model, "unload", None)
+                if callable(unload):
+                    unload()
+                del model
+                _empty_gpu_cache()
+            return True
+        finally:
+            self._in_use.release()
 
     @contextlib.contextmanager
     def inference(self) -> Iterator[None]:
@@ -326,11 +355,29 @@ def _empty_gpu_cache() -> None:
         torch.cuda.empty_cache()
 
 
-def release_all_hosts() -> int:
-    """Release every loaded model (when memory is needed). Returns how many were released."""
-    count = 0
+@dataclass
+class ReleaseReport:
+    """What :func:`release_idle_hosts` did: the families released and those skipped (busy)."""
+
+    released: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def release_idle_hosts() -> ReleaseReport:
+    """Release every loaded model that no thread is using (when memory is needed); a busy one
+    is skipped, never pulled from under its run. Never waits."""
+    report = ReleaseReport()
     for host in list(_HOSTS):
-        if host.loaded:
-            host.release()
-            count += 1
-    return count
+        if not host.loaded:
+            continue
+        if host.busy or not host.release(wait=False):
+            report.skipped.append(host.family)
+        else:
+            report.released.append(host.family)
+    return report
+
+
+def release_all_hosts() -> int:
+    """Release every loaded model no thread is using (see :func:`release_idle_hosts`). Returns
+    how many were released."""
+    return len(release_idle_hosts().released)

@@ -127,3 +127,93 @@ def test_resources_found_in_installed_wheel(tmp_path):
         check=True,
     ).stdout.strip()
     assert out == str(target / "studio" / "_resources")
+
+
+class _NotThreadSafe:
+    """A model that notices being run from two threads at once (as a LiteRT interpreter would
+    corrupt its tensors)."""
+
+    def __init__(self) -> None:
+        self.inside = 0
+        self.overlaps = 0
+        self.calls = 0
+        self.released_while_running = False
+        self.gone = False
+
+    def run(self) -> None:
+        import time
+
+        self.inside += 1
+        if self.inside > 1:
+            self.overlaps += 1
+        time.sleep(0.0005)
+        if self.gone:
+            self.released_while_running = True
+        self.calls += 1
+        self.inside -= 1
+
+    def unload(self) -> None:
+        self.gone = True
+
+
+def test_model_host_serializes_previews_and_applies_and_release_skips_a_busy_one():
+    """A preview thread and an apply thread hammer one host for two seconds while another
+    thread keeps asking to release models (Tools > Release loaded models): the model never
+    runs twice at once, and it is never released under a run."""
+    import threading
+    import time
+
+    from studio.core.models import release_idle_hosts
+
+    models: list[_NotThreadSafe] = []
+    host = ModelHost("stress-test", lambda device: models.append(_NotThreadSafe()) or models[-1])
+    stop = time.monotonic() + 2.0
+    skipped: list[str] = []
+
+    def worker() -> None:
+        while time.monotonic() < stop:
+            with host.use("cpu") as model:
+                model.run()
+            time.sleep(0.003)  # a preview comes every few milliseconds, not back to back
+
+    def releaser() -> None:
+        while time.monotonic() < stop:
+            skipped.extend(release_idle_hosts().skipped)
+            time.sleep(0.001)
+
+    threads = [threading.Thread(target=t) for t in (worker, worker, releaser)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert sum(m.calls for m in models) > 20  # both threads really ran (a release collects)
+    assert sum(m.overlaps for m in models) == 0
+    assert not any(m.released_while_running for m in models)
+    assert "stress-test" in skipped  # it was busy at times, and left alone then
+    assert len(models) > 1  # and released when idle (then loaded again on the next use)
+
+
+def test_release_idle_hosts_reports_what_it_skipped():
+    import threading
+
+    from studio.core.models import release_idle_hosts
+
+    host = ModelHost("busy-test", lambda device: object())
+    entered, leave = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with host.use():
+            entered.set()
+            leave.wait(5)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    entered.wait(5)
+    try:
+        report = release_idle_hosts()
+        assert "busy-test" in report.skipped and "busy-test" not in report.released
+        assert host.loaded
+    finally:
+        leave.set()
+        thread.join(5)
+    assert "busy-test" in release_idle_hosts().released and not host.loaded
