@@ -27,8 +27,10 @@ from studio.voice.voices import (
     Speaker,
     VoiceInfo,
     VoiceUnavailable,
+    find_language_voice,
     find_voice,
     load_speaker,
+    same_language,
 )
 
 __all__ = [
@@ -219,6 +221,27 @@ def speak(
         return ctx.cancelled
 
     ctx.on_cancel(main.interrupt)
+    by_language: dict[str, Speaker] = {}
+
+    def language_speaker(language: str) -> Speaker:
+        """A voice for xml:lang ``language``: the main one when it speaks it, else the best
+        installed voice of that language, else the main one with a warning (once)."""
+        if same_language(language, main.info.language):
+            return main
+        if language not in by_language:
+            found = find_language_voice(cache.voices(), language, main.info.engine)
+            chosen = main
+            if found is None:
+                warnings.append(
+                    f"no installed voice speaks {language} (xml:lang); {main.info.name} reads it"
+                )
+            else:
+                try:
+                    chosen = cache.get(found.id)
+                except VoiceUnavailable as exc:
+                    warnings.append(f"{exc}; {main.info.name} reads the {language} text")
+            by_language[language] = chosen
+        return by_language[language]
 
     for index, segment in enumerate(segments):
         ctx.check_cancelled()
@@ -229,6 +252,8 @@ def speak(
             except VoiceUnavailable as exc:
                 if str(exc) not in warnings:
                     warnings.append(f"{exc}; using {main.info.name}")
+        elif segment.language:
+            speaker = language_speaker(segment.language)
         if speaker.info.id not in used:
             used.append(speaker.info.id)
         spoken, problems = readable(segment.text, speaker.info.language)
@@ -302,6 +327,10 @@ class AudioWriter:
     """Writes WAV, FLAC or OGG Vorbis by suffix, piece by piece, with the text and settings in
     the file's metadata (title, comment as JSON, software). Use as a context manager.
 
+    The audio goes to a hidden temporary beside ``path`` (:func:`studio.core.atomic.atomic_path`)
+    that replaces ``path`` only when the block ends without an error: an error, a cancel or a
+    kill never truncates or deletes a file that was there, and leaves no half-written file.
+
     Raises ValueError for another suffix, OSError when the file cannot be written.
     """
 
@@ -332,9 +361,19 @@ class AudioWriter:
         limit = self.WAV_TEXT if suffix == ".wav" else self.VORBIS_TEXT
         body = text if len(text) <= limit else text[:limit] + "…"
         meta = {"text": body, "settings": settings or {}, "made_with": "Studio voice"}
-        self._file = soundfile.SoundFile(
-            str(self.path), "w", sample_rate, channels, format=fmt, subtype=subtype
-        )
+        import contextlib
+
+        from studio.core.atomic import atomic_path
+
+        self._atomic = contextlib.ExitStack()
+        self.temp = self._atomic.enter_context(atomic_path(self.path))
+        try:
+            self._file = soundfile.SoundFile(
+                str(self.temp), "w", sample_rate, channels, format=fmt, subtype=subtype
+            )
+        except BaseException:
+            self._atomic.close()
+            raise
         self._file.title = (title or " ".join(text.split())[:80]) or "Studio voice"
         self._file.comment = json.dumps(meta, ensure_ascii=False)
         self._file.software = "Studio 0.1 (voice)"
@@ -348,16 +387,29 @@ class AudioWriter:
         self.write(chunk.samples)
 
     def close(self) -> None:
-        self._file.close()
+        """Finish the file and put it in place (once; later calls do nothing)."""
+        self._finish(None)
+
+    def _finish(self, exc: BaseException | None) -> None:
+        stack = self.__dict__.pop("_atomic", None)
+        if stack is None:
+            return
+        try:
+            self._file.close()
+        except BaseException as error:
+            stack.__exit__(type(error), error, error.__traceback__)
+            raise
+        if exc is None:
+            stack.close()  # fsync and rename over the target
+        else:
+            # a failed or cancelled export: the temporary goes, the old file stays
+            stack.__exit__(type(exc), exc, exc.__traceback__)
 
     def __enter__(self) -> AudioWriter:
         return self
 
-    def __exit__(self, exc_type, *_exc) -> None:
-        self.close()
-        if exc_type is not None:
-            # a failed or cancelled export leaves no half-written file behind
-            self.path.unlink(missing_ok=True)
+    def __exit__(self, exc_type, exc, _tb) -> None:
+        self._finish(exc if exc_type is not None else None)
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:

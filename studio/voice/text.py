@@ -7,11 +7,21 @@ read out here, at our layer, so every engine says them the same way. Invalid SSM
 
 Supported SSML: ``speak``, ``p``, ``s``, ``break`` (time, strength), ``prosody`` (rate, pitch,
 volume), ``emphasis`` (level), ``say-as`` (interpret-as characters/spell-out, cardinal/number,
-ordinal, date with format mdy/dmy/ymd) and ``voice`` (name).
+ordinal, date with format mdy/dmy/ymd), ``voice`` (name), ``lang`` and ``xml:lang`` on any element
+(the segment's ``language``: the speech job picks a voice of that language). A document may start
+with an XML declaration and use the SSML namespace, with or without a prefix.
+
+Limits, checked before the work: at most :data:`MAX_TEXT_CHARS` characters, elements nested at most
+:data:`MAX_DEPTH` deep, breaks adding up to at most :data:`MAX_BREAK_SECONDS`. One prosody value
+may move pitch by :data:`PITCH_STEP_LIMIT` semitones and rate or volume by a factor within
+:data:`RATE_STEP_LIMIT` / :data:`VOLUME_STEP_LIMIT`; what nesting adds up is clamped to
+:data:`PITCH_RANGE`, :data:`RATE_RANGE` and :data:`VOLUME_RANGE`, so no engine ever sees a value it
+cannot take. Splitting, normalization and parsing are linear in the length of the text.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -21,6 +31,12 @@ from xml.parsers import expat
 __all__ = [
     "Segment",
     "SSMLError",
+    "TextTooLong",
+    "MAX_TEXT_CHARS",
+    "MAX_DEPTH",
+    "PITCH_RANGE",
+    "RATE_RANGE",
+    "VOLUME_RANGE",
     "parse",
     "normalize",
     "split_sentences",
@@ -32,6 +48,24 @@ __all__ = [
 
 class SSMLError(ValueError):
     """Invalid SSML; the message names the line and column."""
+
+
+class TextTooLong(ValueError):
+    """The text is longer than :data:`MAX_TEXT_CHARS`; the message says by how much."""
+
+
+MAX_TEXT_CHARS = 2_000_000  # a long novel; more is refused before any work (split the file)
+MAX_DEPTH = 100  # SSML elements inside each other
+MAX_BREAK_SECONDS = 3600.0  # all <break>s of a document together
+# What the engines take: clamped after nesting adds up (semitones, speed factor, gain).
+PITCH_RANGE = (-12.0, 12.0)
+RATE_RANGE = (0.25, 4.0)
+VOLUME_RANGE = (0.0, 2.0)
+# What one prosody attribute may ask for, relative to its parent; more is an error in the input.
+PITCH_STEP_LIMIT = 24.0
+RATE_STEP_LIMIT = (0.2, 4.0)
+VOLUME_STEP_LIMIT = (0.0, 4.0)
+MAX_SPOKEN_DIGITS = 21  # longer numbers are read digit by digit (num2words has no words for them)
 
 
 @dataclass(frozen=True)
@@ -51,6 +85,7 @@ class Segment:
     voice: str | None = None
     pause_after: float = 0.0
     sentence: bool = True
+    language: str | None = None  # from xml:lang; None: the voice's own
 
 
 # -- normalization ---------------------------------------------------------------------------------
@@ -115,7 +150,9 @@ _ISO_DATE_RE = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")
 _SLASH_DATE_RE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b")
 _TIME_RE = re.compile(r"\b(\d{1,2}):(\d{2})\b(\s*[ap]\.?m\.?)?", re.IGNORECASE)
 _MONEY_RE = re.compile(r"([$€£])\s?(\d[\d,]*)(?:\.(\d{1,2}))?\b")
-_PERCENT_RE = re.compile(r"(-?\d[\d,]*(?:\.\d+)?)\s?%")
+# The look-behind starts a match only at the beginning of a run of digits: without it a long
+# run is tried from every position (quadratic).
+_PERCENT_RE = re.compile(r"(?<![\d,.])(-?\d[\d,]*(?:\.\d+)?)\s?%")
 _ORDINAL_RE = re.compile(r"\b(\d+)(st|nd|rd|th)\b", re.IGNORECASE)
 _NUMBER_RE = re.compile(r"(?<![\w.])(-)?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(?![\w])")
 _CURRENCY = {"$": ("dollar", "cent"), "€": ("euro", "cent"), "£": ("pound", "penny")}
@@ -126,8 +163,45 @@ def _n2w(value: float | int, lang: str, to: str = "cardinal") -> str:
 
     try:
         return str(num2words(value, lang=lang, to=to))
-    except (NotImplementedError, OverflowError, ValueError, TypeError):
+    except (NotImplementedError, OverflowError, ValueError, TypeError, ArithmeticError):
+        pass
+    try:
         return str(num2words(value, lang="en", to=to))
+    except (NotImplementedError, OverflowError, ValueError, TypeError, ArithmeticError):
+        return _digit_words(str(value), lang)
+
+
+def _digit_words(digits: str, lang: str) -> str:
+    """A number too long for words, read digit by digit ("one two three ...")."""
+    names = _digit_names(lang)
+    words = []
+    for ch in digits:
+        if "0" <= ch <= "9":
+            words.append(names[int(ch)])
+        elif ch == "." and lang == "en":
+            words.append("point")
+        elif ch == "-" and lang == "en":
+            words.append("minus")
+    return " ".join(words)
+
+
+@functools.lru_cache(maxsize=32)
+def _digit_names(lang: str) -> tuple[str, ...]:
+    from num2words import num2words
+
+    try:
+        return tuple(str(num2words(d, lang=lang)) for d in range(10))
+    except (NotImplementedError, OverflowError, ValueError, TypeError):
+        return tuple(str(num2words(d, lang="en")) for d in range(10))
+
+
+def _whole(digits: str, lang: str, to: str = "cardinal") -> str:
+    """Words for a string of digits (commas allowed): num2words up to MAX_SPOKEN_DIGITS digits,
+    digit by digit beyond (``int()`` of thousands of digits is slow, and refused past 4300)."""
+    digits = digits.replace(",", "")
+    if len(digits.lstrip("0")) > MAX_SPOKEN_DIGITS:
+        return _digit_words(digits, lang)
+    return _n2w(int(digits), lang, to)
 
 
 def _lang(language: str) -> str:
@@ -151,6 +225,9 @@ def _date(year: int, month: int, day: int, lang: str) -> str | None:
 def _number_words(
     sign: str | None, whole: str, frac: str | None, lang: str, year: bool = True
 ) -> str:
+    if len(whole.replace(",", "").lstrip("0")) > MAX_SPOKEN_DIGITS or len(frac or "") > 12:
+        words = _digit_words(whole.replace(",", "") + (f".{frac}" if frac else ""), lang)
+        return ("minus " if sign and lang == "en" else "- " if sign else "") + words
     value = int(whole.replace(",", ""))
     plain = frac is None and sign is None and "," not in whole
     if year and plain and 1100 <= value <= 2099 and lang == "en":
@@ -194,8 +271,9 @@ def normalize(text: str, language: str = "en") -> str:
 
     def money(m: re.Match[str]) -> str:
         unit, sub = _CURRENCY[m[1]]
-        whole = int(m[2].replace(",", ""))
-        words = f"{_n2w(whole, lang)} {unit}{'' if whole == 1 else 's'}"
+        digits = m[2].replace(",", "")
+        one = digits.lstrip("0") == "1"
+        words = f"{_whole(digits, lang)} {unit}{'' if one else 's'}"
         if m[3]:
             cents = int(m[3].ljust(2, "0"))
             if cents:
@@ -213,7 +291,7 @@ def normalize(text: str, language: str = "en") -> str:
         return words + (" percent" if lang == "en" else " %")
 
     text = _PERCENT_RE.sub(percent, text)
-    text = _ORDINAL_RE.sub(lambda m: _n2w(int(m[1]), lang, "ordinal"), text)
+    text = _ORDINAL_RE.sub(lambda m: _whole(m[1], lang, "ordinal"), text)
     text = _NUMBER_RE.sub(lambda m: _number_words(m[1], m[2], m[3], lang), text)
     for symbol, words in SYMBOLS.items():
         if lang == "en":
@@ -286,32 +364,58 @@ def readable(text: str, language: str = "en") -> tuple[str, list[str]]:
 
 # -- splitting -------------------------------------------------------------------------------------
 
-_SENTENCE_END_RE = re.compile(r"([.!?…]+[\"'”’)\]]*)(\s+|$)")
+# The look-behind starts a match only at the first of a run of stops ("......" is tried once, not
+# from each of its dots: that was quadratic).
+_SENTENCE_END_RE = re.compile(r"(?<![.!?…])([.!?…]+[\"'”’)\]]*)(\s+|$)")
 _ENDS_SENTENCE_RE = re.compile(r"[.!?…][\"'”’)\]]*$")
 _CLAUSE_RE = re.compile(r"([,;:—–])\s+")
 CLAUSE_WORDS = 8  # sentences longer than this are spoken clause by clause (first sound sooner)
+_LONGEST_ABBREVIATION = max(len(k) for k in _NO_BREAK_AFTER)
+
+
+def _last_word(text: str, start: int, end: int) -> str:
+    """The last whitespace-separated word of ``text[start:end]``, looking back only as far as
+    the longest abbreviation (a longer word is none of them): constant time per stop."""
+    i = end
+    floor = max(start, end - _LONGEST_ABBREVIATION - 1)
+    while i > floor and not text[i - 1].isspace():
+        i -= 1
+    if i == floor and i > start and not text[i - 1].isspace():
+        return text[i - 1 : end]  # longer than any abbreviation
+    return text[i:end]
+
+
+def _strip_span(text: str, start: int, end: int) -> tuple[int, str] | None:
+    piece = text[start:end]
+    stripped = piece.strip()
+    if not stripped:
+        return None
+    return start + len(piece) - len(piece.lstrip()), stripped
 
 
 def split_sentences(text: str) -> list[tuple[int, str]]:
     """(offset, sentence) pairs. A period after a known abbreviation or an initial does not end
-    a sentence; neither does one followed by a lower-case word."""
+    a sentence; neither does one followed by a lower-case word. Linear in the length of
+    ``text``."""
     out: list[tuple[int, str]] = []
     start = 0
     for m in _SENTENCE_END_RE.finditer(text):
-        end = m.end(1)
-        before = text[start:end].split()
-        last = before[-1] if before else ""
-        rest = text[m.end() :]
-        if m.group(1).startswith(".") and rest:
-            if last in _NO_BREAK_AFTER or re.fullmatch(r"[A-Z]\.", last) or rest[:1].islower():
+        end, after = m.end(1), m.end()
+        if m.group(1).startswith(".") and after < len(text):
+            last = _last_word(text, start, end)
+            if (
+                last in _NO_BREAK_AFTER
+                or (len(last) == 2 and "A" <= last[0] <= "Z" and last[1] == ".")
+                or text[after].islower()
+            ):
                 continue
-        sentence = text[start:end].strip()
-        if sentence:
-            out.append((start + len(text[start:end]) - len(text[start:end].lstrip()), sentence))
-        start = m.end()
-    tail = text[start:].strip()
-    if tail:
-        out.append((start + len(text[start:]) - len(text[start:].lstrip()), tail))
+        span = _strip_span(text, start, end)
+        if span:
+            out.append(span)
+        start = after
+    span = _strip_span(text, start, len(text))
+    if span:
+        out.append(span)
     return out
 
 
@@ -320,18 +424,55 @@ def _clauses(sentence: str) -> list[tuple[int, str]]:
         return [(0, sentence)]
     out: list[tuple[int, str]] = []
     start = 0
+    covered = 0  # the words of sentence[start:] are counted up to here (each counted once)
+    words = 0
     for m in _CLAUSE_RE.finditer(sentence):
-        piece = sentence[start : m.end(1)].strip()
-        if len(piece.split()) >= 3:  # keep very short clauses with the next one
-            out.append((start, piece))
-            start = m.end()
+        words += len(sentence[covered : m.end(1)].split())
+        covered = m.end(1)
+        if words >= 3:  # keep very short clauses with the next one
+            out.append((start, sentence[start : m.end(1)].strip()))
+            start = covered = m.end()
+            words = 0
     if sentence[start:].strip():
         out.append((start, sentence[start:].strip()))
     return out
 
 
+_SPEAK_RE = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?speak[\s/>]")
+
+
 def looks_like_ssml(text: str) -> bool:
-    return text.lstrip().startswith("<speak")
+    """Whether ``text`` is an SSML document: it starts with an XML declaration, or its first
+    element is ``<speak>`` (with a namespace prefix or not) after an optional byte-order mark,
+    comments and doctype."""
+    at = 0
+    for _ in range(1000):  # a prolog of more than 1000 comments is not SSML worth guessing
+        while at < len(text) and (text[at].isspace() or text[at] == "\ufeff"):
+            at += 1
+        for opener, closer in (("<?", "?>"), ("<!--", "-->"), ("<!DOCTYPE", ">")):
+            if text.startswith(opener, at):
+                begin = at + len(opener)
+                if opener == "<!DOCTYPE":
+                    bracket, end = text.find("[", begin), text.find(">", begin)
+                    if 0 <= bracket < end:  # an internal subset: up to its "]"
+                        begin = max(begin, text.find("]", bracket))
+                close = text.find(closer, begin)
+                if close < 0:
+                    return opener != "<!--"  # unclosed: SSML-looking, let the parser say why
+                at = close + len(closer)
+                break
+        else:
+            break
+    # A document with an XML declaration is XML: the parser names what is wrong with it rather
+    # than the markup being read aloud.
+    return _SPEAK_RE.match(text, at) is not None or text.lstrip("\ufeff \t\r\n").startswith("<?xml")
+
+
+def _clamp(value: float, bounds: tuple[float, float]) -> float:
+    return min(max(value, bounds[0]), bounds[1])
+
+
+_LANG_TAG_RE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
 
 
 @dataclass
@@ -340,6 +481,7 @@ class _Style:
     pitch: float = 0.0
     volume: float = 1.0
     voice: str | None = None
+    language: str | None = None
 
 
 _RATE_WORDS = {
@@ -367,7 +509,11 @@ _BREAK_STRENGTH = {
 }  # fmt: skip
 _EMPHASIS = {"strong": (0.85, 1.5, 1.3), "moderate": (0.92, 1.0, 1.15), "none": (1, 0, 1),
              "reduced": (1.1, -1.0, 0.8)}  # fmt: skip
-_ELEMENTS = {"speak", "p", "s", "break", "prosody", "emphasis", "say-as", "voice", "sub", "mark"}
+_ELEMENTS = {
+    "speak", "p", "s", "break", "prosody", "emphasis", "say-as", "voice", "sub", "mark", "lang",
+}  # fmt: skip
+_XML_NS = "http://www.w3.org/XML/1998/namespace"
+_NS_SEP = "\x1f"  # expat joins namespace and local name with this (a character no name has)
 
 
 def _parse_time(value: str) -> float:
@@ -388,22 +534,35 @@ def _relative(value: str, words: dict[str, float], base: float, kind: str) -> fl
     if not m:
         raise ValueError(f"{kind} {value!r} is not a word ({', '.join(words)}) or a number")
     number, unit = float(m[1]), m[2]
+    if not abs(number) < 1e6:  # before any arithmetic: 10 ** (number / 20) overflows
+        raise ValueError(f"{kind} {value!r} is far outside what a voice can do")
     signed = value[0] in "+-"
     if kind == "pitch":
         if unit == "st":
-            return base + number
-        if unit == "%":
+            step = number
+        elif unit == "%":
             import math
 
-            return base + 12 * math.log2(max(1e-3, 1 + number / 100))
-        raise ValueError(f"pitch {value!r} needs a unit: st (semitones) or %")
+            step = 12 * math.log2(max(1e-3, 1 + number / 100))
+        else:
+            raise ValueError(f"pitch {value!r} needs a unit: st (semitones) or %")
+        if abs(step) > PITCH_STEP_LIMIT:
+            raise ValueError(
+                f"pitch {value!r} is outside -{PITCH_STEP_LIMIT:g}st..+{PITCH_STEP_LIMIT:g}st"
+            )
+        return base + step
     if kind == "volume" and unit == "dB":
-        return base * 10 ** (number / 20)
-    if unit == "%":
-        return base * (1 + number / 100) if signed else base * number / 100
-    if unit is None and kind == "rate":
-        return base * number
-    raise ValueError(f"{kind} {value!r} has an unknown unit")
+        factor = 10 ** (number / 20)
+    elif unit == "%":
+        factor = (1 + number / 100) if signed else number / 100
+    elif unit is None and kind == "rate":
+        factor = number
+    else:
+        raise ValueError(f"{kind} {value!r} has an unknown unit")
+    low, high = RATE_STEP_LIMIT if kind == "rate" else VOLUME_STEP_LIMIT
+    if not low <= factor <= high:
+        raise ValueError(f"{kind} {value!r} is outside {low:.0%}..{high:.0%}")
+    return base * factor
 
 
 class _SSMLBuilder:
@@ -415,10 +574,15 @@ class _SSMLBuilder:
         self.parts: list[tuple[int, str, _Style]] = []  # text runs with their style
         self.breaks: list[tuple[int, float]] = []  # (position in parts, seconds)
         self.sentence_marks: list[int] = []  # parts index where a new sentence/paragraph begins
-        self.parser = expat.ParserCreate()
-        self.parser.StartElementHandler = self.start
-        self.parser.EndElementHandler = self.end
+        self.break_total = 0.0
+        # Namespace processing: <speak xmlns="...synthesis">, <ssml:speak xmlns:ssml=...> and
+        # xml:lang all arrive as (namespace, local name); an unbound prefix is an error.
+        self.parser = expat.ParserCreate(namespace_separator=_NS_SEP)
+        self.parser.StartElementHandler = self._start
+        self.parser.EndElementHandler = self._end
         self.parser.CharacterDataHandler = self.data
+        self.parser.StartDoctypeDeclHandler = self._doctype
+        self.parser.EntityDeclHandler = self._entity
         self.parser.buffer_text = True
         self._line_starts = [0] + [m.end() for m in re.finditer("\n", source)]
 
@@ -434,22 +598,55 @@ class _SSMLBuilder:
     def fail(self, message: str) -> None:
         raise SSMLError(f"SSML error at {self.where()}: {message}")
 
+    def _doctype(self, _name, _sysid, _pubid, has_internal_subset) -> None:
+        if has_internal_subset:
+            self.fail("SSML may not declare a DTD of its own")
+
+    def _entity(self, *_args) -> None:
+        self.fail("SSML may not declare entities")
+
+    @staticmethod
+    def _local(name: str) -> str:
+        return name.rsplit(_NS_SEP, 1)[-1]
+
+    def _start(self, name: str, attrs: dict[str, str]) -> None:
+        plain: dict[str, str] = {}
+        for key, value in attrs.items():
+            space, _, local = key.rpartition(_NS_SEP)
+            plain[f"xml:{local}" if space == _XML_NS else local] = value
+        self.start(self._local(name), plain)
+
+    def _end(self, name: str) -> None:
+        self.end(self._local(name))
+
     def start(self, name: str, attrs: dict[str, str]) -> None:
         if not self.stack and name != "speak":
             self.fail(f"the root element must be <speak>, not <{name}>")
         if name not in _ELEMENTS:
             self.fail(f"<{name}> is not supported (use {', '.join(sorted(_ELEMENTS))})")
+        if len(self.stack) >= MAX_DEPTH:
+            self.fail(f"elements are nested more than {MAX_DEPTH} deep")
         style = replace(self.style)
         try:
+            if "xml:lang" in attrs:
+                lang = attrs["xml:lang"].strip()
+                if not _LANG_TAG_RE.fullmatch(lang):
+                    raise ValueError(f"xml:lang {lang!r} is not a language such as en-US or de")
+                style.language = lang
+            elif name == "lang":
+                raise ValueError("<lang> needs an xml:lang attribute")
             if name == "prosody":
+                # One value may ask for a sane step; what nesting adds up is clamped to what
+                # the engines take (a pitch of +1000st corrupted the vocoder's memory).
                 if "rate" in attrs:
-                    style.rate = _relative(attrs["rate"], _RATE_WORDS, style.rate, "rate")
-                    if not 0.2 <= style.rate <= 4.0:
-                        raise ValueError(f"rate {attrs['rate']!r} is outside 20%..400%")
+                    rate = _relative(attrs["rate"], _RATE_WORDS, style.rate, "rate")
+                    style.rate = _clamp(rate, RATE_RANGE)
                 if "pitch" in attrs:
-                    style.pitch = _relative(attrs["pitch"], _PITCH_WORDS, style.pitch, "pitch")
+                    pitch = _relative(attrs["pitch"], _PITCH_WORDS, style.pitch, "pitch")
+                    style.pitch = _clamp(pitch, PITCH_RANGE)
                 if "volume" in attrs:
-                    style.volume = _relative(attrs["volume"], _VOLUME_WORDS, style.volume, "volume")
+                    volume = _relative(attrs["volume"], _VOLUME_WORDS, style.volume, "volume")
+                    style.volume = _clamp(volume, VOLUME_RANGE)
             elif name == "emphasis":
                 level = attrs.get("level", "moderate")
                 if level not in _EMPHASIS:
@@ -457,9 +654,9 @@ class _SSMLBuilder:
                         f"emphasis level {level!r} is not one of {', '.join(_EMPHASIS)}"
                     )
                 rate, pitch, volume = _EMPHASIS[level]
-                style.rate *= rate
-                style.pitch += pitch
-                style.volume *= volume
+                style.rate = _clamp(style.rate * rate, RATE_RANGE)
+                style.pitch = _clamp(style.pitch + pitch, PITCH_RANGE)
+                style.volume = _clamp(style.volume * volume, VOLUME_RANGE)
             elif name == "voice":
                 if not attrs.get("name"):
                     raise ValueError("<voice> needs a name attribute")
@@ -472,6 +669,11 @@ class _SSMLBuilder:
                     if strength not in _BREAK_STRENGTH:
                         raise ValueError(f"break strength {strength!r} is unknown")
                     seconds = _BREAK_STRENGTH[strength]
+                self.break_total += seconds
+                if self.break_total > MAX_BREAK_SECONDS:
+                    raise ValueError(
+                        f"the breaks add up to more than {MAX_BREAK_SECONDS / 60:g} minutes"
+                    )
                 self.breaks.append((len(self.parts), seconds))
             elif name == "say-as":
                 kind = attrs.get("interpret-as", "")
@@ -503,16 +705,15 @@ class _SSMLBuilder:
         if name == "say-as":
             kind = attrs.get("interpret-as", "")
             if kind in ("characters", "spell-out"):
-                text = spell_out(text, self.language)
+                text = spell_out(text, self.style.language or self.language)
             elif kind in ("cardinal", "number", "ordinal"):
                 digits = text.strip().replace(",", "")
                 if not re.fullmatch(r"-?\d+", digits):
-                    self.fail(f"say-as {kind}: {text.strip()!r} is not a whole number")
-                text = _n2w(
-                    int(digits),
-                    _lang(self.language),
-                    "ordinal" if kind == "ordinal" else "cardinal",
-                )
+                    self.fail(f"say-as {kind}: {text.strip()[:60]!r} is not a whole number")
+                lang = _lang(self.style.language or self.language)
+                to = "ordinal" if kind == "ordinal" else "cardinal"
+                words = _whole(digits.lstrip("-"), lang, to)
+                text = ("minus " if digits.startswith("-") and lang == "en" else "") + words
             elif kind == "date":
                 text = self._date(text.strip(), attrs.get("format", "ymd"))
         elif name == "sub":
@@ -520,14 +721,18 @@ class _SSMLBuilder:
         self.parts.append((offset, text, self.style))
 
     def _date(self, text: str, fmt: str) -> str:
-        numbers = [int(x) for x in re.findall(r"\d+", text)]
+        found = re.findall(r"\d+", text)
+        if any(len(x) > 6 for x in found):
+            self.fail(f"say-as date {text[:60]!r} is not a valid date")
+        numbers = [int(x) for x in found]
         if len(numbers) != 3 or fmt not in ("ymd", "mdy", "dmy"):
             self.fail(
                 f"say-as date {text!r} with format {fmt!r}: "
                 "expected three numbers and ymd, mdy or dmy"
             )
         values = dict(zip(fmt, numbers, strict=True))
-        words = _date(values["y"], values["m"], values["d"], _lang(self.language))
+        language = self.style.language or self.language
+        words = _date(values["y"], values["m"], values["d"], _lang(language))
         if words is None:
             self.fail(f"say-as date {text!r} is not a valid date")
         return str(words)
@@ -548,7 +753,7 @@ def _text_segments(
     for offset, sentence in split_sentences(text):
         clauses = _clauses(sentence)
         for i, (c_off, clause) in enumerate(clauses):
-            spoken = normalize(clause, language).strip()
+            spoken = normalize(clause, style.language or language).strip()
             if not spoken:
                 continue
             last = i == len(clauses) - 1
@@ -561,6 +766,7 @@ def _text_segments(
                 style.voice,
                 pause_after=pause if last else min(0.15, pause / 3),
                 sentence=last,
+                language=style.language,
             )
 
 
@@ -574,10 +780,16 @@ def parse(
 ) -> list[Segment]:
     """Split plain text or SSML into segments ready for an engine.
 
-    ``ssml=None`` treats text starting with ``<speak`` as SSML. ``sentence_pause`` is the silence
-    (seconds) after each sentence. Raises SSMLError (with line and column) for invalid SSML.
-    Empty or blank input gives an empty list.
+    ``ssml=None`` treats text starting with ``<speak`` (after an XML declaration) as SSML.
+    ``sentence_pause`` is the silence (seconds) after each sentence. Raises SSMLError (with line
+    and column) for invalid SSML and TextTooLong past :data:`MAX_TEXT_CHARS`. Empty or blank
+    input gives an empty list.
     """
+    if len(text) > MAX_TEXT_CHARS:
+        raise TextTooLong(
+            f"the text has {len(text):,} characters; at most {MAX_TEXT_CHARS:,} are spoken at "
+            "once (split it into parts)"
+        )
     if ssml is None:
         ssml = looks_like_ssml(text)
     if not ssml:

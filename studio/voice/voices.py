@@ -24,12 +24,28 @@ __all__ = [
     "DEFAULT_VOICE",
     "list_voices",
     "find_voice",
+    "find_language_voice",
+    "same_language",
     "load_speaker",
+    "ENGINE_PITCH",
+    "ENGINE_RATE",
+    "ENGINE_VOLUME",
     "shift_pitch",
 ]
 
 DEFAULT_VOICE = "piper:en_US-joe-medium"
 ESPEAK_LICENCE = "GPL-3.0-or-later (eSpeak NG)"
+# What a Speaker passes on to its engine, whatever it is asked: semitones, speed factor, gain.
+# WORLD corrupted its heap with an f0 far above Nyquist (a pitch of +1000 semitones).
+ENGINE_PITCH = (-24.0, 24.0)
+ENGINE_RATE = (0.1, 10.0)
+ENGINE_VOLUME = (0.0, 4.0)
+
+
+def _bounded(value: float, bounds: tuple[float, float], default: float) -> float:
+    if value != value:  # NaN
+        return default
+    return min(max(float(value), bounds[0]), bounds[1])
 
 
 class VoiceUnavailable(RuntimeError):
@@ -185,8 +201,38 @@ def find_voice(voices: list[VoiceInfo], wanted: str | None) -> VoiceInfo:
     raise VoiceUnavailable(f"no voice {wanted!r}; try `studio voice voices` (for example {sample})")
 
 
+def _language_parts(language: str) -> tuple[str, str]:
+    parts = language.lower().replace("_", "-").split("-")
+    return parts[0], "-".join(parts[:2])
+
+
+def same_language(a: str, b: str) -> bool:
+    """Whether language tags ``a`` and ``b`` name the same language (en-US and en_GB do)."""
+    return _language_parts(a)[0] == _language_parts(b)[0]
+
+
+def find_language_voice(
+    voices: list[VoiceInfo], language: str, prefer_engine: str | None = None
+) -> VoiceInfo | None:
+    """A voice that speaks ``language`` (an xml:lang such as de-DE or fr): the same region
+    first, then the same language; Piper before eSpeak unless ``prefer_engine`` says which.
+    None when no voice speaks it."""
+    primary, region = _language_parts(language)
+    order = [prefer_engine or "piper", "piper", "espeak"]
+
+    def rank(v: VoiceInfo) -> tuple[int, int]:
+        own_region = _language_parts(v.language)[1]
+        engine = order.index(v.engine) if v.engine in order else len(order)
+        return (0 if own_region == region else 1, engine)
+
+    matching = [v for v in voices if _language_parts(v.language)[0] == primary]
+    return min(matching, key=rank) if matching else None
+
+
 def shift_pitch(audio: np.ndarray, sample_rate: int, semitones: float) -> np.ndarray:
-    """Move speech ``semitones`` up or down without changing its length (WORLD vocoder)."""
+    """Move speech ``semitones`` (clamped to :data:`ENGINE_PITCH`) up or down without changing
+    its length (WORLD vocoder)."""
+    semitones = _bounded(semitones, ENGINE_PITCH, 0.0)
     if abs(semitones) < 1e-3 or len(audio) < sample_rate // 20:
         return audio
     pw = world()
@@ -195,7 +241,9 @@ def shift_pitch(audio: np.ndarray, sample_rate: int, semitones: float) -> np.nda
     f0, times = pw.harvest(x, sample_rate, frame_period=5.0, f0_floor=60.0, f0_ceil=800.0)
     sp = pw.cheaptrick(x, f0, times, sample_rate)
     ap = pw.d4c(x, f0, times, sample_rate)
-    y = pw.synthesize(f0 * 2 ** (semitones / 12.0), sp, ap, sample_rate, 5.0)
+    # never above the band WORLD can synthesize (its buffers assume f0 well under Nyquist)
+    shifted = np.minimum(f0 * 2 ** (semitones / 12.0), sample_rate * 0.2)
+    y = pw.synthesize(shifted, sp, ap, sample_rate, 5.0)
     return y[: len(audio)].astype(np.float32)
 
 
@@ -306,10 +354,13 @@ class PiperSpeaker(Speaker):
         """Speak ``text``: ``rate`` multiplies the speed, ``pitch`` in semitones, ``variation``
         scales Piper's noise (0 = flat and even, 1 = the voice's default, 2 = lively)."""
         config = self.voice.config
+        rate = _bounded(rate, ENGINE_RATE, 1.0)
+        volume = _bounded(volume, ENGINE_VOLUME, 1.0)
+        variation = _bounded(variation, (0.0, 2.0), 1.0)
         scales = np.array(
             [
                 config.noise_scale * variation,
-                config.length_scale / max(rate, 0.1),
+                config.length_scale / rate,
                 config.noise_w_scale * variation,
             ],
             dtype=np.float32,
@@ -368,6 +419,9 @@ class EspeakSpeaker(Speaker):
             return self._stop or (stop is not None and stop())
 
         voice = self.info.id.split(":", 1)[1]
+        rate = _bounded(rate, ENGINE_RATE, 1.0)
+        pitch = _bounded(pitch, ENGINE_PITCH, 0.0)
+        volume = _bounded(volume, ENGINE_VOLUME, 1.0)
         audio = self.lib.synthesize(
             text,
             voice,
