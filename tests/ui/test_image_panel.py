@@ -113,14 +113,14 @@ def test_person_mask_and_the_video_matte(qtbot, panel):
 
 def test_style_and_upscale_become_results_in_the_history(qtbot, panel):
     panel._on_thumbnails([np.zeros((48, 64, 3), np.uint8)] * 26)
-    styles = panel.style.styles
+    styles = panel.style_tab.styles
     styles.item(0).setSelected(False)
     styles.item(3).setSelected(True)
     styles.item(12).setSelected(True)
     assert panel.document.style == "3:0.500,12:0.500" == panel.style_spec()
     _finish(qtbot, panel.apply_style())
-    panel.style.upscale_model.setCurrentIndex(panel.style.upscale_model.findData("fast"))
-    panel.style.upscale_scale.setCurrentIndex(panel.style.upscale_scale.findData(2))
+    panel.style_tab.upscale_model.setCurrentIndex(panel.style_tab.upscale_model.findData("fast"))
+    panel.style_tab.upscale_scale.setCurrentIndex(panel.style_tab.upscale_scale.findData(2))
     assert panel.document.upscale_scale == 2
     _finish(qtbot, panel.upscale())
     assert panel.document.size == (512, 512)
@@ -234,7 +234,7 @@ def test_results_go_back_as_layers_and_alpha_is_a_mask(qtbot, panel):
     panel.mask_tools.show_mask.setChecked(False)
     assert not panel.canvas.mask_item.isVisible() and not panel.document.show_mask
     panel._on_thumbnails([np.zeros((48, 64, 3), np.uint8)] * 26)
-    panel.style.styles.setCurrentRow(5)
+    panel.style_tab.styles.setCurrentRow(5)
     _finish(qtbot, panel.apply_style())
     styled = panel.document.pixels.copy()
     panel.gen.engine.setCurrentIndex(panel.gen.engine.findData("pattern"))

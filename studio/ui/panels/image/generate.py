@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QListWidgetItem
 
@@ -96,6 +97,8 @@ class GenerateMixin:
         diffusion = key != "pattern" and not key.startswith("plugin:")
         for w in (self.gen.prompt, self.gen.use_canvas, self.gen.use_mask):
             w.setVisible(diffusion)
+        if self.tabs.currentWidget() is self.gen:
+            QTimer.singleShot(0, self.fit_controls)
 
     def select_generator(self, qualified_id: str) -> bool:
         key = (

@@ -91,12 +91,12 @@ class ImagePanel(ToolsMixin, GenerateMixin, LayersMixin, PanelBase):
 
         self.mask_tools = MaskTools()
         self.adjust = AdjustTab()
-        self.style = StyleTab()
+        self.style_tab = StyleTab()
         self.gen = GenerateTab()
         self.layers_tab = LayersTab()
         self.history_tab = HistoryTab()
         self.tabs = named(QTabWidget(), "image.tabs")
-        for widget, text in ((self.adjust, "Adjust"), (self.style, "Style"),
+        for widget, text in ((self.adjust, "Adjust"), (self.style_tab, "Style"),
                              (self.gen, "Generate")):  # fmt: skip
             self.tabs.addTab(widget, text)
 
@@ -133,9 +133,9 @@ class ImagePanel(ToolsMixin, GenerateMixin, LayersMixin, PanelBase):
         right.addWidget(view)
         right.addWidget(side)
         right.setStretchFactor(0, 1)
-        right.setSizes([700, 210])
+        right.setSizes([700, max(210, side.minimumSizeHint().width())])
         self.lay_out(left, right)
-        self.narrow_combos(self.adjust.tool, self.gen.engine, self.style.upscale_model)
+        self.narrow_combos(self.adjust.tool, self.gen.engine, self.style_tab.upscale_model)
 
         self._preview_timer = QTimer(self)
         self._preview_timer.setSingleShot(True)
@@ -146,18 +146,33 @@ class ImagePanel(ToolsMixin, GenerateMixin, LayersMixin, PanelBase):
         self.canvas.show_message("Import a picture (Ctrl+I), or make one on the Generate tab.")
         self.reload_engines()
         self.set_document(context.project.document(self.panel_id))
+        self.tabs.currentChanged.connect(self._on_tabs_current_changed)
+
+    def fit_controls(self) -> None:
+        """Widen the controls column to what the tab in front needs (a generator's form can be
+        wide), so nothing is cut at its right edge: the column only scrolls up and down."""
+        from PySide6.QtWidgets import QScrollArea, QStyle
+
+        scroll = self.findChild(QScrollArea)
+        if scroll is None or scroll.widget() is None:
+            return
+        scroll.widget().layout().activate()
+        bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        need = scroll.widget().minimumSizeHint().width() + bar + 2 * scroll.frameWidth() + 2
+        if need > scroll.minimumWidth():
+            scroll.setMinimumWidth(need)
 
     # -- wiring ------------------------------------------------------------------------------------
     def _checks(self) -> dict[str, QCheckBox]:
         return {"live_preview": self.adjust.live, "in_mask": self.adjust.in_mask,
                 "show_mask": self.mask_tools.show_mask, "compare": self.compare_check,
-                "keep_colour": self.style.keep_colour, "use_canvas": self.gen.use_canvas,
+                "keep_colour": self.style_tab.keep_colour, "use_canvas": self.gen.use_canvas,
                 "use_mask": self.gen.use_mask}  # fmt: skip
 
     def _combos(self) -> dict[str, QComboBox]:
         return {"tool": self.adjust.tool, "engine": self.gen.engine,
-                "upscale_model": self.style.upscale_model,
-                "upscale_scale": self.style.upscale_scale}  # fmt: skip
+                "upscale_model": self.style_tab.upscale_model,
+                "upscale_scale": self.style_tab.upscale_scale}  # fmt: skip
 
     def _connect_widgets(self) -> None:
         def click(button, slot) -> None:  # clicked(bool) must not reach the slot
@@ -169,20 +184,21 @@ class ImagePanel(ToolsMixin, GenerateMixin, LayersMixin, PanelBase):
             combo.currentIndexChanged.connect(partial(self._on_combo_changed, name))
         self.mask_tools.brush_size.valueChanged.connect(partial(self._on_setting_widget,
                                                                 "brush_size"))  # fmt: skip
-        self.style.strength.valueChanged.connect(partial(self._on_setting_widget,
+        self.style_tab.strength.valueChanged.connect(partial(self._on_setting_widget,
                                                          "style_strength"))  # fmt: skip
         self.gen.prompt.textChanged.connect(self._on_prompt_changed)
         self.adjust.form.changed.connect(self._on_tool_form_changed)
         self.gen.form.changed.connect(self._on_gen_form_changed)
-        self.style.styles.itemSelectionChanged.connect(self._on_style_selection_changed)
+        self.style_tab.styles.itemSelectionChanged.connect(self._on_style_selection_changed)
         for key, button in self.mask_tools.tool_buttons.items():
             click(button, partial(self.set_mask_tool, key))
         self.canvas.mask_edited.connect(self._on_canvas_mask_edited)
         pairs = (
             (self.import_button, self.import_dialog), (self.save_button, self.export_dialog),
             (self.fit_button, self.canvas.fit), (self.cancel_button, self.cancel),
-            (self.adjust.apply, self.apply), (self.style.apply, self.apply_style),
-            (self.style.picture, self.choose_style_picture), (self.style.upscale, self.upscale),
+            (self.adjust.apply, self.apply), (self.style_tab.apply, self.apply_style),
+            (self.style_tab.picture, self.choose_style_picture),
+            (self.style_tab.upscale, self.upscale),
             (self.gen.generate, self.generate), (self.gen.model_folder, self.choose_model_folder),
             (self.mask_tools.clear, self.clear_mask), (self.mask_tools.invert, self.invert_mask),
             (self.mask_tools.person, self.person_mask), (self.mask_tools.video, self.video_matte),
@@ -219,6 +235,9 @@ class ImagePanel(ToolsMixin, GenerateMixin, LayersMixin, PanelBase):
             action.setToolTip(f"{text} ({keys})")
             action.triggered.connect(lambda _checked=False, f=slot: f())
             self.addAction(action)
+
+    def _on_tabs_current_changed(self, _index: int) -> None:
+        QTimer.singleShot(0, self.fit_controls)  # once the page is laid out
 
     # -- widgets -> document -----------------------------------------------------------------------
     def _on_setting_widget(self, name: str, value) -> None:
@@ -307,7 +326,7 @@ class ImagePanel(ToolsMixin, GenerateMixin, LayersMixin, PanelBase):
             self.mask_tools.brush_size.setValue(int(value))
             self.canvas.brush_size = float(value)
         elif name == "style_strength":
-            self.style.strength.setValue(float(value))
+            self.style_tab.strength.setValue(float(value))
         elif name == "prompt":
             if self.gen.prompt.toPlainText() != value:
                 self.gen.prompt.setPlainText(str(value))
@@ -320,7 +339,7 @@ class ImagePanel(ToolsMixin, GenerateMixin, LayersMixin, PanelBase):
         elif name == "style":
             self.show_style(str(value))
         elif name == "style_picture":
-            self.style.picture.setText(
+            self.style_tab.picture.setText(
                 f"Style: {Path(value).name} (click to change)" if value
                 else "Style from a picture…"
             )  # fmt: skip
@@ -360,7 +379,7 @@ class ImagePanel(ToolsMixin, GenerateMixin, LayersMixin, PanelBase):
         doc = self.document
         has = doc is not None and doc.is_open
         busy = self.job is not None and not self.job.done
-        for w in (self.save_button, self.adjust.apply, self.style.apply, self.style.upscale,
+        for w in (self.save_button, self.adjust.apply, self.style_tab.apply, self.style_tab.upscale,
                   self.mask_tools.clear, self.mask_tools.invert, self.mask_tools.person,
                   self.compare_check):  # fmt: skip
             w.setEnabled(has and not busy)

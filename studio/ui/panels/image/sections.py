@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -160,7 +161,7 @@ class StyleTab(QWidget):
                                  "Take the style's strokes but not its colours")  # fmt: skip
         self.apply = _button("Apply style", "image.style",
                              "Restyle the picture (Ctrl+Return on this tab)")  # fmt: skip
-        layout.addWidget(self.styles)
+        layout.addWidget(self.styles, 1)  # the room a large window gives goes to the styles
         layout.addWidget(self.picture)
         row = QHBoxLayout()
         row.addWidget(QLabel("Strength"))
@@ -182,7 +183,6 @@ class StyleTab(QWidget):
         row.addWidget(self.upscale_scale)
         row.addWidget(self.upscale, 1)
         layout.addLayout(row)
-        layout.addStretch(1)
 
 
 class GenerateTab(QWidget):
@@ -234,16 +234,22 @@ class LayersTab(QWidget):
         row = QHBoxLayout()
         row.addWidget(QLabel("Opacity"))
         row.addWidget(self.opacity, 1)
-        grid = QGridLayout()
-        self.up = _button("Up", "image.layer_up", "Move the chosen layer up")
-        self.down = _button("Down", "image.layer_down", "Move the chosen layer down")
-        self.delete = _button("Delete", "image.layer_delete", "Delete the chosen layer")
-        grid.addWidget(self.up, 0, 0)
-        grid.addWidget(self.down, 0, 1)
-        grid.addWidget(self.delete, 0, 2)
+        buttons = QHBoxLayout()
+        self.up = self._tool("Up", "image.layer_up", "Move the chosen layer up")
+        self.down = self._tool("Down", "image.layer_down", "Move the chosen layer down")
+        self.delete = self._tool("Delete", "image.layer_delete", "Delete the chosen layer")
+        for button in (self.up, self.down, self.delete):
+            buttons.addWidget(button, 1)
         layout.addWidget(self.layers, 1)
         layout.addLayout(row)
-        layout.addLayout(grid)
+        layout.addLayout(buttons)
+
+    @staticmethod
+    def _tool(text: str, name: str, tip: str) -> QToolButton:
+        button = named(QToolButton(), name, tip)
+        button.setText(text)
+        button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        return button
 
 
 class HistoryTab(QWidget):

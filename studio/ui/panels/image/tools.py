@@ -219,7 +219,7 @@ class ToolsMixin:
             job.succeeded.connect(self._on_thumbnails)
 
     def _on_thumbnails(self, thumbs) -> None:
-        styles = self.style.styles
+        styles = self.style_tab.styles
         styles.blockSignals(True)
         styles.clear()
         for i, thumb in enumerate(thumbs):
@@ -237,7 +237,7 @@ class ToolsMixin:
             index = part.split(":")[0].strip()
             if index.isdigit():
                 chosen.add(int(index))
-        styles = self.style.styles
+        styles = self.style_tab.styles
         styles.blockSignals(True)
         try:
             for row in range(styles.count()):
@@ -248,7 +248,7 @@ class ToolsMixin:
 
     def _on_style_selection_changed(self) -> None:
         chosen = sorted(item.data(Qt.ItemDataRole.UserRole)
-                        for item in self.style.styles.selectedItems())  # fmt: skip
+                        for item in self.style_tab.styles.selectedItems())  # fmt: skip
         if not chosen:
             return
         if len(chosen) == 1:
