@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QSizePolicy,
     QWidget,
 )
 
@@ -113,11 +114,9 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.jobs_dock, self.log_dock)
         self.jobs_dock.raise_()
         self._layout_restored = False
-        self._sized_once = False
-        self._bottom_h = 0  # the Jobs/Log height the artist chose (0: the default share)
-        self._window_size = self.size()
-        self.jobs_dock.installEventFilter(self)
-        self.log_dock.installEventFilter(self)
+        # Jobs and Log start small and keep their height; the panels take the rest.
+        self._keep_bottom_height(int(QSettings(str(paths.config_dir() / "window.ini"),
+                                      QSettings.Format.IniFormat).value("bottom_height", 0) or 0))
 
         from studio.ui.project_controller import ProjectController
 
@@ -226,6 +225,7 @@ class MainWindow(QMainWindow):
         qs = self._qsettings()
         qs.setValue("geometry", self.saveGeometry())
         qs.setValue("state", self.saveState(STATE_VERSION))
+        qs.setValue("bottom_height", self.jobs_view.preferred_height)
         qs.sync()
 
     def restore_layout(self) -> bool:
@@ -438,44 +438,29 @@ class MainWindow(QMainWindow):
         self._last_error_box = box
 
     # -- Qt overrides ------------------------------------------------------------------------------
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if not self._sized_once:
-            # Docks only take sizes once shown: give the panels most of the height (or keep the
-            # Jobs/Log height of the restored layout).
-            QTimer.singleShot(50, self, self._first_sizing)
+    def _bottom_views(self):
+        return (self.jobs_view, self.log_view)
 
-    def _first_sizing(self) -> None:
-        self._sized_once = True
-        if self._layout_restored and self.jobs_dock.isVisible():
-            self._bottom_h = self.jobs_dock.height()
-        self._layout_restored = True
-        self._size_bottom_docks()
+    def mousePressEvent(self, event) -> None:
+        # Dock separators belong to the window: while one is dragged, Jobs and Log may grow.
+        for view in self._bottom_views():
+            view.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        super().mousePressEvent(event)
 
-    def _size_bottom_docks(self) -> None:
-        """Jobs and Log keep their height (small at first, or what the artist dragged them to);
-        the panels take every other pixel, also when the window grows."""
-        visible = next((d for d in self.panel_docks.values() if d.isVisible()), None)
+    def mouseReleaseEvent(self, event) -> None:
+        # The height the artist dragged Jobs and Log to is the one they keep; every other pixel,
+        # also when the window grows, goes to the panels.
+        super().mouseReleaseEvent(event)
         bottom = self.jobs_dock if self.jobs_dock.isVisible() else self.log_dock
-        if visible is None or not bottom.isVisible() or bottom.isFloating():
-            return
-        height = self.height()
-        target = min(self._bottom_h or int(height * 0.16), int(height * 0.4))
-        self._window_size = self.size()
-        # Sizing the tabbed panel docks with the bottom one is what Qt honours here.
-        self.resizeDocks([visible, bottom], [height - target, target], Qt.Orientation.Vertical)
+        height = bottom.widget().height() if bottom.isVisible() and not bottom.isFloating() else 0
+        self._keep_bottom_height(height)
 
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        if self._sized_once:
-            QTimer.singleShot(0, self, self._size_bottom_docks)
-
-    def eventFilter(self, watched, event) -> bool:
-        # The artist dragged the separator (the window kept its size): keep that height.
-        if (event.type() == QEvent.Type.Resize and watched in (self.jobs_dock, self.log_dock)
-                and self.size() == self._window_size and watched.isVisible()):
-            self._bottom_h = watched.height()
-        return super().eventFilter(watched, event)
+    def _keep_bottom_height(self, height: int) -> None:
+        for view in self._bottom_views():
+            if height > 0:
+                view.preferred_height = height
+            view.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+            view.updateGeometry()
 
     def paintEvent(self, event) -> None:
         super().paintEvent(event)

@@ -88,8 +88,10 @@ class JobsView(QTreeWidget):
                 cancel.setEnabled(False)
                 cancel.setText(state.capitalize())
 
+    preferred_height = 120  # a strip under the panels; the window sets what the artist dragged
+
     def sizeHint(self) -> QSize:
-        return QSize(640, 120)  # a strip under the panels, not half the window
+        return QSize(640, self.preferred_height)  # a strip under the panels, not half the window
 
     def handle_rows(self) -> list[JobHandle]:
         return [h for h, *_ in self._rows.values()]

@@ -43,8 +43,10 @@ class LogView(QPlainTextEdit):
         self.setFont(font)
         handler.bridge.emitted.connect(self._on_handler_emitted)
 
+    preferred_height = 120  # a strip under the panels; the window sets what the artist dragged
+
     def sizeHint(self) -> QSize:
-        return QSize(640, 120)
+        return QSize(640, self.preferred_height)
 
     def _on_handler_emitted(self, text: str, level: int) -> None:
         if level >= logging.ERROR:
