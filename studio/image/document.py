@@ -35,7 +35,6 @@ from studio.core.document import (
     SetFields,
     UndoStack,
     read_json,
-    to_jsonable,
     write_json,
 )
 from studio.image.io import SAVE_SUFFIXES, ImageError, Picture, load_picture, save_picture
@@ -573,7 +572,6 @@ class ImageDocument(Document):
         nothing refers to any more."""
         folder = Path(folder)
         (folder / LAYERS_DIR).mkdir(exist_ok=True)
-        (folder / HISTORY_DIR).mkdir(exist_ok=True)
         previous: dict[str, Any] = {}
         with contextlib.suppress(DocumentError):
             previous = read_json(folder / DOCUMENT_JSON)
@@ -600,11 +598,11 @@ class ImageDocument(Document):
         for layer in snapshot["layers"]:
             layers.append({"name": layer.name, "file": picture_file(layer.pixels),
                            "visible": layer.visible, "opacity": layer.opacity,
-                           "provenance": to_jsonable(layer.provenance)})  # fmt: skip
+                           "provenance": _plain(layer.provenance)})  # fmt: skip
         history = []
         for entry in snapshot["history"]:
             item: dict[str, Any] = {"label": entry.label,
-                                    "provenance": to_jsonable(entry.provenance)}  # fmt: skip
+                                    "provenance": _plain(entry.provenance)}  # fmt: skip
             if entry.pixels is not None:
                 item["file"] = picture_file(entry.pixels)
             elif entry.source is not None and entry.source.exists():
@@ -612,6 +610,7 @@ class ImageDocument(Document):
             if entry.thumbnail is not None and "file" in item:
                 thumb = f"{HISTORY_DIR}/{Path(item['file']).stem}-thumb.png"
                 if not (folder / thumb).exists():
+                    (folder / HISTORY_DIR).mkdir(exist_ok=True)
                     save_picture(Picture(entry.thumbnail), folder / thumb, provenance=False)
                 item["thumbnail"] = listed(thumb)
             history.append(item)
@@ -623,7 +622,7 @@ class ImageDocument(Document):
             if previous.get("mask_key") != mask_key or not (folder / MASK_FILE).exists():
                 _write_mask(mask, folder / MASK_FILE)
             listed(MASK_FILE)
-        settings = {name: to_jsonable(snapshot[name]) for name in SETTINGS}
+        settings = {name: _plain(snapshot[name]) for name in SETTINGS}
         data = {
             "kind": cls.KIND,
             "version": cls.VERSION,
@@ -642,7 +641,7 @@ class ImageDocument(Document):
         # Pictures of layers and results that are gone (after document.json no longer names them)
         keep = set(files)
         for sub in (LAYERS_DIR, HISTORY_DIR):
-            for path in (folder / sub).glob("*.png"):
+            for path in (folder / sub).glob("*.png") if (folder / sub).is_dir() else ():
                 if f"{sub}/{path.name}" not in keep:
                     with contextlib.suppress(OSError):
                         path.unlink()
@@ -656,7 +655,7 @@ class ImageDocument(Document):
         n, k = len(layers), len(history)
         summary = (f"{size}{n} layer{'s' * (n != 1)}, {k} history step{'s' * (k != 1)}"
                    + (", mask" if mask is not None else ""))  # fmt: skip
-        provenance = to_jsonable(snapshot.get("__provenance__", {}))
+        provenance = _plain(snapshot.get("__provenance__", {}))
         return {"files": files, "summary": summary, "provenance": provenance}
 
     @classmethod
@@ -742,6 +741,22 @@ class ImageDocument(Document):
         doc = cls(**values)
         doc.messages.extend(messages)
         return doc
+
+
+def _plain(value: Any) -> Any:
+    """Provenance and settings as plain JSON data (NumPy numbers become numbers, anything else
+    that JSON has no type for becomes its text: a save never fails on a plugin's provenance)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return str(value)
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
 
 
 def _fits(value: Any, default: Any) -> bool:
