@@ -1,6 +1,7 @@
 """``studio --selftest``: one engine of each panel, the plugin system and the window, offscreen, in
 well under a minute, with a pass/fail table. Run it in a packaged app without a network (for
-example under ``unshare -n``) to prove nothing is fetched at run time.
+example under ``unshare -rn``, which a normal user may run) to prove nothing is fetched at run
+time.
 
 Every check runs in a temporary home (config, data and cache folders), so the artist's settings,
 library and caches are never touched.

@@ -170,7 +170,7 @@ def test_import_contract_keeps_qt_out_of_engines():
         text=True,
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "1 kept, 0 broken" in out.stdout
+    assert "2 kept, 0 broken" in out.stdout
 
 
 def test_first_paint_probe_reports_a_time(isolated_dirs):
@@ -186,4 +186,5 @@ def test_first_paint_probe_reports_a_time(isolated_dirs):
             timeout=60,
             check=True,
         )
-        assert 0 < json.loads(out.stdout.strip().splitlines()[-1])["first_paint_s"] < 60
+        # well under the 60 s timeout (a bound equal to it could never fail); about 1.5 s here
+        assert 0 < json.loads(out.stdout.strip().splitlines()[-1])["first_paint_s"] < 20

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 
 from studio.core.media import MidiClip
@@ -114,16 +116,21 @@ def test_cancel_stops_generation(engine):
         engine.run(MusicRequest(bars=16), RecordingContext(cancel_after=2))
 
 
-def test_evaluate_reports_both_models_on_the_same_tokens(engine, tiny_corpus):
+def test_evaluate_reports_both_models_on_the_same_tokens(engine, tiny_corpus, tok):
     from studio.music.evaluate import evaluate
 
     report = evaluate(
         engine, tiny_corpus.pieces[:20], tiny_corpus.pieces[20:], orders=(4, 5), samples=4
     )
     assert report["heldout_pieces"] == 4 and report["heldout_tokens"] > 100
-    assert 0 < report["transformer_nats_per_token"] < 7
-    assert 0 < report["ngram4_nats_per_token"] < 7 and "ngram5_nats_per_token" in report
+    uniform = math.log(tok.vocab_size)  # 6.1 nats a token: a model that learnt nothing
+    # the tiny model (30 steps) gets about 4.6, the 4-gram about 1.1: both well under uniform
+    assert 0 < report["transformer_nats_per_token"] < 0.8 * uniform
+    assert 0 < report["ngram4_nats_per_token"] < 0.5 * uniform
+    assert "ngram5_nats_per_token" in report
     expected = 100 * (1 - report["transformer_nats_per_token"] / report["ngram4_nats_per_token"])
     assert report["improvement_vs_ngram4_percent"] == pytest.approx(expected, abs=0.05)
+    # strict sampling is in key by construction (the mask); what the model learnt shows in free
+    # sampling: more notes in key than chance (7 of 12 pitch classes; it gets about 0.72)
     assert report["in_key_rate_strict"] == 1.0
-    assert 0 <= report["in_key_rate_free"] <= 1
+    assert 7 / 12 < report["in_key_rate_free"] <= 1

@@ -1,4 +1,5 @@
 import json
+import math
 import os
 import subprocess
 import sys
@@ -102,7 +103,8 @@ def test_ngram_is_a_proper_distribution_and_learns(tok, tiny_corpus):
         assert total == pytest.approx(1.0, abs=1e-6)
     seen, _ = model.cross_entropy(windows[:3])
     held, _ = model.cross_entropy(heldout_windows(tok, tiny_corpus.pieces[20:], 256))
-    assert seen < held < 6.2  # far below uniform (ln 450 = 6.1) on unseen pieces too
+    uniform = math.log(tok.vocab_size)  # ln 450 = 6.1 nats a token: a model that learnt nothing
+    assert seen < held < 0.5 * uniform  # far below it on unseen pieces too (it gets about 1.1)
 
 
 @pytest.mark.slow
