@@ -121,6 +121,28 @@ class HistoryEntry:
         return pixels
 
 
+class LazyImage:
+    """An 8-bit :class:`~studio.core.media.Image` of some layers' composite, made on first use."""
+
+    def __init__(self, layers: tuple[Layer, ...], provenance: dict[str, Any]) -> None:
+        self._layers = layers
+        self._pixels: np.ndarray | None = None
+        self.provenance = provenance
+
+    @property
+    def pixels(self) -> np.ndarray:
+        if self._pixels is None:
+            from studio.image.io import to_uint8
+
+            self._pixels = to_uint8(composite(self._layers))
+        return self._pixels
+
+    @property
+    def size(self) -> tuple[int, int]:
+        h, w = self._layers[0].pixels.shape[:2]
+        return int(w), int(h)
+
+
 # -- content keys ----------------------------------------------------------------------------------
 # Files are named by a hash of their pixels. Hashing 24 megapixels takes a tenth of a second, so
 # each array's key is kept while the array lives (arrays are never modified in place).
@@ -181,38 +203,73 @@ def showing(layers: tuple[Layer, ...]) -> list[Layer]:
     return visible
 
 
+STRIP = 512  # rows blended at a time: a 24-megapixel blend never holds float copies of it all
+
+
+def _depth(pixels: np.ndarray, dtype: type) -> np.ndarray:
+    if pixels.dtype == dtype:
+        return pixels
+    if dtype == np.uint16:
+        return pixels.astype(np.uint16) * 257
+    from studio.image.io import to_uint8
+
+    return to_uint8(pixels)
+
+
 def composite(layers: tuple[Layer, ...]) -> np.ndarray | None:
     """The visible layers blended bottom to top (alpha and opacity, "over"). One opaque layer on
     top of the rest is returned as it is (no copy). RGB when the result is opaque everywhere,
     else RGBA; 16-bit when any layer is. None when there are no layers."""
+    import cv2
+
     if not layers:
         return None
     height, width = layers[0].pixels.shape[:2]
-    visible = showing(layers)
-    if not visible:
+    shown = showing(layers)
+    if not shown:
         return np.zeros((height, width, 4), np.uint8)
-    if len(visible) == 1 and visible[0].opacity >= 1.0:  # over nothing: itself
-        return visible[0].pixels
-    deep = any(layer.pixels.dtype == np.uint16 for layer in visible)
-    rgb = np.zeros((height, width, 3), np.float32)
-    alpha = np.zeros((height, width, 1), np.float32)
-    for layer in visible:
-        pixels = fit_to(layer.pixels, height, width)
-        top = 65535.0 if pixels.dtype == np.uint16 else 255.0
-        src = pixels[..., :3].astype(np.float32) / top
-        if pixels.shape[2] == 4:
-            a = pixels[..., 3:4].astype(np.float32) * (layer.opacity / top)
-        else:
-            a = np.full((height, width, 1), layer.opacity, np.float32)
-        rgb = src * a + rgb * (1.0 - a)  # premultiplied
-        alpha = a + alpha * (1.0 - a)
-    top = 65535.0 if deep else 255.0
-    dtype = np.uint16 if deep else np.uint8
-    colour = np.where(alpha > 0, rgb / np.maximum(alpha, 1e-8), 0.0)
-    if float(alpha.min()) >= 1.0 - 1e-6:
-        return (np.clip(colour, 0, 1) * top + 0.5).astype(dtype)
-    out = np.concatenate([colour, alpha], axis=2)
-    return (np.clip(out, 0, 1) * top + 0.5).astype(dtype)
+    if len(shown) == 1 and shown[0].opacity >= 1.0:  # over nothing: itself
+        return shown[0].pixels
+    dtype = np.uint16 if any(layer.pixels.dtype == np.uint16 for layer in shown) else np.uint8
+    top = 65535.0 if dtype == np.uint16 else 255.0
+    sources = [(_depth(fit_to(layer.pixels, height, width), dtype), layer.opacity)
+               for layer in shown]  # fmt: skip
+    if shown[0].opaque:  # the usual case: an opaque picture with layers over it
+        out = sources[0][0]
+        for src, opacity in sources[1:]:
+            if src.shape[2] == 3:  # a plain cross-fade
+                out = cv2.addWeighted(src, opacity, out, 1.0 - opacity, 0.0)
+                continue
+            blended = np.empty_like(out)
+            for y in range(0, height, STRIP):
+                rows = slice(y, y + STRIP)
+                a = src[rows, :, 3:4].astype(np.float32) * (opacity / top)
+                base = out[rows].astype(np.float32)
+                mixed = base + (src[rows, :, :3].astype(np.float32) - base) * a
+                blended[rows] = (mixed + 0.5).astype(dtype)
+            out = blended
+        return out
+    out = np.empty((height, width, 4), dtype)
+    for y in range(0, height, STRIP):
+        rows = slice(y, y + STRIP)
+        n = min(height, y + STRIP) - y
+        rgb = np.zeros((n, width, 3), np.float32)  # premultiplied
+        alpha = np.zeros((n, width, 1), np.float32)
+        for src, opacity in sources:
+            part = src[rows]
+            if part.shape[2] == 4:
+                a = part[..., 3:4].astype(np.float32) * (opacity / top)
+            else:
+                a = np.full((n, width, 1), opacity, np.float32)
+            rgb = part[..., :3].astype(np.float32) / top * a + rgb * (1.0 - a)
+            alpha = a + alpha * (1.0 - a)
+        colour = np.where(alpha > 0, rgb / np.maximum(alpha, 1e-8), 0.0)
+        out[rows] = (np.clip(np.concatenate([colour, alpha], axis=2), 0, 1) * top + 0.5).astype(
+            dtype
+        )
+    if out[..., 3].min() == top:  # opaque after all
+        return np.ascontiguousarray(out[..., :3])
+    return out
 
 
 def thumbnail(pixels: np.ndarray, side: int = THUMB_SIDE) -> np.ndarray:
@@ -353,6 +410,19 @@ class ImageDocument(Document):
                 for layer in visible
             ],
         }
+
+    @property
+    def has_alpha(self) -> bool:
+        """Whether the picture may be transparent somewhere (no opaque layer under the rest)."""
+        shown = showing(self.layers)
+        return bool(self.layers) and (not shown or not shown[0].opaque)
+
+    def shared_image(self) -> LazyImage | None:
+        """The picture for the other panels (the Video panel's background), blended only when
+        one of them asks."""
+        if not self.layers:
+            return None
+        return LazyImage(self.layers, self.provenance())
 
     def picture(self) -> Picture | None:
         """The composite as a Picture with its provenance (what export writes)."""

@@ -90,6 +90,17 @@ def test_composite_blends_alpha_and_opacity():
     top = Layer("c", np.full((2, 2, 3), 7, np.uint8))
     assert composite((base, half, top)) is top.pixels  # an opaque layer hides what is under it
     assert composite((base.replace(visible=False),)).shape == (2, 2, 4)  # nothing shows
+    glaze = Layer(
+        "d", np.dstack([np.full((2, 2, 3), 200, np.uint8), np.full((2, 2), 128, np.uint8)])
+    )
+    assert composite((base, glaze))[0, 0].tolist() == [150, 150, 150]  # alpha over opaque
+    see_through = base.replace(pixels=np.dstack([base.pixels, np.full((2, 2), 255, np.uint8)]))
+    assert composite((see_through, glaze)).shape == (2, 2, 3)  # opaque after all: RGB
+    assert composite((see_through, glaze))[0, 0].tolist() == [150, 150, 150]
+    faint = composite((see_through.replace(opacity=0.5),))
+    assert faint.shape == (2, 2, 4) and faint[0, 0].tolist() == [100, 100, 100, 128]
+    deep = Layer("e", np.full((2, 2, 3), 65535, np.uint16), opacity=0.5)
+    assert composite((base, deep)).dtype == np.uint16  # 16 bits kept
 
 
 def test_edits_are_recorded_in_the_provenance_and_results_in_the_history(photo):

@@ -11,6 +11,10 @@ from PySide6.QtGui import QAction, QKeySequence
 from studio.image.io import Picture, load_picture, read_provenance, save_picture
 from studio.ui.jobs import JobState
 
+# Jobs import torch on worker threads; the window's memory label looks at a half-imported torch
+# meanwhile (studio.core.devices.memory_in_use). Imported whole here first.
+pytest.importorskip("torch")
+
 
 @pytest.fixture
 def photo_file(tmp_path):
@@ -248,3 +252,22 @@ def test_results_go_back_as_layers_and_alpha_is_a_mask(qtbot, panel):
     assert len(panel.document.layers) == 3
     panel.document.undo()
     assert len(panel.document.layers) == 2
+
+
+def test_a_big_picture_with_layers_is_shown_from_screen_sized_copies(qtbot, panel):
+    doc = panel.document
+    big = np.zeros((1000, 2400, 3), np.uint8)
+    big[:, 1200:] = 200
+    doc.reset(layers=())
+    doc.add_layer(big, "big")
+    doc.add_layer(np.full((1000, 2400, 3), 100, np.uint8), "grey")
+    doc.change_layer(1, "Opacity", opacity=0.5)
+    shown = panel.display_pixels()
+    assert shown.shape == (667, 1600, 3) and panel.canvas.size_hw == (1000, 2400)
+    assert doc._composite is None or doc._composite[0] is not doc.layers  # not blended in full
+    assert abs(int(shown[300, 1500, 0]) - 150) <= 1 and abs(int(shown[300, 100, 0]) - 50) <= 1
+    _pick(panel, "brightness")
+    panel.adjust.form.set_value("amount", 0)
+    _finish(qtbot, panel.apply())  # the job blends at full size
+    assert [layer.name for layer in doc.layers] == ["Merged"]
+    assert doc.pixels.shape == (1000, 2400, 3) and doc.pixels[500, 2000, 0] == 150

@@ -74,14 +74,18 @@ class CanvasView(QGraphicsView):
         self.message_item.setVisible(bool(text))
         self._scene.setSceneRect(self.message_item.boundingRect().adjusted(-20, -20, 20, 20))
 
-    def set_picture(self, pixels: np.ndarray, fit: bool = False) -> None:
-        """Show ``pixels`` (any depth; drawn at 8 bits) at full size in scene coordinates."""
+    def set_picture(
+        self, pixels: np.ndarray, fit: bool = False, size_hw: tuple[int, int] | None = None
+    ) -> None:
+        """Show ``pixels`` (any depth; drawn at 8 bits) over a picture of ``size_hw`` (height,
+        width; the pixels' own size when None) in scene coordinates, which are the picture's:
+        a screen-sized rendering of a huge picture is drawn scaled up to it."""
         from studio.image.io import to_uint8
 
-        h, w = pixels.shape[:2]
+        h, w = size_hw or pixels.shape[:2]
         self.message_item.setVisible(False)
         self.image_item.setPixmap(QPixmap.fromImage(to_qimage(to_uint8(pixels))))
-        self.image_item.setScale(1.0)
+        self.image_item.setScale(w / pixels.shape[1])
         new_size = (h, w) != self.size_hw
         self.size_hw = (h, w)
         self._scene.setSceneRect(QRectF(0, 0, w, h))

@@ -115,12 +115,14 @@ class GenerateMixin:
         """Generate with the chosen engine (each diffusion step previews on the canvas); the
         picture opens as a new layer."""
         from studio.core.media import Image, Mask
+        from studio.image.document import composite
         from studio.image.io import to_uint8
 
         doc = self.document
         key = self.gen.engine.currentData() or "pattern"
         request = dict(self.gen.form.values())
         device, registry = self.context.device, self.context.registry
+        canvas = ()
         if key == "pattern":
             qualified = "studio/pattern"
         elif key.startswith("plugin:"):
@@ -130,17 +132,18 @@ class GenerateMixin:
             request["model"] = key
             request["prompt"] = doc.prompt.strip()
             if doc.use_canvas and doc.is_open:
-                rgb = to_uint8(doc.composite()[..., :3])
-                request["init"] = Image(rgb)
-                request["width"] = rgb.shape[1] // 8 * 8
-                request["height"] = rgb.shape[0] // 8 * 8
                 if doc.use_mask:
                     if doc.mask is None:
                         self.status.setText("Paint a mask first: inpainting repaints it.")
                         return None
                     request["mask"] = Mask(doc.mask)
+                canvas = doc.layers  # blended in the job
 
         def work(_r, ctx):
+            if canvas:
+                rgb = to_uint8(composite(canvas)[..., :3])
+                request.update(init=Image(rgb), width=rgb.shape[1] // 8 * 8,
+                               height=rgb.shape[0] // 8 * 8)  # fmt: skip
             return registry.run(qualified, request, ctx, device=device)
 
         return self._run(

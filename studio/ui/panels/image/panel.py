@@ -29,9 +29,9 @@ from PySide6.QtWidgets import (
 from studio.core.jobs import JobSpec
 from studio.image.document import SETTINGS
 from studio.ui.context import StudioContext
-from studio.ui.dialogs import files
 from studio.ui.panels.base import PanelBase
 from studio.ui.panels.image.canvas import CanvasView
+from studio.ui.panels.image.files import FilesMixin
 from studio.ui.panels.image.generate import GenerateMixin
 from studio.ui.panels.image.layers import LayersMixin
 from studio.ui.panels.image.sections import (
@@ -49,15 +49,12 @@ __all__ = ["ImagePanel"]
 
 log = logging.getLogger(__name__)
 
-OPEN_FILTER = "Pictures (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp);;All files (*)"
-SAVE_FILTER = (
-    "PNG, 16-bit and alpha kept (*.png);;TIFF, 16-bit and alpha kept (*.tif *.tiff);;"
-    "WebP (*.webp);;JPEG (*.jpg *.jpeg)"
-)
 ADJUST, STYLE, GENERATE = range(3)
+PREVIEW_SIDE = 1600  # the screen-sized proxy tools are previewed on
+QUICK_SIDE = 400  # heavy tools show this first
 
 
-class ImagePanel(ToolsMixin, GenerateMixin, LayersMixin, PanelBase):
+class ImagePanel(ToolsMixin, GenerateMixin, LayersMixin, FilesMixin, PanelBase):
     panel_id = "image"
     title = "Image"
 
@@ -68,6 +65,8 @@ class ImagePanel(ToolsMixin, GenerateMixin, LayersMixin, PanelBase):
         self.export_job = None
         self._proxy = None
         self._quick = None
+        self._display = None  # (layers, what the canvas shows)
+        self._small: dict[int, tuple] = {}  # screen-sized copies of big layers
         self._layer_icons: dict[int, object] = {}
         self._mirroring = False
         self._styles_loaded = False
@@ -356,23 +355,51 @@ class ImagePanel(ToolsMixin, GenerateMixin, LayersMixin, PanelBase):
         finally:
             form.blockSignals(False)
 
+    def display_pixels(self):
+        """What the canvas shows: the composite, blended from screen-sized copies of the layers
+        when several show (a 24-megapixel blend takes seconds; this takes milliseconds)."""
+        from studio.image.document import composite, showing
+        from studio.image.ops import make_proxy
+
+        layers = self.document.layers
+        if self._display is not None and self._display[0] is layers:
+            return self._display[1]
+        shown = showing(layers)
+        if len(shown) == 1 and shown[0].opacity >= 1.0:
+            pixels = shown[0].pixels
+        else:
+            small = []
+            for layer in layers:
+                key = id(layer.pixels)
+                if key not in self._small or self._small[key][0] is not layer.pixels:
+                    self._small[key] = (layer.pixels, make_proxy(layer.pixels, PREVIEW_SIDE)[0])
+                small.append(layer.replace(pixels=self._small[key][1]))
+            pixels = composite(tuple(small))
+        live = {id(layer.pixels) for layer in layers}
+        self._small = {k: v for k, v in self._small.items() if k in live}
+        self._display = (layers, pixels)
+        return pixels
+
     def _show_picture(self, fit: bool = False) -> None:
-        """Show the composite and tell the other panels (the Video panel's background)."""
+        """Show the picture and tell the other panels (the Video panel's background)."""
         from studio.image.ops import make_proxy
 
         doc = self.document
-        pixels = doc.composite()
-        if pixels is None:
-            self._proxy = self._quick = None
+        if not doc.is_open:
+            self._proxy = self._quick = self._display = None
             self.canvas.clear_picture()
             self.canvas.show_message("Import a picture (Ctrl+I), or make one on the Generate tab.")
             self.context.shared.pop("image.current", None)
             return
-        self.canvas.set_picture(pixels, fit=fit or pixels.shape[:2] != self.canvas.size_hw)
+        w, h = doc.size
+        pixels = self.display_pixels()
+        self.canvas.set_picture(pixels, fit=fit or (h, w) != self.canvas.size_hw, size_hw=(h, w))
         self.canvas.set_mask(doc.mask)
-        self._proxy = make_proxy(pixels, 1600)  # tools are previewed on this
-        self._quick = make_proxy(pixels, 400)  # heavy tools show this first
-        self.context.shared["image.current"] = doc.picture().to_image()
+        shown = pixels.shape[1] / w  # the display's scale
+        proxy, scale = make_proxy(pixels, PREVIEW_SIDE)  # tools are previewed on this
+        quick, quick_scale = make_proxy(pixels, QUICK_SIDE)  # heavy tools show this first
+        self._proxy, self._quick = (proxy, scale * shown), (quick, quick_scale * shown)
+        self.context.shared["image.current"] = doc.shared_image()
         self.schedule_preview()
 
     def _update_controls(self) -> None:
@@ -385,83 +412,11 @@ class ImagePanel(ToolsMixin, GenerateMixin, LayersMixin, PanelBase):
             w.setEnabled(has and not busy)
         self.gen.generate.setEnabled(not busy and self.gen.engine.count() > 0)
         self.mask_tools.video.setEnabled(has and "video.matte" in self.context.shared)
-        pixels = doc.composite() if has else None
-        self.mask_tools.alpha.setEnabled(pixels is not None and pixels.shape[2] == 4)
+        self.mask_tools.alpha.setEnabled(has and doc.has_alpha)
         self.update_layer_controls()
         rows = self.history_tab.history.count() > 0
         for w in (self.history_tab.restore, self.history_tab.reuse):
             w.setEnabled(rows and not busy)
-
-    # -- files -------------------------------------------------------------------------------------
-    def import_dialog(self) -> bool:
-        path = files.ask_open(self, "picture", "Import a picture", OPEN_FILTER)
-        return self.open_file(path) if path is not None else False
-
-    def open_file(self, path: Path) -> bool:
-        """Add the picture at ``path`` as a new layer (the first one sets the canvas); one undo
-        step. A message instead on a bad file. (Also ``studio shot image --open``.)"""
-        from studio.image.io import ImageError, load_picture
-
-        try:
-            picture = load_picture(path)
-        except ImageError as exc:
-            self.status.setText(str(exc))
-            return False
-        doc = self.document
-        first = not doc.is_open
-        doc.add_layer(picture.pixels, Path(path).stem, picture.provenance,
-                      f"Import {Path(path).name}")  # fmt: skip
-        if first:
-            doc.set_quiet(source=str(path))
-        w, h = picture.size
-        self.status.setText(
-            f"{Path(path).name}: {w}x{h}, {picture.depth}-bit"
-            + (", alpha" if picture.has_alpha else "")
-            + (", with saved parameters (History ▸ Reuse from a file)" if picture.provenance
-               else "")
-            + ("" if first else ", as a new layer (Edit ▸ Undo removes it)")
-        )  # fmt: skip
-        return True
-
-    def current_file(self) -> Path | None:
-        doc = self.document
-        return Path(doc.source) if doc is not None and doc.source else None
-
-    def export_dialog(self):
-        """Ask where, then export the picture in the background (returns the job)."""
-        doc = self.document
-        if not doc.is_open:
-            self.status.setText("Nothing to export yet: import or generate a picture.")
-            return None
-        stem = Path(doc.source).stem if doc.source else "picture"
-        path = files.ask_save(self, "picture", "Export the picture", f"{stem}.png", SAVE_FILTER,
-                              ".png")  # fmt: skip
-        return self.export_to(path) if path is not None else None
-
-    def export_to(self, path: str | Path):
-        from studio.image.io import SAVE_SUFFIXES, save_picture
-
-        path = Path(path)
-        if path.suffix.lower() not in SAVE_SUFFIXES:
-            self.status.setText(f"Can't export {path.name}: use {', '.join(SAVE_SUFFIXES)}.")
-            return None
-        picture = self.document.picture()  # by reference: the layers are never changed in place
-        job = self.context.runner.submit(JobSpec(
-            title=f"Image: export {path.name}", request=path,
-            fn=lambda out, _ctx: save_picture(picture, out), key="image.export",
-        ))  # fmt: skip
-        job.succeeded.connect(self._on_export_job_succeeded)
-        job.failed.connect(self._on_export_job_failed)
-        self.export_job = job
-        self.status.setText(f"Exporting {path.name}…")
-        return job
-
-    def _on_export_job_succeeded(self, saved: Path) -> None:
-        self.status.setText(f"Exported {saved.name} with its parameters.")
-        self.remember_saved(saved, self.document.provenance())
-
-    def _on_export_job_failed(self, message: str, _tb: str) -> None:
-        self.status.setText(f"⚠ {message}")
 
     # -- jobs --------------------------------------------------------------------------------------
     def apply_current(self) -> None:

@@ -12,6 +12,7 @@ from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QListWidgetItem
 
 from studio.core.jobs import JobSpec
+from studio.image.document import composite
 from studio.ui.dialogs import files
 from studio.ui.panels.video.widgets import to_qimage
 
@@ -55,7 +56,8 @@ class ToolsMixin:
             self._preview_timer.start()
         else:
             self._preview_timer.stop()
-            self.canvas.set_picture(doc.composite())
+            w, h = doc.size
+            self.canvas.set_picture(self.display_pixels(), size_hw=(h, w))
 
     def preview(self):
         """Run the tool on the screen-sized proxy (heavy ones on a smaller one first) in a worker;
@@ -121,7 +123,7 @@ class ToolsMixin:
             return None
         name, params = self._op_request()
         mask = self._tool_mask(name)
-        pixels = doc.composite()
+        layers = doc.layers  # blended in the job: a big picture's blend takes seconds
         label = describe_op(name, params)
         others = {}
         if OPS[name].geometry:  # the layers that don't show follow the crop or rotation
@@ -132,7 +134,7 @@ class ToolsMixin:
                       if id(layer) not in shown}  # fmt: skip
 
         def work(_r, _c):
-            out = apply_op(name, pixels, params, mask)
+            out = apply_op(name, composite(layers), params, mask)
             return out, {i: apply_op(name, p, params) for i, p in others.items()}
 
         return self._run(
@@ -197,9 +199,12 @@ class ToolsMixin:
         from studio.image.cutout import person_matte
         from studio.image.io import to_uint8
 
-        rgb = to_uint8(self.document.composite()[..., :3])
+        layers = self.document.layers
         return self._run(
-            "Image: person mask", lambda _r, _c: person_matte(rgb), self._on_person_mask, "image"
+            "Image: person mask",
+            lambda _r, _c: person_matte(to_uint8(composite(layers)[..., :3])),
+            self._on_person_mask,
+            "image",
         )
 
     def _on_person_mask(self, matte) -> None:
@@ -278,11 +283,11 @@ class ToolsMixin:
             self.status.setText("Import a picture first (Ctrl+I).")
             return None
         spec, strength, keep = self.style_spec(), doc.style_strength, doc.keep_colour
-        pixels = doc.composite()
+        layers = doc.layers
         info = {"engine": "studio/style", "style": spec, "strength": strength,
                 "keep_colour": keep}  # fmt: skip
         return self._run(
-            "Image: style", lambda _r, _c: stylize(pixels, spec, strength, keep),
+            "Image: style", lambda _r, _c: stylize(composite(layers), spec, strength, keep),
             lambda out: self._applied(out, f"style {spec}", info, result=True), "image",
         )  # fmt: skip
 
@@ -293,10 +298,10 @@ class ToolsMixin:
         if not doc.is_open:
             return None
         model, scale = doc.upscale_model, int(doc.upscale_scale)
-        pixels = doc.composite()
+        layers = doc.layers
         info = {"engine": "studio/upscale", "model": model, "scale": scale}
         return self._run(
-            "Image: upscale", lambda _r, ctx: upscale(pixels, scale, model, ctx=ctx),
+            "Image: upscale", lambda _r, ctx: upscale(composite(layers), scale, model, ctx=ctx),
             lambda out: self._applied(out, f"upscale x{scale} {model}", info, result=True),
             "image",
         )  # fmt: skip
