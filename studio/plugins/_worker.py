@@ -253,7 +253,8 @@ def _serve(sock: Any, config: dict[str, Any], pid_ns: bool) -> None:
                 pass
             try:
                 channel.send(sock, {"type": "error", "error": type(exc).__name__,
-                                    "message": str(exc), "details": details})  # fmt: skip
+                                    "message": str(exc), "details": details,
+                                    "memory": isinstance(exc, MemoryError)})  # fmt: skip
             except (OSError, channel.ChannelError):
                 break
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):

@@ -305,7 +305,7 @@ class WorkerProcess:
     def _error_text(self, answer: dict[str, Any]) -> str:
         name, text = str(answer.get("error", "Error")), str(answer.get("message", ""))
         first = f"{name}: {text}" if text else name
-        if name == "MemoryError":
+        if answer.get("memory") is True:  # MemoryError or a subclass (numpy's)
             first = (f"ran out of memory: it may use {self.config.get('memory_mb')} MiB "
                      "(raise 'memory_mb' in its manifest if it needs more)")  # fmt: skip
         printed = self.output.last()

@@ -216,7 +216,11 @@ def new_plugin(name: str, kind: str, parent: str | Path = ".") -> Path:
         api_version = "1.0"
         description = "{title}"
         licence = "GPL-3.0-or-later"
-        # isolation = "process"  # run in a worker process: a crash or a hang stays contained
+        # A third-party plugin runs in a worker process of its own (a crash, a hang or a runaway
+        # allocation stays contained) unless the user trusts it; "process" keeps it there always.
+        # isolation = "process"
+        # memory_mb = 4096  # its worker's address space
+        # cpu_seconds = 600  # CPU time one run may use
 
         [capabilities]
         device = ["cpu"]

@@ -34,7 +34,8 @@ import os, time
 from studio.plugins.api import Generator, MidiClip, Note, Param
 
 MODES = ("ok", "segfault", "abort", "kill", "hang", "raise", "refuse", "wrong", "slow", "flood",
-         "printraise", "env", "spin", "alloc", "fork", "write", "remove", "rename", "rmtree",
+         "printraise", "env", "spin", "alloc", "alloc_numpy", "fork", "write", "remove", "rename",
+         "rmtree",
          "net", "ns")
 
 
@@ -97,6 +98,10 @@ class Gen(Generator):
         if mode == "alloc":
             block = bytearray(10 * 1024 ** 3)  # 10 GiB
             return _clip(allocated=len(block))
+        if mode == "alloc_numpy":
+            import numpy as np
+            block = np.ones(10 * 1024 ** 3, dtype=np.uint8)  # 10 GiB, numpy's own MemoryError
+            return _clip(allocated=int(block.size))
         if mode == "raise":
             raise RuntimeError("the plugin's own bug")
         if mode == "refuse":

@@ -104,7 +104,8 @@ def test_the_worker_is_kept_warm_between_jobs(isolated):
     [("segfault", "crashed (segmentation fault)"), ("abort", "aborted"),
      ("kill", "was killed (out of memory?)"), ("raise", "the plugin's own bug"),
      ("hang", "did not finish within 6 s"), ("spin", "used up its CPU-time limit"),
-     ("alloc", "ran out of memory: it may use 1024 MiB")],
+     ("alloc", "ran out of memory: it may use 1024 MiB"),
+     ("alloc_numpy", "ran out of memory: it may use 1024 MiB")],
 )  # fmt: skip
 def test_crashes_kills_hangs_spins_and_hogs_end_the_job_with_a_message(isolated, mode, message):
     started = time.monotonic()
