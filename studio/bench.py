@@ -141,6 +141,15 @@ def bench_core(ctx: JobContext) -> dict[str, Any]:
     results.update({f"stall_{k}": v for k, v in stall.items()})
     if stall.get("idle_max_ms"):
         results["stall_max_vs_idle"] = round(stall["busy_max_ms"] / stall["idle_max_ms"], 2)
+    if os.environ.get("STUDIO_BENCH_QUICK") != "1":  # the project figures take a minute or two
+        from studio.project_bench import bench_project
+
+        ctx.progress(0.75, "projects: open and autosave")
+        def sub(fraction: float, message: str) -> None:
+            ctx.progress(0.75 + 0.25 * fraction, f"projects: {message}")
+
+        project = bench_project(ctx.child(sub))
+        results.update({f"project_{k}": v for k, v in project.items()})
     ctx.progress(1.0, "done")
     return results
 
@@ -153,6 +162,7 @@ LAZY_BENCHMARKS = {
     "image": "studio.image.bench:bench_image",
     "library": "studio.library.bench:bench_library",
     "plugins": "studio.plugins.bench:bench_plugins",
+    "project": "studio.project_bench:bench_project",
 }
 
 

@@ -68,7 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     shot.add_argument("-o", "--output", required=True, help="PNG file to write")
     shot.add_argument("--size", type=_size, default=(1280, 800), help="WxH, default 1280x800")
     shot.add_argument("--theme", choices=("light", "dark"), help="default: your setting")
-    shot.add_argument("--open", metavar="FILE", help="open this file in the panel first (.mid)")
+    shot.add_argument(
+        "--open", metavar="FILE", help="open a project (NAME.studio) or a file in the panel first"
+    )
+    shot.add_argument("--menu", help="show this menu open (file, edit, view, tools, help)")
+    shot.add_argument(
+        "--restore", action="store_true", help="restore the unsaved work a killed Studio left"
+    )
     shot.add_argument(
         "--generator", metavar="ID", help="show this generator's controls (a plugin's, say)"
     )
@@ -191,6 +197,8 @@ def _cmd_shot(args) -> int:
         safe_mode=args.safe_mode,
         open_file=args.open,
         generator=args.generator,
+        menu=args.menu,
+        restore=args.restore,
     )
     print(path)
     return 0

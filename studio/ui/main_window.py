@@ -53,7 +53,7 @@ def _detect_device(request, ctx):
 
 
 def _run_core_benchmark(request, ctx):
-    from studio.core.bench import run_benchmarks
+    from studio.bench import run_benchmarks
 
     return run_benchmarks(["core"], ctx)
 
@@ -347,7 +347,7 @@ class MainWindow(QMainWindow):
         return self.bench_job
 
     def _on_bench_job_succeeded(self, results) -> None:
-        from studio.core.bench import format_results
+        from studio.bench import format_results
 
         text = format_results(results)
         log.info("benchmark results:\n%s", text)

@@ -29,9 +29,14 @@ def render_shot(
     safe_mode: bool = False,
     open_file: str | None = None,
     generator: str | None = None,
+    menu: str | None = None,
+    restore: bool = False,
 ) -> Path:
     """Render the window at ``size`` with ``panel`` raised and write a PNG. Returns its path.
 
+    ``open_file``: a project folder (``NAME.studio``) or a file the panel's document reads.
+    ``menu``: show that menu of the menu bar open ("file", "edit", ...). ``restore``: restore the
+    unsaved work a killed Studio left, with the window's Restore unsaved work button.
     The saved window layout is not used, so shots are the same on every machine.
     """
     output = Path(output)
@@ -44,16 +49,14 @@ def render_shot(
     window = None
     try:
         apply_theme(app, theme or context.settings.theme)
-        window = MainWindow(context, handler, restore=False, recovery=False)
+        window = MainWindow(context, handler, restore=False, recovery=restore)
         window.resize(*size)
         window.show()
         window.raise_panel(panel)
+        if restore:
+            _restore(window)
         if open_file:
-            opener = getattr(window.panels[panel], "open_file", None)
-            if opener is None:
-                raise ValueError(f"the {panel} panel does not open files")
-            if not opener(Path(open_file)):
-                raise ValueError(f"could not open {open_file}")
+            _open(window, panel, Path(open_file))
         if generator:
             if not window.panels[panel].select_generator(generator):
                 raise ValueError(f"the {panel} panel has no generator {generator!r}")
@@ -65,10 +68,11 @@ def render_shot(
         while deadline and (window._device_job is None or not window._device_job.done):
             _settle(50)
             deadline -= 1
-        window._size_bottom_docks()
         _settle(150)
         QApplication.processEvents()
         pixmap = window.grab()
+        if menu:
+            pixmap = _with_menu(window, pixmap, menu)
         if not pixmap.save(str(output), "PNG"):
             raise OSError(f"could not write {output}")
     finally:
@@ -78,3 +82,47 @@ def render_shot(
         # collected (or when Python exits) aborts the process
         context.runner.shutdown()
     return output
+
+
+def _open(window: MainWindow, panel: str, path: Path) -> None:
+    from studio.project import document_class
+
+    if path.suffix == ".studio" or (path / "project.toml").is_file():
+        job = window.projects.open_path(path, wait=True)
+        if job is None or job.state != "succeeded":
+            raise ValueError(f"could not open {path}: {job.error if job else 'refused'}")
+        window.raise_panel(panel)
+        return
+    project = window.context.project
+    project.documents[panel] = document_class(panel).from_file(path)
+    window.projects.install(project)
+
+
+def _restore(window: MainWindow) -> None:
+    from PySide6.QtWidgets import QPushButton
+
+    button = window.findChild(QPushButton, "file.restore")
+    if button is None:
+        raise ValueError("there is no unsaved work to restore")
+    button.click()
+    _settle(100)
+
+
+def _with_menu(window: MainWindow, pixmap, name: str):
+    """The window's picture with one of its menus drawn open under its title (offscreen, a
+    popup is a window of its own, so it is painted in by hand)."""
+    from PySide6.QtGui import QPainter
+    from PySide6.QtWidgets import QMenu
+
+    menu = window.findChild(QMenu, f"menu.{name}")
+    if menu is None:
+        raise ValueError(f"the window has no menu {name!r}")
+    bar = window.menuBar()
+    at = bar.actionGeometry(menu.menuAction()).bottomLeft()
+    menu.popup(window.mapToGlobal(bar.mapTo(window, at)))
+    _settle(100)
+    painter = QPainter(pixmap)
+    painter.drawPixmap(bar.mapTo(window, at), menu.grab())
+    painter.end()
+    menu.hide()
+    return pixmap
