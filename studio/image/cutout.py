@@ -31,7 +31,9 @@ def person_matte(rgb: np.ndarray, feather: float = 1.5, threshold: float = 0.0) 
 
     from studio.video.refine import MaskRefiner, RefineSettings
 
-    low = _HOST.get("cpu").segment(rgb)
+    # the LiteRT interpreter is not thread-safe: the live preview and Apply take turns
+    with _HOST.use("cpu") as segmenter:
+        low = segmenter.segment(rgb)
     refiner = MaskRefiner(RefineSettings(smooth=0.0, feather=feather, threshold=threshold))
     with torch.inference_mode():
         return refiner.refine(rgb, low).cpu().numpy().copy()
