@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from studio.image.io import Picture, load_picture, read_provenance, save_picture
 from studio.ui.dialogs import files
+from studio.ui.jobs import JobState
 
 # The pattern generator imports torch on a worker thread; the window's memory label looks at a
 # half-imported torch meanwhile (studio.core.devices.memory_in_use). Imported whole here first.
@@ -154,6 +155,16 @@ def test_an_artist_masks_applies_styles_generates_undoes_and_exports(
         qtbot.waitUntil(lambda: len(doc.layers) == 1)
     assert doc.pixels is styled and layers.count() == 1
     assert len(doc.history) == 2  # the pattern stays in the history to go back to
+
+    # A huge pattern started by mistake: Escape stops it and nothing changes
+    _type_number(qtbot, panel.gen.form.findChild(QAbstractSpinBox, "param_width"), "8192")
+    _type_number(qtbot, panel.gen.form.findChild(QAbstractSpinBox, "param_height"), "8192")
+    _click(qtbot, window, "image.generate")
+    job = panel.job
+    qtbot.keyClick(_find(window, QAbstractButton, "image.generate"), Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: job.done, timeout=30000)
+    assert job.state == JobState.CANCELLED and panel.status.text() == "Cancelled."
+    assert len(doc.layers) == 1 and doc.pixels is styled
 
     # Export the picture (Ctrl+E's button), in the background, as a 0644 PNG with provenance
     out = tmp_path / "exported" / "final.png"
