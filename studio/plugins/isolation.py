@@ -169,6 +169,7 @@ class WorkerProcess:
         self.output = _Output(self.process.stdout)
         self.lock = threading.Lock()  # one request at a time
         self.jobs = 0
+        self.plugin_key = ""  # which plugin it serves
         try:
             self.hello = self._receive(time.monotonic() + start_timeout, what="start")
         except BaseException:
@@ -398,9 +399,11 @@ class IsolatedGenerator(Generator):
             worker = _WORKERS.get(key)
             if worker is not None and worker.alive:
                 return self._note(worker)
-            if worker is not None:
-                worker.kill()
-                shutil.rmtree(getattr(worker, "scratch", ""), ignore_errors=True)
+            # a dead worker, and this plugin's workers for other settings or paths, go
+            stale = [k for k, w in _WORKERS.items() if k == key or w.plugin_key == self.key]
+            for old in [_WORKERS.pop(k) for k in stale]:
+                old.kill()
+                shutil.rmtree(getattr(old, "scratch", ""), ignore_errors=True)
             scratch = tempfile.mkdtemp(prefix="studio-plugin-")
             env = dict(os.environ)
             if "cuda" not in self.devices:  # no GPU unless its manifest asks for one
@@ -412,6 +415,7 @@ class IsolatedGenerator(Generator):
                 shutil.rmtree(scratch, ignore_errors=True)
                 raise
             worker.scratch = scratch  # type: ignore[attr-defined]
+            worker.plugin_key = self.key
             self.cold_starts += 1
             _WORKERS[key] = worker
         return self._note(worker)

@@ -289,8 +289,14 @@ class PluginRegistry:
     def _mark(self, record: PluginRecord, status: str, error: str) -> None:
         with self._lock:
             record.status, record.error = status, error
-            for key in [k for k in self._loaded if k.startswith(record.name + "/")]:
-                self._loaded.pop(key, None)
+            dropped = [self._loaded.pop(k) for k in list(self._loaded)
+                       if k.startswith(record.name + "/")]  # fmt: skip
+        for loaded in dropped:  # a disabled plugin's worker goes too
+            if isinstance(loaded.generator, _isolated_type()) and not loaded.running:
+                try:
+                    loaded.generator.unload()
+                except Exception:  # noqa: BLE001 - disabling must not fail
+                    log.exception("stopping the worker of %s failed", record.name)
         log.error("plugin %s disabled: %s\n%s", record.name, status, error)
 
     def create(self, ref: ContributionRef) -> Generator:

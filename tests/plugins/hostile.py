@@ -34,9 +34,8 @@ import os, time
 from studio.plugins.api import Generator, MidiClip, Note, Param
 
 MODES = ("ok", "segfault", "abort", "kill", "hang", "raise", "refuse", "wrong", "slow", "flood",
-         "printraise", "env", "spin", "alloc", "alloc_numpy", "fork", "write", "remove", "rename",
-         "rmtree",
-         "net", "ns")
+         "printraise", "env", "spin", "alloc", "alloc_numpy", "fork", "forkhang", "write",
+         "remove", "rename", "rmtree", "net", "ns")
 
 
 def _clip(**provenance):
@@ -117,6 +116,18 @@ class Gen(Generator):
             raise RuntimeError("after printing")
         if mode == "env":
             return _clip(cuda=os.environ.get("CUDA_VISIBLE_DEVICES"), device=self.device)
+        if mode == "forkhang":  # a setsid grandchild, then a hang: the timeout ends both
+            read, write = os.pipe()
+            if os.fork() == 0:
+                if os.fork() == 0:
+                    os.setsid()
+                    os.write(write, os.readlink("/proc/self").encode())
+                    time.sleep(600)
+                    os._exit(0)
+                os._exit(0)
+            os.close(write)
+            ctx.partial(int(os.read(read, 64)))
+            time.sleep(600)
         if mode == "fork":  # a grandchild in a session of its own, its parent gone
             read, write = os.pipe()
             if os.fork() == 0:

@@ -203,6 +203,14 @@ def test_a_setsid_grandchild_does_not_outlive_the_job(isolated):
     assert isinstance(isolated.run(ID, {"mode": "ok"}), MidiClip)
 
 
+def test_a_hung_worker_is_stopped_with_everything_it_started(isolated):
+    ctx = RecordingContext()
+    with pytest.raises(PluginError, match="did not finish within 6 s"):
+        isolated.run(ID, {"mode": "forkhang"}, ctx)
+    (grandchild,) = ctx.partials
+    assert _gone(grandchild), f"the hung plugin's setsid grandchild {grandchild} survived"
+
+
 @pytest.mark.parametrize("mode", ["write", "remove", "rename", "rmtree"])
 def test_writes_removes_and_renames_outside_its_folders_are_refused(isolated, tmp_path, mode):
     outside = tmp_path / "outside"
