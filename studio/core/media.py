@@ -18,6 +18,9 @@ import numpy as np
 __all__ = [
     "Note",
     "MidiClip",
+    "MidiError",
+    "MIDI_MAX_FILE_BYTES",
+    "MIDI_MAX_NOTES",
     "AudioClip",
     "Image",
     "Mask",
@@ -28,6 +31,17 @@ __all__ = [
 
 Provenance = dict[str, Any]
 DRUM_CHANNEL = 9
+# What the MIDI reader takes, checked before the work: mido holds every event of a file in memory
+# (about 100 bytes each), so 4 MiB is at most ~150 MB and a few seconds; the largest real scores
+# are a few hundred KB.
+MIDI_MAX_FILE_BYTES = 4 * 1024 * 1024
+MIDI_MAX_NOTES = 500_000
+_SMPTE_FPS = {24: 24.0, 25: 25.0, 29: 29.97, 30: 30.0}
+
+
+class MidiError(ValueError):
+    """A MIDI file that Studio cannot read; the message names the file and says what is wrong
+    with it in words."""
 
 
 @dataclass(frozen=True, order=True)
@@ -69,6 +83,12 @@ class MidiClip:
     # Later changes, kept through MIDI import and export: (beat, bpm) and (beat, numerator, denom).
     tempo_changes: list[tuple[float, float]] = field(default_factory=list)
     meter_changes: list[tuple[float, int, int]] = field(default_factory=list)
+    # Kept through MIDI import and export: channel -> track name, (beat, key) with keys as mido
+    # writes them ("C", "F#m", "Bb"), and (beat, text) markers and lyrics.
+    track_names: dict[int, str] = field(default_factory=dict)
+    key_signatures: list[tuple[float, str]] = field(default_factory=list)
+    markers: list[tuple[float, str]] = field(default_factory=list)
+    lyrics: list[tuple[float, str]] = field(default_factory=list)
 
     def seconds_at(self, beat: float) -> float:
         """Time in seconds of ``beat``, following the tempo changes."""
@@ -119,14 +139,32 @@ class MidiClip:
             )
             for b, n, d in self.meter_changes
         ]
+        changes += [
+            (round(b * ticks_per_beat), mido.MetaMessage("key_signature", key=key))
+            for b, key in self.key_signatures
+        ]
+        changes += [
+            (round(b * ticks_per_beat), mido.MetaMessage("marker", text=text))
+            for b, text in self.markers
+        ]
+        channels = sorted({n.channel for n in self.notes})
+        lyrics = [
+            (round(b * ticks_per_beat), 0, mido.MetaMessage("lyrics", text=text))
+            for b, text in self.lyrics
+        ]
+        if not channels:  # no note track to carry them
+            changes += [(tick, msg) for tick, _, msg in lyrics]
         now = 0
         for tick, msg in sorted(changes, key=lambda c: c[0]):
             meta.append(msg.copy(time=max(0, tick - now)))
             now = max(now, tick)
         mid.tracks.append(meta)
-        for channel in sorted({n.channel for n in self.notes}):
+        for index, channel in enumerate(channels):
             track = mido.MidiTrack()
-            events: list[tuple[int, int, mido.Message]] = []
+            if channel in self.track_names:
+                track.append(mido.MetaMessage("track_name", name=self.track_names[channel]))
+            # the lyrics go with the first part, where DAWs and karaoke players look for them
+            events: list[tuple[int, int, Any]] = list(lyrics) if index == 0 else []
             if channel in self.programs:
                 events.append(
                     (
@@ -161,9 +199,12 @@ class MidiClip:
         return mid
 
     def save(self, path: str | Path) -> Path:
-        """Write a standard MIDI file that any DAW opens."""
+        """Write a standard MIDI file that any DAW opens, atomically (an error or a kill leaves
+        the file that was there)."""
+        from studio.core.atomic import write_bytes
+
         path = Path(path)
-        self.to_midi_file().save(str(path))
+        write_bytes(path, self.to_bytes())
         return path
 
     def to_bytes(self) -> bytes:
@@ -173,100 +214,250 @@ class MidiClip:
 
     @classmethod
     def load(cls, path: str | Path) -> MidiClip:
-        """Read a MIDI file. Raises ValueError with the file name when it is not valid MIDI."""
-        import mido
-
-        try:
-            mid = mido.MidiFile(str(path))
-        except (OSError, EOFError, ValueError, KeyError, IndexError) as exc:
-            raise ValueError(f"{Path(path).name} is not a readable MIDI file ({exc})") from exc
-        return cls.from_midi_file(mid)
+        """Read a MIDI file. Raises :class:`MidiError` (a ValueError) naming the file and saying
+        in words what is wrong when it is not MIDI Studio can read, or larger than
+        :data:`MIDI_MAX_FILE_BYTES`; OSError when it cannot be read at all."""
+        path = Path(path)
+        size = path.stat().st_size
+        if size > MIDI_MAX_FILE_BYTES:
+            raise MidiError(
+                f"{path.name} is {size / 2**20:.1f} MiB; Studio reads MIDI files up to "
+                f"{MIDI_MAX_FILE_BYTES // 2**20} MiB"
+            )
+        return cls.from_bytes(path.read_bytes(), path.name)
 
     @classmethod
-    def from_midi_file(cls, mid) -> MidiClip:
+    def from_bytes(cls, data: bytes, name: str = "the MIDI data") -> MidiClip:
+        """A clip from the bytes of a standard MIDI file; raises :class:`MidiError` like
+        :meth:`load`."""
         import mido
 
-        tpb = mid.ticks_per_beat
-        bpm, beats_per_bar, beat_unit = None, None, 4
-        tempos: list[tuple[float, float]] = []
-        meters: list[tuple[float, int, int]] = []
-        notes: list[Note] = []
-        programs: dict[int, int] = {}
-        track_of: list[int] = []  # the file track of each note, to split shared channels
-        track_programs: dict[tuple[int, int], int] = {}
+        if len(data) > MIDI_MAX_FILE_BYTES:
+            raise MidiError(
+                f"{name} is {len(data) / 2**20:.1f} MiB; Studio reads MIDI files up to "
+                f"{MIDI_MAX_FILE_BYTES // 2**20} MiB"
+            )
+        try:
+            # clip: a data byte over 127 is clipped, as players do, instead of refusing the file
+            mid = mido.MidiFile(file=io.BytesIO(data), clip=True)
+        except Exception as exc:  # noqa: BLE001 - mido raises many types for corrupt bytes
+            raise MidiError(f"{name} is not a readable MIDI file: {_mido_reason(exc)}") from None
+        return cls.from_midi_file(mid, name)
+
+    @classmethod
+    def from_midi_file(cls, mid, name: str = "the MIDI file") -> MidiClip:
+        """A clip from a ``mido.MidiFile``: notes, programs (a program change in the middle of a
+        track splits it there), tempo and meter maps, track names, key signatures, markers and
+        lyrics. SMPTE-timed files are read at their first tempo (120 BPM without one). Raises
+        :class:`MidiError` for a file whose timing or meta events make no sense."""
+        import bisect
+
+        import mido
+
+        division = int(mid.ticks_per_beat)
+        if division < 0:  # mido reads the division signed: SMPTE sets its top bit
+            division &= 0xFFFF
+        smpte: float | None = None  # ticks per second
+        if division & 0x8000:
+            fps_code, per_frame = 256 - (division >> 8), division & 0xFF
+            if fps_code not in _SMPTE_FPS or per_frame == 0:
+                raise MidiError(
+                    f"{name} has SMPTE timing of {fps_code} frames a second and {per_frame} "
+                    "ticks a frame; 24, 25, 29.97 or 30 frames and at least one tick are needed"
+                )
+            smpte = _SMPTE_FPS[fps_code] * per_frame
+        elif division == 0:
+            raise MidiError(f"{name} says a beat has 0 ticks, so no note has a time")
+
+        # Pass 1: every event in file ticks. Tracks are separate lists in mido (not merged in time
+        # order), so program changes are applied in pass 2, by time, whichever track has them.
+        tempos: list[tuple[int, int]] = []  # (tick, microseconds per beat)
+        meters: list[tuple[int, int, int]] = []
+        keys: list[tuple[int, str]] = []
+        markers: list[tuple[int, str]] = []
+        lyrics: list[tuple[int, str]] = []
+        # (channel, track or -1 for all tracks) -> [(tick, order, program)]
+        program_events: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
+        raw: list[tuple[int, int, int, int, int, int]] = []  # start, end, pitch, vel, ch, track
+        names: dict[int, str] = {}
+        order = 0
         for track_index, track in enumerate(mid.tracks):
             tick = 0
-            # Several notes of one pitch may be open at once: note-offs close them
-            # first in, first out.
+            # Several notes of one pitch may be open at once: note-offs close them first in,
+            # first out.
             open_notes: dict[tuple[int, int], list[tuple[int, int]]] = {}
             for msg in track:
                 tick += msg.time
-                # The first tempo and meter are the clip's; later ones are its changes.
-                if msg.type == "set_tempo":
-                    if bpm is None:
-                        bpm = mido.tempo2bpm(msg.tempo)
-                    else:
-                        tempos.append((tick / tpb, round(mido.tempo2bpm(msg.tempo), 3)))
-                elif msg.type == "time_signature":
-                    if beats_per_bar is None:
-                        beats_per_bar, beat_unit = msg.numerator, msg.denominator
-                    else:
-                        meters.append((tick / tpb, msg.numerator, msg.denominator))
-                elif msg.type == "program_change":
-                    programs[msg.channel] = msg.program
-                    track_programs[(track_index, msg.channel)] = msg.program
-                elif msg.type == "note_on" and msg.velocity > 0:
+                kind = msg.type
+                if kind == "note_on" and msg.velocity > 0:
                     open_notes.setdefault((msg.channel, msg.note), []).append((tick, msg.velocity))
-                elif msg.type in ("note_off", "note_on"):
+                elif kind in ("note_off", "note_on"):
                     stack = open_notes.get((msg.channel, msg.note))
                     started = stack.pop(0) if stack else None
                     if started and tick > started[0]:
-                        track_of.append(track_index)
-                        notes.append(
-                            Note(
-                                started[0] / tpb,
-                                msg.note,
-                                (tick - started[0]) / tpb,
-                                started[1],
-                                msg.channel,
-                            )
+                        raw.append(
+                            (started[0], tick, msg.note, started[1], msg.channel, track_index)
                         )
-        notes, programs = _split_shared_channels(notes, track_of, programs, track_programs)
-        notes.sort()
+                        if len(raw) > MIDI_MAX_NOTES:
+                            raise MidiError(
+                                f"{name} has more than {MIDI_MAX_NOTES:,} notes; Studio reads "
+                                "files up to that"
+                            )
+                elif kind == "program_change":
+                    order += 1
+                    for key in ((msg.channel, track_index), (msg.channel, -1)):
+                        program_events.setdefault(key, []).append((tick, order, msg.program))
+                elif kind == "set_tempo":
+                    if msg.tempo <= 0:
+                        raise MidiError(
+                            f"{name} sets a tempo of 0 microseconds a beat at tick {tick}, "
+                            "which is no tempo"
+                        )
+                    tempos.append((tick, msg.tempo))
+                elif kind == "time_signature":
+                    if not 1 <= msg.numerator <= 64 or msg.denominator not in _DENOMINATORS:
+                        raise MidiError(
+                            f"{name} has a time signature of {msg.numerator}/{msg.denominator} "
+                            f"at tick {tick}, which is not a meter"
+                        )
+                    meters.append((tick, msg.numerator, msg.denominator))
+                elif kind == "key_signature":
+                    keys.append((tick, msg.key))
+                elif kind == "track_name":
+                    names.setdefault(track_index, msg.name)
+                elif kind == "marker":
+                    markers.append((tick, msg.text))
+                elif kind == "lyrics":
+                    lyrics.append((tick, msg.text))
+
+        tempos.sort(key=lambda t: t[0])
+        first_bpm = mido.tempo2bpm(tempos[0][1]) if tempos else 120.0
+        if smpte is not None:
+            # Absolute time: file ticks are seconds / smpte; a beat lasts 60 / first_bpm seconds.
+            ticks_per_beat = smpte * 60.0 / first_bpm
+            tempos = tempos[:1]  # in an SMPTE file tempo events do not move the notes
+        else:
+            ticks_per_beat = float(division)
+
+        def beat(tick: int) -> float:
+            return tick / ticks_per_beat
+
+        for events in program_events.values():
+            events.sort()
+        starts = {key: [t for t, _, _ in events] for key, events in program_events.items()}
+
+        def program_at(channel: int, track_index: int, tick: int) -> int | None:
+            """The program of a note on ``channel`` starting at ``tick`` (changes at that tick
+            count): its own track's changes when it has any (tracks sharing a channel, as
+            music21 writes them, each mean their own), else any track's (a conductor track)."""
+            key = (channel, track_index) if (channel, track_index) in starts else (channel, -1)
+            at = bisect.bisect_right(starts.get(key, []), tick)
+            return program_events[key][at - 1][2] if at else None
+
+        notes: list[Note] = []
+        parts: list[tuple[int, int, int | None]] = []  # (track, channel, program) of each note
+        for start, end, pitch, velocity, channel, track_index in raw:
+            notes.append(Note(beat(start), pitch, beat(end - start), velocity, channel))
+            drum = channel == DRUM_CHANNEL  # a drum kit change does not make a new part
+            program = None if drum else program_at(channel, track_index, start)
+            parts.append((track_index, channel, program))
+        # channels without notes keep their last program, as before
+        programs = {ch: events[-1][2] for (ch, t), events in program_events.items() if t < 0}
+        notes, programs, names_by_channel = _assign_channels(notes, parts, programs, names)
+
+        bpm = round(first_bpm, 3)
+        tempo_changes = sorted({(beat(t), round(mido.tempo2bpm(us), 3)) for t, us in tempos[1:]})
+        meters.sort(key=lambda m: m[0])
+        beats_per_bar, beat_unit = meters[0][1:] if meters else (4, 4)
+        order_notes = sorted(range(len(notes)), key=lambda i: notes[i])
         return cls(
-            notes=notes,
-            bpm=round(bpm or 120.0, 3),
-            beats_per_bar=beats_per_bar or 4,
+            notes=[notes[i] for i in order_notes],
+            bpm=bpm,
+            beats_per_bar=beats_per_bar,
             programs=programs,
             beat_unit=beat_unit,
-            tempo_changes=sorted(set(tempos)),
-            meter_changes=sorted(set(meters)),
+            tempo_changes=tempo_changes,
+            meter_changes=sorted({(beat(t), n, d) for t, n, d in meters[1:]}),
+            track_names=names_by_channel,
+            key_signatures=[(beat(t), k) for t, k in sorted(keys, key=lambda k: k[0])],
+            markers=[(beat(t), text) for t, text in sorted(markers, key=lambda m: m[0])],
+            lyrics=[(beat(t), text) for t, text in sorted(lyrics, key=lambda m: m[0])],
         )
 
 
-def _split_shared_channels(
+_DENOMINATORS = (1, 2, 4, 8, 16, 32, 64)
+
+
+def _mido_reason(exc: BaseException) -> str:
+    """What mido's exception says about the bytes, in words."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    kind = type(exc).__name__
+    if kind == "KeySignatureError":
+        return f"a key signature is not a key ({text})"
+    if isinstance(exc, EOFError):
+        return "it ends in the middle of its data (truncated?)"
+    if isinstance(exc, (IndexError, KeyError, struct_error())):
+        return f"its data is corrupt ({text or 'an event is cut short'})"
+    if isinstance(exc, (OverflowError, MemoryError, RecursionError)):
+        return "a length or count in it is far too large"
+    return text or "its data is corrupt"
+
+
+def struct_error() -> type[Exception]:
+    import struct
+
+    return struct.error
+
+
+def _assign_channels(
     notes: list[Note],
-    track_of: list[int],
+    parts: list[tuple[int, int, int | None]],
     programs: dict[int, int],
-    track_programs: dict[tuple[int, int], int],
-) -> tuple[list[Note], dict[int, int]]:
-    """Files where several tracks share a channel (music21 writes every part on channel 1) get one
-    channel per track, so each part stays its own track. Drums stay on channel 10; with more tracks
-    than free channels the file's channels are kept."""
-    pairs = sorted({(t, n.channel) for n, t in zip(notes, track_of, strict=True)})
-    melodic = [p for p in pairs if p[1] != DRUM_CHANNEL]
-    if len(melodic) == len({c for _, c in melodic}) or len(melodic) > 15:
-        return notes, programs
+    track_names: dict[int, str],
+) -> tuple[list[Note], dict[int, int], dict[int, str]]:
+    """Give each part (a file track's notes on one channel with one program) its own channel
+    where the file shares one: music21 writes every part on channel 1, and a program change in
+    the middle of a track (muted guitar, then distorted) starts a new part there. Drums stay on
+    channel 10; with more parts than free channels the file's channels are kept (each with the
+    program of most of its notes)."""
+    counts: dict[tuple[int, int, int | None], int] = {}
+    for part in parts:
+        counts[part] = counts.get(part, 0) + 1
+    first: dict[tuple[int, int, int | None], int] = {}
+    for i, part in enumerate(parts):
+        first.setdefault(part, i)
+    melodic = sorted(
+        (p for p in counts if p[1] != DRUM_CHANNEL), key=lambda p: (p[0], p[1], first[p])
+    )
+    channels_used = {c for _, c, _ in melodic}
+    names: dict[int, str] = {}
+    if len(melodic) == len(channels_used) or len(melodic) > 15:
+        new_programs = dict(programs)
+        best: dict[int, tuple[int, int | None]] = {}
+        for (t, c, prog), n in counts.items():
+            if prog is not None and (c not in best or n > best[c][0]):
+                best[c] = (n, prog)
+            if t in track_names:
+                names.setdefault(c, track_names[t])
+        for c, (_, prog) in best.items():
+            if prog is not None:
+                new_programs[c] = prog
+        return notes, new_programs, names
     free = [c for c in range(16) if c != DRUM_CHANNEL]
-    remap = {pair: free[i] for i, pair in enumerate(melodic)}
+    remap = {part: free[i] for i, part in enumerate(melodic)}
     new_programs = {ch: programs[ch] for ch in programs if ch == DRUM_CHANNEL}
-    for (t, c), ch in remap.items():
-        new_programs[ch] = track_programs.get((t, c), programs.get(c, 0))
-    notes = [
-        Note(n.start, n.pitch, n.duration, n.velocity, remap.get((t, n.channel), n.channel))
-        for n, t in zip(notes, track_of, strict=True)
+    for (t, _c, prog), ch in remap.items():
+        new_programs[ch] = prog if prog is not None else 0
+        if t in track_names:
+            names[ch] = track_names[t]
+    for t, c, _ in counts:
+        if c == DRUM_CHANNEL and t in track_names:
+            names.setdefault(c, track_names[t])
+    moved = [
+        Note(n.start, n.pitch, n.duration, n.velocity, remap.get(part, n.channel))
+        for n, part in zip(notes, parts, strict=True)
     ]
-    return notes, new_programs
+    return moved, new_programs, names
 
 
 @dataclass

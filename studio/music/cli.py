@@ -61,6 +61,12 @@ def add_parser(sub) -> None:
     r.add_argument("-o", "--output", required=True, help=".wav or .flac")
     r.add_argument("--soundfont", help="a .sf2 (default: the General MIDI one pretty_midi ships)")
     r.add_argument("--sample-rate", type=int, default=44100)
+    r.add_argument(
+        "--max-minutes",
+        type=float,
+        default=30.0,
+        help="refuse pieces longer than this before rendering (default 30)",
+    )
     co = ms.add_parser("corpus", help="build the tokenized training corpus")
     co.add_argument(
         "--collections",
@@ -208,17 +214,24 @@ def run(args) -> int:
         return 0
     if cmd == "render":
         from studio.core.media import MidiClip
-        from studio.music.synth import render, save_audio
+        from studio.music.synth import render_to_file
 
+        if not 8000 <= args.sample_rate <= 192000:
+            raise ValueError(f"--sample-rate {args.sample_rate} is outside 8000..192000 Hz")
+        if not 0 < args.max_minutes <= 24 * 60:
+            raise ValueError(f"--max-minutes {args.max_minutes:g} is outside 0..1440")
         clip = MidiClip.load(args.input)
-        audio = render(
+        path = Path(args.output)
+        # streamed to disk block by block (flat memory), then renamed over the output
+        seconds = render_to_file(
             clip,
+            path,
             Path(args.soundfont) if args.soundfont else None,
             args.sample_rate,
             ConsoleContext(),
+            max_seconds=args.max_minutes * 60.0,
         )
-        path = save_audio(audio, Path(args.output))
-        print(f"{path}: {audio.duration:.1f} s at {audio.sample_rate} Hz")
+        print(f"{path}: {seconds:.1f} s at {args.sample_rate} Hz")
         return 0
     if cmd == "corpus":
         return _corpus(args)
