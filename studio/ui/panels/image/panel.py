@@ -277,6 +277,13 @@ class ImagePanel(ToolsMixin, GenerateMixin, LayersMixin, FilesMixin, PanelBase):
         self.fill_layers()
         self.fill_history()
         self._update_controls()
+        if document.is_open:  # a project opened, restored or made from a file
+            (w, h), n = document.size, len(document.layers)
+            name = Path(document.source).name if document.source else "The picture"
+            self.status.setText(f"{name}: {w}x{h}, {n} layer{'s' * (n != 1)}, "
+                                f"{len(document.history)} in the history.")  # fmt: skip
+        else:
+            self.status.setText("Import a picture (Ctrl+I), or generate one on the Generate tab.")
 
     def on_document_changed(self, name: str, value) -> None:
         if name == "layers":
