@@ -71,7 +71,7 @@ def encode(value: Any, buffers: list[bytes | memoryview]) -> Any:
             if value.dtype.kind not in _NUMERIC_KINDS or value.dtype.hasobject:
                 raise ChannelError(f"an array of dtype {value.dtype} cannot be carried")
             array = np.ascontiguousarray(value)
-            buffers.append(memoryview(array).cast("B") if array.size else b"")
+            buffers.append(array.data.cast("B") if array.size else b"")
             return {"__nd": len(buffers) - 1, "dtype": array.dtype.str,
                     "shape": list(array.shape)}  # fmt: skip
         if isinstance(value, np.generic):
