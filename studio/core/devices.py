@@ -96,6 +96,10 @@ def memory_in_use() -> str:
     rss = psutil.Process().memory_info().rss / 2**20
     text = f"RAM {rss:,.0f} MiB"
     torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
-        text += f" · GPU {torch.cuda.memory_allocated() / 2**20:,.0f} MiB"
+    cuda = getattr(torch, "cuda", None) if torch is not None else None
+    try:
+        if cuda is not None and cuda.is_available() and cuda.is_initialized():
+            text += f" · GPU {cuda.memory_allocated() / 2**20:,.0f} MiB"
+    except (AttributeError, RuntimeError):  # torch is still being imported on a worker thread
+        pass
     return text
