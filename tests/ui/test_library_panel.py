@@ -124,3 +124,17 @@ def test_more_like_a_file_the_library_has_not_seen_yet(qtbot, panel, tmp_path):
     assert handle.state == JobState.SUCCEEDED, handle.error
     qtbot.waitUntil(lambda: panel.recs.count() > 0, timeout=5000)
     assert _like("astronaut", panel.recs.item(0).text())
+
+
+def test_another_document_shows_its_view_and_selection(qtbot, panel, media):
+    from studio.library.document import LibraryDocument
+
+    doc = LibraryDocument(kind_filter="image", search="che", sort="title", view_mode="list",
+                          selected=str(media / "chelsea.png"))  # fmt: skip
+    panel.set_document(doc)  # what File ▸ Open does for a project with this document
+    assert panel.kind_combo.currentData() == "image" and panel.search.text() == "che"
+    assert panel.sort_combo.currentData() == "title"
+    assert panel.grid.viewMode().name == "ListMode"
+    qtbot.waitUntil(lambda: panel.grid.count() == 1, timeout=5000)
+    assert panel.selected().title == "chelsea" and panel.grid.currentRow() == 0
+    assert panel.like_button.isEnabled()

@@ -128,3 +128,22 @@ def test_a_video_file_opens_and_plays(qtbot, panel, tmp_path):
     junk.write_bytes(b"junk" * 100)
     panel.open_file(junk)
     qtbot.waitUntil(lambda: "cannot read junk.mp4" in panel.view.message, timeout=20000)
+
+
+def test_another_document_shows_in_every_control_and_the_old_one_is_let_go(qtbot, panel, tmp_path):
+    from studio.video.document import VideoDocument
+
+    old = panel.document
+    doc = VideoDocument(threshold=0.3, grow=-4.0, guided=False, effect="green",
+                        view_mode="matte", export_frames=12, camera_fps=25)  # fmt: skip
+    panel.set_document(doc)  # what File ▸ Open does for a project with this document
+    assert panel.refine_boxes["threshold"].value() == 0.3
+    assert panel.refine_boxes["grow"].value() == -4.0
+    assert not panel.guided_check.isChecked() and panel.frames_box.value() == 12
+    assert panel.effect_combo.currentData() == "green" and panel.view.cells() == ["matte"]
+    assert panel.camera_fps.value() == 25
+    old.set("Grow 9", grow=9.0)  # the old document no longer drives the panel
+    assert panel.refine_boxes["grow"].value() == -4.0
+    panel.refine_boxes["feather"].setValue(3.0)
+    assert doc.feather == 3.0 and old.feather == 1.5
+    assert doc.undo_stack.undo_text() == "Feather 3"
