@@ -3,12 +3,14 @@ it waits with, since the wait would fail first and the bound could never do so.
 
 Every test function in the suite is read (not run): each ``timeout=N`` it passes (seconds; a
 qtbot's milliseconds count as seconds too) is compared with each ``x < M`` or ``x <= M`` it
-asserts; ``M >= N`` for the same function is reported with its file and line.
+asserts on a measured time (``x`` names a time, an elapsed, seconds...); ``M >= N`` for the same
+function is reported with its file and line.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -33,7 +35,29 @@ def _timeouts(func: ast.AST) -> list[float]:
     return found
 
 
+_TIME_LIKE = re.compile(
+    r"time|elapsed|second|_s$|_s_|monotonic|perf_counter|duration|took|wall|paint|latency|_ms$",
+    re.IGNORECASE,
+)
+
+
+def _time_like(node: ast.AST) -> bool:
+    """Whether an expression measures time: a name, attribute or key that says so."""
+    for sub in ast.walk(node):
+        words = []
+        if isinstance(sub, ast.Name):
+            words.append(sub.id)
+        elif isinstance(sub, ast.Attribute):
+            words.append(sub.attr)
+        elif isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+            words.append(sub.value)
+        if any(_TIME_LIKE.search(w) for w in words):
+            return True
+    return False
+
+
 def _upper_bounds(func: ast.AST) -> list[tuple[float, int]]:
+    """Upper bounds asserted on a measured time: ``elapsed < 60``, ``0 < out["first_s"] < 60``."""
     bounds = []
     for node in ast.walk(func):
         if not isinstance(node, ast.Assert):
@@ -41,10 +65,12 @@ def _upper_bounds(func: ast.AST) -> list[tuple[float, int]]:
         for compare in ast.walk(node.test):
             if not isinstance(compare, ast.Compare):
                 continue
+            left = compare.left
             for op, right in zip(compare.ops, compare.comparators, strict=True):
                 value = _number(right)
-                if value is not None and isinstance(op, (ast.Lt, ast.LtE)):
+                if value is not None and isinstance(op, (ast.Lt, ast.LtE)) and _time_like(left):
                     bounds.append((value, compare.lineno))
+                left = right
     return bounds
 
 
@@ -83,6 +109,11 @@ def test_the_check_catches_a_bound_equal_to_its_timeout(tmp_path):
         "def test_fine():\n"
         "    out = subprocess.run(['true'], timeout=60)\n"
         "    assert 0 < elapsed < 20\n"
+        "    assert brightness < 200  # not a time\n"
+        "def test_paint():\n"
+        "    qtbot.waitUntil(ready, timeout=10000)\n"
+        "    assert 0 < report['first_paint_s'] < 10\n"
     )
-    (found,) = offenders(tmp_path / "tests")
-    assert "test_example.py:4" in found and "test_slow" in found
+    slow, paint = offenders(tmp_path / "tests")
+    assert "test_example.py:4" in slow and "test_slow" in slow
+    assert "test_example.py:11" in paint and "test_paint" in paint
