@@ -48,6 +48,9 @@ shots: setup
 	@mkdir -p docs/shots
 	for p in music image video voice library; do \
 		$(VENV)/bin/studio shot $$p -o docs/shots/$$p.png --size 1200x760 --theme light; done
+	$(VENV)/bin/studio shot music --menu file -o docs/shots/file-menu.png --size 1200x760 --theme light
+	$(PY) -m studio.ui._demo_recovery && $(VENV)/bin/studio shot music --restore \
+		-o docs/shots/restored.png --size 1200x760 --theme light
 
 # The one-folder desktop app in dist/studio (and a tarball): PyInstaller, launcher files, licences,
 # a size report. Check it offline with: unshare -n dist/studio/studio --selftest
