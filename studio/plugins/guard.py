@@ -34,6 +34,7 @@ __all__ = [
     "kill_descendants",
     "thread_count",
     "expected_guards",
+    "landlock_abi",
 ]
 
 CLONE_NEWUSER = 0x10000000
@@ -408,14 +409,17 @@ def expected_guards() -> dict[str, str]:
             network = SOCKET_REFUSAL + " (kernel.unprivileged_userns_clone=0)"
         elif read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1":
             network = SOCKET_REFUSAL + " (AppArmor restricts user namespaces)"
-    files = AUDIT_HOOK
+    return {"network": network, "files": LANDLOCK if landlock_abi() >= 1 else AUDIT_HOOK}
+
+
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version; 0 where there is none (or it is blocked)."""
     try:
         import ctypes
 
         libc = _libc()
         libc.syscall.restype = ctypes.c_long
-        if libc.syscall(_SYS_CREATE, None, ctypes.c_size_t(0), ctypes.c_uint32(1)) >= 1:
-            files = LANDLOCK
+        abi = libc.syscall(_SYS_CREATE, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+        return max(0, int(abi))
     except (OSError, AttributeError):
-        pass
-    return {"network": network, "files": files}
+        return 0
