@@ -50,6 +50,11 @@ class Control:
     tip: str
 
 
+def _qt_own(name: str) -> bool:
+    """Qt's own objects (a line edit's clear button action, a dock's float button)."""
+    return name.startswith(("qt_", "_q_"))
+
+
 def _panel_of(window: QMainWindow, widget: QWidget | None) -> str:
     panels = {id(p): k for k, p in getattr(window, "panels", {}).items()}
     while widget is not None:
@@ -62,7 +67,7 @@ def _panel_of(window: QMainWindow, widget: QWidget | None) -> str:
 def _is_part_of_another(widget: QWidget) -> bool:
     """Qt's own pieces: the line edit in a combo or spin box, scroll bars, tab bars, dock title
     buttons, toolbar extension buttons, the buttons a toolbar makes for its actions."""
-    if widget.objectName().startswith("qt_") or isinstance(widget, QScrollBar | QTabBar):
+    if _qt_own(widget.objectName()) or isinstance(widget, QScrollBar | QTabBar):
         return True
     parent = widget.parentWidget()
     while parent is not None:
@@ -99,7 +104,7 @@ def controls(window: QMainWindow) -> list[Control]:
     """Every named action and interactive widget, sorted by name."""
     out: dict[str, Control] = {}
     for action in window.findChildren(QAction):
-        if not action.objectName() or action.isSeparator():
+        if not action.objectName() or action.isSeparator() or _qt_own(action.objectName()):
             continue
         keys = ", ".join(k.toString(QKeySequence.SequenceFormat.PortableText)
                          for k in action.shortcuts())  # fmt: skip
