@@ -238,6 +238,7 @@ class ProjectController(QObject):
     def _on_open_job_succeeded(self, project: Project) -> None:
         self.install(project)
         self.add_recent(project.path)
+        log.info("opened project %s (%s)", project.path, ", ".join(sorted(project.documents)))
         if not project.messages:
             self.window.statusBar().showMessage(f"Opened {project.path}", 5000)
 

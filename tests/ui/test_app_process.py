@@ -142,3 +142,30 @@ def test_a_second_studio_says_one_is_running_and_leaves_it_alone(isolated_dirs):
     finally:
         third.send_signal(signal.SIGTERM)
         third.wait(timeout=30)
+
+
+@pytest.mark.parametrize("how", ["positional", "--open"])
+def test_studio_opens_a_project_given_on_the_command_line(isolated_dirs, tmp_path, how):
+    import shutil
+    from pathlib import Path
+
+    project = shutil.copytree(
+        Path(__file__).parents[1] / "data" / "projects" / "format1-song.studio",
+        tmp_path / "my song.studio",
+    )
+    args = [str(project)] if how == "positional" else ["--open", str(project)]
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.Popen([sys.executable, "-m", "studio", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+    try:
+        _wait_for_line(proc, "studio: window shown", timeout=60)
+        log = isolated_dirs["state"] / "studio" / "log" / "studio.log"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "opened project" not in log.read_text():
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert f"opened project {project}" in log.read_text()
