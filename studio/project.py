@@ -67,6 +67,7 @@ DOCUMENT_CLASSES: dict[str, str] = {
     "video": "studio.video.document:VideoDocument",
     "voice": "studio.voice.document:VoiceDocument",
     "library": "studio.library.document:LibraryDocument",
+    "arrange": "studio.arrange.document:ArrangeDocument",
 }
 
 
