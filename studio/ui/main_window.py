@@ -153,8 +153,12 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, self.detect_device)
 
     # -- building ----------------------------------------------------------------------------------
-    def _action(self, menu, text: str, slot, shortcut=None, name: str | None = None) -> QAction:
+    def _action(self, menu, text: str, slot, shortcut=None, name: str | None = None,
+                tip: str = "") -> QAction:  # fmt: skip
         action = QAction(text, self)
+        if tip:
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
         action.triggered.connect(slot)

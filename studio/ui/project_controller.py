@@ -89,21 +89,28 @@ class ProjectController(QObject):
     # -- menus -------------------------------------------------------------------------------------
     def build_file_menu(self, menu: QMenu) -> None:
         act = self.window._action
-        act(menu, "&New Project", self.new_project, QKeySequence.StandardKey.New, "file.new")
-        act(menu, "&Open Project…", self.open_dialog, QKeySequence.StandardKey.Open, "file.open")
+        act(menu, "&New Project", self.new_project, QKeySequence.StandardKey.New, "file.new",
+            "Start an empty project (asks about unsaved changes first)")
+        act(menu, "&Open Project…", self.open_dialog, QKeySequence.StandardKey.Open, "file.open",
+            "Open a project folder (NAME.studio)")
         self.recent_menu = menu.addMenu("Open &Recent")
         self.recent_menu.setObjectName("file.open_recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         menu.addSeparator()
-        act(menu, "&Save Project", self.save, QKeySequence.StandardKey.Save, "file.save")
-        act(menu, "Save Project &As…", self.save_as_dialog, "Ctrl+Shift+S", "file.save_as")
-        act(menu, "&Close Project", self.close_project, "Ctrl+W", "file.close")
+        act(menu, "&Save Project", self.save, QKeySequence.StandardKey.Save, "file.save",
+            "Save every panel's document into the project folder")
+        act(menu, "Save Project &As…", self.save_as_dialog, "Ctrl+Shift+S", "file.save_as",
+            "Save the project under a new name or folder")
+        act(menu, "&Close Project", self.close_project, "Ctrl+W", "file.close",
+            "Close the project and start an empty one")
         menu.addSeparator()
 
     def build_edit_menu(self, menu: QMenu) -> None:
         act = self.window._action
-        self.undo_action = act(menu, "&Undo", self.undo, "Ctrl+Z", "edit.undo")
-        self.redo_action = act(menu, "&Redo", self.redo, "Ctrl+Shift+Z", "edit.redo")
+        self.undo_action = act(menu, "&Undo", self.undo, "Ctrl+Z", "edit.undo",
+                               "Undo the last step of the panel in front")  # fmt: skip
+        self.redo_action = act(menu, "&Redo", self.redo, "Ctrl+Shift+Z", "edit.redo",
+                               "Redo the step just undone in the panel in front")  # fmt: skip
         menu.addSeparator()
         menu.aboutToShow.connect(self.update_undo_actions)
 
