@@ -341,6 +341,58 @@ def stop_all_workers() -> int:
     return len(workers)
 
 
+def _cached_params(cache: Path | None, key: str) -> list[dict[str, Any]] | None:
+    """The parameter specs a worker reported for ``key`` before, or None."""
+    import json
+
+    if cache is None or not key:
+        return None
+    try:
+        specs = json.loads(cache.read_text(encoding="utf-8")).get(key)
+    except (OSError, ValueError, AttributeError):
+        return None
+    return specs if isinstance(specs, list) else None
+
+
+def _cache_params(cache: Path | None, key: str, specs: Any) -> None:
+    """Remember a plugin's parameter specs, so the next session shows its controls without
+    starting a worker (the key changes when its files do)."""
+    import json
+
+    if cache is None or not key:
+        return
+    try:
+        known = json.loads(cache.read_text(encoding="utf-8")) if cache.exists() else {}
+        if not isinstance(known, dict):
+            known = {}
+        prefix = key.split("|", 1)[0] + "|"
+        known = {k: v for k, v in known.items() if not k.startswith(prefix)}  # older versions
+        known[key] = specs
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(cache.name + f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(known), encoding="utf-8")
+        os.replace(tmp, cache)
+    except (OSError, ValueError):
+        pass  # a cache that cannot be written costs a worker start next time, nothing more
+
+
+def params_key(entry: str, version: str, folder: Path) -> str:
+    """What a plugin's parameters depend on: its entry, version and the files of its package
+    (their sizes and modification times; nothing is imported)."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{entry}|{version}".encode())
+    try:
+        for path in sorted(folder.rglob("*")):
+            if path.suffix in (".py", ".toml", ".json", ".so", ".pyd") and path.is_file():
+                stat = path.stat()
+                digest.update(f"{path.relative_to(folder)}|{stat.st_size}|{stat.st_mtime_ns}"
+                              .encode())  # fmt: skip
+    except OSError:
+        return ""
+    return f"{entry}|{digest.hexdigest()[:32]}"
+
+
 class IsolatedGenerator(Generator):
     """Stands in for a plugin's generator in the host: the same ``params`` (so the inherited
     ``resolve`` checks requests here), while every run happens in the plugin's warm worker."""
@@ -348,7 +400,8 @@ class IsolatedGenerator(Generator):
     def __init__(self, entry: str, kind: str, timeout: float = 300.0, network: bool = False,
                  file_access: bool = False, folder: str | None = None,
                  devices: tuple[str, ...] = ("cpu",), memory_mb: int | None = None,
-                 cpu_seconds: float | None = None, key: str | None = None):  # fmt: skip
+                 cpu_seconds: float | None = None, key: str | None = None,
+                 params_cache: Path | None = None, params_key: str = ""):  # fmt: skip
         super().__init__()
         self.entry, self.kind = entry, kind
         self.timeout, self.network = float(timeout), network
@@ -365,8 +418,11 @@ class IsolatedGenerator(Generator):
         self.network_guard = ""
         self.worker_info: dict[str, Any] = {}
         self.cold_starts = 0
-        specs = self._worker().call({"type": "params", "entry": entry}, JobContext(),
-                                    timeout=min(60.0, self.timeout))  # fmt: skip
+        specs = _cached_params(params_cache, params_key)
+        if specs is None:
+            specs = self._worker().call({"type": "params", "entry": entry}, JobContext(),
+                                        timeout=min(60.0, self.timeout))  # fmt: skip
+            _cache_params(params_cache, params_key, specs)
         self.params = tuple(Param(**{k: v for k, v in spec.items() if k != "label"},
                                   label=spec.get("label", "")) for spec in specs)  # fmt: skip
         self.title = entry

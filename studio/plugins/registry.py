@@ -305,10 +305,12 @@ class PluginRegistry:
         """
         manifest = ref.plugin.manifest
         if manifest is not None and self.isolated(ref.plugin):
-            from studio.plugins.isolation import IsolatedGenerator, IsolationError
+            from studio.plugins.isolation import IsolatedGenerator, IsolationError, params_key
 
             try:
                 from studio.core import paths
+
+                folder = ref.plugin.manifest_path.parent if ref.plugin.manifest_path else None
 
                 isolated = IsolatedGenerator(
                     ref.contribution.entry, ref.kind, manifest.plugin.timeout,
@@ -319,6 +321,9 @@ class PluginRegistry:
                     memory_mb=manifest.plugin.memory_mb,
                     cpu_seconds=manifest.plugin.cpu_seconds,
                     key=ref.plugin.name,
+                    params_cache=paths.cache_dir() / "plugin-params.json",
+                    params_key=params_key(ref.contribution.entry, ref.plugin.version, folder)
+                    if folder else "",
                 )  # fmt: skip
             except (IsolationError, Cancelled, TypeError, ValueError) as exc:
                 self._mark(ref.plugin, Status.IMPORT_FAILED, str(exc))

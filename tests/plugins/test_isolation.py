@@ -284,3 +284,25 @@ def test_release_leaves_a_running_plugin_alone(isolated):
     thread.join(10)
     assert outcome == {"cancelled": True} and isolated.records[0].ok
     assert isolated.unload_all() == []
+
+
+def test_its_controls_show_without_a_worker_once_its_parameters_are_known(tmp_path, monkeypatch,
+                                                                          guards):  # fmt: skip
+    """A panel reads a plugin's parameters on the GUI thread: after the first time they come
+    from the cache, not from a worker start; an edit to the plugin's files refreshes them."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    first = _registry(tmp_path)
+    names = [p.name for p in first.generator(first.get(ID)).params]
+    isolation.stop_all_workers()
+    again = PluginRegistry(entry_points=[FakeEntryPoint(
+        "tp_iso", "tp_iso:studio-plugin.toml", FakeDist("tp-iso"))], trusted=())  # fmt: skip
+    generator = again.generator(again.get(ID))
+    assert [p.name for p in generator.params] == names
+    assert generator.cold_starts == 0  # no worker was started for them
+    gen = tmp_path / "tp_iso" / "gen.py"
+    gen.write_text(gen.read_text().replace('Param("dns", "int", 0)',
+                                           'Param("dns", "int", 0), Param("extra", "int", 1)'))
+    changed = PluginRegistry(entry_points=[FakeEntryPoint(
+        "tp_iso", "tp_iso:studio-plugin.toml", FakeDist("tp-iso"))], trusted=())  # fmt: skip
+    fresh = changed.generator(changed.get(ID))
+    assert [p.name for p in fresh.params] == names + ["extra"] and fresh.cold_starts == 1
