@@ -300,8 +300,11 @@ def test_its_controls_show_without_a_worker_once_its_parameters_are_known(tmp_pa
     assert [p.name for p in generator.params] == names
     assert generator.cold_starts == 0  # no worker was started for them
     gen = tmp_path / "tp_iso" / "gen.py"
-    gen.write_text(gen.read_text().replace('Param("dns", "int", 0)',
-                                           'Param("dns", "int", 0), Param("extra", "int", 1)'))
+    gen.write_text(
+        gen.read_text().replace(
+            'Param("dns", "int", 0)', 'Param("dns", "int", 0), Param("extra", "int", 1)'
+        )
+    )
     changed = PluginRegistry(entry_points=[FakeEntryPoint(
         "tp_iso", "tp_iso:studio-plugin.toml", FakeDist("tp-iso"))], trusted=())  # fmt: skip
     fresh = changed.generator(changed.get(ID))
