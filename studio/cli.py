@@ -129,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_library(sub)
 
+    from studio.arrange.cli import add_parser as add_arrange
+
+    add_arrange(sub)
+
     gen = sub.add_parser(
         "generate", help="run a generator (built-in or plugin) and save its result"
     )
@@ -487,6 +491,12 @@ def _cmd_project(args) -> int:
     return run(args)
 
 
+def _cmd_arrange(args) -> int:
+    from studio.arrange.cli import run
+
+    return run(args)
+
+
 COMMANDS = {
     None: _cmd_gui,
     "gui": _cmd_gui,
@@ -502,6 +512,7 @@ COMMANDS = {
     "image": _cmd_image,
     "library": _cmd_library,
     "project": _cmd_project,
+    "arrange": _cmd_arrange,
 }
 
 

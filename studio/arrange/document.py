@@ -175,8 +175,9 @@ class Source:
 
     def length_beats(self, doc: ArrangeDocument, at: float) -> float:
         """The natural length of a clip of this source placed at beat ``at``."""
-        if self.kind == "midi" and self.midi is not None:
-            return max(MIN_LENGTH, self.midi.length_beats)
+        if self.kind == "midi" and self.midi is not None:  # whole bars: clips line up
+            bars = math.ceil(round(self.midi.length_beats / doc.bar_length, 6))
+            return max(1, bars) * doc.bar_length
         if self.kind == "image" or self.seconds <= 0:
             return float(doc.bar_length * 4)
         return max(MIN_LENGTH, doc.beat_at(doc.seconds_at(at) + self.seconds) - at)
