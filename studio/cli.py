@@ -14,7 +14,7 @@ from studio import __version__
 
 __all__ = ["main", "CliError"]
 
-PANEL_IDS = ("music", "image", "video", "voice", "library")
+PANEL_IDS = ("music", "image", "video", "voice", "library", "arrange")
 
 
 class CliError(Exception):

@@ -8,7 +8,7 @@ import importlib
 
 __all__ = ["PANEL_IDS", "panel_classes"]
 
-PANEL_IDS = ("music", "image", "video", "voice", "library")
+PANEL_IDS = ("music", "image", "video", "voice", "library", "arrange")
 
 
 def panel_classes() -> dict[str, type]:

@@ -1,0 +1,7 @@
+"""The Arrange panel."""
+
+from studio.ui.panels.arrange.panel import ArrangePanel
+
+PANEL = ArrangePanel
+
+__all__ = ["ArrangePanel", "PANEL"]
