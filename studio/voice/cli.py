@@ -76,7 +76,13 @@ def run(args) -> int:
             except (OSError, UnicodeDecodeError) as exc:
                 raise ValueError(f"cannot read {args.file}: {exc}") from exc
         elif args.text == "-":
-            text = sys.stdin.read()
+            try:
+                text = sys.stdin.buffer.read().decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ValueError(
+                    f"the text on stdin is not UTF-8 (byte {exc.start} is "
+                    f"{exc.object[exc.start]:#x})"
+                ) from None
         elif args.text is not None:
             text = args.text
         else:

@@ -189,3 +189,28 @@ def test_invalid_ssml_never_touches_an_existing_output(tmp_path, capsys):
     assert "no element found" in capsys.readouterr().err
     assert existing.read_bytes() == b"my old take"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["existing.wav"]  # no leftovers
+
+
+@pytest.mark.slow
+def test_killed_voice_say_leaves_the_old_file_or_a_complete_new_one(tmp_path):
+    import random
+    import signal
+
+    text = tmp_path / "book.txt"
+    text.write_text(" ".join(f"This is sentence number {i}, spoken slowly." for i in range(40)))
+    out = tmp_path / "existing.wav"
+    rng = random.Random(18)
+    for _ in range(4):
+        out.write_bytes(b"the old take")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "studio", "voice", "say", "-f", str(text), "-o", str(out)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(rng.uniform(1.0, 6.0))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        if out.read_bytes() != b"the old take":  # the run had finished: the new take is whole
+            info = soundfile.info(str(out))
+            assert info.frames > 0 and info.duration > 20
+    assert out.stat().st_size > 0
