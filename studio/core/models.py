@@ -327,10 +327,10 @@ class ModelHost:
                 if callable(unload):
                     unload()
                 del model
-                _empty_gpu_cache()
-            return True
         finally:
             self._in_use.release()
+        _empty_gpu_cache()  # outside the locks: the next use need not wait for a collection
+        return True
 
     @contextlib.contextmanager
     def inference(self) -> Iterator[None]:

@@ -179,7 +179,7 @@ def test_model_host_serializes_previews_and_applies_and_release_skips_a_busy_one
     def releaser() -> None:
         while time.monotonic() < stop:
             skipped.extend(release_idle_hosts().skipped)
-            time.sleep(0.001)
+            time.sleep(0.005)
 
     threads = [threading.Thread(target=t) for t in (worker, worker, releaser)]
     for t in threads:
