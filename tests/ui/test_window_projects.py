@@ -130,3 +130,19 @@ def test_unsaved_work_of_a_crashed_studio_is_offered_back(qtbot, qapp, tmp_path)
     context.runner.shutdown()
     # the window closed with the restored work unsaved: it is kept for the next start
     assert projects.pending_recoveries()
+
+
+def test_file_dialogs_remember_the_folder_per_kind_and_add_the_extension(qapp, tmp_path):
+    (tmp_path / "midi").mkdir()
+    (tmp_path / "pictures").mkdir()
+    files.answer_next(tmp_path / "midi" / "tune")
+    assert files.ask_save(None, "midi", "Export", "tune.mid", "MIDI (*.mid)", ".mid") == (
+        tmp_path / "midi" / "tune.mid"
+    )
+    files.answer_next(tmp_path / "pictures" / "cover.png")
+    files.ask_open(None, "picture", "Import", "Pictures (*.png)")
+    assert files.last_folder("midi") == str(tmp_path / "midi")
+    assert files.last_folder("picture") == str(tmp_path / "pictures")
+    files.answer_next(None)  # cancelled: nothing changes
+    assert files.ask_open(None, "midi", "Import", "MIDI (*.mid)") is None
+    assert files.last_folder("midi") == str(tmp_path / "midi")
