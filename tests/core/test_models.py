@@ -157,9 +157,10 @@ class _NotThreadSafe:
 
 
 def test_model_host_serializes_previews_and_applies_and_release_skips_a_busy_one():
-    """A preview thread and an apply thread hammer one host for two seconds while another
-    thread keeps asking to release models (Tools > Release loaded models): the model never
-    runs twice at once, and it is never released under a run."""
+    """A preview thread and an apply thread hammer one host while another thread keeps asking
+    to release models (Tools > Release loaded models), for at least two seconds and until each
+    thread has done enough (a release collects garbage, slow in a big test process; at most 20
+    s): the model never runs twice at once, and it is never released under a run."""
     import threading
     import time
 
@@ -167,26 +168,34 @@ def test_model_host_serializes_previews_and_applies_and_release_skips_a_busy_one
 
     models: list[_NotThreadSafe] = []
     host = ModelHost("stress-test", lambda device: models.append(_NotThreadSafe()) or models[-1])
-    stop = time.monotonic() + 2.0
+    started = time.monotonic()
     skipped: list[str] = []
+    runs = {"preview": 0, "apply": 0}
 
-    def worker() -> None:
-        while time.monotonic() < stop:
+    def enough() -> bool:
+        elapsed = time.monotonic() - started
+        done = min(runs.values()) >= 25 and skipped and len(models) > 1
+        return elapsed > 20 or (elapsed > 2 and bool(done))
+
+    def worker(name: str) -> None:
+        while not enough():
             with host.use("cpu") as model:
                 model.run()
+            runs[name] += 1
             time.sleep(0.003)  # a preview comes every few milliseconds, not back to back
 
     def releaser() -> None:
-        while time.monotonic() < stop:
+        while not enough():
             skipped.extend(release_idle_hosts().skipped)
             time.sleep(0.005)
 
-    threads = [threading.Thread(target=t) for t in (worker, worker, releaser)]
+    threads = [threading.Thread(target=worker, args=(name,)) for name in runs]
+    threads.append(threading.Thread(target=releaser))
     for t in threads:
         t.start()
     for t in threads:
-        t.join(10)
-    assert sum(m.calls for m in models) > 20  # both threads really ran (a release collects)
+        t.join(30)
+    assert min(runs.values()) >= 25  # both threads really ran
     assert sum(m.overlaps for m in models) == 0
     assert not any(m.released_while_running for m in models)
     assert "stress-test" in skipped  # it was busy at times, and left alone then
