@@ -465,6 +465,8 @@ class IsolatedGenerator(Generator):
             if "cuda" not in self.devices:  # no GPU unless its manifest asks for one
                 env["CUDA_VISIBLE_DEVICES"] = ""
             env["TMPDIR"] = scratch
+            if self.memory_mb:  # glibc reserves 64 MiB of address space per thread's arena
+                env.setdefault("MALLOC_ARENA_MAX", "2")
             try:
                 worker = WorkerProcess(self._config(scratch), env=env)
             except BaseException:
