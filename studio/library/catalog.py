@@ -33,6 +33,8 @@ __all__ = [
     "default_catalog_path",
     "record_saved",
     "CatalogError",
+    "clean_text",
+    "is_generic_title",
 ]
 
 KINDS = {
@@ -90,6 +92,39 @@ MIGRATIONS = [
 ]
 
 
+_SPACES = None
+_GENERIC = None
+
+
+def clean_text(text: str) -> str:
+    """``text`` without control characters (NUL, escapes, bidi overrides), spaces collapsed."""
+    global _SPACES
+    import re
+    import unicodedata
+
+    if _SPACES is None:
+        _SPACES = re.compile(r"\s+")
+    kept = "".join(" " if ch in "\t\n\r" else ch for ch in text
+                   if ch in "\t\n\r" or unicodedata.category(ch) not in ("Cc", "Cf"))  # fmt: skip
+    return _SPACES.sub(" ", kept).strip()
+
+
+def is_generic_title(title: str) -> bool:
+    """A name that says what a part or a file is, not what the piece is: "Melody", "Vocals",
+    "Track 3", "Audio 01", "Untitled"."""
+    global _GENERIC
+    import re
+
+    if _GENERIC is None:
+        words = ("track", "audio", "melody", "vocals?", "voice", "piano", "bass", "drums?",
+                 "guitar", "strings?", "lead", "harmony", "chords?", "untitled", "unknown",
+                 "midi", "song", "sequence", "instrument", "part", "channel", "new track",
+                 "recording", "image", "img", "dsc", "video", "movie", "clip", "tempo track",
+                 "conductor", "staff", "synth", "pad", "accompaniment")  # fmt: skip
+        _GENERIC = re.compile(rf"^\s*(?:{'|'.join(words)})?[\s_#.-]*\d*\s*$", re.IGNORECASE)
+    return bool(_GENERIC.match(title))
+
+
 class CatalogError(RuntimeError):
     """The catalog could not be opened or changed (the message says why)."""
 
@@ -141,9 +176,11 @@ class Item:
 
     @property
     def label(self) -> str:
-        if self.artist:
-            return f"{self.artist} – {self.title}"
-        return self.title or Path(self.path).name
+        """Artist – title; the file name when the title is missing or generic ("Melody")."""
+        title = self.title
+        if not title or is_generic_title(title):
+            title = clean_text(Path(self.path).stem) or Path(self.path).name
+        return f"{self.artist} – {title}" if self.artist else title
 
     def text(self) -> str:
         """What the text embedding reads."""
@@ -182,7 +219,7 @@ def _item(row: sqlite3.Row) -> Item:
     values["provenance"] = json.loads(values["provenance"] or "{}")
     values["missing"] = bool(values["missing"])
     for key in ("title", "artist", "album", "tags", "description", "error"):
-        values[key] = values[key] or ""
+        values[key] = clean_text(values[key] or "")  # older scans kept control characters
     values["size"] = values["size"] or 0
     return Item(**values)
 

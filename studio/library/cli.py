@@ -28,7 +28,13 @@ def add_parser(sub) -> None:
     rec.add_argument("-n", type=int, default=10)
     rec.add_argument("--kind", choices=("audio", "midi", "image", "video"))
     rec.add_argument("--engine", default="hybrid",
-                     choices=("hybrid", "als", "item-knn", "content", "popularity"))  # fmt: skip
+                     choices=("hybrid", "als", "item-knn", "user-knn", "svd", "svdpp", "tfidf",
+                              "content", "wide-deep", "deepfm", "popularity"))  # fmt: skip
+    rec.add_argument(
+        "--any-kind",
+        action="store_true",
+        help="with --like: suggest every kind, not only the item's own",
+    )
     rec.add_argument("--json", action="store_true")
     fb = ls.add_parser("feedback", help="tell the library what you think of an item")
     fb.add_argument("item", type=int, metavar="ID")
@@ -39,6 +45,20 @@ def add_parser(sub) -> None:
     ls.add_parser("duplicates", help="files with the same content")
     ev = ls.add_parser("eval", help="compare the recommenders on MovieLens (offline)")
     ev.add_argument("--dataset", choices=("movielens",), default="movielens")
+    ev.add_argument(
+        "--protocol",
+        choices=("ranking", "rating", "all"),
+        default="all",
+        help="ranking: top-10 by time and leave-last-one-out; rating: 5-fold RMSE/MAE",
+    )
+    ev.add_argument(
+        "--models", help="only these model ids, comma-separated (the rating baselines always run)"
+    )
+    ev.add_argument(
+        "--quick",
+        action="store_true",
+        help="smaller grids and fewer epochs (for a try; the table says so)",
+    )
     ev.add_argument("--json", action="store_true")
     ev.add_argument("--users", type=int, help="only the first N users (faster, for a try)")
     ev.add_argument("--genres-only", action="store_true",
@@ -52,7 +72,15 @@ def run(args) -> int:
     if cmd == "eval":
         from studio.library.evaluate import format_table, run_evaluation
 
-        results = run_evaluation(args.users, embed=not args.genres_only, ctx=ConsoleContext())
+        models = tuple(m.strip() for m in args.models.split(",")) if args.models else None
+        results = run_evaluation(
+            args.users,
+            embed=not args.genres_only,
+            ctx=ConsoleContext(),
+            protocol=args.protocol,
+            quick=args.quick,
+            models=models,
+        )
         if args.json:
             json.dump(results, sys.stdout, indent=2, default=str)
             print()
@@ -94,7 +122,8 @@ def run(args) -> int:
             )
         return 0
     if cmd == "recommend":
-        suggestions = Library(catalog).recommend(args.n, args.kind, args.like, engine=args.engine)
+        suggestions = Library(catalog).recommend(args.n, args.kind, args.like, engine=args.engine,
+                                                 same_kind=not args.any_kind)  # fmt: skip
         if args.json:
             rows = [{"id": s.item.id, "title": s.item.label, "path": s.item.path,
                      "score": s.score, "reason": s.reason} for s in suggestions]  # fmt: skip
@@ -102,7 +131,7 @@ def run(args) -> int:
             print()
             return 0
         for s in suggestions:
-            print(f"{s.item.id:6}  {s.item.label}  — {s.reason}")
+            print(f"{s.item.id:6}  {s.item.label}  — {s.reason}  [{s.score:.2f}]")
         if not suggestions:
             print("nothing to suggest yet: add folders, and play, like or keep a few items")
         return 0

@@ -2,112 +2,70 @@
 
 - :class:`Popularity`: how many people chose each item, recent choices counting more.
 - :class:`ItemKNN`: items chosen together (cosine over the users who chose them).
-- :class:`ALS`: implicit-feedback matrix factorisation with the ``implicit`` library; a new user
-  is folded in from their items without retraining.
+- :class:`UserKNN`: what the people with your taste chose (cosine over the items they chose);
+  it also predicts ratings (mean-centred neighbours).
+- :class:`ALS`: implicit-feedback matrix factorisation with the ``implicit`` library (its GPU
+  solver when CUDA is present); a new user is folded in from their items without retraining.
+- :class:`SVD` and :class:`SVDpp`: rating matrix factorisation with scikit-surprise; they predict
+  ratings and rank by predicted rating.
+- :class:`TfidfContent`: items whose words (titles, tags, genres, a tagger's labels) weigh like
+  the ones you chose.
 - :class:`ContentKNN`: items like the ones you chose, by their embeddings (text, audio, picture).
+- ``wide-deep`` and ``deepfm`` (:mod:`studio.library.deep`): torch models over the items' side
+  features.
 - :class:`Hybrid`: a weighted blend of the others' normalised scores, which covers items nobody has
   chosen yet through content and re-ranks for diversity (MMR).
 
 Every recommender takes a user's row (their items and weights) rather than a user id, so new users
-and "more like this" (a one-item row) work the same way.
+and "more like this" (a one-item row) work the same way. Reasons name what drives a suggestion and
+how strongly ("you liked X (0.82)").
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from studio.library._base import (
+    Interactions,
+    RatingModel,
+    Recommendation,
+    Recommender,
+    _top,
+)
+from studio.library.deep import DeepFM, WideDeep
 
 __all__ = [
     "Interactions",
     "Recommendation",
     "Recommender",
+    "RatingModel",
     "Popularity",
     "ItemKNN",
+    "UserKNN",
     "ALS",
+    "SVD",
+    "SVDpp",
+    "TfidfContent",
     "ContentKNN",
     "Hybrid",
+    "WideDeep",
+    "DeepFM",
     "RECOMMENDERS",
     "mmr",
 ]
 
 
-@dataclass
-class Interactions:
-    """Who chose what: ``matrix`` (users x items, scipy CSR) of positive weights; ``times`` the
-    same shape with each choice's time (seconds), or None; ``vectors`` one row per item (unit
-    length) for content, or None."""
-
-    items: list[str]
-    users: list[str]
-    matrix: Any
-    times: Any = None
-    vectors: np.ndarray | None = None
-    titles: list[str] = field(default_factory=list)
-
-    def title(self, index: int) -> str:
-        return self.titles[index] if self.titles else self.items[index]
-
-    def row(self, user: int) -> Any:
-        return self.matrix[user]
-
-
-@dataclass
-class Recommendation:
-    item: str
-    score: float
-    reason: str
-
-
-class Recommender:
-    """Base: :meth:`fit` on interactions, :meth:`score` a user's row into one score per item,
-    :meth:`reason` explains one item for that row."""
-
-    name = "recommender"
-    needs_vectors = False
-
-    def fit(self, data: Interactions) -> Recommender:
-        self.data = data
-        return self
-
-    def score(self, row: Any, user: int | None = None) -> np.ndarray:
-        raise NotImplementedError
-
-    def reason(self, row: Any, item: int) -> str:
-        return ""
-
-    def _because(self, row: Any, item: int, sims: np.ndarray | None) -> str:
-        """ "because you chose X": the user's item most similar to ``item``."""
-        own = row.indices
-        if len(own) == 0 or sims is None:
-            return ""
-        best = own[int(np.argmax(sims[own]))]
-        return f"because you chose {self.data.title(best)}"
-
-    def recommend(self, row: Any, n: int = 10, exclude_seen: bool = True,
-                  user: int | None = None) -> list[Recommendation]:  # fmt: skip
-        """The ``n`` best items for ``row``; ``user``: the row's index in the training matrix
-        when it is one of them (lets ALS use its trained factors instead of folding in)."""
-        scores = self.score(row, user).astype(np.float64, copy=True)
-        if exclude_seen and row.nnz:
-            scores[row.indices] = -np.inf
-        top = _top(scores, n)
-        return [Recommendation(self.data.items[i], float(scores[i]), self.reason(row, i))
-                for i in top if np.isfinite(scores[i])]  # fmt: skip
-
-
-def _top(scores: np.ndarray, n: int) -> np.ndarray:
-    n = min(n, len(scores))
-    if n <= 0:
-        return np.array([], int)
-    part = np.argpartition(-scores, n - 1)[:n]
-    return part[np.argsort(-scores[part], kind="stable")]
+def _binary(matrix: Any) -> Any:
+    out = matrix.tocsr().astype(np.float64, copy=True)
+    out.data[:] = 1.0
+    return out
 
 
 class Popularity(Recommender):
     """Items by how many chose them; with ``half_life`` (days), a choice's weight halves every
-    that many days before the newest one."""
+    that many days before the newest one. An item nobody chose is never suggested by it."""
 
     name = "popularity"
 
@@ -116,8 +74,8 @@ class Popularity(Recommender):
 
     def fit(self, data: Interactions) -> Popularity:
         super().fit(data)
-        binary = data.matrix.copy()
-        binary.data = np.ones_like(binary.data, dtype=np.float64)
+        binary = _binary(data.matrix)
+        self.people = np.asarray(binary.sum(axis=0)).ravel()  # real choices, not decayed
         if self.half_life and data.times is not None and data.times.nnz:
             times = data.times.tocsr()
             newest = times.data.max()
@@ -130,12 +88,20 @@ class Popularity(Recommender):
     def score(self, row: Any, user: int | None = None) -> np.ndarray:
         return self.counts
 
+    def recommend(self, row: Any, n: int = 10, exclude_seen: bool = True,
+                  user: int | None = None) -> list[Recommendation]:  # fmt: skip
+        scores = self.counts.astype(np.float64, copy=True)
+        scores[self.people < 1] = -np.inf  # "popular" needs real history
+        if exclude_seen and row.nnz:
+            scores[row.indices] = -np.inf
+        return [self._recommendation(row, int(i), float(scores[i]))
+                for i in _top(scores, n) if np.isfinite(scores[i])]  # fmt: skip
+
     def reason(self, row: Any, item: int) -> str:
-        return (
-            f"popular: chosen {self.counts[item]:.0f} times"
-            if self.counts[item] >= 1
-            else "popular lately"
-        )
+        people = int(self.people[item])
+        if people < 1:
+            return ""
+        return f"popular: chosen by {people} {'person' if people == 1 else 'people'}"
 
 
 class ItemKNN(Recommender):
@@ -150,8 +116,7 @@ class ItemKNN(Recommender):
         import scipy.sparse as sp
 
         super().fit(data)
-        binary = data.matrix.tocsc().astype(np.float64)
-        binary.data[:] = 1.0
+        binary = _binary(data.matrix).tocsc()
         norms = np.sqrt(np.asarray(binary.multiply(binary).sum(axis=0)).ravel())
         co = (binary.T @ binary).tocsr().astype(np.float64)
         co.setdiag(0)
@@ -159,66 +124,400 @@ class ItemKNN(Recommender):
         rows, cols = co.nonzero()
         co.data = co.data / (norms[rows] * norms[cols] + self.shrink)
         # keep the k strongest neighbours of each item
-        kept = sp.lil_matrix(co.shape)
+        keep_rows, keep_cols, keep_vals = [], [], []
         for i in range(co.shape[0]):
             start, end = co.indptr[i], co.indptr[i + 1]
             if end - start > self.k:
                 best = np.argpartition(-co.data[start:end], self.k - 1)[: self.k] + start
             else:
                 best = np.arange(start, end)
-            kept.rows[i] = co.indices[best].tolist()
-            kept.data[i] = co.data[best].tolist()
-        self.sim = kept.tocsr()
+            keep_rows.append(np.full(len(best), i))
+            keep_cols.append(co.indices[best])
+            keep_vals.append(co.data[best])
+        if keep_rows:
+            self.sim = sp.csr_matrix((np.concatenate(keep_vals), (np.concatenate(keep_rows),
+                                      np.concatenate(keep_cols))), shape=co.shape)  # fmt: skip
+        else:
+            self.sim = sp.csr_matrix(co.shape)
+        self.sim_t = self.sim.T.tocsr()
         return self
 
     def score(self, row: Any, user: int | None = None) -> np.ndarray:
         return np.asarray((row @ self.sim).todense()).ravel()
 
+    def similar(self, item: int, others: np.ndarray) -> np.ndarray:
+        return np.asarray(self.sim_t[item][:, others].todense()).ravel()
+
     def reason(self, row: Any, item: int) -> str:
-        return self._because(row, item, np.asarray(self.sim[:, item].todense()).ravel())
+        return self._because(row, item)
+
+
+class UserKNN(Recommender, RatingModel):
+    """User-user cosine similarity: an item scores the summed similarity of the ``k`` people
+    most like you who chose it. As a rating model: your mean plus your neighbours' mean-centred
+    ratings of the item, weighted by similarity."""
+
+    name = "user-knn"
+
+    def __init__(self, k: int = 50, shrink: float = 0.0):
+        self.k, self.shrink = k, shrink
+        self._cache: tuple[Any, np.ndarray, np.ndarray] | None = None
+
+    def fit(self, data: Interactions) -> UserKNN:
+        super().fit(data)
+        self.binary = _binary(data.matrix)
+        self.unit = _unit_rows(self.binary)
+        self._cache = None
+        return self
+
+    def neighbours(self, row: Any, user: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` most similar people to ``row`` (indices; ``user``, its own row in the
+        matrix, left out) and their similarities. The last answer is kept for the reasons."""
+        key = tuple(row.indices.tolist())
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1], self._cache[2]
+        mine = _binary(row)
+        mine = mine / max(1e-9, float(np.sqrt(mine.multiply(mine).sum())))
+        sims = np.asarray((self.unit @ mine.T).todense()).ravel()
+        if self.shrink:
+            sims *= row.nnz / (row.nnz + self.shrink)
+        if user is not None:
+            sims[user] = 0.0
+        top = _top(sims, self.k)
+        top = top[sims[top] > 0]
+        self._cache = (key, top, sims[top])
+        return top, sims[top]
+
+    def score(self, row: Any, user: int | None = None) -> np.ndarray:
+        if row.nnz == 0:
+            return np.zeros(len(self.data.items))
+        self._cache = None
+        top, sims = self.neighbours(row, user)
+        if len(top) == 0:
+            return np.zeros(len(self.data.items))
+        return np.asarray(self.binary[top].T @ sims).ravel()
+
+    def recommend(self, row: Any, n: int = 10, exclude_seen: bool = True,
+                  user: int | None = None) -> list[Recommendation]:  # fmt: skip
+        scores = self.score(row, user).astype(np.float64, copy=True)
+        scores[scores <= 0] = -np.inf  # none of the people like you chose it
+        if exclude_seen and row.nnz:
+            scores[row.indices] = -np.inf
+        return [self._recommendation(row, int(i), float(scores[i]))
+                for i in _top(scores, n) if np.isfinite(scores[i])]  # fmt: skip
+
+    def reason(self, row: Any, item: int) -> str:
+        top, sims = self.neighbours(row)
+        if len(top) == 0:
+            return ""
+        chose = np.asarray(self.binary[top][:, item].todense()).ravel() > 0
+        if not chose.any():
+            return ""
+        return (f"chosen by {int(chose.sum())} of the {len(top)} people with your taste "
+                f"(similarity {float(sims[chose].mean()):.2f})")  # fmt: skip
+
+    # -- ratings -----------------------------------------------------------------------------------
+    def fit_ratings(self, users, items, ratings, n_users, n_items, side=None) -> UserKNN:
+        import scipy.sparse as sp
+
+        r = sp.csr_matrix((ratings.astype(np.float64), (users, items)), shape=(n_users, n_items))
+        counts = np.maximum(1, np.diff(r.indptr))
+        self.global_mean = float(ratings.mean()) if len(ratings) else 0.0
+        sums = np.asarray(r.sum(axis=1)).ravel()
+        self.means = np.where(np.diff(r.indptr) > 0, sums / counts, self.global_mean)
+        centred = r.copy()
+        centred.data -= np.repeat(self.means, np.diff(r.indptr))
+        self.centred = centred
+        self.rated = _binary(r)
+        unit = _unit_rows(centred)
+        sims = np.asarray((unit @ unit.T).todense())
+        np.fill_diagonal(sims, 0.0)
+        self.user_sims = sims
+        self.scale = (float(ratings.min()), float(ratings.max())) if len(ratings) else (0, 1)
+        return self
+
+    def predict(self, users, items) -> np.ndarray:
+        out = np.empty(len(users))
+        for u in np.unique(users):
+            where = np.flatnonzero(users == u)
+            sims = self.user_sims[u]
+            top = _top(sims, self.k)
+            top = top[sims[top] > 0]
+            wanted = items[where]
+            if len(top) == 0:
+                out[where] = self.means[u]
+                continue
+            num = np.asarray(self.centred[top][:, wanted].T @ sims[top]).ravel()
+            den = np.asarray(self.rated[top][:, wanted].T @ sims[top]).ravel()
+            out[where] = self.means[u] + np.where(den > 0, num / np.where(den > 0, den, 1), 0)
+        return np.clip(out, *self.scale)
+
+
+def _unit_rows(matrix: Any) -> Any:
+    import scipy.sparse as sp
+
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    return sp.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ matrix
+
+
+def _cuda_for_implicit() -> bool:
+    try:
+        import implicit.gpu
+
+        return bool(implicit.gpu.HAS_CUDA)
+    except Exception:  # noqa: BLE001 - an implicit without its CUDA part
+        return False
 
 
 class ALS(Recommender):
-    """Implicit ALS (``implicit``): confidence ``1 + alpha * weight``. New users are folded in
-    from their row (one least-squares solve), so no retraining is needed."""
+    """Implicit ALS (``implicit``): confidence ``1 + alpha * weight``. Trained on the GPU when
+    implicit has CUDA and a GPU is present (``gpu=None``: when available), scored on the CPU.
+    New users are folded in from their row (one least-squares solve), so no retraining is
+    needed."""
 
     name = "als"
 
     def __init__(self, factors: int = 64, regularization: float = 0.05, iterations: int = 15,
-                 alpha: float = 2.0, seed: int = 7):  # fmt: skip
+                 alpha: float = 2.0, seed: int = 7, gpu: bool | None = None):  # fmt: skip
         self.factors, self.regularization = factors, regularization
         self.iterations, self.alpha, self.seed = iterations, alpha, seed
+        self.gpu = gpu
+        self.used_gpu = False
 
     def fit(self, data: Interactions) -> ALS:
         from implicit.cpu.als import AlternatingLeastSquares
         from threadpoolctl import threadpool_limits
 
         super().fit(data)
-        with threadpool_limits(1, "blas"):  # implicit runs its own threads; BLAS's would fight
-            self.model = AlternatingLeastSquares(
-                factors=self.factors, regularization=self.regularization,
-                iterations=self.iterations, alpha=self.alpha, random_state=self.seed,
-            )  # fmt: skip
-            self.model.fit(data.matrix.tocsr().astype(np.float32), show_progress=False)
-        items = np.asarray(self.model.item_factors)
-        self.item_unit = items / (np.linalg.norm(items, axis=1, keepdims=True) + 1e-9)
+        params = dict(
+            factors=self.factors,
+            regularization=self.regularization,
+            iterations=self.iterations,
+            alpha=self.alpha,
+            random_state=self.seed,
+        )
+        matrix = data.matrix.tocsr().astype(np.float32)
+        use_gpu = _cuda_for_implicit() if self.gpu is None else self.gpu
+        self.used_gpu = False
+        if use_gpu:
+            try:
+                from implicit.gpu.als import AlternatingLeastSquares as GpuALS
+
+                gpu_model = GpuALS(**params)
+                gpu_model.fit(matrix, show_progress=False)
+                self.model = gpu_model.to_cpu()
+                self.used_gpu = True
+            except Exception:  # noqa: BLE001 - no usable GPU after all: the CPU solver
+                use_gpu = False
+        if not use_gpu:
+            with threadpool_limits(1, "blas"):  # implicit runs its own threads; BLAS's would fight
+                self.model = AlternatingLeastSquares(**params)
+                self.model.fit(matrix, show_progress=False)
+        self.item_factors = np.ascontiguousarray(self.model.item_factors, dtype=np.float32)
+        self.item_unit = self.item_factors / (
+            np.linalg.norm(self.item_factors, axis=1, keepdims=True) + 1e-9
+        )
+        self.yty = (self.item_factors.T @ self.item_factors).astype(np.float64)
         return self
 
     def user_vector(self, row: Any) -> np.ndarray:
-        from implicit.cpu.als import AlternatingLeastSquares
-
-        assert isinstance(self.model, AlternatingLeastSquares)
-        return np.asarray(self.model.recalculate_user(0, row.tocsr().astype(np.float32))).ravel()
+        """The user's factors from their row: ``(YtY + Yt(C-I)Y + reg I) x = Yt C p`` (the same
+        solve implicit does, with YtY computed once)."""
+        idx = row.indices
+        conf = self.alpha * row.data.astype(np.float64)
+        y = self.item_factors[idx].astype(np.float64)
+        a = self.yty + self.regularization * np.eye(self.factors)
+        a += (y * (conf - 1.0)[:, None]).T @ y
+        b = (y * conf[:, None]).sum(axis=0)
+        return np.linalg.solve(a, b).astype(np.float32)
 
     def score(self, row: Any, user: int | None = None) -> np.ndarray:
         if user is not None:
-            return np.asarray(self.model.item_factors) @ np.asarray(self.model.user_factors[user])
+            return self.item_factors @ np.asarray(self.model.user_factors[user], np.float32)
         if row.nnz == 0:
-            return np.zeros(len(self.data.items))
-        return np.asarray(self.model.item_factors) @ self.user_vector(row)
+            return np.zeros(len(self.data.items), np.float32)
+        return self.item_factors @ self.user_vector(row)
+
+    def similar(self, item: int, others: np.ndarray) -> np.ndarray:
+        return self.item_unit[others] @ self.item_unit[item]
 
     def reason(self, row: Any, item: int) -> str:
-        return self._because(row, item, self.item_unit @ self.item_unit[item])
+        return self._because(row, item)
+
+
+class SVD(Recommender, RatingModel):
+    """Biased matrix factorisation of ratings (scikit-surprise's SVD, SGD): ``mu + b_u + b_i +
+    q_i . p_u``. Trained on the explicit ratings when the data has them, else on the weights.
+    Ranks by predicted rating; a new user is folded in by ridge regression on their row."""
+
+    name = "svd"
+
+    def __init__(self, factors: int = 100, epochs: int = 20, lr: float = 0.005,
+                 reg: float = 0.02, seed: int = 7):  # fmt: skip
+        self.factors, self.epochs, self.lr, self.reg, self.seed = factors, epochs, lr, reg, seed
+
+    def _algo(self) -> Any:
+        from surprise import SVD as SurpriseSVD
+
+        return SurpriseSVD(n_factors=self.factors, n_epochs=self.epochs, lr_all=self.lr,
+                           reg_all=self.reg, random_state=self.seed)  # fmt: skip
+
+    def fit(self, data: Interactions) -> SVD:
+        super().fit(data)
+        source = (data.ratings if data.ratings is not None else data.matrix).tocoo()
+        self.fit_ratings(source.row, source.col, source.data, *source.shape, side=data)
+        return self
+
+    def fit_ratings(self, users, items, ratings, n_users, n_items, side=None) -> SVD:
+        import pandas as pd
+        from surprise import Dataset, Reader
+
+        users, items = np.asarray(users), np.asarray(items)
+        ratings = np.asarray(ratings, np.float64)
+        lo, hi = (float(ratings.min()), float(ratings.max())) if len(ratings) else (0.0, 1.0)
+        self.scale = (lo, hi if hi > lo else lo + 1.0)
+        frame = pd.DataFrame({"u": users, "i": items, "r": ratings})
+        trainset = Dataset.load_from_df(
+            frame, Reader(rating_scale=self.scale)
+        ).build_full_trainset()
+        algo = self._algo()
+        algo.fit(trainset)
+        self.mu = float(trainset.global_mean)
+        # surprise's inner ids -> our rows and columns (unknown ones keep zero factors)
+        u_of = np.array([trainset.to_raw_uid(k) for k in range(trainset.n_users)], int)
+        i_of = np.array([trainset.to_raw_iid(k) for k in range(trainset.n_items)], int)
+        self.known_items = np.zeros(n_items, bool)
+        self.known_items[i_of] = True
+        self.pu = np.zeros((n_users, self.factors), np.float32)
+        self.qi = np.zeros((n_items, self.factors), np.float32)
+        self.bu = np.zeros(n_users)
+        self.bi = np.zeros(n_items)
+        self.pu[u_of], self.qi[i_of] = algo.pu, algo.qi
+        self.bu[u_of], self.bi[i_of] = algo.bu, algo.bi
+        self._implicit(algo, trainset, u_of, i_of, n_users, n_items)
+        self.q_unit = self.qi / (np.linalg.norm(self.qi, axis=1, keepdims=True) + 1e-9)
+        return self
+
+    def _implicit(self, algo, trainset, u_of, i_of, n_users, n_items) -> None:
+        """SVD++ adds each user's implicit part to their factors; plain SVD has none."""
+
+    def _user(self, row: Any, user: int | None) -> tuple[np.ndarray, float]:
+        if user is not None:
+            return self.pu[user], float(self.bu[user])
+        # ridge regression of the row's residuals on the item factors; the bias, shrunk
+        # towards zero, is left out of it so a row of only high ratings still points somewhere
+        idx = row.indices
+        q = self.qi[idx].astype(np.float64)
+        y = row.data - self.mu - self.bi[idx]
+        p = np.linalg.solve(q.T @ q + max(self.reg, 1e-3) * len(idx) * np.eye(q.shape[1]),
+                            q.T @ y)  # fmt: skip
+        return p.astype(np.float32), float(y.sum() / (len(idx) + 5.0))
+
+    def score(self, row: Any, user: int | None = None) -> np.ndarray:
+        if row.nnz == 0 and user is None:
+            return np.where(self.known_items, self.mu + self.bi, -np.inf)
+        p, b = self._user(row, user)
+        out = self.mu + b + self.bi + self.qi @ p
+        return np.where(self.known_items, out, -np.inf)
+
+    def predict(self, users, items) -> np.ndarray:
+        out = self.mu + self.bu[users] + self.bi[items] + np.einsum(
+            "ij,ij->i", self.pu[users], self.qi[items])  # fmt: skip
+        return np.clip(out, *self.scale)
+
+    def similar(self, item: int, others: np.ndarray) -> np.ndarray:
+        return self.q_unit[others] @ self.q_unit[item]
+
+    def reason(self, row: Any, item: int) -> str:
+        return self._because(row, item)
+
+
+class SVDpp(SVD):
+    """SVD++ (scikit-surprise): SVD whose user factors also sum the implicit factors of every
+    item the user rated, so what you rated at all counts, not only how."""
+
+    name = "svdpp"
+
+    def __init__(self, factors: int = 20, epochs: int = 20, lr: float = 0.007,
+                 reg: float = 0.02, seed: int = 7):  # fmt: skip
+        super().__init__(factors, epochs, lr, reg, seed)
+
+    def _algo(self) -> Any:
+        from surprise import SVDpp as SurpriseSVDpp
+
+        return SurpriseSVDpp(n_factors=self.factors, n_epochs=self.epochs, lr_all=self.lr,
+                             reg_all=self.reg, random_state=self.seed,
+                             cache_ratings=True)  # fmt: skip
+
+    def _implicit(self, algo, trainset, u_of, i_of, n_users, n_items) -> None:
+        self.yj = np.zeros((n_items, self.factors), np.float32)
+        self.yj[i_of] = algo.yj
+        for inner, raw in enumerate(u_of):
+            rated = trainset.ur[inner]
+            if rated:
+                cols = i_of[[j for j, _ in rated]]
+                self.pu[raw] += self.yj[cols].sum(axis=0) / np.sqrt(len(cols))
+
+    def _user(self, row: Any, user: int | None) -> tuple[np.ndarray, float]:
+        if user is not None:
+            return self.pu[user], float(self.bu[user])
+        p, b = super()._user(row, None)
+        if row.nnz:
+            p = p + self.yj[row.indices].sum(axis=0) / np.sqrt(row.nnz)
+        return p, b
+
+
+def _words(text: str) -> list[str]:
+    import re
+
+    stop = {"the", "a", "an", "of", "and", "in", "on", "to", "for", "with", "at", "by", "from",
+            "is", "it", "la", "le", "les", "de", "der", "die", "das", "el"}  # fmt: skip
+    return [w for w in re.findall(r"[^\W\d_][\w'-]*", text.lower()) if w not in stop and len(w) > 1]
+
+
+class TfidfContent(Recommender):
+    """TF-IDF over each item's words (``texts``: titles, tags, genres, a tagger's labels) with
+    each tag or genre kept whole; items near the weighted sum of yours (cosine)."""
+
+    name = "tfidf"
+
+    def fit(self, data: Interactions) -> TfidfContent:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        super().fit(data)
+        n = len(data.items)
+        texts = data.texts or data.titles or data.items
+        tags = data.tags or [[] for _ in range(n)]
+        docs = [_words(t) + [f"#{g.strip().lower()}" for g in gs if g.strip()]
+                for t, gs in zip(texts, tags, strict=True)]  # fmt: skip
+        vectorizer = TfidfVectorizer(analyzer=lambda d: d, sublinear_tf=True, min_df=1)
+        if not any(docs):
+            docs[0] = ["-"]
+        self.matrix = vectorizer.fit_transform(docs).tocsr().astype(np.float32)
+        self.terms = np.asarray(vectorizer.get_feature_names_out())
+        return self
+
+    def score(self, row: Any, user: int | None = None) -> np.ndarray:
+        if row.nnz == 0:
+            return np.zeros(len(self.data.items), np.float32)
+        profile = np.asarray((row.astype(np.float32) @ self.matrix).todense()).ravel()
+        norm = float(np.linalg.norm(profile))
+        if norm == 0:
+            return np.zeros(len(self.data.items), np.float32)
+        return np.asarray(self.matrix @ (profile / norm)).ravel()
+
+    def similar(self, item: int, others: np.ndarray) -> np.ndarray:
+        return np.asarray((self.matrix[others] @ self.matrix[item].T).todense()).ravel()
+
+    def reason(self, row: Any, item: int) -> str:
+        found = self.driver(row, item)
+        if found is None or found[1] <= 0:
+            return ""
+        best, strength = found
+        shared = self.matrix[best].multiply(self.matrix[item]).tocoo()
+        term = str(self.terms[shared.col[int(np.argmax(shared.data))]])
+        said = f"tagged '{term[1:]}'" if term.startswith("#") else f"'{term}'"
+        return f"{said} like {self.data.title(best)} ({strength:.2f})"
 
 
 class ContentKNN(Recommender):
@@ -231,39 +530,46 @@ class ContentKNN(Recommender):
         super().fit(data)
         if data.vectors is None:
             raise ValueError("content recommendations need item embeddings")
-        self.vectors = data.vectors.astype(np.float32)
+        self.vectors = np.ascontiguousarray(data.vectors, dtype=np.float32)
         return self
 
     def score(self, row: Any, user: int | None = None) -> np.ndarray:
         if row.nnz == 0:
-            return np.zeros(len(self.data.items))
+            return np.zeros(len(self.data.items), np.float32)
         weights = row.data.astype(np.float32)
         profile = weights @ self.vectors[row.indices]
         return self.vectors @ (profile / (np.linalg.norm(profile) + 1e-9))
 
+    def similar(self, item: int, others: np.ndarray) -> np.ndarray:
+        return self.vectors[others] @ self.vectors[item]
+
     def reason(self, row: Any, item: int) -> str:
-        return self._because(row, item, self.vectors @ self.vectors[item])
+        found = self.driver(row, item)
+        if found is None:
+            return ""
+        return f"similar to {self.data.title(found[0])} ({found[1]:.2f})"
 
 
 def mmr(scores: np.ndarray, vectors: np.ndarray, n: int, lam: float = 0.8,
         pool: int = 100) -> list[int]:  # fmt: skip
     """Maximal marginal relevance: from the ``pool`` best, pick ``n`` that score high and differ
     from those already picked (``lam`` 1: relevance only)."""
-    candidates = [int(i) for i in _top(scores, pool) if np.isfinite(scores[i])]
-    if not candidates:
+    candidates = np.array([int(i) for i in _top(scores, pool) if np.isfinite(scores[i])], int)
+    if len(candidates) == 0:
         return []
     rel = scores[candidates]
     span = rel.max() - rel.min()
     rel = (rel - rel.min()) / span if span > 0 else np.ones_like(rel)
     unit = vectors[candidates]
     chosen: list[int] = []
-    max_sim = np.full(len(candidates), -np.inf)
-    for _ in range(min(n, len(candidates))):
-        penalty = np.where(np.isfinite(max_sim), max_sim, 0.0)
-        value = lam * rel - (1 - lam) * penalty
-        value[[candidates.index(c) for c in chosen]] = -np.inf
+    max_sim = np.zeros(len(candidates))
+    taken = np.zeros(len(candidates), bool)
+    for step in range(min(n, len(candidates))):
+        value = lam * rel - (1 - lam) * (max_sim if step else 0.0)
+        value[taken] = -np.inf
         best = int(np.argmax(value))
-        chosen.append(candidates[best])
+        taken[best] = True
+        chosen.append(int(candidates[best]))
         max_sim = np.maximum(max_sim, unit @ unit[best])
     return chosen
 
@@ -280,17 +586,15 @@ class Hybrid(Recommender):
         self.weights = dict(weights or {"als": 1.0, "item-knn": 0.5, "content": 0.3,
                                         "popularity": 0.2})  # fmt: skip
         self.diversity = diversity
-        self.parts = parts or {}
+        self.parts = {k: v for k, v in (parts or {}).items() if self.weights.get(k)}
 
     def fit(self, data: Interactions) -> Hybrid:
         super().fit(data)
-        makers = {"als": ALS, "item-knn": ItemKNN, "popularity": Popularity,
-                  "content": ContentKNN}  # fmt: skip
         for name, weight in self.weights.items():
             if weight and name not in self.parts:
                 if name == "content" and data.vectors is None:
                     continue
-                self.parts[name] = makers[name]().fit(data)
+                self.parts[name] = RECOMMENDERS[name]().fit(data)
         vectors = data.vectors
         if vectors is None and "als" in self.parts:
             vectors = self.parts["als"].item_unit  # type: ignore[attr-defined]
@@ -300,7 +604,9 @@ class Hybrid(Recommender):
     def _parts_scores(self, row: Any, user: int | None = None) -> dict[str, np.ndarray]:
         out = {}
         for name, part in self.parts.items():
-            s = part.score(row, user).astype(np.float64)
+            s = np.asarray(part.score(row, user), np.float64)
+            finite = np.isfinite(s)
+            s = np.where(finite, s, s[finite].min() if finite.any() else 0.0)
             std = s.std()
             out[name] = (s - s.mean()) / std if std > 0 else np.zeros_like(s)
         return out
@@ -325,17 +631,36 @@ class Hybrid(Recommender):
             picked = [int(i) for i in _top(total, n) if np.isfinite(total[i])]
         out = []
         for i in picked:
-            # the reason comes from the part that contributed most to this item
-            lead = max(parts, key=lambda k: self.weights.get(k, 0.0) * parts[k][i])
-            out.append(Recommendation(self.data.items[i], float(total[i]),
-                                      self.parts[lead].reason(row, i)))  # fmt: skip
+            # the reason comes from the part that contributed most to this item and can say why
+            found = Recommendation(self.data.items[i], float(total[i]), "")
+            for lead in sorted(parts, key=lambda k: -self.weights.get(k, 0.0) * parts[k][i]):
+                reason = self.parts[lead].reason(row, i)
+                if reason:
+                    driver = self.parts[lead].driver(row, i)
+                    found = Recommendation(self.data.items[i], float(total[i]), reason,
+                                           *(driver or (None, None)))  # fmt: skip
+                    break
+            out.append(found)
         return out
 
+    def similar(self, item: int, others: np.ndarray) -> np.ndarray | None:
+        for name in sorted(self.parts, key=lambda k: -self.weights.get(k, 0.0)):
+            sims = self.parts[name].similar(item, others)
+            if sims is not None:
+                return sims
+        return None
 
-RECOMMENDERS = {
+
+RECOMMENDERS: dict[str, type[Recommender]] = {
     "popularity": Popularity,
     "item-knn": ItemKNN,
+    "user-knn": UserKNN,
     "als": ALS,
+    "svd": SVD,
+    "svdpp": SVDpp,
+    "tfidf": TfidfContent,
     "content": ContentKNN,
+    "wide-deep": WideDeep,
+    "deepfm": DeepFM,
     "hybrid": Hybrid,
 }

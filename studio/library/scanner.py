@@ -42,17 +42,13 @@ def _audio(path: Path) -> dict[str, Any]:
 
 
 def _midi(path: Path) -> dict[str, Any]:
+    """Length only: a MIDI file has no title tag, and its track names ("Melody", "Piano 1") name
+    parts, not the piece, so the title is the file name."""
     import mido
 
     try:
         mid = mido.MidiFile(path)
-        meta: dict[str, Any] = {"duration": float(mid.length)}
-        for track in mid.tracks:
-            for msg in track:
-                if msg.type == "track_name" and msg.name.strip():
-                    meta["title"] = msg.name.strip()
-                    return meta
-        return meta
+        return {"duration": float(mid.length)}
     except Exception as exc:  # noqa: BLE001 - mido raises OSError, EOFError, ValueError, KeyError
         return {"error": f"unreadable MIDI ({type(exc).__name__})"}
 
@@ -89,10 +85,16 @@ def _video(path: Path) -> dict[str, Any]:
 
 
 def read_metadata(path: Path, kind: str) -> dict[str, Any]:
-    """Title (the file name when the file has none), artist, album, tags, duration and size of a
-    media file; ``error`` says what could not be read."""
+    """Title (from the file's tags; the file name when it has none or only a generic one such as
+    "Track 1"), artist, album, tags, duration and size of a media file, with control characters
+    stripped; ``error`` says what could not be read."""
+    from studio.library.catalog import clean_text, is_generic_title
+
     reader = {"audio": _audio, "midi": _midi, "image": _image, "video": _video}.get(kind)
     meta = reader(path) if reader else {}
-    if not meta.get("title"):
-        meta["title"] = path.stem
+    for key in ("title", "artist", "album", "tags"):
+        if isinstance(meta.get(key), str):
+            meta[key] = clean_text(meta[key])
+    if not meta.get("title") or is_generic_title(meta["title"]):
+        meta["title"] = clean_text(path.stem)
     return meta

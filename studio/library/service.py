@@ -33,7 +33,7 @@ class Library:
         self._items: list[Item] = []
         self._row_of: dict[int, int] = {}  # item id -> its row in the interactions
         self._models: dict[str, Recommender] = {}
-        self._disliked: dict[str, set[int]] = {}
+        self._disliked: dict[str, set[int]] = {}  # net negative or rejected, per user
 
     # -- building ----------------------------------------------------------------------------------
     def refresh(self) -> Interactions:
@@ -48,10 +48,13 @@ class Library:
         weights: dict[tuple[int, int], float] = {}
         times: dict[tuple[int, int], float] = {}
         self._disliked = {}
+        rejected: set[tuple[int, int]] = set()
         for item_id, user, kind, value, at in events:
             if item_id not in index:
                 continue
             key = (u_index[user], index[item_id])
+            if kind == "reject":  # a rejection is final, whatever else happened
+                rejected.add(key)
             w = EVENT_KINDS[kind]
             if kind == "rating" and value is not None:
                 w = max(0.5, float(value) - 2.5) if value >= 2.5 else -1.0
@@ -59,7 +62,7 @@ class Library:
             times[key] = max(times.get(key, 0.0), at)
         rows, cols, vals, stamps = [], [], [], []
         for (u, i), w in weights.items():
-            if w > 0:
+            if w > 0 and (u, i) not in rejected:
                 rows.append(u)
                 cols.append(i)
                 vals.append(w)
@@ -71,10 +74,26 @@ class Library:
         when = sp.csr_matrix((stamps, (rows, cols)), shape=shape, dtype=np.float64)
         self._items = items
         self._row_of = index
-        self._data = Interactions([str(i.id) for i in items], users, matrix, when,
-                                  self._vectors(items), [i.label for i in items])  # fmt: skip
+        self._data = Interactions(
+            [str(i.id) for i in items], users, matrix, when, self._vectors(items),
+            [i.label for i in items], texts=[i.text() for i in items],
+            tags=[_tags(i.tags) for i in items], kinds=[i.kind for i in items],
+            media=self._media(items),
+        )  # fmt: skip
         self._models = {}
         return self._data
+
+    def _media(self, items: list[Item]) -> np.ndarray | None:
+        """Each item's own audio, MIDI or picture features (32 numbers, zeros where none)."""
+        media = self.catalog.feature("media")
+        if not media:
+            return None
+        out = np.zeros((len(items), 32), np.float32)
+        for row, item in enumerate(items):
+            if item.id in media:
+                m = media[item.id][:32]
+                out[row, : len(m)] = m
+        return out
 
     def _vectors(self, items: list[Item]) -> np.ndarray | None:
         """Unit vectors per item: the text embedding, with the item's own media features
@@ -110,56 +129,89 @@ class Library:
                     "(or wait for the panel's)"
                 )
             if name == "hybrid":
-                weights = {"als": 1.0, "item-knn": 0.5, "content": 0.25, "popularity": 0.1}
+                weights = {"als": 1.0, "item-knn": 0.5, "user-knn": 0.5, "content": 0.25,
+                           "popularity": 0.1}  # fmt: skip
                 if data.matrix.nnz < 20:  # too little history to factorise: lean on the rest
                     weights = {"item-knn": 1.0, "content": 1.0, "popularity": 0.3}
+                if data.vectors is None:
+                    weights["tfidf"] = weights.pop("content")
                 self._models[name] = RECOMMENDERS["hybrid"](weights, diversity=0.2).fit(data)
-            elif name == "als" and data.matrix.nnz < 2:
-                raise CatalogError("ALS needs some history: play, like or keep a few items")
+            elif name in ("als", "svd", "svdpp", "wide-deep", "deepfm") and data.matrix.nnz < 2:
+                raise CatalogError(f"{name} needs some history: play, like or keep a few items")
             else:
                 self._models[name] = cls().fit(data)
         return self._models[name]
 
     # -- asking ------------------------------------------------------------------------------------
     def recommend(self, n: int = 10, kind: str | None = None, like: int | None = None,
-                  user: str = "me", engine: str = "hybrid") -> list[Suggestion]:  # fmt: skip
-        """The ``n`` best present items for ``user`` (or like item ``like``: "more like this"),
-        with their reasons. Disliked and rejected items are never suggested."""
+                  user: str = "me", engine: str = "hybrid",
+                  same_kind: bool = True) -> list[Suggestion]:  # fmt: skip
+        """The ``n`` best present items for ``user`` (or like item ``like``: "more like this",
+        within that item's kind unless ``same_kind`` is False), each with a reason that names
+        what drives it and how strongly. Missing, unreadable, disliked and rejected items are
+        never suggested; with no history, the newest items are, and the reason says so."""
         import scipy.sparse as sp
 
         data = self._data or self.refresh()
-        seed = ""
+        seed: int | None = None
         if like is not None:
             self.catalog.item(like)  # raises for an unknown id
-            row = sp.csr_matrix(([1.0], ([0], [self._row_of[like]])),
-                                shape=(1, len(data.items)))  # fmt: skip
-            seed = self._items[self._row_of[like]].label
-        elif user in data.users:
-            row = data.matrix[data.users.index(user)]
+            seed = self._row_of[like]
+            row = sp.csr_matrix(([1.0], ([0], [seed])), shape=(1, len(data.items)))
+            if kind is None and same_kind:
+                kind = self._items[seed].kind
+            model = self.model("content" if data.vectors is not None else "tfidf")
         else:
-            row = sp.csr_matrix((1, len(data.items)))
-        if row.nnz == 0 and like is None:
-            return self._fresh(n, kind)
-        model = self.model(engine if like is None else ("content" if data.vectors is not None
-                                                         else "item-knn"))  # fmt: skip
+            if user in data.users:
+                row = data.matrix[data.users.index(user)]
+            else:
+                row = sp.csr_matrix((1, len(data.items)))
+            if row.nnz == 0:
+                return self._fresh(n, kind, user)
+            model = self.model(engine)
         blocked = self._disliked.get(user, set())
         suggestions: list[Suggestion] = []
         for rec in model.recommend(row, n=max(50, n * 5)):
             i = self._row_of[int(rec.item)]
             item = self._items[i]
-            if item.missing or i in blocked or (kind and item.kind != kind):
+            if not _suggestible(item) or i in blocked or (kind and item.kind != kind):
                 continue
-            # "more like this": the reason is the seed itself
-            reason = f"similar to {seed}" if like is not None else rec.reason
+            reason = self._reason(model, i, rec, seed)
+            if not reason:  # a suggestion nothing explains is not made
+                continue
             suggestions.append(Suggestion(item, rec.score, reason))
             if len(suggestions) == n:
                 break
         return suggestions
 
-    def _fresh(self, n: int, kind: str | None) -> list[Suggestion]:
+    def _reason(self, model: Recommender, item: int, rec: Any, seed: int | None) -> str:
+        """What drives ``item``: the chosen (or seed) item most like it and what they share
+        (the artist, a tag, tempo and key, colours) with how alike they are; else the model's
+        own reason ("chosen by 3 of the 50 people with your taste (similarity 0.41)")."""
+        if seed is not None:
+            sims = model.similar(item, np.array([seed]))
+            driver, strength = seed, (float(sims[0]) if sims is not None else None)
+        elif rec.driver is not None:
+            driver, strength = rec.driver, rec.strength
+        else:
+            return rec.reason
+        said = f" ({strength:.2f})" if strength is not None else ""
+        shared = _shared(self._items[driver], self._items[item], self._data)
+        if shared:
+            return shared + said
+        if seed is not None:
+            return f"similar to {self._items[seed].label}{said}"
+        return rec.reason or f"you liked {self._items[driver].label}{said}"
+
+    def _fresh(self, n: int, kind: str | None, user: str = "me") -> list[Suggestion]:
         """No history yet: the newest items, said plainly."""
-        items = [i for i in self.catalog.items(kind=kind)][::-1][:n]
-        return [Suggestion(i, 0.0, "new in your library (no history yet)") for i in items]
+        if self._data is None:
+            self.refresh()
+        blocked = {self._items[i].id for i in self._disliked.get(user, set())}
+        items = [i for i in self.catalog.items(kind=kind)[::-1]
+                 if _suggestible(i) and i.id not in blocked][:n]  # fmt: skip
+        return [Suggestion(i, 0.0, "added recently (no history yet: play, like or keep a few "
+                                   "items for suggestions)") for i in items]  # fmt: skip
 
     # -- features ----------------------------------------------------------------------------------
     def compute_features(self, ctx: JobContext | None = None, batch: int = 64) -> int:
@@ -228,3 +280,42 @@ class Library:
         return {"items": len(data.items), "users": len(data.users),
                 "interactions": int(data.matrix.nnz),
                 "features": data.vectors is not None}  # fmt: skip
+
+
+def _suggestible(item: Item) -> bool:
+    """A file that is there and could be read (imported-history tracks are missing)."""
+    return not item.missing and not item.error
+
+
+def _tags(text: str) -> list[str]:
+    import re
+
+    return [t.strip().lower() for t in re.split(r"[,;/|]", text or "") if t.strip()]
+
+
+def _shared(driver: Item, item: Item, data: Interactions | None) -> str:
+    """What two items visibly share: the artist, a tag, tempo and key (audio and MIDI), or
+    colours (pictures); "" when nothing stands out."""
+    if driver.artist and driver.artist.strip().lower() == item.artist.strip().lower():
+        return f"same artist as {driver.label}"
+    common = [t for t in _tags(item.tags) if t in set(_tags(driver.tags))]
+    if common:
+        return f"tagged '{common[0]}' like {driver.label}"
+    if data is None or data.media is None or driver.kind != item.kind:
+        return ""
+    rows = {int(k): r for r, k in enumerate(data.items)}
+    a, b = data.media[rows[driver.id]], data.media[rows[item.id]]
+    if not a.any() or not b.any():
+        return ""
+    if item.kind == "audio":  # tempo/200, key/11, ...
+        if abs(a[0] - b[0]) * 200 < 6 and round(a[1] * 11) == round(b[1] * 11):
+            return f"similar tempo and key to {driver.label}"
+    elif item.kind == "midi":  # pitch-class histogram (12), density, bpm/200
+        if int(np.argmax(a[:12])) == int(np.argmax(b[:12])) and abs(a[13] - b[13]) * 200 < 6:
+            return f"similar tempo and key to {driver.label}"
+    elif item.kind in ("image", "video"):  # a 12-bin hue histogram first
+        ha, hb = a[:12], b[:12]
+        cos = float(ha @ hb / (np.linalg.norm(ha) * np.linalg.norm(hb) + 1e-9))
+        if cos > 0.9:
+            return f"similar colours to {driver.label}"
+    return ""

@@ -67,18 +67,26 @@ def _library(tmp_path):
     return catalog, ids
 
 
+ENGINES = ("hybrid", "item-knn", "user-knn", "als", "svd", "svdpp", "tfidf", "wide-deep",
+           "deepfm", "popularity")  # fmt: skip
+
+
 def test_recommendations_follow_taste_and_say_why(tmp_path):
     catalog, ids = _library(tmp_path)
     library = Library(catalog)
-    for engine in ("hybrid", "item-knn", "als", "popularity"):
+    for engine in ENGINES:
         suggestions = library.recommend(5, engine=engine)
-        assert len(suggestions) == 5, engine
+        assert suggestions, engine
         assert all(s.reason for s in suggestions), engine
         assert ids[("A", 2)] not in {s.item.id for s in suggestions}  # disliked: never
         assert ids[("A", 0)] not in {s.item.id for s in suggestions}  # already chosen
     top = library.recommend(5, engine="item-knn")
     assert sum(s.item.artist == "A" for s in top) >= 4  # the same taste
-    assert "because you chose" in top[0].reason
+    # what drives it, and how strongly: the shared artist of an item "me" liked
+    assert top[0].reason.startswith("same artist as A – jazz piano trio")
+    assert top[0].reason.endswith(")") and "(0." in top[0].reason or "(1." in top[0].reason
+    people = library.recommend(3, engine="user-knn")
+    assert all("people with your taste" in s.reason for s in people)
 
 
 def test_content_and_more_like_this_need_features(tmp_path):
@@ -87,8 +95,12 @@ def test_content_and_more_like_this_need_features(tmp_path):
     assert library.compute_features() == 30
     similar = library.recommend(5, like=ids[("C", 3)])
     assert sum(s.item.artist == "C" for s in similar) >= 4
-    assert all(s.reason == "C – baroque harpsichord 3" or "similar to" in s.reason
-               for s in similar)  # fmt: skip
+    assert all(
+        s.reason.startswith(
+            ("same artist as C – baroque harpsichord 3 (", "similar to C – baroque harpsichord 3 (")
+        )
+        for s in similar
+    )
     # a new item nobody has chosen is reachable through content
     path = tmp_path / "new.mp3"
     path.write_bytes(b"x")
@@ -106,4 +118,78 @@ def test_an_empty_history_gets_the_newest_items_plainly(tmp_path):
         catalog.upsert(tmp_path / f"{i}.png", "image", {"title": f"p{i}"})
     suggestions = Library(catalog).recommend(2)
     assert [s.item.title for s in suggestions] == ["p2", "p1"]
-    assert "no history yet" in suggestions[0].reason
+    assert suggestions[0].reason.startswith("added recently (no history yet")
+
+
+def _file(tmp_path, name, data=b"x"):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def test_unreadable_missing_and_rejected_items_are_never_suggested(tmp_path):
+    catalog = Catalog(tmp_path / "lib.sqlite")
+    good = catalog.upsert(_file(tmp_path, "good.png"), "image", {"title": "good"})
+    broken = catalog.upsert(_file(tmp_path, "broken.mid"), "midi",
+                            {"title": "broken", "error": "unreadable MIDI (EOFError)"})  # fmt: skip
+    gone = catalog.upsert(_file(tmp_path, "gone.png"), "image", {"title": "gone"})
+    catalog.db.execute("UPDATE items SET missing = 1 WHERE id = ?", (gone,))
+    rejected = catalog.upsert(_file(tmp_path, "rejected.png"), "image", {"title": "rejected"})
+    catalog.add_event(rejected, "reject")
+    # no positive history: the newest items, but none of those
+    assert [s.item.id for s in Library(catalog).recommend(10)] == [good]
+    # with history, no engine suggests them either
+    for other in range(6):
+        item = catalog.upsert(_file(tmp_path, f"o{other}.png"), "image", {"title": f"o{other}"})
+        for user in ("ann", "bob"):
+            catalog.add_event(item, "like", user=user)
+            catalog.add_event(broken, "like", user=user)
+            catalog.add_event(rejected, "like", user=user)
+            catalog.add_event(good, "like", user=user)
+    catalog.add_event(catalog.search("o0")[0].id, "like")
+    catalog.add_event(rejected, "like")  # liked after a reject: still rejected
+    library = Library(catalog)
+    for engine in ENGINES:
+        found = {s.item.id for s in library.recommend(10, engine=engine)}
+        assert not found & {broken, gone, rejected}, engine
+
+
+def test_more_like_this_stays_within_the_kind_and_popular_needs_plays(tmp_path):
+    catalog, ids = _library(tmp_path)
+    cat = catalog.upsert(_file(tmp_path, "chelsea.png"), "image",
+                         {"title": "chelsea", "tags": "cat, pet"})  # fmt: skip
+    kitten = catalog.upsert(_file(tmp_path, "kitten.png"), "image",
+                            {"title": "kitten", "tags": "cat"})  # fmt: skip
+    library = Library(catalog)
+    library.compute_features()
+    library.refresh()
+    similar = library.recommend(5, like=cat)
+    assert similar and all(s.item.kind == "image" for s in similar)
+    assert similar[0].item.id == kitten
+    assert similar[0].reason.startswith("tagged 'cat' like chelsea (")
+    assert any(s.item.kind == "audio" for s in library.recommend(5, like=cat, same_kind=False))
+    # nobody opened the pictures: "popular" never names them
+    popular = library.recommend(40, engine="popularity")
+    assert popular and cat not in {s.item.id for s in popular}
+    assert all(s.reason.startswith("popular: chosen by") for s in popular)
+
+
+def test_titles_come_from_tags_then_the_file_name_without_control_characters(tmp_path):
+    import mido
+
+    from studio.library.scanner import read_metadata
+
+    mid = mido.MidiFile()
+    track = mido.MidiTrack()
+    track.append(mido.MetaMessage("track_name", name="Melody"))
+    track.append(mido.Message("note_on", note=60, velocity=64, time=0))
+    track.append(mido.Message("note_off", note=60, velocity=0, time=480))
+    mid.tracks.append(track)
+    mid.save(tmp_path / "Moonlight\x07 Sonata.mid")
+    meta = read_metadata(tmp_path / "Moonlight\x07 Sonata.mid", "midi")
+    assert meta["title"] == "Moonlight Sonata"  # not "Melody", and no BEL
+    catalog = Catalog(tmp_path / "lib.sqlite")
+    old = catalog.upsert(tmp_path / "Old Scan.mid", "midi", {"title": "Vocals"})
+    nul = catalog.upsert(tmp_path / "x.wav", "audio", {"title": "Blue\x00 Moon", "artist": "Ella"})
+    assert catalog.item(old).label == "Old Scan"  # an older scan's generic title is not shown
+    assert catalog.item(nul).label == "Ella – Blue Moon"
