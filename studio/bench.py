@@ -163,6 +163,7 @@ LAZY_BENCHMARKS = {
     "library": "studio.library.bench:bench_library",
     "plugins": "studio.plugins.bench:bench_plugins",
     "project": "studio.project_bench:bench_project",
+    "arrange": "studio.arrange.bench:bench_arrange",
 }
 
 

@@ -22,7 +22,15 @@ from studio.arrange.mix import MixResult
 from studio.core.atomic import atomic_path
 from studio.core.jobs import JobContext
 
-__all__ = ["export_audio", "export_stems", "export_video", "ExportError", "AUDIO_OUT", "VIDEO_OUT"]
+__all__ = [
+    "export_audio",
+    "export_stems",
+    "export_video",
+    "video_frames",
+    "ExportError",
+    "AUDIO_OUT",
+    "VIDEO_OUT",
+]
 
 AUDIO_OUT = (".wav", ".flac")
 VIDEO_OUT = (".mp4",)
@@ -189,6 +197,16 @@ class _Frames:
             self._cap.release()
 
 
+def video_frames(doc: ArrangeDocument, seconds: float, size=(1280, 720), fps: float = 30.0,
+                 messages: list[str] | None = None) -> list[np.ndarray]:  # fmt: skip
+    """The composited frames of the video lane for the first ``seconds`` (the bench)."""
+    frames = _Frames(doc, size, messages if messages is not None else [])
+    try:
+        return [frames.at(i / fps).copy() for i in range(int(round(seconds * fps)))]
+    finally:
+        frames.close()
+
+
 def export_video(
     doc: ArrangeDocument,
     result: MixResult,
@@ -196,11 +214,12 @@ def export_video(
     ctx: JobContext | None = None,
     size: tuple[int, int] = (1280, 720),
     fps: float = 30.0,
-    composite: bool = True,
+    frames_given: list[np.ndarray] | None = None,
 ) -> Path:
     """Write a music video: the video lane composited frame by frame at ``size`` and ``fps``
     for the mix's length, H.264 + AAC, with the arrangement's provenance in the MP4's comment
-    and title metadata. ``composite`` False writes black frames (the bench's baseline). Messages
+    and title metadata. ``frames_given``: frames already made, encoded as they are instead of
+    compositing (the bench's baseline: the same frames without the compositing). Messages
     about missing video files go to ``result.messages``. Raises ExportError (no ffmpeg, ffmpeg
     failed), Cancelled; nothing is left behind on any error."""
     from studio.video.export import ffmpeg_path
@@ -237,7 +256,10 @@ def export_video(
             assert proc.stdin is not None
             try:
                 for i in range(count):
-                    frame = frames.at(i / fps) if composite else frames.black
+                    if frames_given:
+                        frame = frames_given[i % len(frames_given)]
+                    else:
+                        frame = frames.at(i / fps)
                     proc.stdin.write(np.ascontiguousarray(frame).data)
                     if i % 15 == 0:
                         ctx.check_cancelled()

@@ -264,13 +264,21 @@ def _clip_audio(doc: ArrangeDocument, clip: ArrangeClip, source: Source, rate: i
 
 
 # -- effects --------------------------------------------------------------------------------------
-def _board(effects: Effects, bpm: float):
-    """A pedalboard.Pedalboard for ``effects`` (None when they do nothing)."""
-    if not effects.active:
-        return None
+# Reverb and delay are sends: each lane sends its signal, scaled by its amount, to one reverb bus
+# and one delay bus per delay time, which are processed once and added to the mix. Both effects
+# are linear, so this sounds the same as one reverb per lane, for the cost of one. (Stems get
+# their own share of each bus, so each stem still carries its lane's reverb and echo.)
+REVERB = {"room_size": 0.6, "damping": 0.5, "wet_level": 0.45, "dry_level": 0.0, "width": 1.0}
+FEEDBACK = 0.35
+
+
+def _inserts(effects: Effects, master: bool = False):
+    """A pedalboard.Pedalboard of the EQ and compressor (None when there are none), and the
+    compressor's make-up gain in dB. The master's reverb is an insert too."""
     import pedalboard as pb
 
     plugins: list[Any] = []
+    makeup = 0.0
     if effects.low_db:
         plugins.append(pb.LowShelfFilter(cutoff_frequency_hz=200, gain_db=effects.low_db))
     if effects.mid_db:
@@ -281,30 +289,43 @@ def _board(effects: Effects, bpm: float):
         amount = min(1.0, effects.compress)
         plugins.append(pb.Compressor(threshold_db=-6 - 24 * amount, ratio=1.5 + 6.5 * amount,
                                      attack_ms=8, release_ms=120))  # fmt: skip
-        plugins.append(pb.Gain(gain_db=6 * amount))  # make-up
-    if effects.delay > 0:
-        seconds = max(0.01, min(4.0, effects.delay_beats * 60.0 / bpm))
-        plugins.append(pb.Delay(delay_seconds=seconds, feedback=0.35, mix=min(1.0, effects.delay)))
-    if effects.reverb > 0:
+        makeup = 6.0 * amount
+    if master and effects.reverb > 0:
         wet = min(1.0, effects.reverb)
-        plugins.append(pb.Reverb(room_size=0.6, damping=0.5, wet_level=0.45 * wet,
-                                 dry_level=1.0 - 0.35 * wet, width=1.0))  # fmt: skip
-    return pb.Pedalboard(plugins)
+        plugins.append(pb.Reverb(**(REVERB | {"wet_level": 0.45 * wet,
+                                             "dry_level": 1.0 - 0.35 * wet})))  # fmt: skip
+    if master and effects.delay > 0:
+        plugins.append(pb.Delay(delay_seconds=0.5, feedback=FEEDBACK, mix=min(1.0, effects.delay)))
+    return (pb.Pedalboard(plugins) if plugins else None), makeup
 
 
 def _apply(board, audio: np.ndarray, rate: int) -> np.ndarray:
-    if board is None or not len(audio):
+    """Run ``board`` over channel-first audio (2 x frames, what pedalboard takes: no
+    transposed copies)."""
+    if board is None or not audio.shape[-1]:
         return audio
-    out = board(np.ascontiguousarray(audio.T), rate)
-    return np.ascontiguousarray(out.T, dtype=np.float32)
+    return np.asarray(board(audio, rate), dtype=np.float32)
+
+
+def _reverb(audio: np.ndarray, rate: int) -> np.ndarray:
+    import pedalboard as pb
+
+    return _apply(pb.Pedalboard([pb.Reverb(**REVERB)]), audio, rate)
+
+
+def _delay(audio: np.ndarray, rate: int, seconds: float) -> np.ndarray:
+    import pedalboard as pb
+
+    delay = pb.Delay(delay_seconds=max(0.01, min(4.0, seconds)), feedback=FEEDBACK, mix=1.0)
+    return _apply(pb.Pedalboard([delay]), audio, rate)
 
 
 def _pan(audio: np.ndarray, pan: float, gain_db: float) -> np.ndarray:
     angle = (max(-1.0, min(1.0, pan)) + 1.0) * math.pi / 4.0  # constant power
     gain = 10 ** (gain_db / 20.0)
     left, right = math.cos(angle) * math.sqrt(2), math.sin(angle) * math.sqrt(2)
-    audio[:, 0] *= gain * left
-    audio[:, 1] *= gain * right
+    audio[0] *= np.float32(gain * left)
+    audio[1] *= np.float32(gain * right)
     return audio
 
 
@@ -317,51 +338,54 @@ def integrated_lufs(audio: np.ndarray, rate: int) -> float:
     if len(audio) < int(0.4 * rate) + 1 or not np.any(audio):
         return float("-inf")
     with np.errstate(divide="ignore"):
-        value = pyloudnorm.Meter(rate).integrated_loudness(np.asarray(audio, dtype=np.float64))
+        value = pyloudnorm.Meter(rate).integrated_loudness(np.asarray(audio, dtype=np.float32))
     return float(value)
 
 
 def true_peak_db(audio: np.ndarray, rate: int) -> float:
-    """The true peak in dBTP: the sample peak of the signal oversampled 4x (BS.1770's
-    method)."""
+    """The true peak in dBTP: the peak of the signal oversampled 4x (BS.1770's method; soxr's
+    high-quality resampler as the interpolation filter)."""
     if not len(audio):
         return float("-inf")
     import soxr
 
-    up = soxr.resample(np.asarray(audio, dtype=np.float32), rate, rate * 4, quality="VHQ")
+    up = soxr.resample(np.asarray(audio, dtype=np.float32), rate, rate * 4, quality="HQ")
     peak = max(float(np.abs(up).max()), float(np.abs(audio).max()))
     return 20 * math.log10(peak) if peak > 0 else float("-inf")
 
 
 def _master(audio: np.ndarray, rate: int, target: float | None,
-            ceiling: float) -> tuple[np.ndarray, float]:  # fmt: skip
-    """Gain to ``target`` LUFS, a true-peak brick-wall limiter and a last trim so the true peak
-    is at most ``ceiling`` dBTP. Returns the audio and the gain applied before limiting."""
+            ceiling: float) -> tuple[np.ndarray, float, float, float]:  # fmt: skip
+    """Gain to ``target`` LUFS, pedalboard's look-ahead brick-wall limiter half a dB under
+    ``ceiling``, and a last trim so the true peak is at most ``ceiling`` dBTP. Returns the
+    audio, the gain applied before limiting, and the loudness and true peak measured."""
     import pedalboard as pb
 
-    if target is None:
-        return audio, 0.0
-    loudness = integrated_lufs(audio, rate)
-    if not math.isfinite(loudness):
-        return audio, 0.0
+    loudness = integrated_lufs(audio.T, rate)
+    if target is None or not math.isfinite(loudness):
+        return audio, 0.0, loudness, true_peak_db(audio.T, rate)
     gain_db = float(np.clip(target - loudness, -60.0, 40.0))
-    out = audio
-    for _ in range(3):  # limiting lowers the loudness a little: aim again
-        scaled = out * np.float32(10 ** (gain_db / 20.0)) if out is audio else out
-        brickwall = pb.BrickwallLimiter(ceiling_db=ceiling - 0.6, release_ms=60.0,
-                                        lookahead_ms=3.0, true_peak=True)  # fmt: skip
+    margin = 0.5
+    out, now = audio, loudness
+    for _ in range(3):  # limiting lowers the loudness: aim again, at most three times
+        brickwall = pb.BrickwallLimiter(ceiling_db=ceiling - margin, release_ms=60.0,
+                                        lookahead_ms=3.0)  # fmt: skip
         limiter = pb.Pedalboard([brickwall])
-        limited = np.ascontiguousarray(limiter(np.ascontiguousarray(scaled.T), rate).T)
-        now = integrated_lufs(limited, rate)
-        out = limited
-        if not math.isfinite(now) or abs(now - target) <= 0.3:
+        out = limiter(audio * np.float32(10 ** (gain_db / 20.0)), rate)
+        now = integrated_lufs(out.T, rate)
+        if not math.isfinite(now) or target - now <= margin - 0.1:
             break
         gain_db += target - now
-        out = audio
-    peak = true_peak_db(out, rate)
+    if math.isfinite(now) and abs(target - now) > 0.05:  # within the margin: a plain trim
+        trim = min(target - now, margin - 0.1)
+        out = out * np.float32(10 ** (trim / 20.0))
+        now += trim
+    peak = true_peak_db(out.T, rate)
     if peak > ceiling:
-        out = out * np.float32(10 ** ((ceiling - 0.05 - peak) / 20.0))
-    return np.asarray(out, dtype=np.float32), gain_db
+        out = out * np.float32(10 ** ((ceiling - 0.02 - peak) / 20.0))
+        now += ceiling - 0.02 - peak
+        peak = ceiling - 0.02
+    return np.asarray(out, dtype=np.float32), gain_db, now, peak
 
 
 # -- the mix --------------------------------------------------------------------------------------
@@ -376,12 +400,13 @@ def render_mix(
     start: float | None = None,
     end: float | None = None,
 ) -> MixResult:
-    """Mix ``doc`` (read only: give a worker ``doc.copy()``-like snapshot document) to stereo.
+    """Mix ``doc`` to stereo. ``doc`` is only read: a worker gets a copy of the document
+    (``ArrangeDocument(**doc.values())``, cheap since the values are immutable).
 
     ``target_lufs``: the loudness to master to ("document": the document's, None: no mastering).
     ``start``/``end``: beats of a region (the loop region) instead of the whole timeline.
-    ``stems``: keep each audible lane's signal (post-fader, with the master's gain, before the
-    master's effects and limiter).
+    ``stems``: keep each audible lane's signal (its effects, fader and pan, and the master's
+    gain; not the master's effects and limiter).
 
     Lanes whose file is missing or unreadable play silence with a line in ``messages``. Raises
     ValueError when nothing is on the timeline, Cancelled from ``ctx``.
@@ -398,38 +423,63 @@ def render_mix(
     tail = TAIL_SECONDS if end is None else 0.0
     a = int(round(first * rate))
     total = max(1, int(round((last + tail) * rate)) - a)
-    mix = np.zeros((total, 2), np.float32)
+    mix = np.zeros((2, total), np.float32)  # channel-first while mixing
+    reverb_bus: np.ndarray | None = None
+    delay_buses: dict[float, np.ndarray] = {}
     result = MixResult(mix, rate)
     sources = {s.id: s for s in doc.sources}
     for done, lane in enumerate(audio_lanes):
         ctx.check_cancelled()
-        ctx.progress(0.85 * done / max(1, len(audio_lanes)), f"mixing {lane.name}")
+        ctx.progress(0.8 * done / max(1, len(audio_lanes)), f"mixing {lane.name}")
         if not doc.audible(lane):
             continue
         buffer = _lane_audio(doc, lane, sources, rate, a, total, ctx, result.messages)
         if buffer is None:
             continue
-        buffer = _apply(_board(lane.effects, doc.bpm), buffer, rate)
-        buffer = _pan(buffer, lane.pan, lane.gain_db)
-        peak = float(np.abs(buffer).max()) if len(buffer) else 0.0
-        result.lane_peaks[lane.id] = 20 * math.log10(peak) if peak > 0 else float("-inf")
-        mix += buffer
-        if stems:
-            result.stems[lane.id] = buffer
+        board, makeup = _inserts(lane.effects)
+        buffer = _pan(_apply(board, buffer, rate), lane.pan, lane.gain_db + makeup)
+        fx = lane.effects
+        delay_s = fx.delay_beats * 60.0 / doc.bpm
+        if stems:  # the lane's own share of the sends, so its stem holds its reverb and echo
+            stem = buffer.copy()
+            if fx.reverb > 0:
+                stem += _reverb(buffer * np.float32(min(1.0, fx.reverb)), rate)
+            if fx.delay > 0:
+                stem += _delay(buffer * np.float32(min(1.0, fx.delay)), rate, delay_s)
+            mix += stem
+            result.stems[lane.id] = stem
             result.stem_names[lane.id] = lane.name
-    ctx.progress(0.88, "master")
-    mix = _apply(_board(doc.master_effects, doc.bpm), mix, rate)
-    mix *= np.float32(10 ** (doc.master_gain_db / 20.0))
+        else:
+            mix += buffer
+            if fx.reverb > 0:
+                if reverb_bus is None:
+                    reverb_bus = np.zeros_like(mix)
+                reverb_bus += buffer * np.float32(min(1.0, fx.reverb))
+            if fx.delay > 0:
+                bus = delay_buses.setdefault(round(delay_s, 6), np.zeros_like(mix))
+                bus += buffer * np.float32(min(1.0, fx.delay))
+        peak = float(np.abs(buffer).max()) if buffer.size else 0.0
+        result.lane_peaks[lane.id] = 20 * math.log10(peak) if peak > 0 else float("-inf")
+    ctx.progress(0.82, "reverb and delay")
+    if reverb_bus is not None:
+        mix += _reverb(reverb_bus, rate)
+    for seconds, bus in delay_buses.items():
+        mix += _delay(bus, rate, seconds)
+    ctx.progress(0.86, "master")
+    board, makeup = _inserts(doc.master_effects, master=True)
+    mix = _apply(board, mix, rate)
+    mix *= np.float32(10 ** ((doc.master_gain_db + makeup) / 20.0))
     ctx.check_cancelled()
-    ctx.progress(0.92, "mastering")
-    mastered, gain_db = _master(mix, rate, target_lufs, ceiling_db)
+    ctx.progress(0.9, "mastering")
+    mastered, gain_db, loudness, peak = _master(mix, rate, target_lufs, ceiling_db)
     scale = np.float32(10 ** ((gain_db + doc.master_gain_db) / 20.0))
     for lane_id in list(result.stems):
-        result.stems[lane_id] = np.clip(result.stems[lane_id] * scale, -1.0, 1.0)
-    result.audio = mastered
+        result.stems[lane_id] = np.ascontiguousarray(np.clip(result.stems[lane_id] * scale,
+                                                             -1.0, 1.0).T)  # fmt: skip
+    result.audio = np.ascontiguousarray(mastered.T)
     result.gain_db = gain_db
-    result.loudness = integrated_lufs(mastered, rate)
-    result.true_peak = true_peak_db(mastered, rate)
+    result.loudness = loudness
+    result.true_peak = peak
     result.provenance = {
         "engine": "studio.arrange", "lanes": len(doc.lanes), "clips": len(doc.clips),
         "bpm": doc.bpm, "target_lufs": target_lufs, "loudness_lufs": round(result.loudness, 2),
@@ -446,7 +496,7 @@ def _lane_audio(doc: ArrangeDocument, lane: Lane, sources: dict[str, Source], ra
     clips = doc.lane_clips(lane.id)
     if not clips:
         return None
-    buffer = np.zeros((total, 2), np.float32)
+    buffer = np.zeros((2, total), np.float32)
     index = doc.lane_index(lane.id) + 1
     for clip in clips:
         source = sources.get(clip.source)
@@ -462,5 +512,5 @@ def _lane_audio(doc: ArrangeDocument, lane: Lane, sources: dict[str, Source], ra
         at -= origin
         lo, hi = max(0, at), min(total, at + len(audio))
         if hi > lo:
-            buffer[lo:hi] += audio[lo - at : hi - at]
+            buffer[:, lo:hi] += audio[lo - at : hi - at].T
     return buffer

@@ -461,9 +461,7 @@ class ArrangePanel(PanelBase):
             seconds = seconds % max(1e-6, span)
         at = self._play_from + seconds
         beat = doc.beat_at(at)
-        self.timeline.play_beat = beat
-        self.timeline.show_beat(beat)
-        self.timeline.viewport().update()
+        self.timeline.set_play_beat(beat)
         self._show_position(beat)
         frame = int(at * mix.sample_rate)
         window = mix.audio[max(0, frame - 1024) : frame + 1024]

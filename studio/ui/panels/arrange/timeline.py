@@ -45,6 +45,7 @@ class TimelineView(QAbstractScrollArea):
         self.play_beat: float | None = None  # the playhead while playing
         self._drag: tuple[str, ArrangeClip, float] | None = None  # mode, clip, press beat
         self._preview: ArrangeClip | None = None
+        self._index: tuple[int, int, dict] | None = None  # (doc id, revision, lookups)
         self.horizontalScrollBar().setSingleStep(24)
         self.verticalScrollBar().setSingleStep(LANE_H // 2)
 
@@ -70,8 +71,29 @@ class TimelineView(QAbstractScrollArea):
     def row_of(self, y: float) -> int:
         return int((y - RULER_H + self.verticalScrollBar().value()) // LANE_H)
 
+    def lookups(self) -> dict:
+        """Clips by lane, sources, rows, audible and missing lanes, made once per revision (a
+        paint touches only what shows, and never the disk)."""
+        doc = self.doc
+        key = (id(doc), doc.revision)
+        if self._index is None or self._index[:2] != key:
+            by_lane: dict[int, list[ArrangeClip]] = {lane.id: [] for lane in doc.lanes}
+            for clip in doc.clips:
+                by_lane.setdefault(clip.lane, []).append(clip)
+            for clips in by_lane.values():
+                clips.sort(key=lambda c: c.start)
+            sources = {s.id: s for s in doc.sources}
+            self._index = (*key, {
+                "clips": by_lane, "sources": sources,
+                "rows": {lane.id: i for i, lane in enumerate(doc.lanes)},
+                "lanes": {lane.id: lane for lane in doc.lanes},
+                "audible": {lane.id for lane in doc.lanes if doc.audible(lane)},
+                "missing": {s.id for s in doc.sources if s.missing},
+            })  # fmt: skip
+        return self._index[2]
+
     def clip_rect(self, clip: ArrangeClip) -> QRectF:
-        row = self.doc.lane_index(clip.lane) if self.doc is not None else -1
+        row = self.lookups()["rows"].get(clip.lane, -1) if self.doc is not None else -1
         return QRectF(self.x_of(clip.start), self.y_of(row) + 3, clip.length * self.zoom,
                       LANE_H - 6)  # fmt: skip
 
@@ -95,6 +117,21 @@ class TimelineView(QAbstractScrollArea):
     def scrollContentsBy(self, dx: int, dy: int) -> None:
         self.viewport().update()
 
+    def set_play_beat(self, beat: float | None) -> None:
+        """Move the playing playhead, scrolling to keep it in view; only the strips it left and
+        reached are repainted unless the view scrolled."""
+        old = self.play_beat
+        self.play_beat = beat
+        before = self.horizontalScrollBar().value()
+        if beat is not None:
+            self.show_beat(beat)
+        port = self.viewport()
+        if self.horizontalScrollBar().value() != before or old is None or beat is None:
+            port.update()
+            return
+        for b in (old, beat):
+            port.update(QRect(int(self.x_of(b)) - 2, 0, 5, port.height()))
+
     def show_beat(self, beat: float) -> None:
         """Scroll so ``beat`` is in view (the playhead while playing)."""
         x = self.x_of(beat)
@@ -112,33 +149,37 @@ class TimelineView(QAbstractScrollArea):
         if doc is None:
             return
         width, height = self.viewport().width(), self.viewport().height()
-        first_row = max(0, self.row_of(RULER_H))
-        last_row = min(len(doc.lanes) - 1, self.row_of(height))
+        # only what the update asked for: a moving playhead repaints a strip, not the view
+        first_row = max(0, self.row_of(max(RULER_H, area.top())))
+        last_row = min(len(doc.lanes) - 1, self.row_of(min(height, area.bottom() + 1)))
         text = palette.color(QPalette.ColorRole.Text)
         grid = QColor(text)
         grid.setAlpha(40)
         bar_grid = QColor(text)
         bar_grid.setAlpha(90)
         # grid: beats faint, bars stronger
-        first_beat = math.floor(self.beat_of(HEADER_W))
-        last_beat = math.ceil(self.beat_of(width))
+        first_beat = math.floor(self.beat_of(max(HEADER_W, area.left())))
+        last_beat = math.ceil(self.beat_of(min(width, area.right() + 1)))
         bar = doc.bar_length
         step = 1 if self.zoom >= 6 else max(1, int(bar))
         for beat in range(first_beat - first_beat % step, last_beat + 1, step):
             x = self.x_of(beat)
             on_bar = abs(beat / bar - round(beat / bar)) < 1e-6
-            painter.setPen(QPen(bar_grid if on_bar else grid))
-            painter.drawLine(QPointF(x, RULER_H), QPointF(x, height))
+            # 1-pixel rectangles: the raster engine fills them far faster than it draws lines
+            painter.fillRect(QRect(int(x), RULER_H, 1, height), bar_grid if on_bar else grid)
         # loop region
         if doc.loop_region:
             a, b = (self.x_of(v) for v in doc.loop_region)
             shade = QColor(palette.color(QPalette.ColorRole.Highlight))
             shade.setAlpha(45)
             painter.fillRect(QRectF(a, RULER_H, b - a, height), shade)
-        # clips
+        # clips: only those in view
+        index = self.lookups()
+        lo, hi = first_beat, last_beat
         for row in range(first_row, last_row + 1):
-            lane = doc.lanes[row]
-            for clip in doc.lane_clips(lane.id):
+            for clip in index["clips"].get(doc.lanes[row].id, ()):
+                if clip.end < lo or clip.start > hi:
+                    continue
                 if self._preview is not None and clip.id == self._preview.id:
                     continue
                 self._paint_clip(painter, clip, row, text)
@@ -146,9 +187,10 @@ class TimelineView(QAbstractScrollArea):
             self._paint_clip(painter, self._preview, doc.lane_index(self._preview.lane), text)
         # lane headers, on top of the clips that scrolled under them
         window = palette.color(QPalette.ColorRole.Window)
-        painter.fillRect(QRect(0, RULER_H, HEADER_W, height), window)
-        for row in range(first_row, last_row + 1):
-            self._paint_header(painter, row, text)
+        if area.left() < HEADER_W:
+            painter.fillRect(QRect(0, RULER_H, HEADER_W, height), window)
+            for row in range(first_row, last_row + 1):
+                self._paint_header(painter, row, text)
         # ruler
         painter.fillRect(QRect(0, 0, width, RULER_H), window)
         painter.setPen(QPen(text))
@@ -170,8 +212,7 @@ class TimelineView(QAbstractScrollArea):
                 continue
             x = self.x_of(beat)
             if x >= HEADER_W:
-                painter.setPen(QPen(color, 2))
-                painter.drawLine(QPointF(x, 0), QPointF(x, height))
+                painter.fillRect(QRect(int(x) - 1, 0, 2, height), color)
         painter.end()
 
     def _paint_clip(self, painter: QPainter, clip: ArrangeClip, row: int, text: QColor) -> None:
@@ -179,12 +220,14 @@ class TimelineView(QAbstractScrollArea):
         rect = self.clip_rect(clip)
         if rect.right() < HEADER_W or rect.left() > self.viewport().width():
             return
-        source = doc.source(clip.source)
-        lane = doc.lane(clip.lane)
+        index = self.lookups()
+        source = index["sources"].get(clip.source)
+        lane = index["lanes"].get(clip.lane)
+        missing = clip.source in index["missing"]
         color = QColor(COLORS.get(lane.kind if lane else "audio", QColor(128, 128, 128)))
-        if source is not None and source.missing:
+        if missing:
             color = QColor(190, 70, 70)
-        if lane is not None and not doc.audible(lane) and lane.kind != "video":
+        if lane is not None and lane.id not in index["audible"] and lane.kind != "video":
             color.setAlpha(90)
         painter.setPen(
             QPen(
@@ -206,7 +249,7 @@ class TimelineView(QAbstractScrollArea):
                                                QPointF(x0, rect.bottom())]))  # fmt: skip
         painter.setPen(QPen(QColor(255, 255, 255)))
         name = source.name if source is not None else "?"
-        if source is not None and source.missing:
+        if missing:
             name += " (missing)"
         if clip.loop:
             name = "↻ " + name
@@ -235,8 +278,8 @@ class TimelineView(QAbstractScrollArea):
                 painter.setPen(QPen(text))
                 painter.drawRect(box)
                 painter.drawText(box, Qt.AlignmentFlag.AlignCenter, flag)
-        painter.setPen(QPen(QColor(text.red(), text.green(), text.blue(), 50)))
-        painter.drawLine(0, y + LANE_H - 1, self.viewport().width(), y + LANE_H - 1)
+        line = QColor(text.red(), text.green(), text.blue(), 50)
+        painter.fillRect(QRect(0, y + LANE_H - 1, self.viewport().width(), 1), line)
 
     def _flag_rect(self, row: int, index: int) -> QRect:
         return QRect(HEADER_W - 44 + index * 20, self.y_of(row) + (LANE_H - 18) // 2, 18, 18)
@@ -249,7 +292,7 @@ class TimelineView(QAbstractScrollArea):
         row = self.row_of(pos.y())
         if not 0 <= row < len(self.doc.lanes):
             return None, ""
-        for clip in reversed(self.doc.lane_clips(self.doc.lanes[row].id)):
+        for clip in reversed(self.lookups()["clips"].get(self.doc.lanes[row].id, [])):
             rect = self.clip_rect(clip)
             if rect.left() <= pos.x() <= rect.right():
                 if pos.x() >= rect.right() - EDGE and rect.width() > 3 * EDGE:
