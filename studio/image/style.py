@@ -39,10 +39,6 @@ def _load_engine(_device: str) -> Any:
 _HOST = ModelHost("style-transfer", _load_engine)
 
 
-def _engine() -> Any:
-    return _HOST.get("auto")
-
-
 def parse_style_spec(spec: str | int) -> tuple[str, Any]:
     """``7`` or ``3:0.5,12:0.5`` -> ("builtin", spec); an existing picture path -> ("image",
     path). Raises :class:`StyleError`."""
@@ -83,15 +79,15 @@ def stylize(
         raise StyleError(f"the picture is too small ({w}x{h}); both sides need 32 pixels")
     rgb = np.ascontiguousarray(to_uint8(pixels[..., :3]))
     kind, value = parse_style_spec(style)
-    engine = _engine()
+    style_rgb = None if kind == "builtin" else np.ascontiguousarray(load_picture(value).rgb8())
     try:
-        if kind == "builtin":
-            out = engine.stylize(rgb, style=value, strength=strength,
-                                 preserve_color=preserve_color)  # fmt: skip
-        else:
-            style_rgb = np.ascontiguousarray(load_picture(value).rgb8())
-            out = engine.stylize_with(rgb, style_rgb, strength=strength,
-                                      preserve_color=preserve_color)  # fmt: skip
+        with _HOST.use("auto") as engine:  # one thread at a time (a preview and an apply)
+            if style_rgb is None:
+                out = engine.stylize(rgb, style=value, strength=strength,
+                                     preserve_color=preserve_color)  # fmt: skip
+            else:
+                out = engine.stylize_with(rgb, style_rgb, strength=strength,
+                                          preserve_color=preserve_color)  # fmt: skip
     except StyleTransferError as exc:
         raise StyleError(str(exc)) from None
     result = np.asarray(out)
@@ -116,5 +112,6 @@ def style_thumbnails(size: int = 96, sample: np.ndarray | None = None) -> list[n
     h, w = sample.shape[:2]
     scale = max(size, 64) / max(h, w)
     small = cv2.resize(sample, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-    engine = _engine()
-    return [np.asarray(engine.stylize(small, style=i, max_size=None)) for i in range(NUM_STYLES)]
+    with _HOST.use("auto") as engine:
+        return [np.asarray(engine.stylize(small, style=i, max_size=None))
+                for i in range(NUM_STYLES)]  # fmt: skip

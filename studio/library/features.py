@@ -62,8 +62,9 @@ def embed_texts(texts: list[str], batch_size: int = 64, cache: bool = True) -> n
                 return np.load(path, allow_pickle=False)
             except (OSError, ValueError):
                 pass
-    vectors = text_model().encode(texts, batch_size=batch_size, normalize_embeddings=True,
-                                  show_progress_bar=False, convert_to_numpy=True)  # fmt: skip
+    with _HOST.use("cpu") as model:  # one thread at a time: scans and searches share it
+        vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
+                               show_progress_bar=False, convert_to_numpy=True)  # fmt: skip
     vectors = np.asarray(vectors, np.float32)
     if path is not None:
         try:

@@ -382,12 +382,19 @@ class MainWindow(QMainWindow):
 
         self.memory_label.setText(memory_in_use())
 
-    def release_models(self) -> None:
-        from studio.core.models import release_all_hosts
+    def release_models(self) -> str:
+        """Free the models no job is using; a model or plugin in use is skipped and named (never
+        pulled from under its run). Never waits on a job."""
+        from studio.core.models import release_idle_hosts
 
-        self.context.registry.unload_all()
-        count = release_all_hosts()
-        self.statusBar().showMessage(f"Released {count} loaded model(s).", 5000)
+        busy_plugins = self.context.registry.unload_all()
+        report = release_idle_hosts()
+        message = f"Released {len(report.released)} loaded model(s)."
+        busy = [*report.skipped, *busy_plugins]
+        if busy:
+            message += f" Still in use, kept: {', '.join(busy)}."
+        self.statusBar().showMessage(message, 6000)
+        return message
 
     # -- dialogs -----------------------------------------------------------------------------------
     def show_preferences(self) -> None:
@@ -482,7 +489,7 @@ class MainWindow(QMainWindow):
             panel.shutdown()
         self.context.runner.shutdown()
         self.projects.hot_exit()  # after the project worker stopped: one writer at a time
-        self.context.registry.unload_all()
+        self.context.registry.unload_all(wait=True)
         if self._own_log_handler:
             logging.getLogger().removeHandler(self.log_handler)
         super().closeEvent(event)
