@@ -13,6 +13,7 @@ import hashlib
 import linecache
 import os
 import re
+import signal
 import time
 import traceback
 import tracemalloc
@@ -28,6 +29,14 @@ _WORDS = re.compile(r"[A-Za-z]{2,}[^A-Za-z]+[A-Za-z]{2,}[^A-Za-z]+[A-Za-z]{2,}")
 
 class BudgetExceeded(AssertionError):
     pass
+
+
+class _Stopped(BaseException):
+    """Raised by the alarm into a case that ran far past its budget (recording only)."""
+
+
+def _alarm(_signum, _frame):
+    raise _Stopped
 
 
 def is_message(exc: BaseException) -> bool:
@@ -76,17 +85,28 @@ def check(
     case (or, recording, count it) for any other ending or a broken budget."""
     stats = _stats(target)
     stats["cases"] += 1
+    # Recording (measuring old code), a case is stopped at twice its budget so a quadratic one
+    # does not run for hours; it counts as slow.
+    stop_after = 2 * seconds if RECORD and hasattr(signal, "setitimer") else 0.0
+    if stop_after:
+        previous = signal.signal(signal.SIGALRM, _alarm)
+        signal.setitimer(signal.ITIMER_REAL, stop_after)
     tracemalloc.start()
     began = time.perf_counter()
     outcome, error = "result", None
     try:
         fn()
+    except _Stopped:
+        outcome = "stopped"
     except Exception as exc:  # noqa: BLE001 - the property is about every exception
         if is_message(exc):
             outcome = "message"
         else:
             outcome, error = f"bare {type(exc).__name__}", exc
     finally:
+        if stop_after:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
         elapsed = time.perf_counter() - began
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
@@ -95,7 +115,7 @@ def check(
     problem = None
     if error is not None:
         problem = f"{outcome}: {str(error)[:300]}"
-    elif elapsed > seconds:
+    elif elapsed > seconds or outcome == "stopped":
         outcome, problem = "slow", f"took {elapsed:.1f} s (budget {seconds:g} s)"
     elif peak / 2**20 > mib:
         outcome, problem = "memory", f"used {peak / 2**20:.0f} MiB (budget {mib:g} MiB)"
