@@ -215,16 +215,20 @@ class MidiClip:
     @classmethod
     def load(cls, path: str | Path) -> MidiClip:
         """Read a MIDI file. Raises :class:`MidiError` (a ValueError) naming the file and saying
-        in words what is wrong when it is not MIDI Studio can read, or larger than
-        :data:`MIDI_MAX_FILE_BYTES`; OSError when it cannot be read at all."""
+        in words what is wrong when it is missing, unreadable, not MIDI Studio can read, or
+        larger than :data:`MIDI_MAX_FILE_BYTES`."""
         path = Path(path)
-        size = path.stat().st_size
-        if size > MIDI_MAX_FILE_BYTES:
-            raise MidiError(
-                f"{path.name} is {size / 2**20:.1f} MiB; Studio reads MIDI files up to "
-                f"{MIDI_MAX_FILE_BYTES // 2**20} MiB"
-            )
-        return cls.from_bytes(path.read_bytes(), path.name)
+        try:
+            size = path.stat().st_size
+            if size > MIDI_MAX_FILE_BYTES:
+                raise MidiError(
+                    f"{path.name} is {size / 2**20:.1f} MiB; Studio reads MIDI files up to "
+                    f"{MIDI_MAX_FILE_BYTES // 2**20} MiB"
+                )
+            data = path.read_bytes()
+        except OSError as exc:
+            raise MidiError(f"cannot read {path}: {exc.strerror or exc}") from None
+        return cls.from_bytes(data, path.name)
 
     @classmethod
     def from_bytes(cls, data: bytes, name: str = "the MIDI data") -> MidiClip:

@@ -251,3 +251,10 @@ def test_killed_render_leaves_the_old_file_or_a_complete_new_one(tmp_path):
             outcomes.add("new")
         assert out.stat().st_size > 0
     assert outcomes  # each kill left one of the two, never 0 bytes
+
+
+def test_a_missing_or_unreadable_file_is_a_message_too(tmp_path):
+    with pytest.raises(MidiError, match="cannot read .*gone.mid: No such file"):
+        MidiClip.load(tmp_path / "gone.mid")
+    with pytest.raises(MidiError, match="Is a directory"):
+        MidiClip.load(tmp_path)
