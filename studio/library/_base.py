@@ -70,6 +70,16 @@ class Recommender:
     def reason(self, row: Any, item: int) -> str:
         return ""
 
+    def linear(self, row: Any, user: int | None = None) -> Any:
+        """``(items x d matrix, user vector, row mean, row covariance)`` when the scores are that
+        matrix times that vector (the hybrid then scores several such parts in one pass), else
+        None."""
+        return None
+
+    def sparse_score(self, row: Any, user: int | None = None) -> Any:
+        """The scores as a sparse row when most are zero (item kNN), else None."""
+        return None
+
     def similar(self, item: int, others: np.ndarray) -> np.ndarray | None:
         """How alike ``item`` is to each of ``others`` in this model's terms, or None when the
         model does not compare items (people or counts drive it)."""
@@ -77,6 +87,15 @@ class Recommender:
 
     def driver(self, row: Any, item: int) -> tuple[int, float] | None:
         """The user's item most like ``item``, and how alike (None: no item drives it)."""
+        key = (item, row.indices.tobytes(), row.data.tobytes())
+        memo = getattr(self, "_driver_memo", None)
+        if memo is not None and memo[0] == key:
+            return memo[1]
+        found = self._driver(row, item)
+        self._driver_memo = (key, found)
+        return found
+
+    def _driver(self, row: Any, item: int) -> tuple[int, float] | None:
         own = row.indices
         if len(own) == 0:
             return None

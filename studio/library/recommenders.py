@@ -57,6 +57,16 @@ __all__ = [
 ]
 
 
+def _standardise(scores: np.ndarray) -> np.ndarray:
+    """Scores as z-scores over all items (non-finite ones at the lowest finite score)."""
+    s = np.asarray(scores, np.float64)
+    finite = np.isfinite(s)
+    if not finite.all():
+        s = np.where(finite, s, s[finite].min() if finite.any() else 0.0)
+    std = s.std()
+    return (s - s.mean()) / std if std > 0 else np.zeros_like(s)
+
+
 def _binary(matrix: Any) -> Any:
     out = matrix.tocsr().astype(np.float64, copy=True)
     out.data[:] = 1.0
@@ -68,6 +78,7 @@ class Popularity(Recommender):
     that many days before the newest one. An item nobody chose is never suggested by it."""
 
     name = "popularity"
+    constant = True  # the same scores for everyone
 
     def __init__(self, half_life: float | None = 120.0):
         self.half_life = half_life
@@ -140,13 +151,26 @@ class ItemKNN(Recommender):
         else:
             self.sim = sp.csr_matrix(co.shape)
         self.sim_t = self.sim.T.tocsr()
+        self.sim_t.sort_indices()
         return self
 
     def score(self, row: Any, user: int | None = None) -> np.ndarray:
         return np.asarray((row @ self.sim).todense()).ravel()
 
+    def sparse_score(self, row: Any, user: int | None = None) -> Any:
+        out = (row @ self.sim).tocsr()
+        out.sum_duplicates()
+        return out
+
     def similar(self, item: int, others: np.ndarray) -> np.ndarray:
-        return np.asarray(self.sim_t[item][:, others].todense()).ravel()
+        start, end = self.sim_t.indptr[item], self.sim_t.indptr[item + 1]
+        cols, vals = self.sim_t.indices[start:end], self.sim_t.data[start:end]
+        out = np.zeros(len(others))
+        if len(cols):
+            at = np.minimum(np.searchsorted(cols, others), len(cols) - 1)
+            hit = cols[at] == others
+            out[hit] = vals[at[hit]]
+        return out
 
     def reason(self, row: Any, item: int) -> str:
         return self._because(row, item)
@@ -253,6 +277,19 @@ class UserKNN(Recommender, RatingModel):
         return np.clip(out, *self.scale)
 
 
+def _moments(model: Any, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows' mean and (population) covariance, computed once per fitted model: a linear
+    score's mean and spread over all items follow from them without scoring every item."""
+    cached = getattr(model, "_moments_cache", None)
+    if cached is None or cached[0] is not matrix:
+        m = matrix.astype(np.float64)
+        mu = m.mean(axis=0)
+        cov = (m.T @ m) / len(m) - np.outer(mu, mu)
+        cached = (matrix, mu, cov)
+        model._moments_cache = cached
+    return cached[1], cached[2]
+
+
 def _unit_rows(matrix: Any) -> Any:
     import scipy.sparse as sp
 
@@ -330,6 +367,18 @@ class ALS(Recommender):
         a += (y * (conf - 1.0)[:, None]).T @ y
         b = (y * conf[:, None]).sum(axis=0)
         return np.linalg.solve(a, b).astype(np.float32)
+
+    def linear(self, row: Any, user: int | None = None) -> Any:
+        if user is not None:
+            x = np.asarray(self.model.user_factors[user], np.float64)
+        elif row.nnz:
+            x = self.user_vector(row).astype(np.float64)
+        else:
+            return None
+        return (self.item_factors, x, *_moments(self, self.item_factors))
+
+    def linear_matrix(self) -> np.ndarray:
+        return self.item_factors
 
     def score(self, row: Any, user: int | None = None) -> np.ndarray:
         if user is not None:
@@ -533,12 +582,23 @@ class ContentKNN(Recommender):
         self.vectors = np.ascontiguousarray(data.vectors, dtype=np.float32)
         return self
 
+    def _profile(self, row: Any) -> np.ndarray:
+        profile = row.data.astype(np.float32) @ self.vectors[row.indices]
+        return profile / (np.linalg.norm(profile) + 1e-9)
+
     def score(self, row: Any, user: int | None = None) -> np.ndarray:
         if row.nnz == 0:
             return np.zeros(len(self.data.items), np.float32)
-        weights = row.data.astype(np.float32)
-        profile = weights @ self.vectors[row.indices]
-        return self.vectors @ (profile / (np.linalg.norm(profile) + 1e-9))
+        return self.vectors @ self._profile(row)
+
+    def linear(self, row: Any, user: int | None = None) -> Any:
+        if row.nnz == 0:
+            return None
+        return (self.vectors, self._profile(row).astype(np.float64),
+                *_moments(self, self.vectors))  # fmt: skip
+
+    def linear_matrix(self) -> np.ndarray:
+        return self.vectors
 
     def similar(self, item: int, others: np.ndarray) -> np.ndarray:
         return self.vectors[others] @ self.vectors[item]
@@ -599,17 +659,12 @@ class Hybrid(Recommender):
         if vectors is None and "als" in self.parts:
             vectors = self.parts["als"].item_unit  # type: ignore[attr-defined]
         self.vectors = vectors
+        self._stacked: dict[tuple[str, ...], np.ndarray] = {}
+        self._constant: dict[str, np.ndarray] = {}
         return self
 
     def _parts_scores(self, row: Any, user: int | None = None) -> dict[str, np.ndarray]:
-        out = {}
-        for name, part in self.parts.items():
-            s = np.asarray(part.score(row, user), np.float64)
-            finite = np.isfinite(s)
-            s = np.where(finite, s, s[finite].min() if finite.any() else 0.0)
-            std = s.std()
-            out[name] = (s - s.mean()) / std if std > 0 else np.zeros_like(s)
-        return out
+        return {name: _standardise(part.score(row, user)) for name, part in self.parts.items()}
 
     def score(self, row: Any, user: int | None = None) -> np.ndarray:
         total = np.zeros(len(self.data.items))
@@ -617,12 +672,66 @@ class Hybrid(Recommender):
             total += self.weights.get(name, 0.0) * s
         return total
 
+    def _blend(self, row: Any, user: int | None) -> tuple[np.ndarray, dict[str, Any]]:
+        """The same sum as :meth:`score`, fast: the linear parts (ALS, content) are standardised
+        from their items' mean and covariance and scored in one pass over their stacked
+        matrices, a sparse part (item kNN) only where it is not zero, and a constant one
+        (popularity) once. Returns the total and, per part, item -> standardised score."""
+        n = len(self.data.items)
+        total = np.zeros(n, np.float32)
+        offset = 0.0
+        per_item: dict[str, Any] = {}
+        stacked: list[str] = []
+        coefs: list[np.ndarray] = []
+        for name, part in self.parts.items():
+            w = self.weights.get(name, 0.0)
+            linear = part.linear(row, user)
+            if linear is not None:
+                mat, x, mu, cov = linear
+                mean, std = float(mu @ x), float(np.sqrt(max(0.0, float(x @ cov @ x))))
+                if std <= 1e-12:
+                    per_item[name] = lambda i: 0.0
+                    continue
+                stacked.append(name)
+                coefs.append((x * (w / std)).astype(np.float32))
+                offset -= w * mean / std
+                per_item[name] = lambda i, m=mat, x=x, a=mean, b=std: (float(m[i] @ x) - a) / b
+                continue
+            sparse = part.sparse_score(row, user)
+            if sparse is not None:
+                values = sparse.data.astype(np.float64)
+                mean = values.sum() / n
+                std = float(np.sqrt(max(0.0, (values**2).sum() / n - mean**2)))
+                if std <= 1e-12:
+                    per_item[name] = lambda i: 0.0
+                    continue
+                offset -= w * mean / std
+                total[sparse.indices] += (w / std) * values
+                lookup = dict(zip(sparse.indices.tolist(), values.tolist(), strict=True))
+                per_item[name] = lambda i, d=lookup, a=mean, b=std: (d.get(int(i), 0.0) - a) / b
+                continue
+            if getattr(part, "constant", False):
+                z = self._constant.get(name)
+                if z is None:
+                    z = self._constant[name] = _standardise(part.score(row, user)).astype(
+                        np.float32)  # fmt: skip
+            else:
+                z = _standardise(part.score(row, user))
+            total += w * z
+            per_item[name] = z.__getitem__
+        if stacked:
+            key = tuple(stacked)
+            if key not in self._stacked:
+                self._stacked[key] = np.ascontiguousarray(
+                    np.hstack([self.parts[k].linear_matrix() for k in key]), np.float32
+                )
+            total += self._stacked[key] @ np.concatenate(coefs)
+        total += np.float32(offset)
+        return total, per_item
+
     def recommend(self, row: Any, n: int = 10, exclude_seen: bool = True,
                   user: int | None = None) -> list[Recommendation]:  # fmt: skip
-        parts = self._parts_scores(row, user)
-        total = np.zeros(len(self.data.items))
-        for name, s in parts.items():
-            total += self.weights.get(name, 0.0) * s
+        total, parts = self._blend(row, user)
         if exclude_seen and row.nnz:
             total[row.indices] = -np.inf
         if self.diversity > 0 and self.vectors is not None:
@@ -633,7 +742,7 @@ class Hybrid(Recommender):
         for i in picked:
             # the reason comes from the part that contributed most to this item and can say why
             found = Recommendation(self.data.items[i], float(total[i]), "")
-            for lead in sorted(parts, key=lambda k: -self.weights.get(k, 0.0) * parts[k][i]):
+            for lead in sorted(parts, key=lambda k: -self.weights.get(k, 0.0) * parts[k](i)):
                 reason = self.parts[lead].reason(row, i)
                 if reason:
                     driver = self.parts[lead].driver(row, i)

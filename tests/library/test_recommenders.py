@@ -124,3 +124,20 @@ def test_the_hybrid_explains_with_the_part_that_drove_it():
     found = model.recommend(data.matrix[1], 5, user=1)
     assert all(r.reason for r in found)
     assert sum(_group(r.item) == 1 for r in found) >= 4
+
+
+def test_the_hybrids_fast_blend_ranks_exactly_like_its_scores():
+    data = _data()
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(45, 8)).astype(np.float32)
+    data.vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    weights = {"als": 1.0, "item-knn": 0.5, "content": 0.25, "popularity": 0.1}
+    model = Hybrid(weights).fit(data)
+    for user in (0, 1, 2, None):
+        row = data.matrix[user or 5]
+        slow = model.score(row, user)
+        fast, _ = model._blend(row, user)
+        assert np.allclose(fast, slow, atol=1e-3), user
+        slow[row.indices] = -np.inf
+        picked = [int(r.item) for r in model.recommend(row, 8, user=user)]
+        assert picked == [int(i) for i in np.argsort(-slow, kind="stable")[:8]]
