@@ -46,7 +46,8 @@ def send_to_arrange(project: Any, kind: str, item: Any = None,
         sung_bpm = None
         if take.kind == "song" and voice.melody is not None:
             sung_bpm = float(voice.melody.bpm)
-        source = Source(new_id(), "audio", take.label or f"Take {take.id}", samples=take.samples,
+        name = f"Take {take.id} ({'sung' if take.kind == 'song' else 'spoken'})"
+        source = Source(new_id(), "audio", name, samples=take.samples,
                         sample_rate=take.sample_rate, seconds=take.duration, sung_bpm=sung_bpm,
                         provenance=tuple(sorted((str(k), str(v))
                                                 for k, v in take.provenance.items())))  # fmt: skip

@@ -199,8 +199,12 @@ class TimelineView(QAbstractScrollArea):
         for n in bars:
             if n % every == 0:
                 x = self.x_of(n * bar)
-                if x >= HEADER_W - 1:
-                    painter.drawText(QPointF(x + 3, RULER_H - 7), str(n + 1))
+                if x >= HEADER_W - 1:  # the bar, and its time when there is room
+                    seconds = doc.seconds_at(n * bar)
+                    label = str(n + 1)
+                    if bar * self.zoom * every >= 70:
+                        label += f"  {int(seconds // 60)}:{seconds % 60:04.1f}"
+                    painter.drawText(QPointF(x + 3, RULER_H - 7), label)
         painter.drawText(QRect(4, 0, HEADER_W - 8, RULER_H), Qt.AlignmentFlag.AlignVCenter,
                          f"{doc.bpm:g} BPM {doc.beats_per_bar}/{doc.beat_unit}")  # fmt: skip
         # playheads
@@ -229,12 +233,9 @@ class TimelineView(QAbstractScrollArea):
             color = QColor(190, 70, 70)
         if lane is not None and lane.id not in index["audible"] and lane.kind != "video":
             color.setAlpha(90)
-        painter.setPen(
-            QPen(
-                QColor(255, 255, 255) if clip.id == doc.selected_clip else color.darker(150),
-                2 if clip.id == doc.selected_clip else 1,
-            )
-        )
+        selected = clip.id == doc.selected_clip
+        painter.setPen(QPen(QColor(255, 200, 0) if selected else color.darker(150),
+                            3 if selected else 1))  # fmt: skip
         painter.setBrush(color)
         painter.drawRoundedRect(rect, 4, 4)
         shade = QColor(0, 0, 0, 70)
@@ -247,14 +248,75 @@ class TimelineView(QAbstractScrollArea):
                 painter.setBrush(shade)
                 painter.drawPolygon(QPolygonF([QPointF(x0, rect.top()), QPointF(x1, rect.top()),
                                                QPointF(x0, rect.bottom())]))  # fmt: skip
+        if source is not None and not missing:
+            self._paint_content(painter, clip, source, rect)
         painter.setPen(QPen(QColor(255, 255, 255)))
         name = source.name if source is not None else "?"
         if missing:
             name += " (missing)"
         if clip.loop:
             name = "↻ " + name
-        painter.drawText(rect.adjusted(6, 2, -4, -2), Qt.AlignmentFlag.AlignLeft
-                         | Qt.AlignmentFlag.AlignVCenter, name)  # fmt: skip
+        room = rect.adjusted(6, 2, -4, -2)
+        name = painter.fontMetrics().elidedText(name, Qt.TextElideMode.ElideRight,
+                                                max(0, int(room.width())))  # fmt: skip
+        painter.drawText(room, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, name)
+
+    def _paint_content(self, painter: QPainter, clip: ArrangeClip, source, rect: QRectF) -> None:
+        """MIDI notes as short lines, audio as its level: what the clip holds, at a glance."""
+        doc = self.doc
+        ink = QColor(255, 255, 255, 150)
+        top, height = rect.top() + 16, rect.height() - 19
+        if height < 6:
+            return
+        if source.kind == "midi" and source.midi is not None:
+            notes = source.midi.notes
+            if not notes:
+                return
+            low = min(n.pitch for n in notes)
+            span = max(12, max(n.pitch for n in notes) - low + 1)
+            period = max(1e-6, source.midi.length_beats)
+            reps = int(clip.length // period) + 2 if clip.loop else 1
+            for r in range(reps):
+                shift = r * period - clip.offset
+                for n in notes:
+                    start = n.start + shift
+                    if start < 0 or start >= clip.length:
+                        continue
+                    x = rect.left() + start * self.zoom
+                    y = top + height * (1 - (n.pitch - low + 0.5) / span)
+                    w = max(1.0, min(n.duration, clip.length - start) * self.zoom - 1)
+                    painter.fillRect(QRectF(x, y, w, 2), ink)
+            return
+        if source.samples is None:
+            return
+        envelope = self._envelope(source)
+        seconds = doc.seconds_at(clip.end) - doc.seconds_at(clip.start)
+        step = 2
+        for px in range(0, int(rect.width()), step):
+            t = clip.offset + seconds * px / max(1.0, rect.width())
+            if clip.loop and source.seconds > 0:
+                t %= source.seconds
+            i = int(t / max(1e-6, source.seconds) * len(envelope))
+            if 0 <= i < len(envelope):
+                h = envelope[i] * height
+                painter.fillRect(QRectF(rect.left() + px, top + (height - h) / 2, step - 0.5, h),
+                                 ink)  # fmt: skip
+
+    def _envelope(self, source):
+        """The take's peak level in 1,000 steps (0..1), made once per source."""
+        import numpy as np
+
+        cache = self.__dict__.setdefault("_envelopes", {})
+        if source.id not in cache:
+            samples = np.abs(np.asarray(source.samples, np.float32))
+            if samples.ndim == 2:
+                samples = samples.max(axis=1)
+            steps = max(1, min(1000, len(samples)))
+            usable = len(samples) // steps * steps
+            peaks = samples[:usable].reshape(steps, -1).max(axis=1) if usable else samples
+            top = float(peaks.max()) if len(peaks) else 0.0
+            cache[source.id] = peaks / top if top > 0 else peaks
+        return cache[source.id]
 
     def _paint_header(self, painter: QPainter, row: int, text: QColor) -> None:
         doc = self.doc
@@ -264,8 +326,11 @@ class TimelineView(QAbstractScrollArea):
         if lane.id == doc.selected_lane:
             painter.fillRect(rect, self.palette().color(QPalette.ColorRole.Highlight).lighter(160))
         painter.setPen(QPen(text))
+        name = painter.fontMetrics().elidedText(
+            f"{row + 1} {lane.name}", Qt.TextElideMode.ElideRight, HEADER_W - 52
+        )
         painter.drawText(QRect(6, y + 2, HEADER_W - 50, LANE_H // 2), Qt.AlignmentFlag.AlignLeft
-                         | Qt.AlignmentFlag.AlignVCenter, f"{row + 1} {lane.name}")  # fmt: skip
+                         | Qt.AlignmentFlag.AlignVCenter, name)  # fmt: skip
         painter.drawText(QRect(6, y + LANE_H // 2, HEADER_W - 50, LANE_H // 2 - 2),
                          Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                          f"{lane.kind} {lane.gain_db:+.0f} dB")  # fmt: skip
