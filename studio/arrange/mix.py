@@ -42,6 +42,9 @@ __all__ = [
 
 MIX_RATE = 44100
 TRUE_PEAK_DB = -1.0
+# A mix is held in memory (float32 stereo, about 21 MB a minute per lane being mixed): longer
+# arrangements are refused with a message instead of exhausting the memory.
+MAX_MIX_MINUTES = 40.0
 TAIL_SECONDS = 1.5  # reverb and delay ring on after the last clip
 _CACHE_BYTES = 1_500_000_000
 _cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
@@ -420,6 +423,13 @@ def render_mix(
         raise ValueError("there is nothing to mix: add music, a take or an audio file first")
     first = 0.0 if start is None else doc.seconds_at(start)
     last = doc.seconds if end is None else doc.seconds_at(end)
+    if last - first > MAX_MIX_MINUTES * 60:
+        length = last - first
+        raise ValueError(
+            f"the arrangement lasts {int(length // 3600)}:{int(length % 3600 // 60):02d}:"
+            f"{int(length % 60):02d}; a mix is made in memory and stops at "
+            f"{MAX_MIX_MINUTES:g} minutes: set a loop region and export it in parts"
+        )
     tail = TAIL_SECONDS if end is None else 0.0
     a = int(round(first * rate))
     total = max(1, int(round((last + tail) * rate)) - a)

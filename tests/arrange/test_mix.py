@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 
 import numpy as np
 import pytest
@@ -236,3 +237,14 @@ def _frames(path, w, h):
         check=True,
     ).stdout
     return np.frombuffer(raw, np.uint8).reshape(-1, h, w, 3)
+
+
+def test_a_two_hour_arrangement_is_refused_with_a_message_before_any_work():
+    doc = ArrangeDocument()
+    clip = doc.add_source(audio(sine(440, 1.0, RATE)), at=0)
+    doc.set_clip(clip.id, loop=True)
+    doc.trim_clip(clip.id, end=2 * 3600 * 2.0)  # two hours at 120 BPM
+    started = time.perf_counter()
+    with pytest.raises(ValueError, match="lasts 2:00:00.*loop region"):
+        render_mix(doc)
+    assert time.perf_counter() - started < 1.0
