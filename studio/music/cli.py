@@ -261,7 +261,9 @@ def _corpus(args) -> int:
         held = sorted(p.piece_id for p in corpus.pieces if is_heldout(p.piece_id))
         target = heldout_list_path()
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text("\n".join(held) + "\n")
+        from studio.core.atomic import write_text
+
+        write_text(target, "\n".join(held) + "\n")
         print(f"{target}: {len(held)} held-out pieces")
     return 0
 
@@ -351,12 +353,15 @@ def export(checkpoint: Path, target: Path, name: str, command: str, result=None)
     """Write the checkpoint's model as safetensors with a card beside it."""
     import datetime
 
+    from studio.core.atomic import atomic_path, atomic_write
     from studio.core.models import CARD_SUFFIX, sha256_file
     from studio.music.model import save_model
     from studio.music.training import load_checkpoint_model
 
     model, cfg, step = load_checkpoint_model(checkpoint)
-    save_model(model, target, {"name": name, "steps": str(step)})
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(target) as temp:  # a killed export leaves the model that was there
+        save_model(model, temp, {"name": name, "steps": str(step)})
     import tomli_w
 
     metrics = {"steps": step, "parameters": model.num_parameters()}
@@ -374,7 +379,7 @@ def export(checkpoint: Path, target: Path, name: str, command: str, result=None)
         f"context {cfg.context}; trained {datetime.date.today().isoformat()}",
         "metrics": metrics,
     }
-    with open(target.with_name(target.name + CARD_SUFFIX), "wb") as fh:
+    with atomic_write(target.with_name(target.name + CARD_SUFFIX), "wb") as fh:
         tomli_w.dump(card, fh)
     return target
 
