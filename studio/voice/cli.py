@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -39,6 +40,14 @@ def add_parser(sub) -> None:
     voices = vs.add_parser("voices", help="list the voices with language, quality and licence")
     voices.add_argument("--json", action="store_true")
     voices.add_argument("--engine", choices=("piper", "espeak"), help="only this engine")
+
+
+def midi_lyrics(events: list[tuple[float, str]]) -> str:
+    """The lyric events of a MIDI file as lyrics for ``sing``: one event a syllable, a trailing
+    hyphen joining it to the next (the MIDI lyric convention, as in "hap-" "py"), karaoke line
+    marks (``/``, ``\\``) dropped."""
+    words = " ".join(text.strip().strip("/\\").strip() for _, text in events)
+    return re.sub(r"-\s+", "-", " ".join(words.split()))
 
 
 def run(args) -> int:
@@ -125,6 +134,9 @@ def run(args) -> int:
         lyrics = args.lyrics
         if args.lyrics_file:
             lyrics = Path(args.lyrics_file).read_text(encoding="utf-8")
+        if not lyrics.strip() and clip.lyrics:
+            lyrics = midi_lyrics(clip.lyrics)
+            print(f"singing the lyrics in {Path(args.midi).name}: {lyrics[:60]}", file=sys.stderr)
         settings = SingSettings(
             voice=args.voice,
             vibrato_depth=args.vibrato,

@@ -214,3 +214,20 @@ def test_killed_voice_say_leaves_the_old_file_or_a_complete_new_one(tmp_path):
             info = soundfile.info(str(out))
             assert info.frames > 0 and info.duration > 20
     assert out.stat().st_size > 0
+
+
+def test_sing_uses_the_lyrics_a_midi_file_carries(tmp_path, capsys):
+    from studio.core.media import MidiClip, Note
+    from studio.voice.cli import midi_lyrics
+
+    assert midi_lyrics([(0, "Hap-"), (1, "py "), (2, "/birth-"), (3, "day")]) == "Hap-py birth-day"
+    song = tmp_path / "song.mid"
+    MidiClip(
+        [Note(i * 1.0, p, 1.0) for i, p in enumerate((60, 60, 62, 60))],
+        lyrics=[(0.0, "Hap-"), (1.0, "py"), (2.0, "birth-"), (3.0, "day")],
+    ).save(song)
+    out = tmp_path / "sung.wav"
+    assert main(["voice", "sing", str(song), "-o", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "singing the lyrics in song.mid: Hap-py birth-day" in captured.err
+    assert "(Hap py birth day)" in captured.out and soundfile.info(str(out)).duration > 1.5
