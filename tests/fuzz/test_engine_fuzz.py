@@ -36,7 +36,7 @@ def test_the_pitch_shifter_takes_any_pitch(semitones):
 
     oracle.check(
         "engine-world", lambda: _finite_in_range(shift_pitch(_VOICED, _RATE, semitones), 4.0),
-        repr(semitones), seconds=5.0, mib=64.0,
+        repr(semitones), seconds=10.0, mib=64.0,
     )  # fmt: skip
 
 
@@ -51,5 +51,5 @@ def test_espeak_takes_any_prosody(pitch, rate, volume):
         "engine-espeak",
         lambda: _finite_in_range(speaker.synthesize("Hi there.", pitch=pitch, rate=rate,
                                                     volume=volume)),
-        repr((pitch, rate, volume)), seconds=5.0, mib=64.0,
+        repr((pitch, rate, volume)), seconds=10.0, mib=64.0,
     )  # fmt: skip
