@@ -10,6 +10,11 @@ memory stays flat however long the piece, and writes atomically.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +85,37 @@ def _fluidsynth():
     return fluidsynth
 
 
+@contextlib.contextmanager
+def _captured_stderr() -> Iterator[list[str]]:
+    """Capture what C libraries (FluidSynth, glib) print to the process's stderr while the block
+    runs; the lines are in the yielded list afterwards. Our own message says what went wrong, so
+    their chatter is dropped or quoted, never printed before it."""
+    lines: list[str] = []
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (embedded, pytest capture): nothing to hide
+        yield lines
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read(64 * 1024).decode("utf-8", "replace")
+            lines.extend(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _library_reason(lines: list[str]) -> str:
+    for line in lines:
+        if "error:" in line:
+            return line.split("error:", 1)[1].strip()
+    return ""
+
+
 def _clock(seconds: float) -> str:
     if seconds >= 3600:
         return f"{int(seconds // 3600)}:{int(seconds % 3600 // 60):02d}:{int(seconds % 60):02d}"
@@ -129,15 +165,20 @@ def _blocks(
     soundfont = Path(soundfont) if soundfont else default_soundfont()
     if not soundfont.exists():
         raise SynthUnavailable(f"SoundFont {soundfont} does not exist")
-    synth = fluidsynth.Synth(samplerate=float(sample_rate), gain=gain)
+    with _captured_stderr() as chatter:
+        synth = fluidsynth.Synth(samplerate=float(sample_rate), gain=gain)
     try:
-        sfid = synth.sfload(str(soundfont))
+        with _captured_stderr() as chatter:
+            sfid = synth.sfload(str(soundfont))
+            if sfid >= 0:
+                for channel in range(16):
+                    bank = 128 if channel == DRUM_CHANNEL else 0
+                    program = clip.programs.get(channel, 0) if channel != DRUM_CHANNEL else 0
+                    synth.program_select(channel, sfid, bank, program)
         if sfid < 0:
-            raise SynthUnavailable(f"{soundfont.name} is not a readable SoundFont")
-        for channel in range(16):
-            bank = 128 if channel == DRUM_CHANNEL else 0
-            synth.program_select(
-                channel, sfid, bank, clip.programs.get(channel, 0) if channel != DRUM_CHANNEL else 0
+            reason = _library_reason(chatter)
+            raise SynthUnavailable(
+                f"{soundfont.name} is not a readable SoundFont" + (f" ({reason})" if reason else "")
             )
         volumes = volumes or {}
         events: list[tuple[float, int, int, int, int]] = []  # time, order, kind, channel, pitch/vel

@@ -258,3 +258,17 @@ def test_a_missing_or_unreadable_file_is_a_message_too(tmp_path):
         MidiClip.load(tmp_path / "gone.mid")
     with pytest.raises(MidiError, match="Is a directory"):
         MidiClip.load(tmp_path)
+
+
+def test_fluidsynth_chatter_becomes_our_one_line(tmp_path, capfd):
+    midi = MidiClip([Note(0, 60, 1)]).save(tmp_path / "a.mid")
+    bad = tmp_path / "bad.sf2"
+    bad.write_bytes(b"not a soundfont at all")
+    assert (
+        main(["music", "render", str(midi), "--soundfont", str(bad), "-o", str(tmp_path / "a.wav")])
+        == 1
+    )
+    err = capfd.readouterr().err.strip().splitlines()
+    assert err == [
+        "studio: SynthUnavailable: bad.sf2 is not a readable SoundFont (Not a RIFF file)"
+    ]
