@@ -268,7 +268,6 @@ def test_fluidsynth_chatter_becomes_our_one_line(tmp_path, capfd):
         main(["music", "render", str(midi), "--soundfont", str(bad), "-o", str(tmp_path / "a.wav")])
         == 1
     )
-    err = capfd.readouterr().err.strip().splitlines()
-    assert err == [
-        "studio: SynthUnavailable: bad.sf2 is not a readable SoundFont (Not a RIFF file)"
-    ]
+    (line,) = capfd.readouterr().err.strip().splitlines()  # no "fluidsynth: error:" lines
+    # the reason in brackets is FluidSynth's own ("Not a RIFF file" with libinstpatch)
+    assert line.startswith("studio: SynthUnavailable: bad.sf2 is not a readable SoundFont")
