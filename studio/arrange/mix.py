@@ -370,15 +370,21 @@ def _master(audio: np.ndarray, rate: int, target: float | None,
     gain_db = float(np.clip(target - loudness, -60.0, 40.0))
     margin = 0.5
     out, now = audio, loudness
-    for _ in range(3):  # limiting lowers the loudness: aim again, at most three times
+    tried: list[tuple[float, float]] = []  # (gain, loudness after limiting)
+    for _ in range(6):  # limiting lowers the loudness: aim again (secant steps)
         brickwall = pb.BrickwallLimiter(ceiling_db=ceiling - margin, release_ms=60.0,
                                         lookahead_ms=3.0)  # fmt: skip
         limiter = pb.Pedalboard([brickwall])
         out = limiter(audio * np.float32(10 ** (gain_db / 20.0)), rate)
         now = integrated_lufs(out.T, rate)
-        if not math.isfinite(now) or target - now <= margin - 0.1:
+        if not math.isfinite(now) or -0.3 <= target - now <= margin - 0.1:
             break
-        gain_db += target - now
+        tried.append((gain_db, now))
+        slope = 1.0
+        if len(tried) >= 2 and abs(tried[-1][1] - tried[-2][1]) > 1e-3:
+            slope = (tried[-1][0] - tried[-2][0]) / (tried[-1][1] - tried[-2][1])
+        gain_db += (target - now) * float(np.clip(slope, 1.0, 6.0))
+        gain_db = min(gain_db, 60.0)
     if math.isfinite(now) and abs(target - now) > 0.05:  # within the margin: a plain trim
         trim = min(target - now, margin - 0.1)
         out = out * np.float32(10 ** (trim / 20.0))

@@ -115,7 +115,17 @@ class TimelineView(QAbstractScrollArea):
         self.refresh()
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:
-        self.viewport().update()
+        """Move the pixels already painted and repaint only the strip scrolled into view (the
+        lane names stay put sideways, the ruler stays put up and down)."""
+        port = self.viewport()
+        w, h = port.width(), port.height()
+        if abs(dx) >= w - HEADER_W or abs(dy) >= h - RULER_H:
+            port.update()
+            return
+        if dx:
+            port.scroll(dx, 0, QRect(HEADER_W, 0, w - HEADER_W, h))
+        if dy:
+            port.scroll(0, dy, QRect(0, RULER_H, w, h - RULER_H))
 
     def set_play_beat(self, beat: float | None) -> None:
         """Move the playing playhead, scrolling to keep it in view; only the strips it left and
@@ -135,14 +145,24 @@ class TimelineView(QAbstractScrollArea):
     def show_beat(self, beat: float) -> None:
         """Scroll so ``beat`` is in view (the playhead while playing)."""
         x = self.x_of(beat)
-        if not HEADER_W <= x <= self.viewport().width() - 20:
-            bar = self.horizontalScrollBar()
+        width = self.viewport().width()
+        bar = self.horizontalScrollBar()
+        if not HEADER_W <= x <= width - 20:  # out of view: jump there
             bar.setValue(int(beat * self.zoom) - 40)
+        elif x > HEADER_W + 0.6 * (width - HEADER_W):  # then follow it smoothly
+            bar.setValue(int(beat * self.zoom - 0.6 * (width - HEADER_W)))
 
     # -- painting ----------------------------------------------------------------------------------
     def paintEvent(self, event) -> None:
         painter = QPainter(self.viewport())
-        area: QRect = event.rect()
+        # each rectangle of the region on its own: a scrolled-in strip and the playhead's strip
+        # are two small paints, not one across the space between them
+        for area in event.region():
+            painter.setClipRect(area)
+            self._paint_area(painter, area)
+        painter.end()
+
+    def _paint_area(self, painter: QPainter, area: QRect) -> None:
         palette = self.palette()
         painter.fillRect(area, palette.color(QPalette.ColorRole.Base))
         doc = self.doc
@@ -182,9 +202,10 @@ class TimelineView(QAbstractScrollArea):
                     continue
                 if self._preview is not None and clip.id == self._preview.id:
                     continue
-                self._paint_clip(painter, clip, row, text)
+                self._paint_clip(painter, clip, row, text, area)
         if self._preview is not None:
-            self._paint_clip(painter, self._preview, doc.lane_index(self._preview.lane), text)
+            row = doc.lane_index(self._preview.lane)
+            self._paint_clip(painter, self._preview, row, text, area)
         # lane headers, on top of the clips that scrolled under them
         window = palette.color(QPalette.ColorRole.Window)
         if area.left() < HEADER_W:
@@ -217,9 +238,9 @@ class TimelineView(QAbstractScrollArea):
             x = self.x_of(beat)
             if x >= HEADER_W:
                 painter.fillRect(QRect(int(x) - 1, 0, 2, height), color)
-        painter.end()
 
-    def _paint_clip(self, painter: QPainter, clip: ArrangeClip, row: int, text: QColor) -> None:
+    def _paint_clip(self, painter: QPainter, clip: ArrangeClip, row: int, text: QColor,
+                    area: QRect) -> None:  # fmt: skip
         doc = self.doc
         rect = self.clip_rect(clip)
         if rect.right() < HEADER_W or rect.left() > self.viewport().width():
@@ -249,7 +270,7 @@ class TimelineView(QAbstractScrollArea):
                 painter.drawPolygon(QPolygonF([QPointF(x0, rect.top()), QPointF(x1, rect.top()),
                                                QPointF(x0, rect.bottom())]))  # fmt: skip
         if source is not None and not missing:
-            self._paint_content(painter, clip, source, rect)
+            self._paint_content(painter, clip, source, rect, area)
         painter.setPen(QPen(QColor(255, 255, 255)))
         name = source.name if source is not None else "?"
         if missing:
@@ -261,9 +282,9 @@ class TimelineView(QAbstractScrollArea):
                                                 max(0, int(room.width())))  # fmt: skip
         painter.drawText(room, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, name)
 
-    def _paint_content(self, painter: QPainter, clip: ArrangeClip, source, rect: QRectF) -> None:
+    def _paint_content(self, painter: QPainter, clip: ArrangeClip, source, rect: QRectF,
+                       area: QRect) -> None:  # fmt: skip
         """MIDI notes as short lines, audio as its level: what the clip holds, at a glance."""
-        doc = self.doc
         ink = QColor(255, 255, 255, 150)
         top, height = rect.top() + 16, rect.height() - 19
         if height < 6:
@@ -289,18 +310,43 @@ class TimelineView(QAbstractScrollArea):
             return
         if source.samples is None:
             return
+        image = self._waveform(clip, source, int(rect.width()), int(height))
+        if image is not None:
+            painter.drawImage(QPointF(rect.left(), top), image)
+
+    def _waveform(self, clip: ArrangeClip, source, width: int, height: int):
+        """The clip's level as a picture (white bars on transparency), made with NumPy once per
+        clip, zoom and tempo and kept for the next paints."""
+        import numpy as np
+        from PySide6.QtGui import QImage
+
+        doc = self.doc
+        width = min(width, 4096)
+        if width < 2 or height < 2:
+            return None
+        key = (source.id, clip.offset, clip.length, clip.loop, self.zoom, doc.bpm,
+               doc.tempo_changes, width, height)  # fmt: skip
+        cache = self.__dict__.setdefault("_waveforms", {})
+        if key in cache:
+            return cache[key]
         envelope = self._envelope(source)
         seconds = doc.seconds_at(clip.end) - doc.seconds_at(clip.start)
-        step = 2
-        for px in range(0, int(rect.width()), step):
-            t = clip.offset + seconds * px / max(1.0, rect.width())
-            if clip.loop and source.seconds > 0:
-                t %= source.seconds
-            i = int(t / max(1e-6, source.seconds) * len(envelope))
-            if 0 <= i < len(envelope):
-                h = envelope[i] * height
-                painter.fillRect(QRectF(rect.left() + px, top + (height - h) / 2, step - 0.5, h),
-                                 ink)  # fmt: skip
+        t = clip.offset + seconds * np.arange(width) / width
+        if clip.loop and source.seconds > 0:
+            t = t % source.seconds
+        index = (t / max(1e-6, source.seconds) * len(envelope)).astype(int)
+        level = np.where(index < len(envelope), envelope[np.clip(index, 0, len(envelope) - 1)], 0)
+        level[2::3] = 0  # thin gaps between bars
+        rows = np.abs(np.arange(height) - (height - 1) / 2)[:, None]
+        on = rows <= (level[None, :] * height / 2)
+        pixels = np.zeros((height, width, 4), np.uint8)
+        pixels[on] = 150  # white at 60 % opacity, premultiplied (B, G, R, A bytes)
+        image = QImage(pixels.data, width, height, width * 4,
+                       QImage.Format.Format_ARGB32_Premultiplied).copy()  # fmt: skip
+        if len(cache) > 512:
+            cache.clear()
+        cache[key] = image
+        return image
 
     def _envelope(self, source):
         """The take's peak level in 1,000 steps (0..1), made once per source."""
