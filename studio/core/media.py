@@ -19,6 +19,7 @@ __all__ = [
     "Note",
     "MidiClip",
     "MidiError",
+    "MidiFileMissing",
     "MIDI_MAX_FILE_BYTES",
     "MIDI_MAX_NOTES",
     "AudioClip",
@@ -42,6 +43,10 @@ _SMPTE_FPS = {24: 24.0, 25: 25.0, 29: 29.97, 30: 30.0}
 class MidiError(ValueError):
     """A MIDI file that Studio cannot read; the message names the file and says what is wrong
     with it in words."""
+
+
+class MidiFileMissing(MidiError, FileNotFoundError):
+    """The MIDI file does not exist (also a FileNotFoundError, for callers that say "missing")."""
 
 
 @dataclass(frozen=True, order=True)
@@ -226,6 +231,8 @@ class MidiClip:
                     f"{MIDI_MAX_FILE_BYTES // 2**20} MiB"
                 )
             data = path.read_bytes()
+        except FileNotFoundError:
+            raise MidiFileMissing(f"cannot read {path}: there is no such file") from None
         except OSError as exc:
             raise MidiError(f"cannot read {path}: {exc.strerror or exc}") from None
         return cls.from_bytes(data, path.name)
