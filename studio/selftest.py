@@ -106,7 +106,7 @@ def _plugins(tmp: Path) -> str:
 def _gui(tmp: Path) -> str:
     from studio.ui.shot import render_shot
 
-    path = render_shot("music", tmp / "window.png", size=(800, 600), theme="light")
+    path = render_shot("music", tmp / "window.png", size=(1024, 700), theme="light")
     assert path.stat().st_size > 10_000
     return "the window painted offscreen"
 

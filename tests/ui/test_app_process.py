@@ -68,7 +68,7 @@ def test_shot_renders_a_png_of_the_asked_size(tmp_path, panel, theme):
             "-o",
             str(out),
             "--size",
-            "900x600",
+            "1024x700",
             "--theme",
             theme,
         ],
@@ -77,7 +77,7 @@ def test_shot_renders_a_png_of_the_asked_size(tmp_path, panel, theme):
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert _png_size(out) == (900, 600)
+    assert _png_size(out) == (1024, 700)
 
 
 def test_shot_refuses_a_bad_size(tmp_path):
