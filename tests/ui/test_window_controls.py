@@ -73,6 +73,8 @@ def test_no_key_sequence_is_bound_twice_where_both_could_fire(window):
 @pytest.mark.parametrize("size", [(1024, 700), (1920, 1080)], ids=["1024x700", "1920x1080"])
 def test_no_panel_clips_a_label_or_squeezes_a_widget(qtbot, window, size):
     window.resize(*size)
+    qtbot.wait(30)
+    assert (window.width(), window.height()) == size, "the window cannot be this small"
     problems = []
     for panel_id in PANEL_IDS:
         window.raise_panel(panel_id)
