@@ -37,7 +37,7 @@ from typing import Any
 
 from studio import __version__
 from studio.core import paths
-from studio.core.atomic import write_bytes
+from studio.core.atomic import remove_leftovers, write_bytes
 from studio.core.document import Document, DocumentError
 
 __all__ = [
@@ -302,6 +302,7 @@ class Project:
         if lock:
             try:
                 project.lock()
+                remove_leftovers(path)  # a killed save's temporaries (we hold the lock)
             except PermissionError:
                 project.read_only = True
                 project.messages.append(

@@ -123,6 +123,17 @@ def test_a_corrupt_project_toml_says_so(tmp_path):
         Project.open(tmp_path / "nothing-here")
 
 
+def test_opening_removes_the_temporaries_a_killed_save_left(tmp_path):
+    project, path = _project_with_work(tmp_path)
+    project.close()
+    left = path / "music" / ".pixels.0a1b2c3d.tmp.npy"
+    left.write_bytes(b"half")
+    keep = path / "music" / ".notes-by-me"
+    keep.write_bytes(b"mine")
+    Project.open(path).close()
+    assert not left.exists() and keep.exists()
+
+
 def test_a_missing_asset_is_reported_and_the_rest_opens(tmp_path):
     project, path = _project_with_work(tmp_path)
     project.close()

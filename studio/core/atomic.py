@@ -20,7 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_write", "atomic_path", "write_bytes", "write_text", "output_mode", "fsync_dir"]
+__all__ = [
+    "atomic_write", "atomic_path", "write_bytes", "write_text", "output_mode", "fsync_dir",
+    "remove_leftovers",
+]
 
 
 def output_mode() -> int:
@@ -106,3 +109,20 @@ def write_text(path: str | os.PathLike[str], text: str) -> Path:
     with atomic_write(path, "w", encoding="utf-8") as fh:
         fh.write(text)
     return Path(path)
+
+
+def remove_leftovers(folder: str | os.PathLike[str], recursive: bool = True) -> list[Path]:
+    """Remove the temporaries a killed writer left in ``folder`` (hidden ``.NAME.XXXXXXXX.tmp``
+    files). Call it only where no other writer can be at work (a project whose lock is held).
+    Returns what was removed."""
+    import re
+
+    pattern = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp(\.[^.]+)?$")
+    root = Path(folder)
+    removed = []
+    for path in root.rglob(".*") if recursive else root.glob(".*"):
+        if pattern.match(path.name) and path.is_file():
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.append(path)
+    return removed
