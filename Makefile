@@ -17,7 +17,7 @@ SYSTEM_PACKAGES := libegl1 libgl1 libfontconfig1 fonts-dejavu-core libdbus-1-3 l
 	libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 libx11-xcb1 \
 	libportaudio2 libfluidsynth3 libsndfile1 g++ ffmpeg
 
-.PHONY: setup run test lint bench shots package system-deps clean
+.PHONY: setup run test lint bench shots package system-deps clean kill-test
 
 setup: $(STAMP)
 
@@ -49,6 +49,10 @@ lint: setup
 	$(VENV)/bin/ruff check studio tests plugins
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+
+# 20 SIGKILLs of the real window at random moments while it edits, autosaves and saves
+kill-test: setup
+	STUDIO_KILL_RUNS=20 QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -s tests/test_project_kill.py
 
 bench: setup
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/studio bench
