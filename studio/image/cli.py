@@ -61,6 +61,28 @@ def add_parser(sub) -> None:
         help="any other parameter (pattern: zoom, complexity, style, colours, symmetry)",
     )  # fmt: skip
     gen.add_argument("--reuse", metavar="PICTURE", help="start from the parameters saved in it")
+    gen.add_argument("--label", help="a trained generator (--engine FILE.safetensors): its class")
+    gen.add_argument("-n", type=int, default=16, help="a trained generator: how many in the grid")
+    tg = ims.add_parser(
+        "train-gan",
+        help="train a generator on your pictures (subfolders are classes)",
+        description="Trains a class-conditional GAN on DIR/<class>/ pictures (or DIR's pictures as "
+        "one class). It checkpoints to OUTPUT.ckpt and resumes from it, and writes a sample grid "
+        "to OUTPUT.samples.png every few minutes.",
+    )
+    tg.add_argument("folder", metavar="DIR")
+    tg.add_argument("-o", "--output", help="generator file (default: the user model folder, "
+                    "image-gan/<DIR name>-<arch>-<size>.safetensors)")  # fmt: skip
+    tg.add_argument("--size", type=int, choices=(32, 64), default=32)
+    tg.add_argument("--arch", choices=("dcgan", "modern"), default="modern")
+    tg.add_argument("--minutes", type=float, help="training time (default 10 unless --steps)")
+    tg.add_argument("--steps", type=int, help="stop after this many steps in all")
+    tg.add_argument("--batch", type=int, default=64)
+    tg.add_argument("--seed", type=int, default=0)
+    tg.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
+    tg.add_argument("--sample-minutes", type=float, default=2.0, help="sample grid interval")
+    tg.add_argument("--device", default="auto")
+    tg.add_argument("--json", action="store_true")
     tt = ims.add_parser(
         "train-tagger",
         help="learn labels from a folder with one subfolder per label",
@@ -183,6 +205,10 @@ def run(args) -> int:
         w, h = result.size
         print(f"{args.output}: {w}x{h} (x{args.scale}, {args.model})")
         return 0
+    if cmd == "train-gan" or (cmd == "generate" and args.engine.endswith(".safetensors")):
+        from studio.image._gan_cli import run_gan_command
+
+        return run_gan_command(args, ConsoleContext(quiet=getattr(args, "json", False)))
     if cmd == "generate":
         return _generate(args, ConsoleContext())
     if cmd in ("train-tagger", "tag", "icon-folder"):

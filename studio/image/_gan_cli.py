@@ -1,0 +1,89 @@
+"""The ``studio image train-gan`` and ``generate --engine FILE.safetensors`` commands."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+
+def user_gan_dir() -> Path:
+    """``<model folder>/image-gan``: where trained generators go and are found."""
+    from studio.core.models import ModelStore
+
+    return ModelStore.from_settings().user_dir / "image-gan"
+
+
+def _resolve_engine(engine: str) -> Path:
+    path = Path(engine).expanduser()
+    if path.is_file():
+        return path
+    named = user_gan_dir() / path.name
+    if named.is_file():
+        return named
+    raise ValueError(f"no generator file {engine} (looked here and in {user_gan_dir()})")
+
+
+def run_gan_command(args, ctx) -> int:
+    from studio.core.devices import pick_device
+
+    if args.image_command == "train-gan":
+        from studio.image.gan import train_gan
+
+        name = f"{Path(args.folder).resolve().name}-{args.arch}-{args.size}.safetensors"
+        output = Path(args.output) if args.output else user_gan_dir() / name
+        if len(sys.argv) > 2 and sys.argv[1] == "image":
+            command = "studio image " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+        else:
+            command = f"studio image train-gan {args.folder} --size {args.size} --arch {args.arch}"
+        report = train_gan(
+            args.folder,
+            output,
+            size=args.size,
+            arch=args.arch,
+            minutes=args.minutes,
+            steps=args.steps,
+            batch=args.batch,
+            seed=args.seed,
+            resume=not args.fresh,
+            sample_every_s=args.sample_minutes * 60,
+            device=pick_device(args.device),
+            command=command,
+            ctx=ctx,
+        )
+        if args.json:
+            json.dump(report.__dict__, sys.stdout, indent=2)
+            print()
+        else:
+            if report.resumed_from:
+                print(f"resumed at step {report.resumed_from}")
+            print(
+                f"{report.steps} steps ({report.steps_per_s:.2f}/s), D loss {report.d_loss:.3f}, "
+                f"G loss {report.g_loss:.3f}; {len(report.labels)} classes, "
+                f"{report.skipped} unreadable skipped"
+            )
+            print(f"generator: {report.model_file}\nsamples: {report.samples_png}")
+        return 0
+    # generate with a trained generator
+    from studio.image.gan import generate_grid, load_generator
+    from studio.image.io import Picture, save_picture
+
+    path = _resolve_engine(args.engine)
+    model = load_generator(path, pick_device(args.device))
+    seed = args.seed if args.seed is not None else int.from_bytes(__import__("os").urandom(3))
+    if args.n < 1:
+        raise ValueError("-n must be at least 1")
+    grid = generate_grid(model, args.n, seed, args.label)
+    provenance = {
+        "engine": "studio/image-gan",
+        "model": path.name,
+        "arch": model.arch,
+        "params": {"label": args.label or "", "n": args.n, "seed": seed},
+    }
+    save_picture(Picture(grid, provenance), args.output)
+    print(
+        f"{args.output}: {args.n} pictures of {model.size} px"
+        f"{' (' + args.label + ')' if args.label else ''}, seed {seed}"
+    )
+    return 0
