@@ -8,6 +8,7 @@ reproduced.
 from __future__ import annotations
 
 import io
+import math
 import wave
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,7 +117,60 @@ class MidiClip:
 
     @property
     def bars(self) -> float:
-        return self.length_beats / self.bar_length
+        """How many bars the clip spans, following the meter changes (a bar cut short by a
+        change counts whole, as a DAW draws it; the last bar counts its part)."""
+        segments = self.meter_map()
+        end = self.length_beats
+        total = 0.0
+        for i, (at, length) in enumerate(segments):
+            if at >= end:
+                break
+            stop = segments[i + 1][0] if i + 1 < len(segments) else end
+            span = min(stop, end) - at
+            whole = stop < end  # a meter that ends before the clip: its last bar counts whole
+            total += math.ceil(round(span / length, 9)) if whole else span / length
+        return total
+
+    def meter_map(self) -> list[tuple[float, float]]:
+        """(beat, bar length in quarter notes) of each meter in force, from beat 0: the clip's
+        meter, then its changes (a change starts a new bar, wherever it falls)."""
+        out = [(0.0, self.bar_length)]
+        for beat, numerator, denominator in sorted(self.meter_changes):
+            if numerator <= 0 or denominator <= 0:
+                continue
+            length = numerator * 4.0 / denominator
+            if beat <= out[-1][0] + 1e-9:
+                out[-1] = (out[-1][0], length)
+            else:
+                out.append((float(beat), length))
+        return out
+
+    def bar_at(self, beat: float) -> tuple[int, float, float]:
+        """(bar index from 0, start beat, length) of the bar holding ``beat``, following the
+        meter changes: the grid continue, infill and the piano roll should snap to."""
+        segments = self.meter_map()
+        index = 0
+        for i, (at, length) in enumerate(segments):
+            stop = segments[i + 1][0] if i + 1 < len(segments) else math.inf
+            if beat < stop:
+                k = max(0, math.floor(round((beat - at) / length, 9)))
+                return index + k, at + k * length, length
+            index += math.ceil(round((stop - at) / length, 9))
+        raise AssertionError("unreachable: the last meter runs to infinity")
+
+    def bar_starts(self, until: float | None = None, limit: int = 100_000) -> list[float]:
+        """The beats where bars start, up to ``until`` (the clip's length by default), at most
+        ``limit`` of them."""
+        end = self.length_beats if until is None else until
+        segments = self.meter_map()
+        starts: list[float] = []
+        for i, (at, length) in enumerate(segments):
+            stop = min(segments[i + 1][0] if i + 1 < len(segments) else end, end)
+            beat = at
+            while beat < stop - 1e-9 and len(starts) < limit:
+                starts.append(beat)
+                beat += length
+        return starts
 
     def to_midi_file(self, ticks_per_beat: int = 480):
         """A ``mido.MidiFile`` (type 1: a tempo track, then one track per channel used)."""

@@ -272,3 +272,31 @@ def test_fluidsynth_chatter_becomes_our_one_line(tmp_path, capfd):
     (line,) = capfd.readouterr().err.strip().splitlines()  # no "fluidsynth: error:" lines
     # the reason in brackets is FluidSynth's own ("Not a RIFF file" with libinstpatch)
     assert line.startswith("studio: SynthUnavailable: bad.sf2 is not a readable SoundFont")
+
+
+def test_the_bar_grid_follows_the_meter_changes_of_a_file(tmp_path):
+    mid = mido.MidiFile(type=1, ticks_per_beat=480)
+    meta = mido.MidiTrack(
+        [
+            mido.MetaMessage("time_signature", numerator=4, denominator=4, time=0),
+            mido.MetaMessage("time_signature", numerator=3, denominator=4, time=8 * 480),
+            mido.MetaMessage("time_signature", numerator=6, denominator=8, time=6 * 480),
+        ]
+    )
+    notes = mido.MidiTrack()
+    for _ in range(18):
+        notes += [
+            mido.Message("note_on", note=60, velocity=80, time=0),
+            mido.Message("note_off", note=60, time=480),
+        ]
+    mid.tracks += [meta, notes]
+    mid.save(str(tmp_path / "meters.mid"))
+    clip = MidiClip.load(tmp_path / "meters.mid")
+    # two bars of 4/4, two of 3/4, then 6/8 (three quarter notes a bar)
+    assert clip.bar_starts() == [0.0, 4.0, 8.0, 11.0, 14.0, 17.0]
+    assert clip.bars == pytest.approx(5 + 1 / 3)  # the first meter alone said 4.5
+    assert clip.bar_at(9.0) == (2, 8.0, 3.0) and clip.bar_at(15.5) == (4, 14.0, 3.0)
+    # a change in the middle of a bar starts a new one there
+    odd = MidiClip([Note(0, 60, 10)], meter_changes=[(6.0, 3, 4)])
+    assert odd.bar_starts() == [0.0, 4.0, 6.0, 9.0] and odd.bar_at(5.0) == (1, 4.0, 4.0)
+    assert odd.bars == pytest.approx(2 + 4 / 3)
