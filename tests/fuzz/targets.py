@@ -40,6 +40,9 @@ def midi(data: bytes) -> None:
     clip = MidiClip.load(path)
     clip.bars  # noqa: B018 - the piano roll and the summary divide by the bar length
     clip.seconds_at(clip.length_beats)
+    if hasattr(clip, "bar_at"):  # the bar grid by the meter map (issue 18)
+        clip.bar_at(clip.length_beats)
+        clip.bar_starts(limit=1000)
     limits = getattr(synth, "check_render_limits", None)
     if limits is not None and clip.notes:
         try:
