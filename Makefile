@@ -38,12 +38,14 @@ test: setup
 
 # The fuzz targets of tests/fuzz for thousands of random cases each (`make test` runs 40, fixed);
 # FUZZ_EXAMPLES=N sets the count. The table (cases, results, messages, slowest, largest) goes to
-# fuzz-report.json and each failing input to fuzz-failures/ (add it to tests/fuzz/corpus/).
+# build/fuzz/report.json and each failing input to build/fuzz/failures/ (add it to
+# tests/fuzz/corpus/).
 FUZZ_EXAMPLES ?= 3000
 .PHONY: fuzz
 fuzz: setup
-	STUDIO_FUZZ=fuzz STUDIO_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) STUDIO_FUZZ_REPORT=fuzz-report.json \
-		STUDIO_FUZZ_SAVE=fuzz-failures $(PY) -m pytest -q tests/fuzz
+	@mkdir -p build/fuzz
+	STUDIO_FUZZ=fuzz STUDIO_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) STUDIO_FUZZ_REPORT=build/fuzz/report.json \
+		STUDIO_FUZZ_SAVE=build/fuzz/failures $(PY) -m pytest -q tests/fuzz
 
 lint: setup
 	$(VENV)/bin/ruff check studio tests plugins
