@@ -167,6 +167,21 @@ LAZY_BENCHMARKS = {
 }
 
 
+def run_gpu(
+    minutes: float = 8.0,
+    device: str = "auto",
+    tiny: bool = False,
+    out: str = ".",
+    as_json: bool = False,
+    ctx: JobContext | None = None,
+) -> int:
+    """``studio bench --gpu``: every GPU figure in one process (:mod:`studio.gpu_bench`), written
+    to ``out`` as gpu-bench.json and gpu-bench.md. Returns the exit status."""
+    from studio.gpu_bench import main
+
+    return main(minutes, device, tiny, out, as_json, ctx)
+
+
 def _resolve(name: str) -> Benchmark:
     if name not in BENCHMARKS and name in LAZY_BENCHMARKS:
         import importlib

@@ -83,6 +83,19 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("names", nargs="*", metavar="NAME", help="benchmarks to run, e.g. core")
     bench.add_argument("--json", action="store_true", help="machine-readable output")
     bench.add_argument("--list", action="store_true", help="list the benchmarks")
+    bench.add_argument(
+        "--gpu", action="store_true", help="the GPU figures, each against its reference"
+    )
+    bench.add_argument(
+        "--minutes", type=float, default=8.0, help="--gpu: the time budget (default 8)"
+    )
+    bench.add_argument(
+        "--device", default="auto", help="--gpu: cuda, cpu or auto (default: cuda if present)"
+    )
+    bench.add_argument("--tiny", action="store_true", help="--gpu: toy sizes (a quick check)")
+    bench.add_argument(
+        "--out", default=".", metavar="DIR", help="--gpu: where gpu-bench.json/.md go"
+    )
 
     models = sub.add_parser("models", help="models found in resources and the user model folder")
     msub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
@@ -223,6 +236,9 @@ def _cmd_bench(args) -> int:
     from studio import bench
     from studio.core.jobs import ConsoleContext
 
+    if args.gpu:
+        ctx = ConsoleContext(quiet=args.json)
+        return bench.run_gpu(args.minutes, args.device, args.tiny, args.out, args.json, ctx)
     if args.list:
         for name in bench.benchmark_names():
             doc = (bench._resolve(name).__doc__ or "").strip().splitlines()
