@@ -237,6 +237,22 @@ def test_an_error_while_writing_leaves_the_old_file_and_no_temporary(tmp_path):
     assert stat.S_IMODE((tmp_path / "public.bin").stat().st_mode) == 0o644
 
 
+def test_a_write_removes_what_a_killed_writer_of_the_same_file_left(tmp_path):
+    import time
+
+    target = tmp_path / "song.wav"
+    old = tmp_path / ".song.0a1b2c3d.tmp.wav"
+    young = tmp_path / ".song.deadbeef.tmp.wav"
+    other = tmp_path / ".other.0a1b2c3d.tmp.wav"
+    for p in (old, young, other):
+        p.write_bytes(b"half")
+    hour_ago = time.time() - 3600
+    os.utime(old, (hour_ago, hour_ago))
+    os.utime(other, (hour_ago, hour_ago))
+    atomic.write_bytes(target, b"whole")
+    assert not old.exists() and young.exists() and other.exists()
+
+
 # -- recovery -------------------------------------------------------------------------------------
 def test_autosave_is_offered_back_only_once_its_studio_is_gone(tmp_path):
     root = tmp_path / "recovery"

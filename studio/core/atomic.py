@@ -39,6 +39,29 @@ def _temp_for(path: Path) -> Path:
     return path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp{path.suffix}")
 
 
+STALE_SECONDS = 600.0
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """A writer killed while writing ``path`` left ``.STEM.XXXXXXXX.tmp.SUFFIX`` beside it: the
+    next write of the same file removes those older than 10 minutes (a younger one may be
+    another process's write in progress)."""
+    import re
+    import time
+
+    pattern = re.compile(rf"^\.{re.escape(path.stem)}\.[0-9a-f]{{8}}\.tmp")
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return
+    now = time.time()
+    for entry in entries:
+        if entry.name.startswith(".") and pattern.match(entry.name):
+            with contextlib.suppress(OSError):
+                if now - entry.stat().st_mtime > STALE_SECONDS:
+                    os.unlink(entry.path)
+
+
 def fsync_dir(folder: Path) -> None:
     """Flush a folder's entries (the rename) to disk where the OS allows it."""
     try:
@@ -71,6 +94,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     written there replaces ``path``. On an error the temporary is removed and ``path`` is
     untouched. Raises OSError (with the target named) when the folder can't be written."""
     path = Path(path)
+    _remove_stale_temporaries(path)
     temp = _temp_for(path)
     try:
         yield temp
