@@ -28,6 +28,8 @@ def _resolve_engine(engine: str) -> Path:
 def run_gan_command(args, ctx) -> int:
     from studio.core.devices import pick_device
 
+    if args.image_command == "eval-gan":
+        return _eval(args, ctx)
     if args.image_command == "train-gan":
         from studio.image.gan import train_gan
 
@@ -85,5 +87,45 @@ def run_gan_command(args, ctx) -> int:
     print(
         f"{args.output}: {args.n} pictures of {model.size} px"
         f"{' (' + args.label + ')' if args.label else ''}, seed {seed}"
+    )
+    return 0
+
+
+def _eval(args, ctx) -> int:
+    from studio.image.gan_eval import evaluate_generators
+
+    paths = [_resolve_engine(g) for g in args.generators]
+    result = evaluate_generators(
+        paths, args.train, args.heldout, args.tagger, seed=args.seed, ctx=ctx
+    )
+    if args.json:
+        json.dump(result, sys.stdout, indent=2)
+        print()
+        return 0
+
+    def fmt(v, spec=".3f"):
+        return "n/a" if v is None else format(v, spec)
+
+    ref = result["reference"]
+    print(f"{result['n_heldout']} held-out pictures; FID/KID on EfficientNet-Lite0 features")
+    print(
+        "| generator | FID (Lite0) | KID (Lite0) | prompt accuracy | diversity "
+        "| NN distance / held-out's | near-copies |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    print(
+        f"| training pictures (floor) | {fmt(ref['fid_lite0'], '.2f')} | "
+        f"{fmt(ref['kid_lite0'], '.4f')} | {fmt(ref['prompt_accuracy'])} | "
+        f"{fmt(ref['diversity'])} | - | - |"
+    )
+    for path, m in result["models"].items():
+        print(
+            f"| {Path(path).name} ({m['arch']}) | {fmt(m['fid_lite0'], '.2f')} | "
+            f"{fmt(m['kid_lite0'], '.4f')} | {fmt(m['prompt_accuracy'])} | "
+            f"{fmt(m['diversity'])} | {fmt(m['nn_ratio'], '.2f')} | {fmt(m['copies'])} |"
+        )
+    print(
+        "near-copies: generated pictures closer to a training picture than 95% of held-out "
+        "pictures are to theirs"
     )
     return 0

@@ -83,6 +83,17 @@ def add_parser(sub) -> None:
     tg.add_argument("--sample-minutes", type=float, default=2.0, help="sample grid interval")
     tg.add_argument("--device", default="auto")
     tg.add_argument("--json", action="store_true")
+    ev = ims.add_parser(
+        "eval-gan",
+        help="score generators: FID/KID on EfficientNet-Lite0 features, prompt accuracy, "
+        "diversity, memorisation",
+    )
+    ev.add_argument("generators", nargs="+", metavar="GENERATOR")
+    ev.add_argument("--train", required=True, help="the folder the generators were trained on")
+    ev.add_argument("--heldout", required=True, help="held-out pictures, the same subfolders")
+    ev.add_argument("--tagger", help="a tagger for prompt accuracy (its labels: the subfolders)")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--json", action="store_true")
     tt = ims.add_parser(
         "train-tagger",
         help="learn labels from a folder with one subfolder per label",
@@ -205,7 +216,11 @@ def run(args) -> int:
         w, h = result.size
         print(f"{args.output}: {w}x{h} (x{args.scale}, {args.model})")
         return 0
-    if cmd == "train-gan" or (cmd == "generate" and args.engine.endswith(".safetensors")):
+    if (
+        cmd == "train-gan"
+        or cmd == "eval-gan"
+        or (cmd == "generate" and args.engine.endswith(".safetensors"))
+    ):
         from studio.image._gan_cli import run_gan_command
 
         return run_gan_command(args, ConsoleContext(quiet=getattr(args, "json", False)))

@@ -131,3 +131,31 @@ def test_diff_augment_keeps_shape_and_passes_gradients():
     assert y.shape == x.shape
     y.sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_eval_gan_scores_an_untrained_generator_worse_than_real_pictures(
+    pictures, tmp_path, capsys
+):
+    import shutil
+
+    train, held = tmp_path / "train", tmp_path / "held"
+    for label in ("fire", "water"):
+        files = sorted((pictures / label).glob("[0-9].png"))
+        (train / label).mkdir(parents=True)
+        (held / label).mkdir(parents=True)
+        for f in files[:4]:
+            shutil.copy(f, train / label / f.name)
+        for f in files[4:]:
+            shutil.copy(f, held / label / f.name)
+    out = tmp_path / "g.safetensors"
+    train_gan(train, out, steps=1, batch=4)
+    args = ["image", "eval-gan", str(out), "--train", str(train), "--heldout", str(held), "--json"]
+    assert main(args) == 0
+    result = json.loads(capsys.readouterr().out)
+    ref, [scores] = result["reference"], result["models"].values()
+    assert result["n_heldout"] == 4
+    # one step of training draws noise: far from the held-out pictures, unlike the training ones
+    assert scores["fid_lite0"] > ref["fid_lite0"] >= 0
+    assert scores["kid_lite0"] > ref["kid_lite0"]
+    assert scores["prompt_accuracy"] is None  # no tagger given
+    assert 0 <= scores["copies"] <= 1 and scores["nn_ratio"] > 0
