@@ -72,6 +72,11 @@ class Clip:
     tempo_changes: tuple[tuple[float, float], ...] = ()
     meter_changes: tuple[tuple[float, int, int], ...] = ()
     provenance: tuple[tuple[str, Any], ...] = field(default=(), compare=True)
+    # what other tools wrote and a round trip keeps: channel -> name, (beat, text) events
+    track_names: tuple[tuple[int, str], ...] = ()
+    key_signatures: tuple[tuple[float, str], ...] = ()
+    markers: tuple[tuple[float, str], ...] = ()
+    lyrics: tuple[tuple[float, str], ...] = ()
 
     @classmethod
     def from_midi(cls, clip: MidiClip) -> Clip:
@@ -85,7 +90,13 @@ class Clip:
             tempo_changes=tuple(tuple(c) for c in clip.tempo_changes),  # type: ignore[misc]
             meter_changes=tuple(tuple(c) for c in clip.meter_changes),  # type: ignore[misc]
             provenance=_freeze(clip.provenance),
-        )
+            track_names=tuple(sorted((int(c), str(n))
+                                     for c, n in getattr(clip, "track_names", {}).items())),
+            key_signatures=tuple((float(b), str(k))
+                                 for b, k in getattr(clip, "key_signatures", [])),
+            markers=tuple((float(b), str(t)) for b, t in getattr(clip, "markers", [])),
+            lyrics=tuple((float(b), str(t)) for b, t in getattr(clip, "lyrics", [])),
+        )  # fmt: skip
 
     def to_midi(self) -> MidiClip:
         """A new, mutable MidiClip with the same content (for engines, the editor, files)."""
@@ -99,6 +110,10 @@ class Clip:
             beat_unit=self.beat_unit,
             tempo_changes=list(self.tempo_changes),
             meter_changes=list(self.meter_changes),
+            track_names=dict(self.track_names),
+            key_signatures=list(self.key_signatures),
+            markers=list(self.markers),
+            lyrics=list(self.lyrics),
         )
 
     def provenance_dict(self) -> dict[str, Any]:

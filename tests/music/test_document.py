@@ -237,3 +237,24 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_track_names_keys_markers_and_lyrics_survive_a_project(tmp_path):
+    from studio.core.media import MidiClip, Note
+    from studio.music.document import MusicDocument
+    from studio.project import Project
+
+    clip = MidiClip([Note(0.0, 62, 1.0, 90, 0), Note(1.0, 64, 1.0, 90, 1)], bpm=96,
+                    programs={0: 73, 1: 32}, track_names={0: "Flute", 1: "Bass"},
+                    key_signatures=[(0.0, "D")], markers=[(0.0, "Verse")],
+                    lyrics=[(0.0, "sea")])  # fmt: skip
+    project = Project()
+    doc = project.document("music")
+    doc.replace_clip("Import", clip)
+    path = project.save(tmp_path / "keep")
+    project.close()
+    back = Project.open(path).documents["music"].midi_clip()
+    assert back.track_names == {0: "Flute", 1: "Bass"}
+    assert back.key_signatures == [(0.0, "D")]
+    assert back.markers == [(0.0, "Verse")] and back.lyrics == [(0.0, "sea")]
+    assert isinstance(MusicDocument.from_file(path / "music" / "clip.mid"), MusicDocument)
