@@ -463,7 +463,8 @@ class ArrangePanel(PanelBase):
         beat = doc.beat_at(at)
         self.timeline.set_play_beat(beat)
         self._show_position(beat)
-        frame = int(at * mix.sample_rate)
+        origin = self._play_from if region else 0.0  # a loop's mix starts at the loop
+        frame = int((at - origin) * mix.sample_rate)
         window = mix.audio[max(0, frame - 1024) : frame + 1024]
         if len(window):
             peaks = np.abs(window).max(axis=0)
