@@ -116,6 +116,15 @@ class Clip:
             lyrics=list(self.lyrics),
         )
 
+    def midi_bytes(self) -> bytes:
+        """The clip as a standard MIDI file, encoded once per clip (a clip never changes): a
+        save or autosave after a selection or settings change does not encode it again."""
+        cached = self.__dict__.get("_midi_bytes")
+        if cached is None:
+            cached = self.to_midi().to_bytes()
+            object.__setattr__(self, "_midi_bytes", cached)
+        return cached
+
     def provenance_dict(self) -> dict[str, Any]:
         return {k: _thaw(v) for k, v in self.provenance}
 
@@ -347,13 +356,13 @@ class MusicDocument(Document):
         clip: Clip = snapshot["clip"]
         takes: tuple[Clip, ...] = snapshot["takes"]
         files = [CLIP_MID]
-        _write_if_changed(folder / CLIP_MID, clip.to_midi().to_bytes())
+        _write_if_changed(folder / CLIP_MID, clip.midi_bytes())
         take_meta = []
         if takes:
             (folder / TAKES).mkdir(exist_ok=True)
         for i, take in enumerate(takes, start=1):
             name = f"{TAKES}/take-{i}.mid"
-            _write_if_changed(folder / name, take.to_midi().to_bytes())
+            _write_if_changed(folder / name, take.midi_bytes())
             files.append(name)
             take_meta.append({"file": name, **_clip_meta(take)})
         fields = {
