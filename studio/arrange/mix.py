@@ -357,40 +357,48 @@ def true_peak_db(audio: np.ndarray, rate: int) -> float:
     return 20 * math.log10(peak) if peak > 0 else float("-inf")
 
 
+def _limit(audio: np.ndarray, rate: int, gain_db: float, ceiling_db: float,
+           true_peak: bool) -> np.ndarray:  # fmt: skip
+    import pedalboard as pb
+
+    brickwall = pb.BrickwallLimiter(ceiling_db=ceiling_db, release_ms=60.0, lookahead_ms=3.0,
+                                    true_peak=true_peak)  # fmt: skip
+    return pb.Pedalboard([brickwall])(audio * np.float32(10 ** (gain_db / 20.0)), rate)
+
+
 def _master(audio: np.ndarray, rate: int, target: float | None,
             ceiling: float) -> tuple[np.ndarray, float, float, float]:  # fmt: skip
     """Gain to ``target`` LUFS, pedalboard's look-ahead brick-wall limiter half a dB under
-    ``ceiling``, and a last trim so the true peak is at most ``ceiling`` dBTP. Returns the
-    audio, the gain applied before limiting, and the loudness and true peak measured."""
-    import pedalboard as pb
-
+    ``ceiling``, and a last trim so the true peak is at most ``ceiling`` dBTP. The limiter
+    watches sample peaks first (fast); when the true peak still overshoots (dense highs), it
+    runs again watching the 4x-oversampled peaks. Returns the audio, the gain applied before
+    limiting, and the loudness and true peak measured."""
     loudness = integrated_lufs(audio.T, rate)
     if target is None or not math.isfinite(loudness):
         return audio, 0.0, loudness, true_peak_db(audio.T, rate)
     gain_db = float(np.clip(target - loudness, -60.0, 40.0))
     margin = 0.5
-    out, now = audio, loudness
-    tried: list[tuple[float, float]] = []  # (gain, loudness after limiting)
-    for _ in range(6):  # limiting lowers the loudness: aim again (secant steps)
-        brickwall = pb.BrickwallLimiter(ceiling_db=ceiling - margin, release_ms=60.0,
-                                        lookahead_ms=3.0)  # fmt: skip
-        limiter = pb.Pedalboard([brickwall])
-        out = limiter(audio * np.float32(10 ** (gain_db / 20.0)), rate)
-        now = integrated_lufs(out.T, rate)
-        if not math.isfinite(now) or -0.3 <= target - now <= margin - 0.1:
+    out, now, peak = audio, loudness, float("inf")
+    for true_peak in (False, True):
+        tried: list[tuple[float, float]] = []  # (gain, loudness after limiting)
+        for _ in range(6):  # limiting lowers the loudness: aim again (secant steps)
+            out = _limit(audio, rate, gain_db, ceiling - margin, true_peak)
+            now = integrated_lufs(out.T, rate)
+            if not math.isfinite(now) or -0.3 <= target - now <= margin - 0.1:
+                break
+            tried.append((gain_db, now))
+            slope = 1.0
+            if len(tried) >= 2 and abs(tried[-1][1] - tried[-2][1]) > 1e-3:
+                slope = (tried[-1][0] - tried[-2][0]) / (tried[-1][1] - tried[-2][1])
+            gain_db = min(60.0, gain_db + (target - now) * float(np.clip(slope, 1.0, 6.0)))
+        if math.isfinite(now) and abs(target - now) > 0.05:  # within the margin: a plain trim
+            trim = min(target - now, margin - 0.1)
+            out = out * np.float32(10 ** (trim / 20.0))
+            now += trim
+        peak = true_peak_db(out.T, rate)
+        if peak <= ceiling:
             break
-        tried.append((gain_db, now))
-        slope = 1.0
-        if len(tried) >= 2 and abs(tried[-1][1] - tried[-2][1]) > 1e-3:
-            slope = (tried[-1][0] - tried[-2][0]) / (tried[-1][1] - tried[-2][1])
-        gain_db += (target - now) * float(np.clip(slope, 1.0, 6.0))
-        gain_db = min(gain_db, 60.0)
-    if math.isfinite(now) and abs(target - now) > 0.05:  # within the margin: a plain trim
-        trim = min(target - now, margin - 0.1)
-        out = out * np.float32(10 ** (trim / 20.0))
-        now += trim
-    peak = true_peak_db(out.T, rate)
-    if peak > ceiling:
+    if peak > ceiling:  # the last resort: lower it all (the loudness then falls short)
         out = out * np.float32(10 ** ((ceiling - 0.02 - peak) / 20.0))
         now += ceiling - 0.02 - peak
         peak = ceiling - 0.02
