@@ -196,6 +196,7 @@ class Project:
         return {
             "created": self.created,
             "used_items": list(self.used_items),
+            "saved": dict(self._saved),  # the revision of each document on disk
             "documents": {
                 k: (type(d), d.snapshot(), d.revision) for k, d in self.documents.items()
             },
@@ -436,14 +437,18 @@ class Recovery:
         self._written: dict[str, int] = {}
 
     def autosave(self, snapshot: dict[str, Any], original: Path | None) -> dict[str, int]:
-        """Write ``snapshot`` to the recovery copy. Safe on a worker thread (one at a time)."""
+        """Write to the recovery copy the documents of ``snapshot`` that changed since the project
+        was saved (the others are in the project itself; ``restore`` takes them from there), and
+        only those not already written at the same revision. Safe on a worker thread (one at a
+        time)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         if self._lock is None:
             self._lock = _Lock(self.folder)
             self._lock.acquire()
-        skip = frozenset(
-            k for k, (_c, _s, rev) in snapshot["documents"].items() if self._written.get(k) == rev
-        )
+        on_disk = snapshot.get("saved", {})
+        changed = {k: v for k, v in snapshot["documents"].items() if on_disk.get(k) != v[2]}
+        snapshot = {**snapshot, "documents": changed}
+        skip = frozenset(k for k, (_c, _s, rev) in changed.items() if self._written.get(k) == rev)
         written = Project.write_snapshot(snapshot, self.folder / ("recovered" + SUFFIX), skip)
         self._written.update(written)
         meta = {
@@ -497,11 +502,23 @@ def pending_recoveries(
 
 def restore(entry: RecoveryEntry) -> Project:
     """Open a recovery copy as unsaved work: its path is the original project's (so Save writes
-    there) and every document counts as changed. The copy is removed once opened."""
+    there), its documents count as changed, and the documents it does not hold (unchanged since
+    the last save) come from the original project. The copy stays until ``entry.discard()``
+    (call it once the restored work has been autosaved again or saved)."""
     project = Project.open(entry.project_folder, lock=False)
     project.path = entry.original
     project._saved = {k: -1 for k in project.documents}
-    if project.path is not None and project.path.is_dir():
+    if project.path is not None and (project.path / PROJECT_TOML).is_file():
+        try:
+            saved = Project.open(project.path, lock=False)
+        except ProjectError as exc:
+            project.messages.append(f"the saved project could not be read: {exc}")
+        else:
+            for kind, doc in saved.documents.items():
+                if kind not in project.documents:
+                    project.documents[kind] = doc
+                    project._saved[kind] = doc.revision
+            project.messages.extend(saved.messages)
         with contextlib.suppress(ProjectLocked, PermissionError):
             project.lock()
     return project

@@ -276,14 +276,30 @@ def test_autosave_is_offered_back_only_once_its_studio_is_gone(tmp_path):
     restored.close()
 
 
-def test_autosave_writes_only_what_changed(tmp_path):
-    project, _ = _project_with_work(tmp_path)
+def test_autosave_writes_only_what_changed_since_the_save_and_restore_fills_in_the_rest(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setitem(projects.DOCUMENT_CLASSES, "voice", "tests.support.journal:JournalDocument")
+    project, path = _project_with_work(tmp_path)
+    project.document("voice").set("Type", text="lyrics, saved")
+    project.save()
     recovery = Recovery(tmp_path / "recovery")
+    project.document("music").set("Type", text="changed after the save")
     recovery.autosave(project.snapshot(), project.path)
-    npy = recovery.folder / "recovered.studio" / "music" / "pixels.npy"
+    copy = recovery.folder / "recovered.studio"
+    npy = copy / "music" / "pixels.npy"
     first = npy.stat().st_mtime_ns
+    assert not (copy / "voice").exists()  # unchanged since the save: not copied
     recovery.autosave(project.snapshot(), project.path)
-    assert npy.stat().st_mtime_ns == first
+    assert npy.stat().st_mtime_ns == first  # nothing changed since the last autosave
+    recovery._lock.release()
+    recovery._lock = None
+    project.close()
+    (entry,) = Recovery(tmp_path / "recovery").pending()
+    restored = projects.restore(entry)
+    assert restored.documents["music"].text == "changed after the save"
+    assert restored.documents["voice"].text == "lyrics, saved"  # from the project itself
+    assert restored.dirty
+    restored.close()
     recovery.discard()
     assert not recovery.folder.exists()
-    project.close()

@@ -218,7 +218,7 @@ class ProjectController(QObject):
         if not self._confirm_discard("closing it"):
             return
         self.install(Project())
-        self.recovery.discard()
+        self.discard_recovery()
         self.window.statusBar().showMessage("Project closed.", 3000)
 
     def open_dialog(self) -> None:
@@ -300,10 +300,10 @@ class ProjectController(QObject):
         project.mark_saved(written, path)
         self.add_recent(path)
         self.update_title()
-        if not project.dirty:
-            self.recovery.discard()
-            self._autosaved = {}
-            self._discard_restored()
+        # What the recovery copy held is now older than the project: start it again (the next
+        # autosave writes what changes from here on).
+        self.discard_recovery()
+        self._discard_restored()
         self.window.statusBar().showMessage(f"Saved {path}", 4000)
         log.info("saved project %s", path)
 
@@ -321,6 +321,18 @@ class ProjectController(QObject):
             loop.exec()
 
     # -- autosave and recovery ---------------------------------------------------------------------
+    def discard_recovery(self) -> None:
+        """Remove the recovery copy, on the project worker (after any autosave in progress)."""
+        self._autosaved = {}
+        if self.context.runner.closed:
+            self.recovery.discard()
+            return
+        recovery = self.recovery
+        self.context.runner.submit(
+            JobSpec("Autosave: remove the recovery copy", lambda _r, _c: recovery.discard(),
+                    family="project", key="project.discard")
+        )  # fmt: skip
+
     def needs_autosave(self) -> bool:
         project = self.context.project
         return project.dirty and project.revisions() != self._autosaved
