@@ -508,9 +508,12 @@ def _cmd_project(args) -> int:
 
 
 def _cmd_arrange(args) -> int:
-    from studio.arrange.cli import run
+    from studio.arrange.cli import ArrangeError, run
 
-    return run(args)
+    try:
+        return run(args)
+    except ArrangeError as exc:
+        raise CliError(str(exc)) from exc
 
 
 COMMANDS = {

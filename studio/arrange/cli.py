@@ -17,7 +17,21 @@ from pathlib import Path
 from studio.core.document import DocumentError
 from studio.project import Project, ProjectError
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "run", "ArrangeError"]
+
+
+class ArrangeError(Exception):
+    """A failure to report as one line (``studio.cli`` turns it into its CliError)."""
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ArrangeError(f"--size must look like 1280x720, not {text!r}") from None
+    if not (16 <= width <= 7680 and 16 <= height <= 4320):
+        raise ArrangeError("--size must be between 16x16 and 7680x4320")
+    return width, height
 
 
 def add_parser(sub) -> None:
@@ -51,8 +65,6 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from studio.cli import CliError
-
     try:
         if args.arrange_command == "add":
             return _add(args)
@@ -60,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
             return _list(args)
         return _render(args)
     except (ProjectError, DocumentError) as exc:
-        raise CliError(str(exc)) from exc
+        raise ArrangeError(str(exc)) from exc
 
 
 def _open(path: str, create: bool = False) -> Project:
@@ -73,7 +85,6 @@ def _open(path: str, create: bool = False) -> Project:
 
 
 def _add(args) -> int:
-    from studio.cli import CliError
     from studio.project import project_path
 
     project = _open(args.project, create=True)
@@ -82,11 +93,11 @@ def _add(args) -> int:
         lane_id = None
         if args.lane is not None:
             if not 1 <= args.lane <= len(doc.lanes):
-                raise CliError(f"there is no lane {args.lane} (the project has "
+                raise ArrangeError(f"there is no lane {args.lane} (the project has "
                                f"{len(doc.lanes)}); leave --lane out for a new one")  # fmt: skip
             lane_id = doc.lanes[args.lane - 1].id
         if args.at < 1:
-            raise CliError("--at counts bars from 1")
+            raise ArrangeError("--at counts bars from 1")
         clip = doc.add_file(Path(args.file), at=(args.at - 1) * doc.bar_length, lane_id=lane_id)
         project.use_item(str(Path(args.file).resolve()))
         out = project.save(project.path or project_path(args.project))
@@ -158,13 +169,13 @@ def _render(args) -> int:
         export_video,
     )
     from studio.arrange.mix import render_mix
-    from studio.cli import CliError, _size
     from studio.core.jobs import ConsoleContext
 
     out = Path(args.output)
     suffix = out.suffix.lower()
     if suffix not in AUDIO_OUT + VIDEO_OUT:
-        raise CliError(f"{out.name}: render to .wav, .flac or .mp4")
+        raise ArrangeError(f"{out.name}: render to .wav, .flac or .mp4")
+    size = _size(args.size) if suffix in VIDEO_OUT else (0, 0)
     project = Project.open(args.project, lock=False)
     doc = project.document("arrange")
     target = None if args.no_master else (args.lufs if args.lufs is not None else doc.target_lufs)
@@ -172,14 +183,14 @@ def _render(args) -> int:
     try:
         result = render_mix(doc, ctx, stems=bool(args.stems), target_lufs=target)
         if suffix in VIDEO_OUT:
-            export_video(doc, result, out, ctx, size=_size(args.size), fps=args.fps)
+            export_video(doc, result, out, ctx, size=size, fps=args.fps)
         else:
             export_audio(result, out)
         stems = export_stems(result, args.stems) if args.stems else []
     except (ValueError, ExportError) as exc:
-        raise CliError(str(exc)) from exc
+        raise ArrangeError(str(exc)) from exc
     except OSError as exc:
-        raise CliError(f"could not write {out}: {exc.strerror or exc}; nothing was left "
+        raise ArrangeError(f"could not write {out}: {exc.strerror or exc}; nothing was left "
                        "behind") from exc  # fmt: skip
     for line in result.messages:
         print(f"warning: {line}", file=sys.stderr)
