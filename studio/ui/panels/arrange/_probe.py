@@ -66,7 +66,7 @@ def main() -> None:
                 "redraw_clips": len(doc.clips),
                 "redraw_paints": len(paints),
                 "redraw_first_paint_ms": round(paints[0] * 1000, 2) if paints else None,
-        "redraw_longest_paint_ms": round(max(paints[1:], default=0.0) * 1000, 2),
+                "redraw_longest_paint_ms": round(max(paints[1:], default=0.0) * 1000, 2),
                 "redraw_longest_stall_ms": round(
                     max((g - 0.033 for g in gaps), default=0.0) * 1000, 2
                 ),
