@@ -272,44 +272,157 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-class _Prefetch:
-    """Decodes the next frames on a thread while the current one is processed."""
+_END = object()
 
-    def __init__(self, source: FrameSource, depth: int = 3):
+
+class _Stage:
+    """A thread that runs ``produce()`` (an iterator) ahead of its consumer, into a bounded
+    queue: decoding, and segmentation a frame ahead of refinement. An exception in the thread is
+    handed to the consumer, which raises it from :meth:`get`; :meth:`get` returns None at the end.
+    """
+
+    def __init__(self, name: str, produce: Any, depth: int):
         import queue
         import threading
 
         self._queue: Any = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(source,), daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(produce,), name=f"export-{name}", daemon=True
+        )
         self._thread.start()
 
-    def _run(self, source: FrameSource) -> None:
+    def _put(self, item: Any) -> bool:
         import queue
 
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self, produce: Any) -> None:
         try:
-            while not self._stop.is_set():
-                item: Any = source.read()
-                while not self._stop.is_set():
-                    try:
-                        self._queue.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if item is None:
+            for item in produce():
+                if not self._put(item):
                     return
-        except Exception as exc:  # handed to the consumer, which raises it
-            self._queue.put(exc)
+            self._put(_END)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            self._put(exc)
 
     def get(self) -> Any:
-        item = self._queue.get()
-        if isinstance(item, Exception):
+        import queue
+
+        while True:
+            try:
+                item = self._queue.get(timeout=0.1)
+                break
+            except queue.Empty:
+                if self._stop.is_set() or not self._thread.is_alive() and self._queue.empty():
+                    return None  # closed (cancel, error): the consumer stops too
+        if item is _END:
+            self._put(_END)  # a later get() sees the end too
+            return None
+        if isinstance(item, BaseException):
             raise item
         return item
 
     def close(self) -> None:
+        import queue
+
         self._stop.set()
+        try:  # free a producer blocked on a full queue
+            while True:
+                self._queue.get_nowait()
+        except queue.Empty:
+            pass
         self._thread.join(timeout=2)
+
+
+class _Encoder:
+    """Writes frames on its own thread, behind the compositing: ``put`` hands a frame over
+    (blocking while ``depth`` frames wait), ``finish`` waits until all are written. An error of
+    the writer is raised from the next ``put`` or from ``finish``."""
+
+    def __init__(self, writer: Any, depth: int = 4):
+        import queue
+        import threading
+
+        self.writer = writer
+        self.seconds = 0.0  # spent writing (piping to ffmpeg, or PNG compression)
+        self._queue: Any = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="export-encode", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                return
+            if self._error is not None:
+                continue  # drain: the consumer raises the error
+            began = time.perf_counter()
+            try:
+                self.writer.write(item)
+            except BaseException as exc:  # noqa: BLE001 - raised by the consumer
+                self._error = exc
+            self.seconds += time.perf_counter() - began
+
+    def put(self, pixels: np.ndarray) -> None:
+        import queue
+
+        while True:
+            if self._error is not None:
+                raise self._error
+            try:
+                self._queue.put(pixels, timeout=0.1)
+                return
+            except queue.Full:
+                if not self._thread.is_alive():
+                    raise ExportError("the encoder stopped") from None
+
+    def finish(self) -> None:
+        self._queue.put(_END)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def abandon(self) -> None:
+        import queue
+
+        try:
+            while True:
+                self._queue.get_nowait()
+        except queue.Empty:
+            pass
+        self._queue.put(_END)
+        self._thread.join(timeout=5)
+
+
+def _retimed(source: FrameSource, constant_rate: bool, decode_ms: list[float]) -> Any:
+    """``(frame, repeats)`` for each frame to keep, ``repeats`` being how many copies of the
+    previous output to write before it. A variable-frame-rate source is retimed to a constant
+    rate (its average) so the sound stays in sync: a frame that arrives late repeats the previous
+    picture, one that comes early is dropped (and never segmented)."""
+    step = 1.0 / source.fps
+    slots = 0  # output frames planned so far
+    while True:
+        began = time.perf_counter()
+        frame = source.read()
+        decode_ms[0] += (time.perf_counter() - began) * 1000
+        if frame is None:
+            return
+        repeats = 0
+        if constant_rate and slots:
+            if frame.time + step / 2 < slots * step:
+                continue
+            while frame.time - step / 2 > (slots + repeats) * step:
+                repeats += 1
+        slots += repeats + 1
+        yield frame, repeats
 
 
 def export_video(
@@ -323,6 +436,7 @@ def export_video(
     max_frames: int | None = None,
     pipeline: VideoPipeline | None = None,
     registry: Any = None,
+    overlap: bool = True,
 ) -> ExportResult:
     """Run ``source`` through the pipeline into ``out``.
 
@@ -332,6 +446,15 @@ def export_video(
     Raises :class:`ExportError` or :class:`~studio.video.sources.SourceError` with a readable
     message, :class:`~studio.core.jobs.Cancelled` when cancelled; in every such case nothing is
     left at ``out``.
+
+    With ``overlap`` (the default) the steps run side by side: decoding on its own thread ahead,
+    segmentation of the next frame on another while this one is refined and composited, and
+    encoding on a third behind. Each frame carries its own mask through, so a matte is always
+    applied to the frame it was computed from. ``overlap=False`` runs segmentation, refinement,
+    compositing and encoding one after another (decoding still ahead): the benchmark's baseline.
+    The result's ``timings`` say where the time went, in milliseconds per frame: each step's own
+    time (``decode``, ``segment``, ``refine``, ``composite``, ``encode``), ``wait_input`` (the
+    compositing thread waiting for a segmented frame) and ``wall`` (elapsed time per frame).
     """
     ctx = ctx or JobContext()
     settings = settings or VideoSettings()
@@ -364,10 +487,13 @@ def export_video(
     temp = out.with_name(f".{out.name.rstrip('/')}.part") if commit is None else commit.__enter__()
     audio_from = src.path if keep_audio and isinstance(src, FileSource) else None
     writer = None
-    prefetch = None
+    stages: list[_Stage] = []
+    encoder: _Encoder | None = None
     threads = _one_torch_thread() if pipe.device == "cpu" else None
     began = time.perf_counter()
     totals: dict[str, float] = {}
+    decode_ms = [0.0]
+    waited = 0.0
     frames_out = 0
     try:
         writer, warnings = open_writer(
@@ -382,32 +508,57 @@ def export_video(
         total = src.frame_count or 0
         if max_frames:
             total = min(total, max_frames) if total else max_frames
-        prefetch = _Prefetch(src)
+        decoded = _Stage("decode", lambda: _retimed(src, not sequence, decode_ms), depth=4)
+        stages.append(decoded)
+        if overlap:
+
+            def segmented() -> Any:
+                while (item := decoded.get()) is not None:
+                    frame, repeats = item
+                    start = time.perf_counter()
+                    low = pipe.segment(frame)
+                    yield frame, repeats, low, (time.perf_counter() - start) * 1000
+
+            ahead = _Stage("segment", segmented, depth=2)
+            stages.append(ahead)
+            encoder = _Encoder(writer)
+            write = encoder.put
+        else:
+            write = writer.write
         last_preview = 0.0
         last_output: np.ndarray | None = None
-        step = 1.0 / src.fps
         ctx.progress(0.0, f"exporting {src.name}")
+        encode_s = 0.0
         while max_frames is None or frames_out < max_frames:
             ctx.check_cancelled()
-            frame = prefetch.get()
-            if frame is None:
-                break
-            # A variable-frame-rate source is retimed to a constant rate (its average) so the
-            # sound stays in sync: a frame that arrives late repeats the previous picture, one
-            # that comes early is dropped.
-            slot_time = frames_out * step
-            if not sequence and frames_out and frame.time + step / 2 < slot_time:
-                continue
-            processed = pipe.process(frame)
+            waiting = time.perf_counter()
+            if overlap:
+                item = ahead.get()
+                waited += time.perf_counter() - waiting
+                if item is None:
+                    break
+                frame, repeats, low, segment_ms = item
+                processed = pipe.complete(frame, low, segment_ms)
+            else:
+                item = decoded.get()
+                waited += time.perf_counter() - waiting
+                if item is None:
+                    break
+                frame, repeats = item
+                processed = pipe.process(frame)
             for key, value in processed.timings.items():
                 totals[key] = totals.get(key, 0.0) + value
-            if not sequence and last_output is not None:
-                while frame.time - step / 2 > frames_out * step and (
-                    max_frames is None or frames_out < max_frames
-                ):
-                    writer.write(last_output)
+            written = time.perf_counter()
+            if last_output is not None:
+                for _ in range(repeats):
+                    if max_frames is not None and frames_out >= max_frames:
+                        break
+                    write(last_output)
                     frames_out += 1
-            writer.write(processed.output)
+            if max_frames is not None and frames_out >= max_frames:
+                break
+            write(processed.output)
+            encode_s += time.perf_counter() - written
             last_output = processed.output
             frames_out += 1
             now = time.perf_counter()
@@ -418,6 +569,10 @@ def export_video(
             ctx.progress(
                 min(0.99, fraction), f"frame {frames_out}" + (f" of {total}" if total else "")
             )
+        if encoder is not None:
+            encoder.finish()
+            encode_s = encoder.seconds
+            encoder = None
         if frames_out == 0:
             raise ExportError(f"{src.name} has no frames to export")
         writer.close()
@@ -428,6 +583,10 @@ def export_video(
         else:
             commit.__exit__(None, None, None)
     except BaseException as exc:
+        for stage in reversed(stages):
+            stage.close()
+        if encoder is not None:
+            encoder.abandon()
         if writer is not None:
             writer.abort()
         if commit is not None:  # removes the temporary, leaves ``out`` as it was
@@ -446,8 +605,8 @@ def export_video(
             import torch
 
             torch.set_num_threads(threads)
-        if prefetch is not None:
-            prefetch.close()
+        for stage in reversed(stages):
+            stage.close()
         if owns_pipeline:
             pipe.close()
         if owns_source:
@@ -460,15 +619,12 @@ def export_video(
         and writer.encoder == "ffmpeg"
         and _has_audio(out)
     )
-    return ExportResult(
-        out,
-        frames_out,
-        seconds,
-        writer.encoder,
-        audio_kept,
-        warnings,
-        {k: v / frames_out for k, v in totals.items()},
-    )
+    timings = {k: v / frames_out for k, v in totals.items()}
+    timings["decode"] = decode_ms[0] / frames_out
+    timings["encode"] = encode_s * 1000 / frames_out
+    timings["wait_input"] = waited * 1000 / frames_out
+    timings["wall"] = seconds * 1000 / frames_out
+    return ExportResult(out, frames_out, seconds, writer.encoder, audio_kept, warnings, timings)
 
 
 def _one_torch_thread() -> int | None:

@@ -103,22 +103,37 @@ class VideoPipeline:
         self.refiner.reset()
 
     def process(self, frame: Frame) -> Processed:
+        """Segment, refine and composite ``frame``: its own matte and composite."""
+        began = time.perf_counter()
+        low = self.segment(frame)
+        return self.complete(frame, low, (time.perf_counter() - began) * 1000)
+
+    def segment(self, frame: Frame) -> np.ndarray:
+        """The segmenter's low-resolution mask of ``frame`` (the first half of :meth:`process`).
+        The export runs it on its own thread, a frame ahead of :meth:`complete`; the two halves
+        must each see the frames in order (segmenters and the refiner keep temporal state)."""
+        import torch
+
+        with torch.inference_mode():
+            return self.segmenter.segment(frame.pixels)
+
+    def complete(self, frame: Frame, low: np.ndarray, segment_ms: float = 0.0) -> Processed:
+        """Refine ``low`` (the mask :meth:`segment` made from this very ``frame``) and
+        composite: the second half of :meth:`process`."""
         import torch
 
         began = time.perf_counter()
         with torch.inference_mode():
-            low = self.segmenter.segment(frame.pixels)
-            segmented = time.perf_counter()
             tensors = FrameTensors(frame.pixels, self.device)
             matte = self.refiner.refine(tensors, low)
             refined = time.perf_counter()
             output = self.compositor.apply(tensors, matte)
         done = time.perf_counter()
         timings = {
-            "segment": (segmented - began) * 1000,
-            "refine": (refined - segmented) * 1000,
+            "segment": segment_ms,
+            "refine": (refined - began) * 1000,
             "composite": (done - refined) * 1000,
-            "total": (done - began) * 1000,
+            "total": segment_ms + (done - began) * 1000,
         }
         return Processed(frame, matte, output, timings)
 

@@ -192,3 +192,45 @@ def test_demo_clip_writer(tmp_path):
     assert result.frames == 12
     with pytest.raises(ExportError, match="video"):
         write_demo(tmp_path / "d.png")
+
+
+def test_overlapped_export_keeps_each_matte_on_its_own_frame(tmp_path):
+    """Segmentation runs a frame ahead on its own thread and encoding behind on another: every
+    written frame must still show its own square, never the previous frame's."""
+    settings = VideoSettings(effect="color:#000000")
+    settings.refine.smooth = 0.0
+    settings.refine.feather = 0.0
+    outputs = {}
+    for overlap in (True, False):
+        pipeline = VideoPipeline(settings, segmenter=BrightSegmenter())
+        folder = tmp_path / f"overlap-{overlap}"
+        result = export_video(
+            MovingSquare(frames=24), folder, settings, pipeline=pipeline, overlap=overlap
+        )
+        assert result.frames == 24
+        assert {"decode", "segment", "refine", "composite", "encode", "wait_input", "wall"} <= set(
+            result.timings
+        )
+        frames = sorted(folder.glob("frame_*.png"))
+        assert len(frames) == 24
+        source = MovingSquare(frames=24)
+        for path in frames:
+            expected = source.read().pixels.mean(axis=2) > 128
+            written = cv2.imread(str(path)).mean(axis=2) > 128
+            assert np.array_equal(written, expected), path.name
+        outputs[overlap] = [_sha(p) for p in frames]
+    assert outputs[True] == outputs[False]  # the overlap changes the speed, not the pictures
+
+
+def test_overlapped_export_cancels_promptly_and_leaves_nothing(tmp_path):
+    out = tmp_path / "cut"
+    ctx = RecordingContext(cancel_after=2)
+    with pytest.raises(Cancelled):
+        export_video(
+            MovingSquare(frames=100_000),
+            out,
+            VideoSettings(effect="green"),
+            ctx,
+            pipeline=VideoPipeline(VideoSettings(effect="green"), segmenter=BrightSegmenter()),
+        )
+    assert not out.exists() and not any(tmp_path.iterdir())
