@@ -48,9 +48,10 @@ def _newest_work(path: Path) -> tuple[int, tuple]:
     """What a restart would give back: the recovery copy if there is one, else the project."""
     saved = projects.Project.open(path, lock=False).documents["journal"].edits
     entries = projects.pending_recoveries()
-    if entries:
-        recovered = projects.Project.open(entries[0].project_folder, lock=False)
+    if entries:  # what the next start's "Restore unsaved work" gives back
+        recovered = projects.restore(entries[0])
         edits = recovered.documents["journal"].edits
+        recovered.close()
         return (edits[-1] if edits else 0), edits
     return (saved[-1] if saved else 0), saved
 
