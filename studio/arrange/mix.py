@@ -357,32 +357,30 @@ def true_peak_db(audio: np.ndarray, rate: int) -> float:
     return 20 * math.log10(peak) if peak > 0 else float("-inf")
 
 
-def _limit(audio: np.ndarray, rate: int, gain_db: float, ceiling_db: float,
-           true_peak: bool) -> np.ndarray:  # fmt: skip
+def _limit(audio: np.ndarray, rate: int, gain_db: float, ceiling_db: float) -> np.ndarray:
     import pedalboard as pb
 
-    brickwall = pb.BrickwallLimiter(ceiling_db=ceiling_db, release_ms=60.0, lookahead_ms=3.0,
-                                    true_peak=true_peak)  # fmt: skip
+    brickwall = pb.BrickwallLimiter(ceiling_db=ceiling_db, release_ms=60.0, lookahead_ms=3.0)
     return pb.Pedalboard([brickwall])(audio * np.float32(10 ** (gain_db / 20.0)), rate)
 
 
 def _master(audio: np.ndarray, rate: int, target: float | None,
             ceiling: float) -> tuple[np.ndarray, float, float, float]:  # fmt: skip
     """Gain to ``target`` LUFS, pedalboard's look-ahead brick-wall limiter half a dB under
-    ``ceiling``, and a last trim so the true peak is at most ``ceiling`` dBTP. The limiter
-    watches sample peaks first (fast); when the true peak still overshoots (dense highs), it
-    runs again watching the 4x-oversampled peaks. Returns the audio, the gain applied before
-    limiting, and the loudness and true peak measured."""
+    ``ceiling``, and a last trim so the true peak is at most ``ceiling`` dBTP. When the true
+    peak (4x oversampled) still overshoots (dense highs peak between samples), the limiter runs
+    again that much lower. Returns the audio, the gain applied before limiting, and the
+    loudness and true peak measured."""
     loudness = integrated_lufs(audio.T, rate)
     if target is None or not math.isfinite(loudness):
         return audio, 0.0, loudness, true_peak_db(audio.T, rate)
     gain_db = float(np.clip(target - loudness, -60.0, 40.0))
-    margin = 0.5
+    margin, lower = 0.5, 0.0
     out, now, peak = audio, loudness, float("inf")
-    for true_peak in (False, True):
+    for _attempt in range(3):
         tried: list[tuple[float, float]] = []  # (gain, loudness after limiting)
-        for _ in range(6):  # limiting lowers the loudness: aim again (secant steps)
-            out = _limit(audio, rate, gain_db, ceiling - margin, true_peak)
+        for _ in range(5):  # limiting lowers the loudness: aim again (secant steps)
+            out = _limit(audio, rate, gain_db, ceiling - margin - lower)
             now = integrated_lufs(out.T, rate)
             if not math.isfinite(now) or -0.3 <= target - now <= margin - 0.1:
                 break
@@ -398,6 +396,7 @@ def _master(audio: np.ndarray, rate: int, target: float | None,
         peak = true_peak_db(out.T, rate)
         if peak <= ceiling:
             break
+        lower += peak - ceiling + 0.1
     if peak > ceiling:  # the last resort: lower it all (the loudness then falls short)
         out = out * np.float32(10 ** ((ceiling - 0.02 - peak) / 20.0))
         now += ceiling - 0.02 - peak
