@@ -15,10 +15,10 @@ from studio.ui.main_window import MainWindow
 from studio.ui.panels import PANEL_IDS
 
 
-def test_five_panels_jobs_and_log_docks(window):
+def test_six_panels_jobs_and_log_docks(window):
     assert list(window.panel_docks) == list(PANEL_IDS)
     titles = [window.panel_docks[p].windowTitle() for p in PANEL_IDS]
-    assert titles == ["Music", "Image", "Video", "Voice", "Library"]
+    assert titles == ["Music", "Image", "Video", "Voice", "Library", "Arrange"]
     assert window.jobs_dock.windowTitle() == "Jobs" and window.log_dock.windowTitle() == "Log"
     assert all(window.panels[p].panel_id == p for p in PANEL_IDS)
 
