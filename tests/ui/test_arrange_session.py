@@ -129,3 +129,21 @@ def test_send_add_drag_undo_mix_and_export(qtbot, window, wav, tmp_path):
     while doc.undo_stack.can_undo:
         find("edit.undo").trigger()
     assert not doc.clips and not doc.lanes
+
+
+def test_a_send_to_arrange_button_in_another_panel_adds_a_lane_and_raises_arrange(qtbot, window):
+    from studio.ui.panels.arrange.send import send_button
+
+    music = window.panels["music"]
+    notes = [Note(i * 1.0, 60 + i % 5, 0.75, 100, 0) for i in range(4)]
+    music.document.replace_clip("Notes", MidiClip(notes=notes, bpm=90))
+    button = send_button(music, "music")
+    assert button.objectName() == "music.send_to_arrange" and button.toolTip()
+    music.layout().addWidget(button)  # as the Music panel would, in its controls
+    window.raise_panel("music")
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    arrange = window.panels["arrange"].document
+    assert [lane.kind for lane in arrange.lanes] == ["midi"] and arrange.bpm == 90
+    assert "Sent to Arrange" in music.status.text()
+    assert window.current_panel() is window.panels["arrange"]
+    button.setParent(None)
