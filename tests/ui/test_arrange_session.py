@@ -80,6 +80,19 @@ def test_send_add_drag_undo_mix_and_export(qtbot, window, wav, tmp_path):
     find("edit.undo").trigger()
     assert doc.clip(clip.id).start == 0.0
 
+    # Ctrl + wheel zooms the timeline (view state, not an undo step)
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    zoom, steps = doc.zoom, len(doc.undo_stack.labels())
+    wheel = QWheelEvent(QPointF(x, y), QPointF(port.mapToGlobal(QPoint(x, y))), QPoint(),
+                        QPoint(0, 120), Qt.MouseButton.NoButton,
+                        Qt.KeyboardModifier.ControlModifier, Qt.ScrollPhase.NoScrollPhase,
+                        False)  # fmt: skip
+    QApplication.sendEvent(port, wheel)
+    assert doc.zoom == pytest.approx(zoom * 1.25) and len(doc.undo_stack.labels()) == steps
+
     # the lane under the clip: gain typed in, mute clicked
     _type_into(qtbot, find("arrange.lane_gain"), "-6")
     assert doc.lane(clip.lane).gain_db == -6.0

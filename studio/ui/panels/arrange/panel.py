@@ -81,6 +81,7 @@ class ArrangePanel(PanelBase):
         t.clip_moved.connect(self._on_timeline_clip_moved)
         t.clip_trimmed.connect(self._on_timeline_clip_trimmed)
         t.lane_toggled.connect(self._on_timeline_lane_toggled)
+        t.zoom_requested.connect(self._on_zoom_box_changed)
         self.tempo_box.valueChanged.connect(self._on_tempo_box_changed)
         self.snap_combo.activated.connect(self._on_snap_combo_activated)
         self.zoom_box.valueChanged.connect(self._on_zoom_box_changed)

@@ -30,13 +30,15 @@ class TimelineView(QAbstractScrollArea):
     clip_moved = Signal(int, float, int)  # clip, start beat, lane id
     clip_trimmed = Signal(int, object, object)  # clip, new start or None, new end or None
     lane_toggled = Signal(int, str)  # lane id, "mute" or "solo"
+    zoom_requested = Signal(float)  # pixels per beat (Ctrl + wheel)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("arrange.timeline")
         self.setToolTip(
             "Drag a clip to move it (snapped to the grid), drag its edge to trim it; "
-            "click the ruler to place the playhead; M and S mute and solo a lane"
+            "click the ruler to place the playhead; M and S mute and solo a lane; "
+            "Ctrl + wheel zooms"
         )
         self.setMouseTracking(True)
         self.viewport().setMouseTracking(True)
@@ -412,6 +414,14 @@ class TimelineView(QAbstractScrollArea):
                     return clip, "start"
                 return clip, "move"
         return None, ""
+
+    def wheelEvent(self, event) -> None:
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier and self.doc is not None:
+            step = 1.25 if event.angleDelta().y() > 0 else 0.8
+            self.zoom_requested.emit(float(min(200.0, max(2.0, self.zoom * step))))
+            event.accept()
+            return
+        super().wheelEvent(event)
 
     def mousePressEvent(self, event) -> None:
         if self.doc is None or event.button() != Qt.MouseButton.LeftButton:
