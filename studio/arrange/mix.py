@@ -75,6 +75,7 @@ class MixResult:
 def clear_cache() -> None:
     with _cache_lock:
         _cache.clear()
+        _analyses.clear()
 
 
 def _cached(key: tuple, make) -> np.ndarray:
@@ -136,6 +137,35 @@ def _source_samples(source: Source) -> tuple[np.ndarray, int]:
     return _stereo(samples), int(rate)
 
 
+WORLD_PERIOD = 2.5  # ms: re-timed onsets land within 1.25 ms of where the tempo puts them
+_analyses: OrderedDict[tuple, tuple] = OrderedDict()
+
+
+def _world_analysis(source: Source) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, float]:
+    """WORLD's f0 (DIO refined by StoneMask), spectral envelope and aperiodicity of a take, made
+    once per take and kept (a few takes): a later tempo change only re-synthesizes."""
+    key = (source.id, source.path)
+    with _cache_lock:
+        if key in _analyses:
+            _analyses.move_to_end(key)
+            return _analyses[key]
+    from studio.voice.voices import world
+
+    pw = world()
+    samples, src_rate = _source_samples(source)
+    mono = samples.mean(axis=1).astype(np.float64)
+    f0, t = pw.dio(mono, src_rate, frame_period=WORLD_PERIOD, f0_floor=60, f0_ceil=1000)
+    f0 = pw.stonemask(mono, f0, t, src_rate)
+    sp = pw.cheaptrick(mono, f0, t, src_rate)
+    ap = pw.d4c(mono, f0, t, src_rate)
+    value = (f0, sp, ap, src_rate, float(np.abs(mono).max()) or 1.0)
+    with _cache_lock:
+        _analyses[key] = value
+        while len(_analyses) > 4:
+            _analyses.popitem(last=False)
+    return value
+
+
 def _retimed(source: Source, doc: ArrangeDocument, clip: ArrangeClip, rate: int) -> np.ndarray:
     """A sung take re-timed from ``sung_bpm`` to the arrangement's tempo map at the clip, with
     WORLD (the vocoder the Sing tab uses): each output frame takes the spectrum and pitch of the
@@ -153,12 +183,8 @@ def _retimed(source: Source, doc: ArrangeDocument, clip: ArrangeClip, rate: int)
         from studio.voice.voices import world
 
         pw = world()
-        samples, src_rate = _source_samples(source)
-        mono = samples.mean(axis=1).astype(np.float64)
-        period = 2.5  # ms: onsets land within 1.25 ms of where the tempo puts them
-        f0, t = pw.harvest(mono, src_rate, frame_period=period, f0_floor=60, f0_ceil=1000)
-        sp = pw.cheaptrick(mono, f0, t, src_rate)
-        ap = pw.d4c(mono, f0, t, src_rate)
+        f0, sp, ap, src_rate, peak_in = _world_analysis(source)
+        period = WORLD_PERIOD
         start_s = doc.seconds_at(origin_beat)
         frames_in = len(f0)
         # output frame k lies k * period after the take's start under the new tempo; the beat
@@ -171,7 +197,6 @@ def _retimed(source: Source, doc: ArrangeDocument, clip: ArrangeClip, rate: int)
                         frames_in - 1)  # fmt: skip
         audio = pw.synthesize(np.ascontiguousarray(f0[index]), np.ascontiguousarray(sp[index]),
                               np.ascontiguousarray(ap[index]), src_rate, period)  # fmt: skip
-        peak_in = float(np.abs(mono).max()) or 1.0
         peak_out = float(np.abs(audio).max()) or 1.0
         audio = (audio * (peak_in / peak_out)).astype(np.float32)
         return _stereo(_resample(audio, src_rate, rate))
