@@ -6,10 +6,12 @@ loudness target.
   resampled to the mix rate with soxr (22.05, 44.1 and 48 kHz sources mix); a sung take whose
   ``sung_bpm`` differs from the tempo is re-timed with WORLD (pitch kept) to stay on its melody.
 - Effects come from Spotify's pedalboard (EQ shelves and peak, compressor, delay, reverb) per
-  lane and on the master.
+  lane and on the master; reverb and delay are send buses (one reverb for all lanes: the same
+  sound, since both are linear, for the cost of one).
 - Mastering: integrated loudness measured with pyloudnorm (ITU-R BS.1770), gain to the target
-  (-14 LUFS by default), then pedalboard's true-peak brick-wall limiter and a final check of the
-  true peak (4x oversampled) at or below -1 dBTP.
+  (-14 LUFS by default), pedalboard's look-ahead brick-wall limiter, aimed again until the
+  loudness is on target, and the true peak (4x oversampled) checked at or below -1 dBTP (an
+  inter-sample overshoot lowers the limiter's ceiling and aims again).
 
 Rendered sources are cached by content and tempo, so a second mixdown after a gain or effect
 change only mixes. No Qt: the panel, the CLI, the bench and the tests all call
