@@ -204,6 +204,11 @@ class MainWindow(QMainWindow):
             tools, "More like this in the &Library", self.more_like_this, "Ctrl+Shift+M",
             "tools.more_like_this",
         )  # fmt: skip
+        self._action(
+            tools, "Send to &Arrange", self.send_to_arrange, "Ctrl+Shift+A",
+            "tools.send_to_arrange",
+            "Put what the panel in front holds on a new lane of the Arrange panel",
+        )  # fmt: skip
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&Plugins…", self.show_plugins, None, "help.plugins")
         self._action(help_menu, "&About Studio", self.show_about, None, "help.about")
@@ -281,6 +286,17 @@ class MainWindow(QMainWindow):
             return None
         self.raise_panel("library")
         return library.more_like_file(path)
+
+    def send_to_arrange(self) -> list:
+        """Tools ▸ Send to Arrange: the front panel's clip, take, picture, export or selected
+        item onto a new Arrange lane. Returns the clips made."""
+        panel = self.current_panel()
+        if panel is None or panel.panel_id == "arrange":
+            return []
+        from studio.ui.panels.arrange.send import send_from
+
+        item = (panel.document.selected or None) if panel.panel_id == "library" else None
+        return send_from(panel, panel.panel_id, item)
 
     def raise_panel(self, panel_id: str) -> None:
         dock = self.panel_docks[panel_id]

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from studio.core.jobs import JobSpec
 from studio.image.document import SETTINGS
 from studio.ui.context import StudioContext
+from studio.ui.panels.arrange.send import send_button
 from studio.ui.panels.base import PanelBase
 from studio.ui.panels.image.canvas import CanvasView
 from studio.ui.panels.image.files import FilesMixin
@@ -108,7 +109,8 @@ class ImagePanel(ToolsMixin, GenerateMixin, LayersMixin, FilesMixin, PanelBase):
         lv.addWidget(self.progress)
         lv.addWidget(self.status)
         bar = QHBoxLayout()
-        for w in (self.import_button, self.save_button, self.compare_check, self.fit_button):
+        for w in (self.import_button, self.save_button, self.compare_check, self.fit_button,
+                  send_button(self, "image")):  # fmt: skip
             bar.addWidget(w)
         bar.addStretch(1)
         view = QWidget()

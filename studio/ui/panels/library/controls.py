@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.library.document import ENGINES, KIND_FILTERS, SORTS, VIEW_MODES
+from studio.ui.panels.arrange.send import send_button
 
 if TYPE_CHECKING:
     from studio.ui.panels.library.panel import LibraryPanel
@@ -133,6 +134,7 @@ def build(panel: LibraryPanel) -> None:
         row.addWidget(w)
     sv.addLayout(row)
     sv.addWidget(p.more_button)
+    sv.addWidget(send_button(p, "library", lambda: p.document.selected or None))
     head = QHBoxLayout()
     head.addWidget(p.recs_title, 1)
     head.addWidget(p.refresh_button)

@@ -15,6 +15,7 @@ from studio.core.media import MidiClip
 from studio.music.document import MusicDocument
 from studio.ui.dialogs import files
 from studio.ui.jobs import JobHandle
+from studio.ui.panels.arrange.send import send_button
 
 __all__ = ["TransportMixin", "SNAPS"]
 
@@ -94,6 +95,7 @@ class TransportMixin:
         self.output_combo.addItem("Sound card", None)
         self.output_combo.setToolTip("Where playback goes: the sound card or a MIDI port (a DAW)")
         bar.addWidget(self.output_combo)
+        bar.addWidget(send_button(self, "music"))
         return bar
 
     def build_edit_bar(self) -> QToolBar:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.panels.arrange.send import send_button
 from studio.ui.panels.video.widgets import VIEW_MODES, VideoView
 from studio.video.document import CAMERA_SIZES
 
@@ -203,6 +204,7 @@ def build(panel: VideoPanel) -> None:
     buttons.addWidget(p.cancel_button)
     lv.addLayout(buttons)
     lv.addWidget(p.send_button)
+    lv.addWidget(send_button(p, "video"))
     lv.addWidget(p.progress)
     lv.addWidget(p.status)
     lv.addStretch(1)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.panels.arrange.send import send_button
 from studio.ui.panels.voice.widgets import MelodyView, SsmlHighlighter, TextEdit, WaveformView
 from studio.ui.widgets.param_form import ParamForm
 from studio.voice.sing import SING_PARAMS
@@ -260,6 +261,7 @@ def build(panel: VoicePanel) -> None:
     row.addWidget(p.delete_take_button)
     tv.addLayout(row)
     tv.addWidget(p.export_button)
+    tv.addWidget(send_button(p, "voice"))
     takes.setMinimumWidth(190)
 
     # -- bottom row --
