@@ -362,6 +362,7 @@ class _Encoder:
 
         self.writer = writer
         self.seconds = 0.0  # spent writing (piping to ffmpeg, or PNG compression)
+        self.cpu_seconds = 0.0
         self._queue: Any = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="export-encode", daemon=True)
@@ -374,12 +375,13 @@ class _Encoder:
                 return
             if self._error is not None:
                 continue  # drain: the consumer raises the error
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), time.thread_time()
             try:
                 self.writer.write(item)
             except BaseException as exc:  # noqa: BLE001 - raised by the consumer
                 self._error = exc
             self.seconds += time.perf_counter() - began
+            self.cpu_seconds += time.thread_time() - cpu
 
     def put(self, pixels: np.ndarray) -> None:
         import queue
@@ -420,9 +422,10 @@ def _retimed(source: FrameSource, constant_rate: bool, decode_ms: list[float]) -
     step = 1.0 / source.fps
     slots = 0  # output frames planned so far
     while True:
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.thread_time()
         frame = source.read()
         decode_ms[0] += (time.perf_counter() - began) * 1000
+        decode_ms[1] += (time.thread_time() - cpu) * 1000
         if frame is None:
             return
         repeats = 0
@@ -503,7 +506,8 @@ def export_video(
     cv_threads = _one_opencv_thread() if overlap else None
     began = time.perf_counter()
     totals: dict[str, float] = {}
-    decode_ms = [0.0]
+    decode_ms = [0.0, 0.0]  # elapsed, CPU
+    cpu_began, children_cpu = _cpu_seconds(), _children_cpu_seconds()
     waited = 0.0
     frames_out = 0
     try:
@@ -526,9 +530,15 @@ def export_video(
             def segmented() -> Any:
                 while (item := decoded.get()) is not None:
                     frame, repeats = item
-                    start = time.perf_counter()
+                    start, cpu = time.perf_counter(), time.thread_time()
                     low = pipe.segment(frame)
-                    yield frame, repeats, low, (time.perf_counter() - start) * 1000
+                    yield (
+                        frame,
+                        repeats,
+                        low,
+                        (time.perf_counter() - start) * 1000,
+                        (time.thread_time() - cpu) * 1000,
+                    )
 
             ahead = _Stage("segment", segmented, depth=2)
             stages.append(ahead)
@@ -539,7 +549,7 @@ def export_video(
         last_preview = 0.0
         last_output: np.ndarray | None = None
         ctx.progress(0.0, f"exporting {src.name}")
-        encode_s = 0.0
+        encode_s = encode_cpu = 0.0
         while max_frames is None or frames_out < max_frames:
             ctx.check_cancelled()
             waiting = time.perf_counter()
@@ -548,8 +558,8 @@ def export_video(
                 waited += time.perf_counter() - waiting
                 if item is None:
                     break
-                frame, repeats, low, segment_ms = item
-                processed = pipe.complete(frame, low, segment_ms)
+                frame, repeats, low, segment_ms, segment_cpu = item
+                processed = pipe.complete(frame, low, segment_ms, segment_cpu)
             else:
                 item = decoded.get()
                 waited += time.perf_counter() - waiting
@@ -559,7 +569,7 @@ def export_video(
                 processed = pipe.process(frame)
             for key, value in processed.timings.items():
                 totals[key] = totals.get(key, 0.0) + value
-            written = time.perf_counter()
+            written, written_cpu = time.perf_counter(), time.thread_time()
             if last_output is not None:
                 for _ in range(repeats):
                     if max_frames is not None and frames_out >= max_frames:
@@ -570,6 +580,7 @@ def export_video(
                 break
             write(processed.output)
             encode_s += time.perf_counter() - written
+            encode_cpu += time.thread_time() - written_cpu
             last_output = processed.output
             frames_out += 1
             now = time.perf_counter()
@@ -582,7 +593,7 @@ def export_video(
             )
         if encoder is not None:
             encoder.finish()
-            encode_s = encoder.seconds
+            encode_s, encode_cpu = encoder.seconds, encoder.cpu_seconds
             encoder = None
         if frames_out == 0:
             raise ExportError(f"{src.name} has no frames to export")
@@ -627,6 +638,7 @@ def export_video(
         if owns_source:
             src.close()
     seconds = time.perf_counter() - began
+    cpu_ended, children_cpu_end = _cpu_seconds(), _children_cpu_seconds()
     ctx.progress(1.0, f"exported {frames_out} frames")
     audio_kept = (
         audio_from is not None
@@ -639,6 +651,13 @@ def export_video(
     timings["encode"] = encode_s * 1000 / frames_out
     timings["wait_input"] = waited * 1000 / frames_out
     timings["wall"] = seconds * 1000 / frames_out
+    # CPU time per frame: each step's thread, ffmpeg's own (a child process, counted once it has
+    # exited), and the whole export's, which bounds the frame rate: a machine with N idle cores
+    # cannot export faster than N seconds of CPU allow
+    timings["decode_cpu"] = decode_ms[1] / frames_out
+    timings["encode_cpu"] = encode_cpu * 1000 / frames_out
+    timings["ffmpeg_cpu"] = (children_cpu_end - children_cpu) * 1000 / frames_out
+    timings["total_cpu"] = (cpu_ended - cpu_began) * 1000 / frames_out
     return ExportResult(out, frames_out, seconds, writer.encoder, audio_kept, warnings, timings)
 
 
@@ -654,6 +673,22 @@ def _one_torch_thread() -> int | None:
         return None
     torch.set_num_threads(1)
     return threads
+
+
+def _children_cpu_seconds() -> float:
+    """CPU seconds of this process's finished children (ffmpeg, once closed)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and its finished children."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime + _children_cpu_seconds()
 
 
 def _one_opencv_thread() -> int | None:

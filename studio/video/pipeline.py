@@ -104,9 +104,14 @@ class VideoPipeline:
 
     def process(self, frame: Frame) -> Processed:
         """Segment, refine and composite ``frame``: its own matte and composite."""
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.thread_time()
         low = self.segment(frame)
-        return self.complete(frame, low, (time.perf_counter() - began) * 1000)
+        return self.complete(
+            frame,
+            low,
+            (time.perf_counter() - began) * 1000,
+            (time.thread_time() - cpu) * 1000,
+        )
 
     def segment(self, frame: Frame) -> np.ndarray:
         """The segmenter's low-resolution mask of ``frame`` (the first half of :meth:`process`).
@@ -117,23 +122,34 @@ class VideoPipeline:
         with torch.inference_mode():
             return self.segmenter.segment(frame.pixels)
 
-    def complete(self, frame: Frame, low: np.ndarray, segment_ms: float = 0.0) -> Processed:
+    def complete(
+        self,
+        frame: Frame,
+        low: np.ndarray,
+        segment_ms: float = 0.0,
+        segment_cpu_ms: float = 0.0,
+    ) -> Processed:
         """Refine ``low`` (the mask :meth:`segment` made from this very ``frame``) and
-        composite: the second half of :meth:`process`."""
+        composite: the second half of :meth:`process`. Timings in milliseconds: elapsed, and
+        the CPU time of the calling thread (``*_cpu``: what a step costs, whatever else the
+        machine runs)."""
         import torch
 
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.thread_time()
         with torch.inference_mode():
             tensors = FrameTensors(frame.pixels, self.device)
             matte = self.refiner.refine(tensors, low)
-            refined = time.perf_counter()
+            refined, refined_cpu = time.perf_counter(), time.thread_time()
             output = self.compositor.apply(tensors, matte)
-        done = time.perf_counter()
+        done, done_cpu = time.perf_counter(), time.thread_time()
         timings = {
             "segment": segment_ms,
             "refine": (refined - began) * 1000,
             "composite": (done - refined) * 1000,
             "total": segment_ms + (done - began) * 1000,
+            "segment_cpu": segment_cpu_ms,
+            "refine_cpu": (refined_cpu - cpu) * 1000,
+            "composite_cpu": (done_cpu - refined_cpu) * 1000,
         }
         return Processed(frame, matte, output, timings)
 

@@ -208,9 +208,9 @@ def test_overlapped_export_keeps_each_matte_on_its_own_frame(tmp_path):
             MovingSquare(frames=24), folder, settings, pipeline=pipeline, overlap=overlap
         )
         assert result.frames == 24
-        assert {"decode", "segment", "refine", "composite", "encode", "wait_input", "wall"} <= set(
-            result.timings
-        )
+        steps = ("decode", "segment", "refine", "composite", "encode")
+        assert {*steps, "wait_input", "wall", "total_cpu"} <= set(result.timings)
+        assert all(result.timings[f"{step}_cpu"] >= 0 for step in steps)
         frames = sorted(folder.glob("frame_*.png"))
         assert len(frames) == 24
         source = MovingSquare(frames=24)
