@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (
 from studio import __version__
 from studio.core import paths
 from studio.core.jobs import JobSpec
+from studio.ui._window_jobs import detect_device_job as _detect_device
+from studio.ui._window_jobs import run_core_benchmark as _run_core_benchmark
 from studio.ui.context import StudioContext
 from studio.ui.jobs import JobHandle
 from studio.ui.panels import PANEL_IDS, panel_classes
@@ -31,31 +33,6 @@ __all__ = ["MainWindow"]
 
 log = logging.getLogger(__name__)
 STATE_VERSION = 1
-
-
-def _detect_device(request, ctx):
-    """Job: import torch off the GUI thread, resolve the device, apply the thread count."""
-    from studio.core.devices import (
-        DeviceUnavailable,
-        apply_torch_threads,
-        describe_device,
-        pick_device,
-    )
-
-    ctx.progress(0.1, "loading torch")
-    warning = ""
-    try:
-        device = pick_device(request["device"])
-    except DeviceUnavailable as exc:
-        device, warning = "cpu", f"{exc}; using the CPU"
-    apply_torch_threads(request["threads"])
-    return device, describe_device(device), warning
-
-
-def _run_core_benchmark(request, ctx):
-    from studio.bench import run_benchmarks
-
-    return run_benchmarks(["core"], ctx)
 
 
 class MainWindow(QMainWindow):
