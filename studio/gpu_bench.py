@@ -460,7 +460,7 @@ def bench_library(device: str, tiny: bool, seconds: float) -> dict[str, Any]:
         from threadpoolctl import threadpool_limits
 
         build = make(on)
-        clock = _Clock("cpu")  # implicit returns after its device work
+        clock = _Clock(on)  # a device-wide synchronize: implicit's kernels finish too
         # implicit runs its own threads; BLAS's would fight them (as studio.library does)
         with threadpool_limits(1, "blas"):
             build(1).fit(matrix, show_progress=False)  # warm: the same fit, one iteration
