@@ -17,7 +17,7 @@ SYSTEM_PACKAGES := libegl1 libgl1 libfontconfig1 fonts-dejavu-core libdbus-1-3 l
 	libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 libx11-xcb1 \
 	libportaudio2 libfluidsynth3 libsndfile1 g++ ffmpeg
 
-.PHONY: setup run test lint bench shots package system-deps clean kill-test
+.PHONY: setup run test lint bench shots package system-deps clean kill-test stress
 
 setup: $(STAMP)
 
@@ -51,6 +51,10 @@ lint: setup
 	$(VENV)/bin/ruff check studio tests plugins
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+
+# the Image panel's previews and applies with model releases, for a minute
+stress: setup
+	STUDIO_STRESS_SECONDS=60 $(PY) -m pytest -q tests/image/test_stress_previews.py tests/core/test_models.py
 
 # 20 SIGKILLs of the real window at random moments while it edits, autosaves and saves
 kill-test: setup
