@@ -89,6 +89,14 @@ MIGRATIONS = [
         PRIMARY KEY(item_id, name)
     );
     """,
+    # 3: labels an image tagger gave a picture (TF-IDF and the deep models read them as tags)
+    """
+    CREATE TABLE labels(
+        item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+        label TEXT NOT NULL, confidence REAL, model TEXT,
+        PRIMARY KEY(item_id, label)
+    );
+    """,
 ]
 
 
@@ -514,6 +522,27 @@ class Catalog:
         return item_id
 
     # -- features ----------------------------------------------------------------------------------
+    def set_labels(self, item_id: int, labels: list[tuple[str, float]], model: str = "") -> None:
+        """Replace what a tagger said of ``item_id``: (label, confidence) pairs. An empty list
+        records that the item was tagged and nothing was confident enough."""
+        self.db.execute("DELETE FROM labels WHERE item_id = ?", (int(item_id),))
+        for label, confidence in labels or [("", 0.0)]:
+            self.db.execute(
+                "INSERT OR REPLACE INTO labels VALUES (?, ?, ?, ?)",
+                (int(item_id), clean_text(label), float(confidence), model),
+            )
+
+    def labels(self) -> dict[int, list[str]]:
+        """Each tagged item's labels, most confident first ("" rows: tagged, nothing found)."""
+        out: dict[int, list[str]] = {}
+        for item_id, label in self.db.execute(
+            "SELECT item_id, label FROM labels ORDER BY item_id, confidence DESC"
+        ):
+            out.setdefault(int(item_id), [])
+            if label:
+                out[int(item_id)].append(label)
+        return out
+
     def set_feature(self, item_id: int, name: str, vector) -> None:
         import numpy as np
 

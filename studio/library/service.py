@@ -41,6 +41,7 @@ class Library:
         import scipy.sparse as sp
 
         items = self.catalog.items(include_missing=True)
+        labels = self.catalog.labels()  # what an image tagger said, when there is one
         index = {item.id: i for i, item in enumerate(items)}
         events = self.catalog.events()
         users = sorted({e[1] for e in events} | {"me"})
@@ -77,7 +78,8 @@ class Library:
         self._data = Interactions(
             [str(i.id) for i in items], users, matrix, when, self._vectors(items),
             [i.label for i in items], texts=[i.text() for i in items],
-            tags=[_tags(i.tags) for i in items], kinds=[i.kind for i in items],
+            tags=[_tags(i.tags) + labels.get(i.id, []) for i in items],
+            kinds=[i.kind for i in items],
             media=self._media(items),
         )  # fmt: skip
         self._models = {}
@@ -196,7 +198,7 @@ class Library:
         else:
             return rec.reason
         said = f" ({strength:.2f})" if strength is not None else ""
-        shared = _shared(self._items[driver], self._items[item], self._data)
+        shared = _shared(self._items[driver], self._items[item], self._data, driver, item)
         if shared:
             return shared + said
         if seed is not None:
@@ -236,7 +238,36 @@ class Library:
             ctx.progress((start + len(chunk)) / len(todo), f"features: {start + len(chunk)} "
                          f"of {len(todo)}")  # fmt: skip
         self.annotate(ctx)
+        self.label_pictures(ctx)
         self._data = None
+        return len(todo)
+
+    def label_pictures(self, ctx: JobContext | None = None, top: int = 3,
+                       confidence: float = 0.2) -> int:  # fmt: skip
+        """Tag every present picture not tagged yet with the image tagger, when there is one
+        (``studio image train-tagger``): its ``top`` labels at least ``confidence`` sure join the
+        item's tags for TF-IDF and the deep models. Returns how many pictures were tagged."""
+        ctx = ctx or JobContext()
+        done = set(self.catalog.labels())
+        todo = [i for i in self.catalog.items(kind="image") if i.id not in done and not i.error]
+        if not todo:
+            return 0
+        tagger = _tagger()
+        if tagger is None:
+            return 0
+        name, tag = tagger
+        for start in range(0, len(todo), 32):
+            ctx.check_cancelled()
+            chunk = todo[start : start + 32]
+            results = tag([i.path for i in chunk], top)
+            with self.catalog.transaction():
+                for item, result in zip(chunk, results, strict=True):
+                    if "error" in result:
+                        continue
+                    found = [(t["label"], t["confidence"]) for t in result["tags"]
+                             if t["confidence"] >= confidence]  # fmt: skip
+                    self.catalog.set_labels(item.id, found, name)
+            ctx.progress((start + len(chunk)) / len(todo), "tagging pictures")
         return len(todo)
 
     def annotators(self) -> list[Any]:
@@ -293,18 +324,22 @@ def _tags(text: str) -> list[str]:
     return [t.strip().lower() for t in re.split(r"[,;/|]", text or "") if t.strip()]
 
 
-def _shared(driver: Item, item: Item, data: Interactions | None) -> str:
-    """What two items visibly share: the artist, a tag, tempo and key (audio and MIDI), or
-    colours (pictures); "" when nothing stands out."""
+def _shared(driver: Item, item: Item, data: Interactions | None, d_row: int, i_row: int) -> str:
+    """What two items visibly share: the artist, a tag (theirs or an image tagger's), tempo and
+    key (audio and MIDI), or colours (pictures); "" when nothing stands out. ``d_row`` and
+    ``i_row``: their rows in ``data``."""
     if driver.artist and driver.artist.strip().lower() == item.artist.strip().lower():
         return f"same artist as {driver.label}"
-    common = [t for t in _tags(item.tags) if t in set(_tags(driver.tags))]
+    if data is not None and data.tags:
+        mine, theirs = data.tags[i_row], set(data.tags[d_row])
+    else:
+        mine, theirs = _tags(item.tags), set(_tags(driver.tags))
+    common = [t for t in mine if t in theirs]
     if common:
         return f"tagged '{common[0]}' like {driver.label}"
     if data is None or data.media is None or driver.kind != item.kind:
         return ""
-    rows = {int(k): r for r, k in enumerate(data.items)}
-    a, b = data.media[rows[driver.id]], data.media[rows[item.id]]
+    a, b = data.media[d_row], data.media[i_row]
     if not a.any() or not b.any():
         return ""
     if item.kind == "audio":  # tempo/200, key/11, ...
@@ -319,3 +354,23 @@ def _shared(driver: Item, item: Item, data: Interactions | None) -> str:
         if cos > 0.9:
             return f"similar colours to {driver.label}"
     return ""
+
+
+def _tagger() -> tuple[str, Any] | None:
+    """(model name, tag(paths, top) -> results) for the newest image tagger, or None when
+    there is none (or it cannot be loaded: logged)."""
+    import logging
+
+    try:
+        from studio.image._tagger_cli import default_tagger
+        from studio.image.tagger import load_tagger, tag_files
+
+        path = default_tagger()
+    except (ImportError, ValueError):
+        return None
+    try:
+        tagger = load_tagger(path)
+    except Exception as exc:  # noqa: BLE001 - a broken tagger file must not stop the features
+        logging.getLogger(__name__).warning("image tagger %s: %s", path, exc)
+        return None
+    return path.name, lambda paths, top: tag_files(tagger, paths, top)

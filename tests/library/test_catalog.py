@@ -113,9 +113,10 @@ def test_migrations_and_a_newer_database(tmp_path):
     )
     conn.close()
     catalog = Catalog(path)
-    assert catalog.version == 2  # the features table was added
+    assert catalog.version == 3  # the features and the labels tables were added
     catalog.set_feature(catalog.upsert(tmp_path / "x.png", "image", {"title": "x"}), "text",
                         np.ones(3))  # fmt: skip
+    catalog.set_labels(catalog.find(tmp_path / "x.png").id, [("cat", 0.9)])
     catalog.close()
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA user_version=99")

@@ -1,5 +1,6 @@
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -198,3 +199,25 @@ def test_titles_come_from_tags_then_the_file_name_without_control_characters(tmp
     nul = catalog.upsert(tmp_path / "x.wav", "audio", {"title": "Blue\x00 Moon", "artist": "Ella"})
     assert catalog.item(old).label == "Old Scan"  # an older scan's generic title is not shown
     assert catalog.item(nul).label == "Ella – Blue Moon"
+
+
+def test_an_image_taggers_labels_join_the_tags_tfidf_reads(tmp_path, monkeypatch):
+    from studio.library import service
+
+    catalog = Catalog(tmp_path / "lib.sqlite")
+    said = {"tabby": "cat", "siamese": "cat", "oak": "tree", "pine": "tree"}
+    ids = {n: catalog.upsert(_file(tmp_path, f"{n}.png"), "image", {"title": n}) for n in said}
+
+    def tag(paths, top):
+        sure = [{"label": said[Path(p).stem], "confidence": 0.9} for p in paths]
+        return [{"file": p, "tags": [t, {"label": "unsure", "confidence": 0.05}]}
+                for p, t in zip(paths, sure, strict=True)]  # fmt: skip
+
+    monkeypatch.setattr(service, "_tagger", lambda: ("fake-tagger", tag))
+    library = Library(catalog)
+    assert library.label_pictures() == 4
+    assert library.label_pictures() == 0  # only once per picture
+    assert catalog.labels()[ids["oak"]] == ["tree"]  # the unsure label is left out
+    similar = library.recommend(3, like=ids["tabby"])
+    assert similar[0].item.id == ids["siamese"]
+    assert similar[0].reason.startswith("tagged 'cat' like tabby (")
