@@ -143,10 +143,11 @@ def evaluate_generators(
     threshold = float(np.percentile(held_nn, 5))
     result = {
         "reference": {
-            "what": "training pictures scored as if generated (the floor)",
+            "what": "training pictures scored as if generated (the floor); prompt accuracy: the "
+            "tagger on the held-out pictures (its ceiling)",
             "fid_lite0": fid(f_train, f_held),
             "kid_lite0": kid(f_train, f_held),
-            "prompt_accuracy": prompt_accuracy(train01[pick], train_y[pick]),
+            "prompt_accuracy": prompt_accuracy(held01.astype(np.float32), held_y),
             "diversity": _diversity(f_held, held_y),
             "heldout_nn_median": float(np.median(held_nn)),
         },
