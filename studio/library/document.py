@@ -29,7 +29,10 @@ KIND_FILTERS = (("", "Everything"), ("audio", "Audio"), ("midi", "MIDI"), ("imag
 SORTS = (("added", "Order added"), ("newest", "Newest first"), ("title", "Title"),
          ("kind", "Kind"))  # fmt: skip
 ENGINES = (("hybrid", "All of them"), ("als", "Played together"), ("item-knn", "Chosen together"),
-           ("content", "Similar content"), ("popularity", "Popular lately"))  # fmt: skip
+           ("content", "Similar content"), ("popularity", "Popular lately"),
+           ("user-knn", "People with your taste"), ("svd", "Ratings (SVD)"),
+           ("svdpp", "Ratings (SVD++)"), ("tfidf", "Shared words and tags"),
+           ("wide-deep", "Wide & Deep"), ("deepfm", "DeepFM"))  # fmt: skip
 VIEW_MODES = (("grid", "Grid"), ("list", "List"))
 
 _CHOICES = {

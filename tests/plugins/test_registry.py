@@ -181,6 +181,12 @@ def test_safe_mode_skips_third_party_but_keeps_builtins(plugin_root):
         "studio/item-knn-recommender",
         "studio/content-recommender",
         "studio/popularity-recommender",
+        "studio/user-knn-recommender",
+        "studio/svd-recommender",
+        "studio/svdpp-recommender",
+        "studio/tfidf-recommender",
+        "studio/wide-deep-recommender",
+        "studio/deepfm-recommender",
     ]
 
 

@@ -65,8 +65,8 @@ class SuggestMixin:
             return
         self.recs.clear()
         for s in suggestions:
-            entry = QListWidgetItem(self._thumbs.get(s.item.id, QIcon()),
-                                    f"{s.item.label}\n    {s.reason}")  # fmt: skip
+            text = f"{s.item.label}  ·  {s.score:.2f}\n    {s.reason}"
+            entry = QListWidgetItem(self._thumbs.get(s.item.id, QIcon()), text)
             entry.setData(Qt.ItemDataRole.UserRole, s.item.id)
             entry.setToolTip(s.reason)
             self.recs.addItem(entry)
