@@ -38,7 +38,14 @@ from typing import Any, ClassVar
 import numpy as np
 
 from studio.core.atomic import atomic_path, write_bytes
-from studio.core.document import DOCUMENT_JSON, Document, DocumentError, read_json, write_json
+from studio.core.document import (
+    DOCUMENT_JSON,
+    Document,
+    DocumentError,
+    plain,
+    read_json,
+    write_json,
+)
 from studio.core.media import MidiClip
 from studio.music.document import Clip as MusicClip
 
@@ -209,16 +216,7 @@ class ArrangeClip:
         return self.start + self.length
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    return str(value)
+_plain = plain  # provenance as plain JSON
 
 
 def _freeze(value: Any) -> Any:

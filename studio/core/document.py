@@ -39,6 +39,8 @@ __all__ = [
     "DOCUMENT_JSON",
     "read_json",
     "write_json",
+    "plain",
+    "check_format",
 ]
 
 DOCUMENT_JSON = "document.json"
@@ -348,6 +350,35 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     raise TypeError(f"{type(value).__name__} is not plain data; override write_snapshot")
+
+
+def plain(value: Any) -> Any:
+    """Provenance and settings as plain JSON: NumPy numbers become numbers, tuples lists, and
+    anything else its text (never an error)."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    item = getattr(value, "item", None)
+    if item is not None and type(value).__module__ == "numpy" and getattr(value, "ndim", 1) == 0:
+        return item()
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def check_format(data: dict[str, Any], version: int, what: str) -> None:
+    """Refuse ``data`` (a document.json) written by a newer Studio than one that reads up to
+    ``version``; ``what`` names it in the message ("the video settings in song.studio")."""
+    try:
+        found = int(data.get("version", 1))
+    except (TypeError, ValueError):
+        raise DocumentError(f"{what}: its format number is not a number") from None
+    if found > version:
+        raise DocumentError(
+            f"{what} was written by a newer Studio (format {found}, this one reads up to "
+            f"{version})"
+        )
 
 
 def write_json(path: Path, data: Any) -> Path:

@@ -16,6 +16,7 @@ from studio.core.document import (
     DOCUMENT_JSON,
     Document,
     DocumentError,
+    check_format,
     read_json,
     to_jsonable,
     write_json,
@@ -125,12 +126,7 @@ class LibraryDocument(Document):
 
     @classmethod
     def _from_json(cls, data: dict[str, Any], where: str) -> LibraryDocument:
-        version = int(data.get("version", 1))
-        if version > cls.VERSION:
-            raise DocumentError(
-                f"the library view in {where} was written by a newer Studio (format {version}, "
-                f"this one reads up to {cls.VERSION})"
-            )
+        check_format(data, cls.VERSION, f"the library view in {where}")
         fields = data.get("fields", {})
         if not isinstance(fields, dict):
             raise DocumentError(f"{where}: 'fields' is not a JSON object")

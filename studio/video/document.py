@@ -19,6 +19,7 @@ from studio.core.document import (
     DOCUMENT_JSON,
     Document,
     DocumentError,
+    check_format,
     read_json,
     to_jsonable,
     write_json,
@@ -169,12 +170,7 @@ class VideoDocument(Document):
 
     @classmethod
     def _from_json(cls, data: dict[str, Any], where: str) -> VideoDocument:
-        version = int(data.get("version", 1))
-        if version > cls.VERSION:
-            raise DocumentError(
-                f"the video settings in {where} were written by a newer Studio (format "
-                f"{version}, this one reads up to {cls.VERSION})"
-            )
+        check_format(data, cls.VERSION, f"the video settings in {where}")
         fields = data.get("fields", {})
         if not isinstance(fields, dict):
             raise DocumentError(f"{where}: 'fields' is not a JSON object")

@@ -34,6 +34,7 @@ from studio.core.document import (
     DOCUMENT_JSON,
     Document,
     DocumentError,
+    plain,
     read_json,
     to_jsonable,
     write_json,
@@ -210,17 +211,7 @@ class Take:
         }  # fmt: skip
 
 
-def _plain(value: Any) -> Any:
-    """Provenance as plain JSON (NumPy numbers become numbers, anything else its text)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    return str(value)
+_plain = plain  # provenance as plain JSON
 
 
 def _tomlable(value: Any) -> Any:
