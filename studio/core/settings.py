@@ -7,7 +7,6 @@ message.
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 import tomllib
@@ -135,15 +134,14 @@ def save_settings(settings: Settings, path: Path | None = None) -> Path:
     """Write settings atomically (a crash mid-write never leaves a half file)."""
     import tomli_w
 
+    from studio.core.atomic import atomic_write
+
     path = path or settings_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        with open(tmp, "wb") as fh:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path, "wb") as fh:
             tomli_w.dump(settings.model_dump(mode="json"), fh)
-        os.replace(tmp, path)
     except OSError as exc:  # a full disk or a read-only home: the old settings stay as they were
-        tmp.unlink(missing_ok=True)
         raise OSError(
             exc.errno, f"could not save the settings to {path}: {exc.strerror or exc}"
         ) from exc

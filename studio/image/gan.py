@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,9 +214,10 @@ class GanReport:
 
 
 def _save_atomic(obj: dict, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    _torch().save(obj, tmp)
-    os.replace(tmp, path)
+    from studio.core.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        _torch().save(obj, tmp)
 
 
 def _grid(images: np.ndarray, cols: int) -> np.ndarray:

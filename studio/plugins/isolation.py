@@ -369,9 +369,9 @@ def _cache_params(cache: Path | None, key: str, specs: Any) -> None:
         known = {k: v for k, v in known.items() if not k.startswith(prefix)}  # older versions
         known[key] = specs
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(cache.name + f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(known), encoding="utf-8")
-        os.replace(tmp, cache)
+        from studio.core.atomic import write_text
+
+        write_text(cache, json.dumps(known))
     except (OSError, ValueError):
         pass  # a cache that cannot be written costs a worker start next time, nothing more
 
