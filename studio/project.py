@@ -243,8 +243,8 @@ class Project:
             write_bytes(path / PROJECT_TOML, _toml_dumps(data).encode("utf-8"))
         except OSError as exc:
             raise ProjectError(
-                f"could not save {path.name}: {exc.strerror or exc}; what was saved before "
-                "is unchanged"
+                f"could not save {path.name}: {exc.strerror or exc}; every file in it is "
+                "whole (the one being written is unchanged)"
             ) from exc
         return written
 

@@ -196,7 +196,7 @@ def test_a_full_disk_during_save_keeps_the_project_as_it_was(tmp_path, monkeypat
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(atomic.os, "replace", full)
-    with pytest.raises(ProjectError, match="No space left.*unchanged"):
+    with pytest.raises(ProjectError, match="No space left.*whole"):
         project.save()
     monkeypatch.undo()
     after = {p: p.read_bytes() for p in path.rglob("*") if p.is_file() and p.name != ".lock"}
