@@ -458,21 +458,12 @@ class LoadedGenerator:
 
 def load_generator(path: str | Path, device: str = "cpu") -> LoadedGenerator:
     """A generator saved by :func:`train_gan`. Raises ValueError for any other file."""
-    from safetensors import safe_open
     from safetensors.torch import load_file
 
+    from studio.image._modelfile import studio_metadata
+
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"no generator at {path}")
-    try:
-        with safe_open(str(path), "pt") as fh:
-            meta = fh.metadata() or {}
-    except Exception as exc:
-        raise ValueError(f"{path.name} is not a safetensors file: {exc}") from exc
-    if meta.get("studio_kind") != KIND:
-        raise ValueError(
-            f"{path.name} is not a Studio generator (it is {meta.get('studio_kind') or 'unknown'})"
-        )
+    meta = studio_metadata(path, KIND, "generator")
     labels, size, arch = json.loads(meta["labels"]), int(meta["size"]), meta["arch"]
     gen, _ = _build(arch, size, len(labels))
     own = gen.state_dict()

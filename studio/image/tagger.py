@@ -734,21 +734,12 @@ def load_tagger(path: str | Path) -> Tagger:
 
     Raises ValueError when the file is not a Studio tagger (for example a generator checkpoint).
     """
-    from safetensors import safe_open
     from safetensors.torch import load_file
 
+    from studio.image._modelfile import studio_metadata
+
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"no tagger at {path}")
-    try:
-        with safe_open(str(path), "pt") as fh:
-            meta = fh.metadata() or {}
-    except Exception as exc:
-        raise ValueError(f"{path.name} is not a safetensors file: {exc}") from exc
-    if meta.get("studio_kind") != KIND:
-        raise ValueError(
-            f"{path.name} is not a Studio tagger (it is {meta.get('studio_kind') or 'unknown'})"
-        )
+    meta = studio_metadata(path, KIND, "tagger")
     labels, size, arch = json.loads(meta["labels"]), int(meta["size"]), meta["arch"]
     state = load_file(str(path))
     if arch == "scratch":
