@@ -41,6 +41,7 @@ __all__ = [
     "write_json",
     "plain",
     "check_format",
+    "stored_fields",
 ]
 
 DOCUMENT_JSON = "document.json"
@@ -379,6 +380,16 @@ def check_format(data: dict[str, Any], version: int, what: str) -> None:
             f"{what} was written by a newer Studio (format {found}, this one reads up to "
             f"{version})"
         )
+
+
+def stored_fields(data: dict[str, Any], version: int, what: str, where: str) -> dict[str, Any]:
+    """The ``fields`` object of a document.json, after :func:`check_format` (``what`` names the
+    document, ``where`` its folder). Raises DocumentError when it is not a JSON object."""
+    check_format(data, version, what)
+    fields = data.get("fields", {})
+    if not isinstance(fields, dict):
+        raise DocumentError(f"{where}: 'fields' is not a JSON object")
+    return fields
 
 
 def write_json(path: Path, data: Any) -> Path:

@@ -16,8 +16,8 @@ from studio.core.document import (
     DOCUMENT_JSON,
     Document,
     DocumentError,
-    check_format,
     read_json,
+    stored_fields,
     to_jsonable,
     write_json,
 )
@@ -126,10 +126,7 @@ class LibraryDocument(Document):
 
     @classmethod
     def _from_json(cls, data: dict[str, Any], where: str) -> LibraryDocument:
-        check_format(data, cls.VERSION, f"the library view in {where}")
-        fields = data.get("fields", {})
-        if not isinstance(fields, dict):
-            raise DocumentError(f"{where}: 'fields' is not a JSON object")
+        fields = stored_fields(data, cls.VERSION, f"the library view in {where}", where)
         values: dict[str, Any] = {}
         messages: list[str] = []
         for name, value in fields.items():

@@ -19,8 +19,8 @@ from studio.core.document import (
     DOCUMENT_JSON,
     Document,
     DocumentError,
-    check_format,
     read_json,
+    stored_fields,
     to_jsonable,
     write_json,
 )
@@ -170,10 +170,7 @@ class VideoDocument(Document):
 
     @classmethod
     def _from_json(cls, data: dict[str, Any], where: str) -> VideoDocument:
-        check_format(data, cls.VERSION, f"the video settings in {where}")
-        fields = data.get("fields", {})
-        if not isinstance(fields, dict):
-            raise DocumentError(f"{where}: 'fields' is not a JSON object")
+        fields = stored_fields(data, cls.VERSION, f"the video settings in {where}", where)
         values, messages = _checked(fields)
         doc = cls(**values)
         doc.messages.extend(messages)
