@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -33,9 +33,33 @@ from studio.ui.context import StudioContext
 from studio.ui.jobs import JobHandle
 from studio.ui.widgets.param_form import ParamForm
 
-__all__ = ["PanelBase", "GeneratorPanel"]
+__all__ = ["PanelBase", "GeneratorPanel", "panel_action", "named"]
 
 log = logging.getLogger(__name__)
+
+
+W = TypeVar("W", bound=QWidget)
+
+
+def named(widget: W, name: str, tip: str = "") -> W:
+    """``widget`` with its stable objectName (``<panel>.<action>``) and tooltip."""
+    widget.setObjectName(name)
+    if tip:
+        widget.setToolTip(tip)
+    return widget
+
+
+def panel_action(panel: QWidget, name: str, text: str, keys, slot) -> QAction:
+    """A panel shortcut: a named QAction that works while focus is anywhere inside the panel,
+    nowhere else. ``keys``: one key sequence or a list of them."""
+    act = QAction(text, panel)
+    act.setObjectName(name)
+    sequences = keys if isinstance(keys, list | tuple) else [keys]
+    act.setShortcuts([QKeySequence(k) for k in sequences])
+    act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+    act.triggered.connect(slot)
+    panel.addAction(act)
+    return act
 
 
 class ThinProgressBar(QProgressBar):

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter
+from PySide6.QtCore import QRectF, QSize
+from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from studio.ui.panels.arrange.timeline import TimelineView
+from studio.ui.panels.base import named as _named
+from studio.ui.panels.base import panel_action as action
 
 if TYPE_CHECKING:
     from studio.ui.panels.arrange.panel import ArrangePanel
@@ -41,23 +43,6 @@ LANE_EFFECTS = (
     ("reverb", "Reverb", 0, 1, 0.1, "", "Reverb amount, 0 = off (pedalboard)"),
 )
 MASTER_EFFECTS = ("low_db", "high_db", "compress", "reverb")
-
-
-def action(panel: QWidget, name: str, text: str, keys, slot) -> QAction:
-    """A panel shortcut: works while focus is anywhere inside the panel, nowhere else."""
-    act = QAction(text, panel)
-    act.setObjectName(name)
-    act.setShortcuts([QKeySequence(k) for k in (keys if isinstance(keys, list) else [keys])])
-    act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-    act.triggered.connect(slot)
-    panel.addAction(act)
-    return act
-
-
-def _named(widget, name: str, tip: str):
-    widget.setObjectName(name)
-    widget.setToolTip(tip)
-    return widget
 
 
 def _spin(name: str, tip: str, lo: float, hi: float, step: float, suffix: str = "",

@@ -4,8 +4,6 @@ document."""
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 from PySide6.QtCore import QSize
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -26,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.panels.base import named
 from studio.ui.widgets.param_form import ParamForm
 
 __all__ = [
@@ -39,7 +38,6 @@ __all__ = [
     "MASK_TOOLS",
 ]
 
-W = TypeVar("W", bound=QWidget)
 
 #: (document value, button text, object name, tooltip)
 MASK_TOOLS = (
@@ -48,13 +46,6 @@ MASK_TOOLS = (
     ("eraser", "Eraser", "image.mask_eraser", "Erase the mask (E)"),
     ("lasso", "Lasso", "image.mask_lasso", "Draw a shape to add to the mask (L)"),
 )
-
-
-def named(widget: W, name: str, tip: str = "") -> W:
-    widget.setObjectName(name)
-    if tip:
-        widget.setToolTip(tip)
-    return widget
 
 
 def _button(text: str, name: str, tip: str) -> QPushButton:

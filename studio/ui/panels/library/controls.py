@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -22,29 +21,13 @@ from PySide6.QtWidgets import (
 
 from studio.library.document import ENGINES, KIND_FILTERS, SORTS, VIEW_MODES
 from studio.ui.panels.arrange.send import send_button
+from studio.ui.panels.base import named as _named
+from studio.ui.panels.base import panel_action as action
 
 if TYPE_CHECKING:
     from studio.ui.panels.library.panel import LibraryPanel
 
 __all__ = ["build", "action"]
-
-
-def action(panel: QWidget, name: str, text: str, keys, slot) -> QAction:
-    """A panel shortcut: a named QAction that works while focus is anywhere in the panel."""
-    act = QAction(text, panel)
-    act.setObjectName(name)
-    act.setShortcut(QKeySequence(keys))
-    act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-    act.triggered.connect(slot)
-    panel.addAction(act)
-    return act
-
-
-def _named(widget, name: str, tip: str = ""):
-    widget.setObjectName(name)
-    if tip:
-        widget.setToolTip(tip)
-    return widget
 
 
 def _combo(name: str, tip: str, choices) -> QComboBox:

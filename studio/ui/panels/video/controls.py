@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -23,6 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 from studio.ui.panels.arrange.send import send_button
+from studio.ui.panels.base import named as _named
+from studio.ui.panels.base import panel_action as action
 from studio.ui.panels.video.widgets import VIEW_MODES, VideoView
 from studio.video.document import CAMERA_SIZES
 
@@ -61,26 +62,6 @@ EXPORT_FILTER = (
     "MP4 video, H.264 (*.mp4);;QuickTime, ProRes 4444 with alpha for transparency (*.mov);;"
     "Matroska (*.mkv);;PNG sequence (a folder)"
 )
-
-
-def action(panel: QWidget, name: str, text: str, keys, slot) -> QAction:
-    """A panel shortcut: a named QAction that works while focus is anywhere in the panel.
-    ``keys``: one key sequence or a list of them."""
-    act = QAction(text, panel)
-    act.setObjectName(name)
-    sequences = keys if isinstance(keys, list | tuple) else [keys]
-    act.setShortcuts([QKeySequence(k) for k in sequences])
-    act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-    act.triggered.connect(slot)
-    panel.addAction(act)
-    return act
-
-
-def _named(widget, name: str, tip: str = ""):
-    widget.setObjectName(name)
-    if tip:
-        widget.setToolTip(tip)
-    return widget
 
 
 def _fill(combo: QComboBox, choices) -> None:
