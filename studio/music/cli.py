@@ -111,6 +111,19 @@ def add_parser(sub) -> None:
     e.add_argument("--windows", type=int, help="at most N held-out windows (quick tries)")
     e.add_argument("--device")
     e.add_argument("--json", action="store_true")
+    e.add_argument("--all", action="store_true", help="every model family in one table")
+    e.add_argument(
+        "--continuation",
+        action="store_true",
+        help="continue 8 bars by 4 and infill 4 bars of held-out songs (needs --midi)",
+    )
+    e.add_argument(
+        "--harmonize", action="store_true", help="harmonize held-out melodies (needs --midi)"
+    )
+    e.add_argument("--midi", action="append", help="MIDI folder of the held-out songs")
+    e.add_argument("--pieces", type=int, default=20, help="held-out songs to use (default 20)")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--instruments", help="harmonize voices, the last is the bass")
 
 
 def default_corpus_path() -> Path:
@@ -388,6 +401,10 @@ def _eval(args) -> int:
     from studio.core.jobs import ConsoleContext
     from studio.music.evaluate import evaluate
 
+    if args.all or args.continuation or args.harmonize:
+        from studio.music.evaluate import eval_command
+
+        return eval_command(args)
     corpus = _load_or_build_corpus(args.corpus)
     _train_pieces, held = corpus.split(read_heldout())
     if not held:

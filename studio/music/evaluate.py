@@ -4,13 +4,20 @@ trained on the same tokens, and how often generated notes stay in the requested 
 
 from __future__ import annotations
 
+import json
 import math
+import sys
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from studio.core.jobs import JobContext
+from studio.core.media import DRUM_CHANNEL, MidiClip, Note
 from studio.music.keys import PITCH_NAMES, in_key_rate, parse_key
+from studio.music.metrics import harmony_report, instrument_range, notes_in, track_ranges
 from studio.music.ngram import KneserNey
 from studio.music.tokens import PieceTokens
 from studio.music.training import cross_entropy, heldout_windows
@@ -90,3 +97,359 @@ def evaluate(
     report["seconds"] = round(time.monotonic() - started, 1)
     ctx.progress(1.0, "done")
     return report
+
+
+# -- held-out songs from MIDI folders --------------------------------------------------------------
+@dataclass
+class HeldoutSong:
+    piece_id: str
+    style: str
+    clip: MidiClip
+
+
+def _midi_items(folders: Sequence[str | Path]) -> list[tuple[str, str, str, dict]]:
+    """(path, style, piece id, reader options) of every MIDI file in ``folders``, read the way the
+    corpus reads them (POP909's meter from its index, and so on)."""
+    from studio.music.corpus import user_midi_files
+
+    out = []
+    for item in user_midi_files(folders):
+        if len(item) >= 4:
+            path, style, pid, opts = item[:4]
+            out.append((path, style, pid, json.loads(opts) if isinstance(opts, str) else opts))
+        else:
+            path, style = item[:2]
+            out.append((path, style, str(path), {}))
+    return out
+
+
+def excerpt(clip: MidiClip, first_bar: int, n_bars: int) -> MidiClip | None:
+    """Bars ``first_bar`` .. ``first_bar + n_bars`` of ``clip`` as a clip of their own, starting at
+    beat 0 (notes cut at the end); None when the clip is shorter."""
+    starts = clip.bar_starts(limit=first_bar + n_bars + 1)
+    if len(starts) < first_bar + n_bars:
+        return None
+    lo = starts[first_bar]
+    _, _, last_len = clip.bar_at(starts[first_bar + n_bars - 1])
+    hi = starts[first_bar + n_bars - 1] + last_len
+    notes = []
+    for n in clip.notes:
+        if lo - 1e-9 <= n.start < hi - 1e-9:
+            notes.append(
+                Note(n.start - lo, n.pitch, min(n.end, hi) - n.start, n.velocity, n.channel)
+            )
+    # the meter in force at the start, then the later changes inside the excerpt
+    _, _, length = clip.bar_at(lo)
+    base = (clip.beats_per_bar, clip.beat_unit)
+    for beat, num, den in sorted(clip.meter_changes):
+        if beat <= lo + 1e-9:
+            base = (num, den)
+    changes = [(b - lo, num, den) for b, num, den in clip.meter_changes if lo + 1e-9 < b < hi]
+    return MidiClip(
+        sorted(notes),
+        bpm=clip.bpm,
+        beats_per_bar=base[0],
+        beat_unit=base[1],
+        programs=dict(clip.programs),
+        length=hi - lo,
+        meter_changes=changes,
+        track_names=dict(clip.track_names),
+    )
+
+
+def heldout_songs(
+    folders: Sequence[str | Path], limit: int = 20, bars: int = 12
+) -> list[HeldoutSong]:
+    """Up to ``limit`` held-out songs (the corpus's split, one version per POP909 song) with at
+    least ``bars`` bars from their first note, taken in turn from each style so every set is
+    measured; each is cut to those bars."""
+    from studio.music.corpus import is_heldout
+
+    by_style: dict[str, list[tuple[str, str, dict]]] = {}
+    for path, style, pid, opts in _midi_items(folders):
+        if "/versions/" in pid or not is_heldout(pid):
+            continue
+        by_style.setdefault(style, []).append((path, pid, opts))
+    queues = {s: sorted(items, key=lambda x: x[1]) for s, items in sorted(by_style.items())}
+    out: list[HeldoutSong] = []
+    while len(out) < limit and any(queues.values()):
+        for style, queue in queues.items():
+            if not queue or len(out) >= limit:
+                continue
+            path, pid, opts = queue.pop(0)
+            try:
+                clip = MidiClip.load(path)
+            except Exception:  # noqa: BLE001 - a file that does not read is skipped
+                continue
+            if "meter" in opts:
+                clip.beats_per_bar, clip.beat_unit = (int(x) for x in opts["meter"])
+                clip.meter_changes = []
+            if not clip.notes:
+                continue
+            first = clip.bar_at(min(n.start for n in clip.notes))[0]
+            part = excerpt(clip, first, bars)
+            if part is None or len(part.bar_starts()) < bars:
+                continue
+            starts = part.bar_starts()
+            # every stretch the checks compare must have notes
+            if not notes_in(part.notes, 0.0, starts[4]) or not notes_in(
+                part.notes, starts[4], starts[8]
+            ):
+                continue
+            out.append(HeldoutSong(pid, style, part))
+    return out
+
+
+def _engine_style(engine, style: str) -> str:
+    style_for = getattr(engine.tok, "style_for", None)
+    if style_for is not None:
+        return style_for(style, engine.model.cfg.vocab_size)
+    from studio.music.tokens import STYLES
+
+    return style if style in STYLES[:6] else "other"
+
+
+def _range_checks(
+    new: list[Note], context: list[Note], programs: dict[int, int], margin: int = 4
+) -> tuple[int, int]:
+    """(notes within their track's context range +-margin, notes within their instrument)."""
+    ranges = track_ranges(context)
+    in_prompt = in_gm = 0
+    for n in new:
+        lo, hi = ranges.get(n.channel, (n.pitch, n.pitch))
+        in_prompt += lo - margin <= n.pitch <= hi + margin
+        glo, ghi = instrument_range(programs.get(n.channel, 0), n.channel == DRUM_CHANNEL)
+        in_gm += glo <= n.pitch <= ghi
+    return in_prompt, in_gm
+
+
+def continuation_eval(
+    engine,
+    songs: Sequence[HeldoutSong],
+    seed: int = 0,
+    prompt_bars: int = 8,
+    new_bars: int = 4,
+    ctx: JobContext | None = None,
+) -> dict:
+    """Continue the first ``prompt_bars`` bars of each song by ``new_bars``; infill bars 5-8 of its
+    first 12 between the four on each side. Returns, for ``continue`` and ``infill``, the
+    fractions ``density_within_35pct`` (pieces whose new bars' notes per bar are within 35% of
+    the prompt's last 4 bars, or of the 8 bars around an infill), ``in_prompt_range`` (new notes
+    within their track's range in the prompt +-4 semitones) and ``in_instrument_range``."""
+    from studio.music.engine import MusicRequest
+
+    ctx = ctx or JobContext()
+    report: dict = {"pieces": len(songs), "seed": seed}
+    per_piece: list[dict] = []
+    for mode in ("continue", "infill"):
+        dens_ok = n_pieces = 0
+        in_prompt = in_gm = total = 0
+        for i, song in enumerate(songs):
+            ctx.check_cancelled()
+            ctx.progress((i + (mode == "infill") * len(songs)) / (2 * len(songs)), song.piece_id)
+            style = _engine_style(engine, song.style)
+            starts = song.clip.bar_starts()
+            if mode == "continue":
+                prompt = excerpt(song.clip, 0, prompt_bars)
+                assert prompt is not None
+                req = MusicRequest(mode="continue", clip=prompt, bars=new_bars, style=style)
+                p_starts = prompt.bar_starts()
+                end = prompt.length_beats if prompt.length else p_starts[-1]
+                ref = notes_in(prompt.notes, p_starts[prompt_bars - 4], end)
+                ref_bars = 4
+                context = prompt.notes
+                lo = end
+                hi = math.inf
+            else:
+                req = MusicRequest(mode="infill", clip=song.clip, bar_range=(5, 8), style=style)
+                lo, hi = starts[4], starts[8]
+                context = notes_in(song.clip.notes, 0.0, lo) + notes_in(
+                    song.clip.notes, hi, math.inf
+                )
+                ref, ref_bars = context, 8
+            req.seed = seed
+            try:
+                [out] = engine.run(req)
+            except ValueError as exc:
+                per_piece.append({"piece": song.piece_id, "mode": mode, "error": str(exc)})
+                continue
+            new = notes_in(out.notes, lo, hi)
+            if mode == "continue":
+                new = [n for n in out.notes if n.start >= lo - 1e-9]
+            ref_density = len(ref) / ref_bars
+            new_density = len(new) / new_bars
+            ok = abs(new_density - ref_density) <= 0.35 * ref_density + 1e-9
+            dens_ok += ok
+            n_pieces += 1
+            a, b = _range_checks(new, context, out.programs)
+            in_prompt += a
+            in_gm += b
+            total += len(new)
+            per_piece.append(
+                {
+                    "piece": song.piece_id,
+                    "mode": mode,
+                    "prompt_notes_per_bar": round(ref_density, 2),
+                    "new_notes_per_bar": round(new_density, 2),
+                    "in_prompt_range": round(a / max(1, len(new)), 3),
+                    "in_instrument_range": round(b / max(1, len(new)), 3),
+                }
+            )
+        report[mode] = {
+            "density_within_35pct": round(dens_ok / max(1, n_pieces), 4),
+            "in_prompt_range": round(in_prompt / max(1, total), 4),
+            "in_instrument_range": round(in_gm / max(1, total), 4),
+            "pieces": n_pieces,
+            "new_notes": total,
+        }
+    report["per_piece"] = per_piece
+    ctx.progress(1.0, "done")
+    return report
+
+
+def melody_channel(clip: MidiClip) -> int | None:
+    """The melody: a track named like one, else the melodic channel with the highest mean pitch."""
+    channels = sorted({n.channel for n in clip.notes if n.channel != DRUM_CHANNEL})
+    if not channels:
+        return None
+    for c in channels:
+        if "melody" in clip.track_names.get(c, "").lower():
+            return c
+    return max(channels, key=lambda c: np.mean([n.pitch for n in clip.notes if n.channel == c]))
+
+
+HARMONIZE_VOICES = (40, 41, 42)  # violin, viola, cello: the cello is the bass
+
+
+def harmonize_eval(
+    engine,
+    songs: Sequence[HeldoutSong],
+    seed: int = 0,
+    bars: int = 8,
+    instruments: Sequence[int] = HARMONIZE_VOICES,
+    ctx: JobContext | None = None,
+) -> dict:
+    """Harmonize the melody of each song's first ``bars`` bars with ``instruments`` (the last is
+    the bass) and pool the three figures of :func:`studio.music.metrics.harmony_report`."""
+    from studio.music.engine import MusicRequest
+
+    ctx = ctx or JobContext()
+    judged = good = bass_beats = bass_low = added = inside = pieces = 0
+    per_piece = []
+    for i, song in enumerate(songs):
+        ctx.check_cancelled()
+        ctx.progress(i / max(1, len(songs)), song.piece_id)
+        part = excerpt(song.clip, 0, bars)
+        mel = melody_channel(part) if part else None
+        if part is None or mel is None:
+            continue
+        part.notes = [n for n in part.notes if n.channel == mel]
+        if not part.notes:
+            continue
+        req = MusicRequest(
+            mode="harmonize",
+            clip=part,
+            instruments=list(instruments),
+            melody_channel=mel,
+            style=_engine_style(engine, song.style),
+            seed=seed,
+        )
+        [out] = engine.run(req)
+        new = [n for n in out.notes if n.channel != mel]
+        bass = out.provenance.get("bass_channel")
+        if bass is None:
+            bass = max((n.channel for n in new), default=None)
+        rep = harmony_report(
+            part.notes,
+            new,
+            bass,
+            out.programs,
+            part.bar_starts(),
+            part.bar_length,
+            part.length_beats,
+        )
+        pieces += 1
+        judged += rep["on_beat_notes"]
+        good += round(rep["on_beat_consonant"] * rep["on_beat_notes"])
+        bass_beats += rep["bass_beats"]
+        bass_low += round(rep["bass_lowest"] * rep["bass_beats"])
+        added += rep["added_notes"]
+        inside += round(rep["in_instrument_range"] * rep["added_notes"])
+        per_piece.append({"piece": song.piece_id} | {k: round(v, 3) for k, v in rep.items()})
+    ctx.progress(1.0, "done")
+    return {
+        "pieces": pieces,
+        "seed": seed,
+        "instruments": list(instruments),
+        "on_beat_consonant": round(good / max(1, judged), 4),
+        "bass_lowest": round(bass_low / max(1, bass_beats), 4),
+        "in_instrument_range": round(inside / max(1, added), 4),
+        "on_beat_notes": judged,
+        "added_notes": added,
+        "per_piece": per_piece,
+    }
+
+
+# -- the command -----------------------------------------------------------------------------------
+def _print_section(title: str, rows: dict) -> None:
+    print(title)
+    for k, v in rows.items():
+        if not isinstance(v, (list, dict)):
+            print(f"  {k:30} {v}")
+
+
+def eval_command(args) -> int:
+    """``studio music eval --all | --continuation | --harmonize``."""
+    from studio.core.jobs import ConsoleContext
+    from studio.music.cli import load_engine
+
+    report: dict = {}
+    ctx = ConsoleContext()
+    songs: list[HeldoutSong] = []
+    if args.continuation or args.harmonize:
+        if not args.midi:
+            raise ValueError(
+                "--continuation and --harmonize need --midi DIR: a folder of MIDI files whose "
+                "held-out songs are measured (the corpus's split)"
+            )
+        songs = heldout_songs(args.midi, args.pieces)
+        if not songs:
+            raise ValueError(f"no held-out song of 12 bars or more in {', '.join(args.midi)}")
+    engine = load_engine(args) if (args.continuation or args.harmonize) else None
+    if args.continuation:
+        report["continuation"] = continuation_eval(engine, songs, args.seed, ctx=ctx)
+    if args.harmonize:
+        from studio.music.engine import parse_instruments
+
+        voices = parse_instruments(args.instruments) if args.instruments else HARMONIZE_VOICES
+        report["harmonize"] = harmonize_eval(engine, songs, args.seed, instruments=voices, ctx=ctx)
+    if args.all:
+        report["all"] = eval_all(args, ctx)
+    if args.json:
+        json.dump(report, sys.stdout, indent=2, default=_json_default)
+        print()
+        return 0
+    if "continuation" in report:
+        rep = report["continuation"]
+        print(f"continuation: {rep['pieces']} held-out songs, seed {rep['seed']}")
+        for mode in ("continue", "infill"):
+            _print_section(f" {mode}", rep[mode])
+    if "harmonize" in report:
+        _print_section("harmonize", report["harmonize"])
+    if "all" in report:
+        print_table(report["all"])
+    return 0
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def eval_all(args, ctx: JobContext) -> dict:
+    raise ValueError("eval --all is not ready yet")
+
+
+def print_table(report: dict) -> None:
+    print(json.dumps(report, indent=2, default=_json_default))
