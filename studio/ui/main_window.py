@@ -186,6 +186,9 @@ class MainWindow(QMainWindow):
             "tools.send_to_arrange",
             "Put what the panel in front holds on a new lane of the Arrange panel",
         )  # fmt: skip
+        from studio.ui.dialogs.image_train import add_image_menu
+
+        add_image_menu(self)  # Image ▸ Train a generator…, Train a tagger…
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&Plugins…", self.show_plugins, None, "help.plugins")
         self._action(help_menu, "&About Studio", self.show_about, None, "help.about")

@@ -1,5 +1,5 @@
-"""The Image panel's Generate and History tabs: engines (patterns, diffusers folders, plugins),
-generation as a new layer, and the results history with "reuse parameters"."""
+"""The Image panel's Generate and History tabs: engines (patterns, trained generators, diffusers
+folders, plugins), generation as a new layer, and the results history with "reuse parameters"."""
 
 from __future__ import annotations
 
@@ -30,6 +30,11 @@ class GenerateMixin:
         current = combo.currentData()
         combo.clear()
         combo.addItem("Neural patterns (built in)", "pattern")
+        self._gan_models = {}
+        for model in self._find_generators():
+            key = f"gan:{model.path}"
+            self._gan_models[key] = model
+            combo.addItem(model.title, key)
         for folder in find_diffusion_models(self.context.settings.models_dir()):
             combo.addItem(f"{folder.name} (diffusion)", str(folder))
         for ref in self.context.registry.contributions("image"):
@@ -37,6 +42,48 @@ class GenerateMixin:
                 combo.addItem(f"{ref.title} (plugin)", f"plugin:{ref.id}")
         combo.setCurrentIndex(max(0, combo.findData(current)))
         combo.blockSignals(False)
+
+    def _find_generators(self):
+        from studio.image.gan_models import find_generators
+
+        try:
+            return find_generators(self.context.settings.models_dir(),
+                                   self.context.store.shipped_dir)  # fmt: skip
+        except OSError as exc:  # an unreadable model folder is a message, not a broken panel
+            self.status.setText(f"⚠ generators: {exc}")
+            return []
+
+    def _gan_model(self, key: str):
+        """The generator behind engine ``key`` ("gan:PATH"), read again if it is not listed
+        (a project or a result names a file); None when it is not a generator (a message)."""
+        from studio.image.gan_models import describe
+
+        models = getattr(self, "_gan_models", {})
+        if key in models:
+            return models[key]
+        try:
+            model = describe(key[4:])
+        except ValueError as exc:
+            self.status.setText(f"⚠ {exc}")
+            return None
+        models[key] = model
+        self._gan_models = models
+        combo = self.gen.engine
+        combo.blockSignals(True)
+        combo.addItem(model.title, key)
+        combo.blockSignals(False)
+        return model
+
+    def show_generator(self, path: str | Path) -> bool:
+        """List the trained generator file ``path`` (again) and choose it on the Generate tab."""
+        self.reload_engines()
+        key = f"gan:{Path(path)}"
+        if self._gan_model(key) is None:
+            return False
+        self._on_setting_widget("engine", key)
+        self.show_engine(key)
+        self.tabs.setCurrentIndex(GENERATE_TAB)
+        return True
 
     def choose_model_folder(self) -> None:
         path = files.ask_folder(self, "model", "A diffusers model folder")
@@ -71,12 +118,19 @@ class GenerateMixin:
         if key.startswith("plugin:"):
             ref = self.context.registry.get(key[7:])
             return self.context.registry.generator(ref).params
+        if key.startswith("gan:"):
+            from studio.image.gan_models import gan_params
+
+            model = self._gan_model(key)
+            return gan_params(model) if model is not None else ()
         return tuple(p for p in DIFFUSION_PARAMS if p.name not in ("prompt",))
 
     def show_engine(self, key: str) -> None:
         """Show engine ``key``'s controls with the document's values for it."""
         combo = self.gen.engine
-        if combo.findData(key) < 0 and key != "pattern" and not key.startswith("plugin:"):
+        if combo.findData(key) < 0 and key.startswith("gan:"):
+            self._gan_model(key)  # a generator file a project or a result named
+        elif combo.findData(key) < 0 and key != "pattern" and not key.startswith("plugin:"):
             combo.blockSignals(True)
             self.add_model_folder(key)  # a model folder a project or a result named
             combo.blockSignals(False)
@@ -94,9 +148,15 @@ class GenerateMixin:
         finally:
             self.gen.form.blockSignals(False)
         self.show_form(self.gen.form, self.document.gen_params.get(key, {}))
-        diffusion = key != "pattern" and not key.startswith("plugin:")
-        for w in (self.gen.prompt, self.gen.use_canvas, self.gen.use_mask):
+        diffusion = key != "pattern" and not key.startswith(("plugin:", "gan:"))
+        for w in (self.gen.use_canvas, self.gen.use_mask):
             w.setVisible(diffusion)
+        model = self._gan_model(key) if key.startswith("gan:") else None
+        self.gen.prompt.setVisible(diffusion or (model is not None and model.text))
+        self.gen.prompt.setPlaceholderText(
+            "What to draw: “a red dragon”, “sword”, “happy cat face”" if model is not None
+            else "Prompt (for your diffusion model)"
+        )  # fmt: skip
         if self.tabs.currentWidget() is self.gen:
             QTimer.singleShot(0, self.fit_controls)
 
@@ -127,6 +187,21 @@ class GenerateMixin:
             qualified = "studio/pattern"
         elif key.startswith("plugin:"):
             qualified = key[7:]
+        elif key.startswith("gan:"):
+            from studio.image.gan_models import generate as gan_generate
+
+            model = self._gan_model(key)
+            if model is None:
+                return None
+            request["model"] = str(model.path)
+            if model.text:
+                request["prompt"] = doc.prompt.strip()
+                if not request["prompt"]:
+                    self.status.setText("Type what to draw in the prompt box first.")
+                    return None
+            return self._run(f"Image: generate ({model.name})",
+                             lambda _r, ctx: gan_generate(request, ctx, device),
+                             self._on_generated, "image-gan")  # fmt: skip
         else:
             qualified = "studio/diffusion"
             request["model"] = key
@@ -155,6 +230,8 @@ class GenerateMixin:
         info = dict(image.provenance)
         seed = info.get("params", {}).get("seed")
         engine = str(info.get("engine", "generated")).rpartition("/")[2]
+        if engine == "image-gan" and info.get("model"):
+            engine = Path(str(info["model"])).stem
         name = f"{engine} {seed}" if seed is not None else engine
         self.document.add_layer(image.pixels, name, info, f"Generate {name}", result=True)
         self.status.setText(f"Generated {name}: a new layer (Edit ▸ Undo removes it).")
@@ -211,6 +288,8 @@ class GenerateMixin:
             if row is None:
                 return False
             provenance = self.document.history[row].provenance
+        if provenance.get("engine") == "studio/image-gan":  # gan_models.GAN_ENGINE
+            return self._reuse_generator(provenance)
         kind = self.document.reuse(provenance)
         if kind == "style":
             self.tabs.setCurrentIndex(STYLE_TAB)
@@ -222,6 +301,25 @@ class GenerateMixin:
         else:
             self.status.setText("No generation parameters to reuse in this one.")
         return bool(kind)
+
+    def _reuse_generator(self, provenance: dict) -> bool:
+        """A trained generator's result: its model, class or prompt, seed, count, truncation."""
+        params = dict(provenance.get("params") or {})
+        key = f"gan:{params.pop('model', '')}"
+        if self._gan_model(key) is None:
+            return False
+        prompt = str(params.pop("prompt", "") or "")
+        doc = self.document
+        doc.set_quiet(gen_params={**doc.gen_params, key: {**doc.gen_params.get(key, {}),
+                                                            **params}})  # fmt: skip
+        if prompt:
+            doc.set_quiet(prompt=prompt)
+        doc.set_quiet(engine=key)
+        self.show_engine(key)
+        self.tabs.setCurrentIndex(GENERATE_TAB)
+        self.status.setText("Parameters reused: press Generate (the same seed gives the same "
+                            "pictures).")  # fmt: skip
+        return True
 
     def reuse_from_file(self) -> bool:
         from studio.image.io import read_provenance

@@ -1,0 +1,178 @@
+"""Image ▸ Train a generator… and Train a tagger…, clicked like an artist does: a tiny generator
+trained for seconds on coloured squares made here, its live samples and losses, the model file in
+the model folder, then listed on the Generate tab, drawn as a new layer and undone."""
+
+import tomllib
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QDialog, QPushButton
+
+from studio.ui.dialogs import files
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: on a shared, loaded machine two threads make each step ten times
+    slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def pictures(tmp_path_factory):
+    """Two classes of 12 pictures: a red or a blue square somewhere on white."""
+    root = tmp_path_factory.mktemp("sprites")
+    rng = np.random.default_rng(0)
+    for label, colour in (("fire", (230, 60, 20)), ("water", (20, 90, 230))):
+        (root / label).mkdir()
+        for i in range(12):
+            pic = np.full((24, 24, 3), 255, np.uint8)
+            y, x = rng.integers(0, 12, 2)
+            pic[y : y + 12, x : x + 12] = colour
+            Image.fromarray(pic).save(root / label / f"{i}.png")
+    (root / "water" / "broken.png").write_bytes(b"not a png")
+    return root
+
+
+def _open(window, qtbot, name: str) -> QDialog:
+    window.findChild(QAction, name).trigger()
+    dialog = next(d for d in window.findChildren(QDialog) if d.isVisible())
+    qtbot.waitExposed(dialog)
+    return dialog
+
+
+def _click(dialog, name: str) -> None:
+    button = dialog.findChild(QPushButton, name)
+    assert button is not None and button.isEnabled(), name
+    QTest.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def test_train_a_generator_then_draw_with_it_and_undo(window, qtbot, pictures):
+    dialog = _open(window, qtbot, "image.train_generator")
+    assert dialog.windowTitle() == "Train a generator"
+    files.answer_next(pictures)
+    _click(dialog, "image.train_folder")
+    assert "2 classes: fire (12), water (13)" in dialog.folder_label.text()
+    dialog.minutes.setValue(0.05)  # three seconds
+    dialog.sample_every_s = 0.5  # live grids while it trains
+    samples = []
+    _click(dialog, "image.train_start")
+    assert dialog.findChild(QPushButton, "image.train_stop").isEnabled()
+    dialog.job.partial.connect(lambda v: samples.append(v) if "samples" in v else None)
+    with qtbot.waitSignal(dialog.job.finished, timeout=120_000):
+        pass
+    assert dialog.job.state == "succeeded", dialog.status.text()
+    assert samples, "no sample grid came while it trained"
+    assert len(dialog.loss_plot.steps) > 3 and dialog.loss_plot.steps == sorted(
+        dialog.loss_plot.steps
+    )
+    assert not dialog.samples.pixmap().isNull()
+    status = dialog.status.text()
+    assert "2 classes" in status and "1 unreadable pictures skipped" in status
+    model = window.context.settings.models_dir() / "image-gan" / f"{pictures.name}-modern-32" \
+        ".safetensors"  # fmt: skip
+    assert model.is_file()
+    card = tomllib.loads((model.parent / (model.name + ".card.toml")).read_text())
+    assert card["kind"] == "image-gan" and "--minutes 0.05" in card["command"]
+
+    # the Generate tab lists it; its controls are the classes it learnt
+    panel = window.panels["image"]
+    assert panel.gen.engine.findData(f"gan:{model}") >= 0
+    _click(dialog, "image.train_use")
+    assert panel.gen.engine.currentData() == f"gan:{model}"
+    assert panel.tabs.currentWidget() is panel.gen
+    assert not panel.gen.prompt.isVisible()  # a class-conditional generator takes no prompt
+    panel.gen.form.set_value("label", "water")
+    panel.gen.form.set_value("seed", 7)
+    panel.gen.form.set_value("count", 4)
+    panel.gen.form.set_value("scale", 2)
+    doc = panel.document
+    before = len(doc.layers)
+    QTest.mouseClick(panel.gen.generate, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(panel.job.finished, timeout=60_000):
+        pass
+    assert panel.job.state == "succeeded", panel.status.text()
+    assert len(doc.layers) == before + 1
+    layer = doc.layers[-1]
+    assert layer.pixels.shape[:2] == (2 + 64 + 2, 2 + 4 * 66)  # 4 pictures, 32 px doubled
+    assert layer.pixels[2:66, 2:66, :3].std() > 1  # a drawn picture, not a blank tile
+    assert layer.provenance["params"]["label"] == "water"
+    assert layer.provenance["params"]["seed"] == 7
+    panel.setFocus()
+    window.findChild(QAction, "edit.undo").trigger()
+    assert len(doc.layers) == before
+
+
+def test_the_same_seed_draws_the_same_grid_and_reuse_sets_it_up(window, qtbot, pictures):
+    from studio.image.gan import train_gan
+
+    out = window.context.settings.models_dir() / "image-gan" / "tiny.safetensors"
+    train_gan(pictures, out, steps=2, batch=8, arch="dcgan")
+    panel = window.panels["image"]
+    assert panel.show_generator(out)
+    panel.gen.form.set_value("seed", 3)
+    panel.gen.form.set_value("count", 2)
+    grids = []
+    for _ in range(2):
+        QTest.mouseClick(panel.gen.generate, Qt.MouseButton.LeftButton)
+        with qtbot.waitSignal(panel.job.finished, timeout=60_000):
+            pass
+        grids.append(panel.document.layers[-1].pixels)
+    assert np.array_equal(grids[0], grids[1])
+    panel.gen.form.set_value("seed", 99)
+    assert panel.reuse_parameters(panel.document.layers[-1].provenance)
+    assert panel.gen.form.values()["seed"] == 3
+
+
+def test_stop_ends_training_and_a_bad_folder_is_a_message(window, qtbot, pictures, tmp_path):
+    dialog = _open(window, qtbot, "image.train_generator")
+    files.answer_next(pictures)
+    _click(dialog, "image.train_folder")
+    dialog.minutes.setValue(30)
+    _click(dialog, "image.train_start")
+    with qtbot.waitSignal(dialog.job.progressed, timeout=60_000):
+        pass
+    _click(dialog, "image.train_stop")
+    with qtbot.waitSignal(dialog.job.finished, timeout=60_000):
+        pass
+    assert dialog.job.state == "cancelled"
+    assert dialog.status.text().startswith("Stopped.")
+    assert dialog.start_button.isEnabled()
+
+    lonely = tmp_path / "one"
+    lonely.mkdir()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(lonely / "a.png")
+    files.answer_next(lonely)
+    _click(dialog, "image.train_folder")
+    _click(dialog, "image.train_start")
+    with qtbot.waitSignal(dialog.job.finished, timeout=60_000):
+        pass
+    assert dialog.status.text().startswith("⚠") and "at least 2" in dialog.status.text()
+    assert "Traceback" not in dialog.status.text()
+
+
+def test_train_a_tagger_shows_its_scores_and_confusion_matrix(window, qtbot, pictures):
+    dialog = _open(window, qtbot, "image.train_tagger")
+    files.answer_next(pictures)
+    _click(dialog, "image.tagger_folder")
+    dialog.transfer.setChecked(False)  # the from-scratch CNN alone: seconds
+    dialog.epochs.setValue(4)
+    _click(dialog, "image.tagger_start")
+    with qtbot.waitSignal(dialog.job.finished, timeout=120_000):
+        pass
+    assert dialog.job.state == "succeeded", dialog.status.text()
+    assert dialog.confusion.labels == ["fire", "water"]
+    matrix = np.array(dialog.confusion.matrix)
+    assert matrix.shape == (2, 2) and matrix.sum() == dialog.result.n_test
+    assert "held-out accuracy" in dialog.report.toPlainText()
+    tagger = window.context.settings.models_dir() / "tagger" / f"{pictures.name}.safetensors"
+    assert tagger.is_file()
