@@ -258,10 +258,15 @@ def _cmd_bench(args) -> int:
 def _settings():
     from studio.core.settings import load_settings
 
-    loaded = load_settings()
-    for message in loaded.messages:
-        print(message, file=sys.stderr)
-    return loaded.settings
+    return load_settings().settings  # its messages were printed once by main()
+
+
+def _report_settings() -> None:
+    """Say what is wrong with settings.toml (each bad value by name), once per command."""
+    from studio.core.settings import load_settings
+
+    for message in load_settings().messages:
+        print(f"studio: {message}", file=sys.stderr)
 
 
 def _cmd_models(args) -> int:
@@ -541,8 +546,10 @@ def _project_argv(argv: Sequence[str] | None) -> list[str] | None:
     at = 0
     while at < len(items) and items[at].startswith("-"):
         at += 2 if items[at] == "--open" else 1  # --open takes a value
-    if at < len(items) and items[at] not in COMMANDS and (
-        items[at].endswith(".studio") or Path(items[at], "project.toml").is_file()
+    if (
+        at < len(items)
+        and items[at] not in COMMANDS
+        and (items[at].endswith(".studio") or Path(items[at], "project.toml").is_file())
     ):
         return [*items[:at], "gui", *items[at:]]
     return None if argv is None else items
@@ -560,6 +567,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(format_table(results), flush=True)
         return 0 if all(r.ok for r in results) else 1
     try:
+        if args.command not in (None, "gui", "doctor"):  # the window and doctor show them
+            _report_settings()
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print("studio: interrupted", file=sys.stderr)

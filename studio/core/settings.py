@@ -1,15 +1,14 @@
 """One typed settings object, stored as TOML at ``<user config>/studio/settings.toml``.
 
-The file has a ``schema_version``; older files are migrated step by step (:data:`MIGRATIONS`). A
-file that cannot be read or validated is backed up beside itself and replaced by defaults, with a
-message.
+The file has a ``schema_version``; older files are migrated step by step (:data:`MIGRATIONS`).
+An invalid value is named in a message and only it falls back to its default; a file that cannot
+be read at all gives the defaults with a message. The file is only written by
+:func:`save_settings` (Preferences) and by a schema upgrade (with a message), never silently.
 """
 
 from __future__ import annotations
 
 import shutil
-import time
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -74,6 +73,8 @@ MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v
 def migrate(data: dict[str, Any]) -> dict[str, Any]:
     """Bring raw settings up to :data:`SCHEMA_VERSION`. Raises ValueError on a future version."""
     version = int(data.get("schema_version", 1))
+    if version < 1:
+        raise ValueError(f"schema_version {version} is not one Studio wrote")
     if version > SCHEMA_VERSION:
         raise ValueError(
             f"settings were written by a newer Studio (schema {version} > {SCHEMA_VERSION})"
@@ -96,37 +97,84 @@ class SettingsLoad(BaseModel):
     backup: Path | None = None
 
 
-def load_settings(path: Path | None = None) -> SettingsLoad:
-    """Read settings; never raises for a bad file.
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
-    A missing file gives defaults. An unreadable, invalid or too-new file is copied to
-    ``settings.toml.bad-<timestamp>`` and defaults are used, with a message saying so.
-    """
+
+def _problem(name: str, value: Any, error: dict[str, Any]) -> str:
+    """One line naming the setting, its bad value, what it may be, and what is used instead."""
+    field = Settings.model_fields[name]
+    default = field.get_default(call_default_factory=True)
+    choices = getattr(field.annotation, "__args__", None)
+    if error.get("type") == "literal_error" and choices:
+        allowed = ", ".join(repr(c) for c in choices)
+        what = f"{name} {_shown(value)} is not one of {allowed}"
+    else:
+        what = f"{name} {_shown(value)}: {str(error.get('msg', 'not valid')).lower()}"
+    return f"settings: {what}; using {default!r}"
+
+
+def _validate(data: dict[str, Any]) -> tuple[Settings, list[str]]:
+    """The settings, each invalid value replaced by its default and named in a message."""
+    messages: list[str] = []
+    data = {k: v for k, v in data.items() if k in Settings.model_fields}
+    for _ in range(len(Settings.model_fields) + 1):
+        try:
+            return Settings.model_validate(data), messages
+        except ValidationError as exc:
+            bad: set[str] = set()
+            for error in exc.errors():
+                name = str(error["loc"][0]) if error.get("loc") else ""
+                if name in data and name not in bad:
+                    bad.add(name)
+                    messages.append(_problem(name, data[name], dict(error)))
+            if not bad:
+                break
+            for name in bad:
+                data.pop(name)
+    return Settings(), messages  # not reached: every field has a valid default
+
+
+def load_settings(path: Path | None = None) -> SettingsLoad:
+    """Read settings; never raises for a bad file, and never rewrites it silently.
+
+    A missing file gives defaults. Each invalid value is named in a message and only it falls
+    back to its default ("settings: theme 'purple' is not one of 'light', 'dark'; using
+    'light'"). A file that cannot be read at all (not TOML, nested too deeply, too new) gives the
+    defaults with a message, and is left as it is. An older schema is upgraded in place (with a
+    message, and the old file kept beside it as ``settings.toml.schema-<n>``)."""
+    from studio.core.bounded_toml import TomlError, loads
+
     path = path or settings_path()
     if not path.exists():
         return SettingsLoad(settings=Settings())
     try:
-        with open(path, "rb") as fh:
-            raw = tomllib.load(fh)
-        version = int(raw.get("schema_version", 1))
-        settings = Settings.model_validate(migrate(raw))
-    except (tomllib.TOMLDecodeError, ValidationError, ValueError, TypeError, OSError) as exc:
-        target = path.with_name(f"{path.name}.bad-{time.strftime('%Y%m%d-%H%M%S')}")
-        backup: Path | None = target
-        try:
-            shutil.copy2(path, target)
-        except OSError:
-            backup = None
+        raw = loads(path.read_bytes(), f"the settings file {path}")
+        version = raw.get("schema_version", 1)
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise ValueError(f"schema_version {_shown(version)} is not a whole number")
+        data = migrate(raw)
+    except (TomlError, ValueError, KeyError, OSError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        message = f"Settings file {path} could not be read ({reason}); using defaults."
-        if backup:
-            message += f" The old file was kept as {backup.name}."
-        save_settings(Settings(), path)
-        return SettingsLoad(settings=Settings(), messages=[message], backup=backup)
-    messages = []
-    if version < SCHEMA_VERSION:
-        save_settings(settings, path)
-        messages.append(f"Settings upgraded from schema {version} to {SCHEMA_VERSION}.")
+        reason = reason.removeprefix("settings: ")
+        return SettingsLoad(
+            settings=Settings(),
+            messages=[f"settings: {reason}; using the defaults (the file was left as it is)"],
+        )
+    settings, messages = _validate(data)
+    if version < SCHEMA_VERSION and not messages:
+        backup = path.with_name(f"{path.name}.schema-{version}")
+        try:
+            shutil.copy2(path, backup)
+            save_settings(settings, path)
+            messages.append(
+                f"Settings upgraded from schema {version} to {SCHEMA_VERSION} (the old file "
+                f"is kept as {backup.name})."
+            )
+        except OSError as exc:
+            messages.append(f"settings: could not upgrade {path}: {exc.strerror or exc}")
+        return SettingsLoad(settings=settings, messages=messages, backup=backup)
     return SettingsLoad(settings=settings, messages=messages)
 
 

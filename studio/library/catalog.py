@@ -508,14 +508,19 @@ class Catalog:
             args = (user,)
         return [tuple(r) for r in self.db.execute(sql + " ORDER BY at", args)]  # type: ignore
 
-    def external_item(self, key: str, title: str, artist: str = "", kind: str = "audio") -> int:
-        """An item for a track known only from an imported history (not a file here)."""
-        found = self.db.execute(
-            "SELECT id FROM items WHERE lower(coalesce(title,'')) = lower(?) AND "
-            "lower(coalesce(artist,'')) = lower(?) ORDER BY missing, id LIMIT 1", (title, artist),
-        ).fetchone()  # fmt: skip
-        if found:
-            return int(found[0])
+    def external_item(self, key: str, title: str, artist: str = "", kind: str = "audio",
+                      lookup: bool = True) -> int:  # fmt: skip
+        """An item for a track known only from an imported history (not a file here). With
+        ``lookup``, an item of the same title and artist is used instead (a scan of the table:
+        an import of many tracks keeps its own index and passes False)."""
+        if lookup:
+            found = self.db.execute(
+                "SELECT id FROM items WHERE lower(coalesce(title,'')) = lower(?) AND "
+                "lower(coalesce(artist,'')) = lower(?) ORDER BY missing, id LIMIT 1",
+                (title, artist),
+            ).fetchone()
+            if found:
+                return int(found[0])
         meta = {"title": title, "artist": artist}
         item_id = self._upsert(f"history:{key}", kind, meta, {"source": "imported history"})
         self.db.execute("UPDATE items SET missing = 1 WHERE id = ?", (item_id,))
