@@ -5,7 +5,6 @@ code.
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Literal
 
@@ -21,6 +20,8 @@ __all__ = [
     "ManifestError",
     "read_manifest",
     "parse_manifest",
+    "MAX_MANIFEST_BYTES",
+    "MAX_MANIFEST_DEPTH",
 ]
 
 MANIFEST_NAME = "studio-plugin.toml"
@@ -132,18 +133,28 @@ class Manifest(BaseModel):
         return value
 
 
-def parse_manifest(text: str, source: str = MANIFEST_NAME) -> Manifest:
-    """Validate manifest text. Raises ManifestError with every problem, one per line."""
+#: The bounds a manifest is read within (a manifest of a few plugins is a few KB, 3 levels deep):
+#: a deeper one is refused for its plugin alone, before tomllib could recurse out of the stack.
+MAX_MANIFEST_BYTES = 256 * 1024
+MAX_MANIFEST_DEPTH = 8
+
+
+def parse_manifest(text: str | bytes, source: str = MANIFEST_NAME) -> Manifest:
+    """Validate manifest text (at most :data:`MAX_MANIFEST_BYTES`, nested at most
+    :data:`MAX_MANIFEST_DEPTH` levels). Raises ManifestError with every problem, one per line."""
+    from studio.core.bounded_toml import TomlError, loads
+
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ManifestError(f"{source}: not valid TOML ({exc})") from None
+        data = loads(text, source, max_depth=MAX_MANIFEST_DEPTH, max_dots=MAX_MANIFEST_DEPTH,
+                     max_bytes=MAX_MANIFEST_BYTES)  # fmt: skip
+    except TomlError as exc:
+        raise ManifestError(str(exc)) from None
     try:
         return Manifest.model_validate(data)
     except ValidationError as exc:
         problems = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]) or "manifest"
+        for err in exc.errors()[:20]:
+            where = ".".join(str(p) for p in err["loc"])[:200] or "manifest"
             problems.append(f"{source}: {where}: {err['msg']}")
         raise ManifestError("\n".join(problems)) from None
 
@@ -151,7 +162,8 @@ def parse_manifest(text: str, source: str = MANIFEST_NAME) -> Manifest:
 def read_manifest(path: Path) -> Manifest:
     """Read and validate a manifest file. Raises ManifestError."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"{path}: cannot read manifest ({exc})") from None
-    return parse_manifest(text, str(path))
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_MANIFEST_BYTES + 1)
+    except OSError as exc:
+        raise ManifestError(f"{path}: cannot read manifest ({exc.strerror or exc})") from None
+    return parse_manifest(data, str(path))

@@ -218,6 +218,10 @@ class PluginRegistry:
             except ManifestError as exc:
                 record.status, record.error = Status.INVALID, str(exc)
                 continue
+            except Exception as exc:  # noqa: BLE001 - one plugin's manifest never stops the rest
+                record.status = Status.INVALID
+                record.error = f"its manifest could not be read ({type(exc).__name__}: {exc})"
+                continue
             record.name = record.manifest.plugin.name
             wanted = record.manifest.plugin.api_version
             if not api_compatible(wanted):
