@@ -27,22 +27,29 @@ def _process_age() -> float:
 
 
 def first_paint() -> None:
+    """The way ``studio`` starts (``open_window``): the first paint, then the moment the window is
+    built (context, menus, the panel in front) and ready to use."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from studio.ui.app import create_app, setup_logging
-    from studio.ui.context import StudioContext
-    from studio.ui.main_window import MainWindow
+    from studio.ui.app import add_file_log, create_app, open_window, setup_logging
 
     app = create_app()
-    window = MainWindow(StudioContext.create(), setup_logging(), restore=False, recovery=False)
+    window = open_window(log_handler=setup_logging(file_log=False), restore=False, recovery=False)
+    window.first_painted.connect(add_file_log)
     result = {}
 
     def painted() -> None:
         result["first_paint_s"] = round(_process_age(), 4)
+        # what had been imported when the window painted (none of these should have)
+        heavy = ("numpy", "torch", "onnxruntime", "cv2", "mediapipe", "pydantic", "PIL")
+        result["imported_at_paint"] = [m for m in heavy if m in sys.modules]
+
+    def started() -> None:
+        result["started_s"] = round(_process_age(), 4)
         window.close()
         app.quit()
 
     window.first_painted.connect(painted)
-    window.show()
+    window.started.connect(started)
     app.exec()
     print(json.dumps(result))
 

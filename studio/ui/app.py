@@ -1,9 +1,12 @@
-"""Starting the GUI: logging, the QApplication, the exception hook and the main window."""
+"""Starting the GUI: logging, the QApplication, the exception hook and the main window.
+
+Nothing heavy is imported here: the window paints first (see ``studio.ui.main_window``), then
+makes the StudioContext and builds the panel in front.
+"""
 
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import os
 import sys
 import threading
@@ -14,39 +17,58 @@ from PySide6.QtWidgets import QApplication
 
 from studio import __version__
 from studio.core import paths
-from studio.ui.context import StudioContext
 from studio.ui.main_window import MainWindow
 from studio.ui.theme import apply_theme
 from studio.ui.widgets.log_view import QtLogHandler
 
-__all__ = ["run_gui", "create_app", "setup_logging", "install_exception_hook"]
+__all__ = [
+    "run_gui",
+    "create_app",
+    "open_window",
+    "setup_logging",
+    "add_file_log",
+    "install_exception_hook",
+]
 
 log = logging.getLogger("studio")
 
 
-def setup_logging() -> QtLogHandler:
-    """Log to ``<state>/studio/log/studio.log`` (rotating) and to the Log dock."""
+def setup_logging(file_log: bool = True) -> QtLogHandler:
+    """Log to ``<state>/studio/log/studio.log`` (rotating; ``file_log`` False: later, with
+    ``add_file_log``) and to the Log dock."""
     root = logging.getLogger()
     root.setLevel(logging.INFO)
     for handler in list(root.handlers):
         if isinstance(handler, QtLogHandler):
             root.removeHandler(handler)
+    if file_log:
+        add_file_log()
+    qt_handler = QtLogHandler()
+    root.addHandler(qt_handler)
+    return qt_handler
+
+
+def add_file_log() -> None:
+    """The rotating log file (once). ``studio`` adds it right after the first paint:
+    logging.handlers brings socket, pickle and queue, a dozen modules to import."""
+    import logging.handlers
+
+    root = logging.getLogger()
+    if any(isinstance(h, logging.handlers.RotatingFileHandler) for h in root.handlers):
+        return
     try:
         folder = paths.log_dir()
         folder.mkdir(parents=True, exist_ok=True)
         file_handler = logging.handlers.RotatingFileHandler(
             folder / "studio.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"
         )
-        file_handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
-        )
-        if not any(isinstance(h, logging.handlers.RotatingFileHandler) for h in root.handlers):
-            root.addHandler(file_handler)
     except OSError as exc:
         print(f"studio: cannot write the log file ({exc})", file=sys.stderr)
-    qt_handler = QtLogHandler()
-    root.addHandler(qt_handler)
-    return qt_handler
+        return
+    file_handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
+    )
+    root.addHandler(file_handler)
 
 
 class _ErrorRelay(QObject):
@@ -75,7 +97,11 @@ def install_exception_hook(window: MainWindow) -> None:
 
 
 def create_app(argv: list[str] | None = None) -> QApplication:
-    app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
+    app = QApplication.instance()
+    if app is None:
+        # Fusion chosen here, in C++, costs nothing before the first paint (see apply_theme).
+        app = QApplication([*(argv or [sys.argv[0]]), "-style", "Fusion"])
+        app.setProperty("studio_style", "Fusion")
     app.setApplicationName("Studio")
     app.setOrganizationName("studio")
     app.setApplicationVersion(__version__)
@@ -91,8 +117,43 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
+def saved_theme() -> str:
+    """The theme in the settings file, read without the settings model or a TOML parser
+    (pydantic and tomllib cost a tenth of a second before the first paint); the window checks it
+    against the real settings once they are loaded. "light" when there is none."""
+    try:  # settings.settings_path(); written by tomli_w: a top-level ``theme = "dark"`` line
+        text = (paths.config_dir() / "settings.toml").read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return "light"
+    for line in text.splitlines():
+        if line.startswith("["):  # the top-level keys come before the first table
+            break
+        key, _, value = line.partition("=")
+        if key.strip() == "theme":
+            return "dark" if value.strip().strip("\"'") == "dark" else "light"
+    return "light"
+
+
+def open_window(
+    safe_mode: bool = False, panel: str | None = None, restore: bool = True,
+    recovery: bool = True, log_handler: QtLogHandler | None = None,
+) -> MainWindow:  # fmt: skip
+    """Show the main window the fast way: it paints with a placeholder in each dock, then makes
+    the context and builds the panel in front (``window.started`` says when it is done)."""
+    if saved_theme() == "dark":  # light is Fusion's own palette: set after the first paint
+        apply_theme(QApplication.instance(), "dark")
+    window = MainWindow(None, log_handler, restore=restore, recovery=recovery, safe_mode=safe_mode)
+    install_exception_hook(window)
+    if panel:
+        window.raise_panel(panel)
+    window.show()
+    return window
+
+
 def run_gui(
-    safe_mode: bool = False, panel: str | None = None, quit_after: float | None = None,
+    safe_mode: bool = False,
+    panel: str | None = None,
+    quit_after: float | None = None,
     project: str | None = None,
 ) -> int:
     """Open the main window and run the event loop. Returns the exit status."""
@@ -100,19 +161,19 @@ def run_gui(
     lock = _single_instance_lock()
     if lock is None:
         return 3
-    handler = setup_logging()
-    context = StudioContext.create(safe_mode=safe_mode)
-    apply_theme(app, context.settings.theme)
-    window = MainWindow(context, handler)
-    install_exception_hook(window)
-    if panel:
-        window.raise_panel(panel)
-    window.show()
-    if project:
-        window.projects.open_path(project)
-    log.info("Studio %s started%s", __version__, " in safe mode" if safe_mode else "")
-    # Print once the window has painted, so scripts and tests can wait for a real window.
-    window.first_painted.connect(lambda: print("studio: window shown", flush=True))
+    handler = setup_logging(file_log=False)
+    window = open_window(safe_mode, panel, log_handler=handler)
+    window.first_painted.connect(add_file_log)  # before the window builds (and logs)
+
+    def started() -> None:
+        if project:
+            window.projects.open_path(project)
+        log.info("Studio %s started%s", __version__, " in safe mode" if safe_mode else "")
+        # Printed once the window has painted and is built, so scripts and tests can wait for
+        # a real window.
+        print("studio: window shown", flush=True)
+
+    window.started.connect(started)
     if quit_after is not None:
         QTimer.singleShot(int(quit_after * 1000), window.close)
     _close_on_signals(window)

@@ -81,7 +81,15 @@ def _is_part_of_another(widget: QWidget) -> bool:
     return False
 
 
+def _build_all(window: QMainWindow) -> None:
+    """Panels are built on first show; every control is listed, so build them all."""
+    build = getattr(window, "build_all_panels", None)
+    if build is not None:
+        build()
+
+
 def interactive_widgets(window: QMainWindow) -> list[QWidget]:
+    _build_all(window)
     found = []
     for widget in window.findChildren(QWidget):
         if not isinstance(widget, _INTERACTIVE) or _is_part_of_another(widget):
@@ -102,6 +110,7 @@ def _parent_widget_of(action: QAction) -> QWidget | None:
 
 def controls(window: QMainWindow) -> list[Control]:
     """Every named action and interactive widget, sorted by name."""
+    _build_all(window)
     out: dict[str, Control] = {}
     for action in window.findChildren(QAction):
         if not action.objectName() or action.isSeparator() or _qt_own(action.objectName()):
@@ -125,6 +134,7 @@ def controls(window: QMainWindow) -> list[Control]:
 def shortcut_scopes(window: QMainWindow) -> list[tuple[str, str, str]]:
     """(key sequence, scope, owner name) of every QAction and QShortcut in the window. The scope
     is "window" for window-wide shortcuts, else the panel that holds the widget they belong to."""
+    _build_all(window)
     rows = []
     for action in window.findChildren(QAction):
         for keys in action.shortcuts():
@@ -156,7 +166,7 @@ def markdown(window: QMainWindow) -> str:
         "",
         "Every control of the main window has a stable name, `<panel>.<action>` (or "
         "`<menu>.<action>` for the menus). Tests and scripts find them by that name "
-        "(`window.findChild(QWidget, \"music.generate\")`). A generator's own parameters are "
+        '(`window.findChild(QWidget, "music.generate")`). A generator\'s own parameters are '
         "built from its specs and named `param_<name>` inside the panel.",
         "",
         "Made by `python -m studio.ui.controls docs/controls.md`; a test fails when a control is "
@@ -170,8 +180,12 @@ def markdown(window: QMainWindow) -> str:
         items = by_scope.get(scope)
         if not items:
             continue
-        lines += [f"## {'Menus and docks' if scope == 'window' else scope.title()}", "",
-                  "| Name | Kind | Text | Shortcut | What it does |", "|---|---|---|---|---|"]
+        lines += [
+            f"## {'Menus and docks' if scope == 'window' else scope.title()}",
+            "",
+            "| Name | Kind | Text | Shortcut | What it does |",
+            "|---|---|---|---|---|",
+        ]
         for c in items:
             tip = c.tip.replace("|", "\\|").replace("\n", " ")
             text = c.text.replace("|", "\\|").replace("\n", " ")

@@ -1,11 +1,20 @@
-"""The main window: five dockable panels, the Jobs and Log docks, menus and the status bar."""
+"""The main window: six dockable panels, the Jobs and Log docks, menus and the status bar.
+
+Start-up paints first and builds after: ``MainWindow(context=None)`` (what ``studio`` runs) shows
+the docks with a placeholder each, paints, and only then makes the StudioContext (settings,
+plugins, the job runner), the menus and the panel in front. Every other panel is built the first
+time its dock is shown or ``window.panels[id]`` is asked for, so no panel's code, no engine and no
+numpy is imported before the first paint. ``MainWindow(context)`` (tests, ``studio shot``)
+builds the same way but at once, without waiting for a paint.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -19,15 +28,15 @@ from PySide6.QtWidgets import (
 
 from studio import __version__
 from studio.core import paths
-from studio.core.jobs import JobSpec
 from studio.ui._window_jobs import detect_device_job as _detect_device
 from studio.ui._window_jobs import run_core_benchmark as _run_core_benchmark
-from studio.ui.context import StudioContext
-from studio.ui.jobs import JobHandle
-from studio.ui.panels import PANEL_IDS, panel_classes
+from studio.ui.panels import PANEL_IDS, PANEL_TITLES, panel_class
 from studio.ui.theme import apply_theme
-from studio.ui.widgets.jobs_view import JobsView
 from studio.ui.widgets.log_view import LogView, QtLogHandler
+
+if TYPE_CHECKING:
+    from studio.ui.context import StudioContext
+    from studio.ui.jobs import JobHandle
 
 __all__ = ["MainWindow"]
 
@@ -35,50 +44,127 @@ log = logging.getLogger(__name__)
 STATE_VERSION = 1
 
 
+class _Panels(dict):
+    """Panel id -> panel, for the panels built so far. Asking for one not built yet
+    (``window.panels["video"]``) builds it; iterating sees only the built ones, so closing the
+    window or opening a project never builds a panel nobody looked at."""
+
+    def __init__(self, build) -> None:
+        super().__init__()
+        self._build = build
+
+    def __missing__(self, panel_id: str):
+        if panel_id not in PANEL_IDS:
+            raise KeyError(panel_id)
+        return self._build(panel_id)
+
+
+def _placeholder(text: str) -> QWidget:
+    from PySide6.QtCore import Qt
+
+    label = QLabel(text)
+    label.setObjectName("panel_placeholder")
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setEnabled(False)
+    return label
+
+
 class MainWindow(QMainWindow):
     first_painted = Signal()
+    # The context, the menus and the visible panels exist: the window is ready to use.
+    started = Signal()
 
     def __init__(
-        self, context: StudioContext, log_handler: QtLogHandler | None = None, restore: bool = True,
-        recovery: bool = True,
+        self, context: StudioContext | None = None, log_handler: QtLogHandler | None = None,
+        restore: bool = True, recovery: bool = True, safe_mode: bool = False,
     ) -> None:  # fmt: skip
+        """``context`` None: paint first, then make the context (``safe_mode``) and build."""
         super().__init__()
-        self.context = context
-        self.setWindowTitle(f"Studio {__version__}" + (" — safe mode" if context.safe_mode else ""))
-        # (the project controller sets the title with the project's name once the panels exist)
+        self.context: StudioContext = context  # type: ignore[assignment]  # set by _start
+        self._safe_mode = context.safe_mode if context is not None else safe_mode
+        self._recovery = recovery
+        self._restore = restore
+        self.setWindowTitle(f"Studio {__version__}" + (" — safe mode" if self._safe_mode else ""))
+        # (the project controller sets the title with the project's name once it exists)
         self.setObjectName("main_window")
-        self.setDockNestingEnabled(True)
-        self.setTabPosition(
-            Qt.DockWidgetArea.AllDockWidgetAreas,
-            self.tabPosition(Qt.DockWidgetArea.TopDockWidgetArea),
-        )
         self._painted = False
+        self._started = False
+        self._closed = False
+        self._building: set[str] = set()
+        self._front: str | None = None
+        self._asked_front: str | None = None
         self._device_job: JobHandle | None = None
         self.bench_job: JobHandle | None = None
         self._own_log_handler = log_handler is None
         self.log_handler = log_handler or QtLogHandler()
         if self._own_log_handler:
             logging.getLogger().addHandler(self.log_handler)
-
-        # No central widget: every panel is a dock, and the dock areas share the window.
-
-        self.panels: dict[str, QWidget] = {}
+        self.panels: dict[str, QWidget] = _Panels(self._build_panel)
         self.panel_docks: dict[str, QDockWidget] = {}
+        self._layout_restored = False
+        self._bottom_height = int(self._qsettings().value("bottom_height", 0) or 0)
+
+        # What paints first: the menu bar, the status bar and the window's restored size. The
+        # docks come right after (touching any Qt.* enum builds all 96 of the Qt namespace's
+        # enum classes in Python, a tenth of a second on a busy machine), then the panel in front.
+        self._menus = {}
+        for key, title in (("file", "&File"), ("edit", "&Edit"), ("view", "&View"),
+                           ("tools", "&Tools"), ("help", "&Help")):  # fmt: skip
+            self._menus[key] = self.menuBar().addMenu(title)
+        self._menus["file"].setObjectName("menu.file")
+        self._menus["edit"].setObjectName("menu.edit")
+        self._build_status_bar()
+        self.setCentralWidget(QWidget())  # until the docks exist
+        geometry = self._qsettings().value("geometry") if restore else None
+        if geometry is not None:
+            self._layout_restored = self.restoreGeometry(geometry)
+        if context is not None:
+            self._start(context)
+        else:
+            self.statusBar().showMessage("Starting…")
+
+    def _start_after_paint(self) -> None:
+        """The first paint is on screen: make the context and build what is visible."""
+        if self._closed or self._started:
+            return
+        from studio.ui.context import StudioContext
+
+        context = StudioContext.create(safe_mode=self._safe_mode)
+        app = QApplication.instance()
+        if app.property("studio_theme") != context.settings.theme:
+            apply_theme(app, context.settings.theme)
+        self.statusBar().clearMessage()
+        self._start(context)
+
+    def _build_docks(self) -> None:
+        """Every panel's dock (a placeholder in each until the panel is built), Jobs and Log,
+        then the saved dock layout."""
+        from PySide6.QtCore import Qt
+
+        from studio.ui.widgets.jobs_view import JobsView
+
+        self.setDockNestingEnabled(True)
+        self.setTabPosition(
+            Qt.DockWidgetArea.AllDockWidgetAreas,
+            self.tabPosition(Qt.DockWidgetArea.TopDockWidgetArea),
+        )
+        # No central widget: every panel is a dock, and the dock areas share the window.
+        central = self.takeCentralWidget()
+        if central is not None:
+            central.deleteLater()
         first: QDockWidget | None = None
-        for panel_id, cls in panel_classes().items():
-            panel = cls(context)
-            dock = QDockWidget(cls.title, self)
+        for panel_id in PANEL_IDS:
+            dock = QDockWidget(PANEL_TITLES[panel_id], self)
             dock.setObjectName(f"dock_{panel_id}")
-            dock.setWidget(panel)
+            dock.setWidget(_placeholder(f"Opening {PANEL_TITLES[panel_id]}…"))
             self.addDockWidget(Qt.DockWidgetArea.TopDockWidgetArea, dock)
             if first is None:
                 first = dock
             else:
                 self.tabifyDockWidget(first, dock)
-            self.panels[panel_id] = panel
             self.panel_docks[panel_id] = dock
 
-        self.jobs_view = JobsView(context.runner)
+        self.jobs_view = JobsView(self.context.runner)
         self.jobs_dock = QDockWidget("Jobs", self)
         self.jobs_dock.setObjectName("dock_jobs")
         self.jobs_dock.setWidget(self.jobs_view)
@@ -90,25 +176,34 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
         self.tabifyDockWidget(self.jobs_dock, self.log_dock)
         self.jobs_dock.raise_()
-        self._layout_restored = False
         # Jobs and Log start small and keep their height; the panels take the rest.
-        self._keep_bottom_height(int(QSettings(str(paths.config_dir() / "window.ini"),
-                                      QSettings.Format.IniFormat).value("bottom_height", 0) or 0))
+        self._keep_bottom_height(self._bottom_height)
+        self.raise_panel("music")
+        if self._restore:
+            state = self._qsettings().value("state")
+            if state is not None:
+                self._layout_restored = (
+                    self.restoreState(state, STATE_VERSION) and self._layout_restored
+                )
+        if self._asked_front is not None:
+            self.raise_panel(self._asked_front)
 
+    def _start(self, context: StudioContext) -> None:
         from studio.ui.project_controller import ProjectController
 
-        self.projects = ProjectController(self, recovery=recovery)
-        self._front: str | None = None
+        self.context = context
+        self._build_docks()
+        self.projects = ProjectController(self, recovery=self._recovery)
         self._build_menus()
-        self._build_status_bar()
-        self.raise_panel("music")
-        if restore:
-            self._layout_restored = self.restore_layout()
+        self.device_label.setText(context.device_text)
+        self.context.runner.submitted.connect(self._on_runner_submitted)
+        self._started = True
+        self._build_visible_panels()
         for dock in self.panel_docks.values():
             dock.visibilityChanged.connect(self._on_dock_visibility_changed)
         QApplication.instance().focusChanged.connect(self._on_app_focus_changed)
         self.projects.connect_initial()
-        if recovery:
+        if self._recovery:
             self.projects.offer_recovery()
 
         for message in context.messages:
@@ -128,6 +223,51 @@ class MainWindow(QMainWindow):
         self._memory_timer.start()
         self._on_memory_timer_timeout()
         QTimer.singleShot(0, self.detect_device)
+        self.started.emit()
+
+    @property
+    def is_started(self) -> bool:
+        return self._started
+
+    # -- panels, built on first show ---------------------------------------------------------------
+    def _build_panel(self, panel_id: str) -> QWidget:
+        """Build panel ``panel_id`` into its dock (the placeholder goes). Raises KeyError before
+        the window has started (there is no context to build it with yet)."""
+        if not self._started or panel_id in self._building:
+            raise KeyError(f"panel {panel_id!r} is not built yet")
+        self._building.add(panel_id)
+        try:
+            panel = panel_class(panel_id)(self.context)
+            dict.__setitem__(self.panels, panel_id, panel)
+            dock = self.panel_docks[panel_id]
+            placeholder = dock.widget()
+            dock.setWidget(panel)
+            if placeholder is not None:
+                placeholder.deleteLater()
+            if hasattr(self, "projects"):
+                self.projects.attach(panel_id, panel)
+        finally:
+            self._building.discard(panel_id)
+        log.debug("built the %s panel", panel_id)
+        return panel
+
+    def _dock_on_screen(self, dock: QDockWidget) -> bool:
+        return dock.isVisible() and not dock.widget().visibleRegion().isEmpty()
+
+    def _build_visible_panels(self) -> None:
+        """The front panel and every panel whose dock shows (a saved layout may show several)."""
+        if self._front is not None:
+            self.panels[self._front]  # noqa: B018  (builds it)
+        for panel_id, dock in self.panel_docks.items():
+            if panel_id not in self.panels and (
+                self._dock_on_screen(dock) or (dock.isFloating() and dock.isVisible())
+            ):
+                self.panels[panel_id]  # noqa: B018
+
+    def build_all_panels(self) -> None:
+        """Build every panel now (``studio shot``, tests that walk all controls)."""
+        for panel_id in PANEL_IDS:
+            self.panels[panel_id]  # noqa: B018
 
     # -- building ----------------------------------------------------------------------------------
     def _action(self, menu, text: str, slot, shortcut=None, name: str | None = None,
@@ -145,18 +285,15 @@ class MainWindow(QMainWindow):
         return action
 
     def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        file_menu.setObjectName("menu.file")
+        file_menu = self._menus["file"]
         self.projects.build_file_menu(file_menu)
         self._action(file_menu, "&Quit", self.close, "Ctrl+Q", "file.quit")
-        edit_menu = bar.addMenu("&Edit")
-        edit_menu.setObjectName("menu.edit")
+        edit_menu = self._menus["edit"]
         self.projects.build_edit_menu(edit_menu)
         self._action(
             edit_menu, "&Preferences…", self.show_preferences, "Ctrl+,", "edit.preferences"
         )
-        view_menu = bar.addMenu("&View")
+        view_menu = self._menus["view"]
         for index, panel_id in enumerate(PANEL_IDS, start=1):
             self._action(
                 view_menu,
@@ -169,7 +306,7 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.jobs_dock.toggleViewAction())
         view_menu.addAction(self.log_dock.toggleViewAction())
         self._action(view_menu, "Reset layout", self.reset_layout, None, "view.reset_layout")
-        tools = bar.addMenu("&Tools")
+        tools = self._menus["tools"]
         self.bench_action = self._action(
             tools, "&Benchmark (core)", self.run_benchmark, None, "tools.benchmark"
         )
@@ -189,12 +326,12 @@ class MainWindow(QMainWindow):
         from studio.ui.dialogs.image_train import add_image_menu
 
         add_image_menu(self)  # Image ▸ Train a generator…, Train a tagger…
-        help_menu = bar.addMenu("&Help")
+        help_menu = self._menus["help"]
         self._action(help_menu, "&Plugins…", self.show_plugins, None, "help.plugins")
         self._action(help_menu, "&About Studio", self.show_about, None, "help.about")
 
     def _build_status_bar(self) -> None:
-        self.device_label = QLabel(self.context.device_text)
+        self.device_label = QLabel("Device: detecting…")
         self.device_label.setObjectName("device_label")
         self.memory_label = QLabel()
         self.memory_label.setObjectName("memory_label")
@@ -203,7 +340,6 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.jobs_label)
         status.addPermanentWidget(self.memory_label)
         status.addPermanentWidget(self.device_label)
-        self.context.runner.submitted.connect(self._on_runner_submitted)
 
     # -- layout ------------------------------------------------------------------------------------
     @staticmethod
@@ -218,6 +354,7 @@ class MainWindow(QMainWindow):
         qs.sync()
 
     def restore_layout(self) -> bool:
+        """Put back the saved window geometry and dock layout (True when both came back)."""
         qs = self._qsettings()
         geometry, state = qs.value("geometry"), qs.value("state")
         restored = False
@@ -228,6 +365,8 @@ class MainWindow(QMainWindow):
         return restored
 
     def reset_layout(self) -> None:
+        from PySide6.QtCore import Qt
+
         for dock in (*self.panel_docks.values(), self.jobs_dock, self.log_dock):
             dock.setFloating(False)
             dock.show()
@@ -241,7 +380,9 @@ class MainWindow(QMainWindow):
 
     def current_panel(self):
         """The panel in front: the one the artist last worked in (focus or raised), if its dock
-        is still visible; else the first visible one."""
+        is still visible; else the first visible one. None before the window has started."""
+        if not self._started:
+            return None
         if self._front is not None:
             dock = self.panel_docks[self._front]
             if dock.isVisible() and not dock.widget().visibleRegion().isEmpty():
@@ -279,6 +420,9 @@ class MainWindow(QMainWindow):
         return send_from(panel, panel.panel_id, item)
 
     def raise_panel(self, panel_id: str) -> None:
+        if not self.panel_docks:  # before the docks exist: raised once they do
+            self._asked_front = panel_id
+            return
         dock = self.panel_docks[panel_id]
         dock.show()
         dock.raise_()
@@ -296,6 +440,8 @@ class MainWindow(QMainWindow):
         if visible:
             for panel_id, d in self.panel_docks.items():
                 if d is dock:
+                    if panel_id not in self.panels:  # first show: build it now
+                        self.panels[panel_id]  # noqa: B018
                     self._set_front(panel_id)
 
     def _on_app_focus_changed(self, _old, new) -> None:
@@ -311,6 +457,8 @@ class MainWindow(QMainWindow):
     def detect_device(self) -> JobHandle | None:
         if self.context.runner.closed:  # the window closed before this queued call ran
             return None
+        from studio.core.jobs import JobSpec
+
         settings = self.context.settings
         spec = JobSpec(
             "Detect compute device",
@@ -338,6 +486,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Could not set up torch: {message}", 15000)
 
     def run_benchmark(self) -> JobHandle:
+        from studio.core.jobs import JobSpec
+
         self.bench_job = self.context.runner.submit(
             JobSpec("Benchmark: core", _run_core_benchmark, None, key="app.bench")
         )
@@ -446,7 +596,8 @@ class MainWindow(QMainWindow):
 
     # -- Qt overrides ------------------------------------------------------------------------------
     def _bottom_views(self):
-        return (self.jobs_view, self.log_view)
+        return tuple(v for v in (getattr(self, "jobs_view", None), getattr(self, "log_view", None))
+                     if v is not None)  # fmt: skip
 
     def mousePressEvent(self, event) -> None:
         # Dock separators belong to the window: while one is dragged, Jobs and Log may grow.
@@ -458,6 +609,8 @@ class MainWindow(QMainWindow):
         # The height the artist dragged Jobs and Log to is the one they keep; every other pixel,
         # also when the window grows, goes to the panels.
         super().mouseReleaseEvent(event)
+        if not self._started:
+            return
         bottom = self.jobs_dock if self.jobs_dock.isVisible() else self.log_dock
         height = bottom.widget().height() if bottom.isVisible() and not bottom.isFloating() else 0
         self._keep_bottom_height(height)
@@ -474,8 +627,16 @@ class MainWindow(QMainWindow):
         if not self._painted:
             self._painted = True
             self.first_painted.emit()
+            if not self._started:  # MainWindow(None): now make the context and build
+                QTimer.singleShot(0, self._start_after_paint)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._closed = True
+        if not self._started:  # closed before it was built: nothing runs, no layout to save
+            if self._own_log_handler:
+                logging.getLogger().removeHandler(self.log_handler)
+            super().closeEvent(event)
+            return
         self.projects.autosave_timer.stop()
         with contextlib.suppress(RuntimeError, TypeError):
             QApplication.instance().focusChanged.disconnect(self._on_app_focus_changed)

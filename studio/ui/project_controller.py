@@ -89,20 +89,50 @@ class ProjectController(QObject):
     # -- menus -------------------------------------------------------------------------------------
     def build_file_menu(self, menu: QMenu) -> None:
         act = self.window._action
-        act(menu, "&New Project", self.new_project, QKeySequence.StandardKey.New, "file.new",
-            "Start an empty project (asks about unsaved changes first)")
-        act(menu, "&Open Project…", self.open_dialog, QKeySequence.StandardKey.Open, "file.open",
-            "Open a project folder (NAME.studio)")
+        act(
+            menu,
+            "&New Project",
+            self.new_project,
+            QKeySequence.StandardKey.New,
+            "file.new",
+            "Start an empty project (asks about unsaved changes first)",
+        )
+        act(
+            menu,
+            "&Open Project…",
+            self.open_dialog,
+            QKeySequence.StandardKey.Open,
+            "file.open",
+            "Open a project folder (NAME.studio)",
+        )
         self.recent_menu = menu.addMenu("Open &Recent")
         self.recent_menu.setObjectName("file.open_recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         menu.addSeparator()
-        act(menu, "&Save Project", self.save, QKeySequence.StandardKey.Save, "file.save",
-            "Save every panel's document into the project folder")
-        act(menu, "Save Project &As…", self.save_as_dialog, "Ctrl+Shift+S", "file.save_as",
-            "Save the project under a new name or folder")
-        act(menu, "&Close Project", self.close_project, "Ctrl+W", "file.close",
-            "Close the project and start an empty one")
+        act(
+            menu,
+            "&Save Project",
+            self.save,
+            QKeySequence.StandardKey.Save,
+            "file.save",
+            "Save every panel's document into the project folder",
+        )
+        act(
+            menu,
+            "Save Project &As…",
+            self.save_as_dialog,
+            "Ctrl+Shift+S",
+            "file.save_as",
+            "Save the project under a new name or folder",
+        )
+        act(
+            menu,
+            "&Close Project",
+            self.close_project,
+            "Ctrl+W",
+            "file.close",
+            "Close the project and start an empty one",
+        )
         menu.addSeparator()
 
     def build_edit_menu(self, menu: QMenu) -> None:
@@ -124,17 +154,10 @@ class ProjectController(QObject):
         if old is not project:
             old.close()
         self.context.project = project
-        for panel_id, panel in self.window.panels.items():
-            set_document = getattr(panel, "set_document", None)
-            if set_document is None:
-                continue
-            try:
-                doc = project.document(panel_id)
-            except (ProjectError, ImportError, AttributeError):  # a panel without a document
-                continue
-            doc.undo_stack.changed.connect(self.update_undo_actions)
-            doc.changed.connect(self._on_document_changed)
-            set_document(doc)
+        for doc in project.documents.values():  # also those of panels not built yet
+            self._follow(doc)
+        for panel_id, panel in list(self.window.panels.items()):  # the panels built so far
+            self.attach(panel_id, panel)
         self._autosaved = {}
         self.update_title()
         self.update_undo_actions()
@@ -142,6 +165,29 @@ class ProjectController(QObject):
             log.warning(message)
         if project.messages:
             self.window.statusBar().showMessage("⚠ " + project.messages[0], 15000)
+
+    def attach(self, panel_id: str, panel) -> None:
+        """Show the open project's document in ``panel`` (just built, or after an install) and
+        follow its changes (title, Undo/Redo)."""
+        set_document = getattr(panel, "set_document", None)
+        if set_document is None:
+            return
+        try:
+            doc = self.context.project.document(panel_id)
+        except (ProjectError, ImportError, AttributeError):  # a panel without a document
+            return
+        self._follow(doc)
+        if panel.document is not doc:
+            set_document(doc)
+        self.update_undo_actions()
+
+    def _follow(self, doc) -> None:
+        for signal, slot in (
+            (doc.undo_stack.changed, self.update_undo_actions),
+            (doc.changed, self._on_document_changed),
+        ):
+            signal.disconnect(slot, missing_ok=True)  # once, however often it is attached
+            signal.connect(slot)
 
     def connect_initial(self) -> None:
         """Called once the panels exist: follow the documents they were built with."""
@@ -475,4 +521,3 @@ class ProjectController(QObject):
         action = self.sender()
         if isinstance(action, QAction):
             self.open_path(action.data())
-

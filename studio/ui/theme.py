@@ -9,31 +9,35 @@ __all__ = ["apply_theme", "THEMES"]
 
 THEMES = ("light", "dark")
 
+# Role names, not QPalette enums: PySide6 builds an enum class the first time it is touched, and
+# this module is imported before the window's first paint.
 _DARK = {
-    QPalette.ColorRole.Window: "#2b2d31",
-    QPalette.ColorRole.WindowText: "#e6e6e6",
-    QPalette.ColorRole.Base: "#1f2023",
-    QPalette.ColorRole.AlternateBase: "#2f3136",
-    QPalette.ColorRole.ToolTipBase: "#3a3d42",
-    QPalette.ColorRole.ToolTipText: "#f0f0f0",
-    QPalette.ColorRole.Text: "#e6e6e6",
-    QPalette.ColorRole.Button: "#35383d",
-    QPalette.ColorRole.ButtonText: "#e6e6e6",
-    QPalette.ColorRole.BrightText: "#ff6b6b",
-    QPalette.ColorRole.Highlight: "#4c8bf5",
-    QPalette.ColorRole.HighlightedText: "#ffffff",
-    QPalette.ColorRole.Link: "#7aa7ff",
-    QPalette.ColorRole.PlaceholderText: "#8a8d93",
+    "Window": "#2b2d31",
+    "WindowText": "#e6e6e6",
+    "Base": "#1f2023",
+    "AlternateBase": "#2f3136",
+    "ToolTipBase": "#3a3d42",
+    "ToolTipText": "#f0f0f0",
+    "Text": "#e6e6e6",
+    "Button": "#35383d",
+    "ButtonText": "#e6e6e6",
+    "BrightText": "#ff6b6b",
+    "Highlight": "#4c8bf5",
+    "HighlightedText": "#ffffff",
+    "Link": "#7aa7ff",
+    "PlaceholderText": "#8a8d93",
 }
 
 
 def apply_theme(app: QApplication, theme: str) -> None:
     """Switch the whole application to ``theme`` ("light" or "dark") at once."""
-    app.setStyle("Fusion")
+    if app.property("studio_style") != "Fusion":  # (create_app asks for Fusion at creation:
+        app.setStyle("Fusion")  # setStyle wraps a QStyle, 15 ms of enums before the first paint)
+        app.setProperty("studio_style", "Fusion")
     if theme == "dark":
         palette = QPalette()
         for role, color in _DARK.items():
-            palette.setColor(role, QColor(color))
+            palette.setColor(getattr(QPalette.ColorRole, role), QColor(color))
         palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text, QColor("#6d7076"))
         palette.setColor(
             QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText, QColor("#6d7076")

@@ -1,20 +1,33 @@
 """Panel registry: each panel is a class registered under its id (music, image, video, voice,
-library).
+library, arrange).
+
+The window names its docks from ``PANEL_TITLES`` and imports a panel's module only when it builds
+that panel (on first show), so the window paints before any panel's code is imported.
 """
 
 from __future__ import annotations
 
 import importlib
 
-__all__ = ["PANEL_IDS", "panel_classes"]
+__all__ = ["PANEL_IDS", "PANEL_TITLES", "panel_class", "panel_classes"]
 
 PANEL_IDS = ("music", "image", "video", "voice", "library", "arrange")
+# Each equals its panel class's ``title`` (a test checks it).
+PANEL_TITLES = {
+    "music": "Music",
+    "image": "Image",
+    "video": "Video",
+    "voice": "Voice",
+    "library": "Library",
+    "arrange": "Arrange",
+}
+
+
+def panel_class(panel_id: str) -> type:
+    """The panel class of ``panel_id``, from studio.ui.panels.<id> (imported now)."""
+    return importlib.import_module(f"studio.ui.panels.{panel_id}").PANEL
 
 
 def panel_classes() -> dict[str, type]:
-    """Panel id -> panel class, in menu order. Each panel lives in studio.ui.panels.<id>."""
-    classes = {}
-    for panel_id in PANEL_IDS:
-        module = importlib.import_module(f"studio.ui.panels.{panel_id}")
-        classes[panel_id] = module.PANEL
-    return classes
+    """Panel id -> panel class, in menu order (imports every panel)."""
+    return {panel_id: panel_class(panel_id) for panel_id in PANEL_IDS}
