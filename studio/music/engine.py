@@ -8,6 +8,7 @@ requests and ranges are inclusive (bars 5-6 are the fifth and sixth bar).
 from __future__ import annotations
 
 import copy
+import math
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,15 +17,24 @@ from studio.core.jobs import JobContext
 from studio.core.media import DRUM_CHANNEL, MidiClip, Note
 from studio.music import DEFAULT_MODEL
 from studio.music.keys import Key, parse_key
+from studio.music.metrics import implied_chords, instrument_range, track_ranges
 from studio.music.sampling import (
     HEADER_LEN,
+    BarConstraint,
     Sampler,
     SampleSettings,
     bar_window,
     free_channels,
-    notes_of_bar,
+    rhythm_bias,
 )
-from studio.music.tokens import METERS, STYLES, MusicTokenizer, PieceTokens, clip_key
+from studio.music.tokens import (
+    METERS,
+    POSITIONS_PER_BEAT,
+    STYLES,
+    MusicTokenizer,
+    PieceTokens,
+    clip_key,
+)
 from studio.music.training import piece_bar_costs
 
 __all__ = [
@@ -39,6 +49,9 @@ __all__ = [
 
 MODES = ("generate", "continue", "infill", "harmonize")
 EST_TOKENS_PER_BAR = 36  # per track, for sizing prompt windows
+RANGE_MARGIN = 4  # continue and infill keep a track within its prompt range +- this many semitones
+DRUM_HIT = 0.25  # the longest a generated drum note lasts, in beats
+DENSITY_SLACK = 0.2  # ... and its notes per bar within this fraction of the prompt's last 4 bars
 # The most common notes-per-bar bin of each style in the corpus.
 STYLE_DENSITY = {"chorale": 2, "essen": 1, "oneills": 3, "ryans": 3, "user": 2, "other": 2}
 GM_NAMES = {
@@ -260,17 +273,15 @@ class MusicEngine:
         ctx: JobContext,
         first_bar: int = 0,
         n_bars: int | None = None,
+        constraint_for=None,
+        grid: list[tuple[float, int, int]] | None = None,
     ) -> None:
         n_bars = req.bars if n_bars is None else n_bars
-        bar_length = meter[0] * 4.0 / meter[1]
-        positions = int(round(bar_length * 8))
-
-        end = (first_bar + n_bars) * bar_length
+        grid = grid or bar_grid(clip, first_bar + n_bars)
+        end = bar_end(grid, first_bar + n_bars - 1)
 
         def on_bar(ti: int, b: int, tokens: list[int]) -> None:
-            add_notes(
-                clip, notes_of_bar(self.tok, tokens, first_bar + b, bar_length, channels[ti], end)
-            )
+            add_notes(clip, self._bar_notes(tokens, grid[first_bar + b], channels[ti], end))
             clip.notes.sort()
             ctx.partial(replace(clip, notes=list(clip.notes)))  # a snapshot for the GUI
 
@@ -279,13 +290,39 @@ class MusicEngine:
             context_tracks,
             track_tokens,
             n_bars,
-            positions,
+            meter[0] * POSITIONS_PER_BEAT,
             key,
             self._settings(req),
             ctx,
             on_bar,
             drums=[c == DRUM_CHANNEL for c in channels],
+            constraint_for=constraint_for,
         )
+
+    def _bar_notes(
+        self, tokens: list[int], bar: tuple[float, int, int], channel: int, end: float | None
+    ) -> list[Note]:
+        """Notes of a generated bar at ``bar`` = (start beat, numerator, denominator); Position and
+        Duration count in the meter's own beat. With ``end`` no note sounds past it."""
+        start, num, den = bar
+        scale = 4.0 / den
+        raw = self.tok.bar_notes(tokens, 0.0, float(num), channel)
+        out = []
+        for i, n in enumerate(raw):
+            at, length = start + n.start * scale, n.duration * scale
+            if channel == DRUM_CHANNEL:
+                length = min(length, DRUM_HIT)  # a hit, so the next one on that drum is heard
+            # a note ends where the next one of its pitch starts (MIDI cannot overlap them)
+            later = [m.start for m in raw[i + 1 :] if m.pitch == n.pitch and m.start > n.start]
+            if later:
+                length = min(length, (min(later) - n.start) * scale)
+            if end is not None:
+                if at >= end - 1e-9:
+                    continue
+                length = min(length, end - at)
+            if length > 0:
+                out.append(Note(at, n.pitch, length, n.velocity, channel))
+        return out
 
     # -- continue and infill -----------------------------------------------------------------------
     def _fill(
@@ -296,25 +333,90 @@ class MusicEngine:
         channels: list[int],
         slots: list[tuple[int, int]],
         base: MidiClip,
+        context: tuple[int, int],
     ) -> MidiClip:
+        """Write the (track, bar) ``slots``; ``context`` (bars, half-open, can be two ranges'
+        hull) holds the bars whose notes set each track's range, density and rhythm."""
         costs = piece_bar_costs(piece)
         bars_needed = sorted({b for _, b in slots})
         focus = (bars_needed[0], bars_needed[-1] + 1)
         reserve = len(slots) * EST_TOKENS_PER_BAR + 3
         budget = self.model.cfg.context - HEADER_LEN - 2 * len(piece.tracks) - reserve
         window = bar_window(costs, focus, max(budget, int(costs[focus[0] : focus[1]].sum())))
-        bar_length = piece.beats_per_bar
         clip = base
-
-        end = max(clip.length or 0.0, piece.n_bars * bar_length)
+        grid = bar_grid(req.clip or base, max(piece.n_bars, focus[1]))
+        end = max(clip.length or 0.0, bar_end(grid, len(grid) - 1))
+        constraint_for, counted = self._keep_the_piece(req, piece, channels, slots, grid, context)
 
         def on_bar(ti: int, b: int, tokens: list[int]) -> None:
-            add_notes(clip, notes_of_bar(self.tok, tokens, b, bar_length, channels[ti], end))
+            counted(ti, tokens)
+            add_notes(clip, self._bar_notes(tokens, grid[b], channels[ti], end))
             clip.notes.sort()
             ctx.partial(replace(clip, notes=list(clip.notes)))  # a snapshot for the GUI
 
-        self.sampler.run_fill(piece, slots, window, self._settings(req), ctx, on_bar)
+        self.sampler.run_fill(
+            piece,
+            slots,
+            window,
+            self._settings(req),
+            ctx,
+            on_bar,
+            constraint_for=constraint_for,
+            positions=lambda b: grid[b][1] * POSITIONS_PER_BEAT,
+        )
         return clip
+
+    def _keep_the_piece(self, req, piece, channels, slots, grid, context):
+        """Constraints that keep each track's character: its range (prompt range +-4 semitones,
+        inside its instrument), its notes per bar (a running budget within 20% of the context
+        bars' density) and its rhythm (the context's positions and durations favoured)."""
+        assert req.clip is not None
+        clip = req.clip
+        lo_ctx, hi_ctx = context
+        start_beat = grid[lo_ctx][0] if lo_ctx < len(grid) else 0.0
+        end_beat = bar_end(grid, hi_ctx - 1) if hi_ctx > 0 else 0.0
+        filled = {b for _, b in slots}
+        ctx_bars = [b for b in range(lo_ctx, hi_ctx) if b not in filled and b < len(grid)]
+        ctx_notes = [
+            n
+            for n in clip.notes
+            if start_beat - 1e-9 <= n.start < end_beat - 1e-9
+            and not any(grid[b][0] - 1e-9 <= n.start < bar_end(grid, b) - 1e-9 for b in filled)
+        ]
+        ranges = track_ranges(ctx_notes)
+        whole = track_ranges(clip.notes)
+        per_track: dict[int, tuple[BarConstraint, float, list[int]]] = {}
+        for ti, c in enumerate(channels):
+            drum = c == DRUM_CHANNEL
+            glo, ghi = instrument_range(clip.programs.get(c, 0), drum)
+            plo, phi = ranges.get(c, whole.get(c, (glo, ghi)))
+            lo, hi = max(glo, plo - RANGE_MARGIN), min(ghi, phi + RANGE_MARGIN)
+            if lo > hi:
+                lo, hi = glo, ghi
+            density = sum(1 for n in ctx_notes if n.channel == c) / max(1, len(ctx_bars))
+            track = piece.tracks[ti]
+            bias = rhythm_bias(self.tok, [track.bars[b] for b in ctx_bars if b < len(track.bars)])
+            order = sorted(b for t, b in slots if t == ti)
+            per_track[ti] = (BarConstraint(lo, hi, bias=bias), density, order)
+        counts = dict.fromkeys(per_track, 0)
+        pitch_ids = self.tok.pitch_ids
+
+        def constraint_for(ti: int, b: int) -> BarConstraint | None:
+            if ti not in per_track:
+                return None
+            base, density, order = per_track[ti]
+            k = order.index(b) + 1 if b in order else 1
+            want_lo = math.ceil(density * (1 - DENSITY_SLACK) * k - 1e-9)
+            want_hi = math.floor(density * (1 + DENSITY_SLACK) * k + 1e-9)
+            least = max(0, want_lo - counts[ti])
+            most = max(least, want_hi - counts[ti])
+            return replace(base, min_notes=least, max_notes=most)
+
+        def counted(ti: int, tokens: list[int]) -> None:
+            if ti in counts:
+                counts[ti] += sum(1 for t in tokens if t in pitch_ids)
+
+        return constraint_for, counted
 
     def _piece(self, req: MusicRequest) -> tuple[PieceTokens, list[int], Key]:
         assert req.clip is not None
@@ -330,8 +432,9 @@ class MusicEngine:
             track.bars += [[] for _ in range(start + req.bars - len(track.bars))]
         slots = [(ti, b) for ti in range(len(piece.tracks)) for b in range(start, start + req.bars)]
         base = copy.deepcopy(req.clip)
-        base.length = (start + req.bars) * piece.beats_per_bar
-        clip = self._fill(req, ctx, piece, channels, slots, base)
+        grid = bar_grid(req.clip, start + req.bars)
+        base.length = bar_end(grid, start + req.bars - 1)
+        clip = self._fill(req, ctx, piece, channels, slots, base, (max(0, start - 4), start))
         clip.provenance["key"] = key.name
         return clip
 
@@ -347,13 +450,14 @@ class MusicEngine:
             raise ValueError(f"none of the channels {req.channels} has notes in the clip")
         tracks = [channels.index(c) for c in chosen]
         slots = [(ti, b) for ti in tracks for b in range(first, last + 1)]
-        bar_length = piece.beats_per_bar
-        lo, hi = first * bar_length, (last + 1) * bar_length
+        grid = bar_grid(req.clip, piece.n_bars)
+        lo, hi = grid[first][0], bar_end(grid, last)
         base = copy.deepcopy(req.clip)
         base.notes = [
             n for n in base.notes if not (n.channel in chosen and lo - 1e-9 <= n.start < hi - 1e-9)
         ]
-        clip = self._fill(req, ctx, piece, channels, slots, base)
+        around = (max(0, first - 4), min(piece.n_bars, last + 5))
+        clip = self._fill(req, ctx, piece, channels, slots, base, around)
         clip.provenance.update({"key": key.name, "bars": f"{first + 1}-{last + 1}"})
         return clip
 
@@ -365,8 +469,14 @@ class MusicEngine:
         if melody not in channels:
             raise ValueError(f"channel {melody + 1} has no notes to harmonize")
         mel_track = piece.tracks[channels.index(melody)]
-        # The default instrument list means "three more voices like the melody".
-        instruments = req.instruments if req.instruments != [0] else [mel_track.program] * 3
+        # The default instrument list means "three more voices like the melody", with a bass
+        # instead of the lowest when the melody's instrument cannot go an octave below it.
+        instruments = req.instruments
+        if instruments == [0]:
+            program = mel_track.program
+            mel_low = min(n.pitch for n in req.clip.notes if n.channel == melody)
+            low_voice = program if instrument_range(program)[0] <= mel_low - 12 else 32
+            instruments = [program, program, low_voice]
         new_channels = self._new_channels(channels, instruments)
         header = self._header(req, key, piece.meter, piece.tempo)
         mel_token = self.tok.track_token(mel_track.program, mel_track.drum)
@@ -379,11 +489,16 @@ class MusicEngine:
             if p >= 0:
                 clip.programs[c] = p
         meter = piece.meter
+        grid = bar_grid(req.clip, piece.n_bars)
+        voices = self._voicing(req.clip, melody, instruments, new_channels, grid, key, clip)
         for start in range(0, piece.n_bars, window):
             end = min(piece.n_bars, start + window)
 
             def progress(f: float, m: str, start: int = start, end: int = end) -> None:
                 ctx.progress((start + f * (end - start)) / piece.n_bars, f"bars {start + 1}-{end}")
+
+            def constraint_for(ti: int, b: int, start: int = start) -> BarConstraint | None:
+                return voices(ti, start + b)
 
             sub = ctx.child(progress, ctx.partial)
             self._write_tracks(
@@ -398,9 +513,85 @@ class MusicEngine:
                 sub,
                 first_bar=start,
                 n_bars=end - start,
+                constraint_for=constraint_for,
+                grid=grid,
             )
+        melodic = [c for c, p in zip(new_channels, instruments, strict=True) if p >= 0]
         clip.provenance["key"] = key.name
+        if melodic:
+            clip.provenance["bass_channel"] = melodic[-1]
         return clip
+
+    def _voicing(self, source, melody, instruments, new_channels, grid, key, clip):
+        """Constraints that make added voices harmony: on every bar only tones of the chord the
+        melody implies there, notes held inside the bar (so each sounds against its own chord),
+        each voice inside its instrument's range, and the last melodic voice (the bass) below
+        every note sounding in its bar (it is written after the other voices)."""
+        mel = [n for n in source.notes if n.channel == melody]
+        mel_lo = min((n.pitch for n in mel), default=60)
+        chords = implied_chords(mel, [g[0] for g in grid], grid[0][1] * 4.0 / grid[0][2], key)
+        melodic = [i for i, p in enumerate(instruments) if p >= 0]
+        bass = melodic[-1] if melodic else None
+
+        def sounding(b: int) -> list[int]:
+            lo, hi = grid[b][0], bar_end(grid, b)
+            return [
+                n.pitch
+                for n in clip.notes
+                if n.channel != DRUM_CHANNEL and n.start < hi - 1e-9 and n.end > lo + 1e-9
+            ]
+
+        def voices(ti: int, b: int) -> BarConstraint | None:
+            if instruments[ti] < 0 or b >= len(grid):
+                return None
+            glo, ghi = instrument_range(instruments[ti])
+            tones = chords[min(b, len(chords) - 1)].tones
+            if ti == bass:
+                below = min(sounding(b), default=ghi + 1) - 1
+                lo, hi = glo, min(ghi, below)
+                if hi - lo < 7:  # no room under the other voices: the range wins
+                    lo, hi = glo, min(ghi, glo + 11)
+                return BarConstraint(lo, hi, min_notes=1, pitch_classes=tones, hold_in_bar=True)
+            bar_mel = [
+                n.pitch
+                for n in mel
+                if n.start < bar_end(grid, b) - 1e-9 and n.end > grid[b][0] + 1e-9
+            ]
+            top = max(bar_mel, default=mel_lo)
+            lo, hi = max(glo, mel_lo - 19), min(ghi, top)
+            if hi - lo < 7:
+                lo, hi = glo, ghi
+            return BarConstraint(lo, hi, min_notes=1, pitch_classes=tones, hold_in_bar=True)
+
+        return voices
+
+
+def bar_grid(clip: MidiClip, n_bars: int) -> list[tuple[float, int, int]]:
+    """(start beat, numerator, denominator) of the first ``n_bars`` bars of ``clip``, following its
+    meter map (``MidiClip.bar_starts``) and continuing its last meter past its end."""
+    segments = [(0.0, clip.beats_per_bar, clip.beat_unit)]
+    for beat, num, den in sorted(clip.meter_changes):
+        if num <= 0 or den <= 0:
+            continue
+        if beat <= segments[-1][0] + 1e-9:
+            segments[-1] = (segments[-1][0], num, den)
+        else:
+            segments.append((float(beat), num, den))
+    n_bars = max(1, n_bars)
+    far = clip.length_beats + n_bars * max(num * 4.0 / den for _, num, den in segments) + 1
+    out = []
+    for start in clip.bar_starts(until=far, limit=n_bars):
+        num, den = next((n, d) for at, n, d in reversed(segments) if at <= start + 1e-9)
+        out.append((start, num, den))
+    return out
+
+
+def bar_end(grid: list[tuple[float, int, int]], b: int) -> float:
+    """The beat where bar ``b`` of ``grid`` ends."""
+    if b + 1 < len(grid):
+        return grid[b + 1][0]
+    start, num, den = grid[b]
+    return start + num * 4.0 / den
 
 
 def add_notes(clip: MidiClip, new: list[Note]) -> None:

@@ -20,7 +20,7 @@ from studio.core.media import DRUM_CHANNEL, Note
 from studio.music.keys import Key
 from studio.music.tokens import POSITIONS_PER_BEAT, MusicTokenizer, PieceTokens
 
-__all__ = ["Sampler", "SampleSettings", "BarSink"]
+__all__ = ["Sampler", "SampleSettings", "BarSink", "BarConstraint", "ConstraintFor", "rhythm_bias"]
 
 MAX_TOKENS_PER_BAR = 96
 HEADER_LEN = 6
@@ -37,6 +37,54 @@ class SampleSettings:
 BarSink = Callable[[int, int, list[int]], None]  # (track slot, bar index, tokens) -> None
 
 
+@dataclass(frozen=True)
+class BarConstraint:
+    """What one bar of one track may hold, beyond the grammar.
+
+    ``low``/``high``: the pitch range (a track's prompt range and its instrument's); ``min_notes``
+    and ``max_notes``: how many notes the bar gets (a density budget); ``pitch_classes``: the only
+    pitch classes allowed (a chord); ``hold_in_bar``: no note sounds past the bar's end; ``bias``:
+    (token id, log weight) pairs added to the model's logits (the prompt's positions and
+    durations, so the rhythm keeps its character)."""
+
+    low: int = 0
+    high: int = 127
+    min_notes: int = 0
+    max_notes: int | None = None
+    pitch_classes: frozenset[int] | None = None
+    hold_in_bar: bool = False
+    bias: tuple[tuple[int, float], ...] = ()
+
+
+ConstraintFor = Callable[[int, int], BarConstraint | None]  # (track slot, bar index)
+
+
+def rhythm_bias(
+    tok: MusicTokenizer, bars: Sequence[Sequence[int]], weight: float = 0.7
+) -> tuple[tuple[int, float], ...]:
+    """Log-frequency biases for the Position and Duration tokens of ``bars`` (a track's prompt):
+    tokens the prompt uses are favoured in proportion to how often, unused ones pushed down."""
+    counts: dict[int, int] = {}
+    for bar in bars:
+        for t in bar:
+            name = tok.names[t]
+            if name.startswith(("Position_", "Duration_")):
+                counts[t] = counts.get(t, 0) + 1
+    if not counts:
+        return ()
+    out = []
+    groups = {"Position_": 0, "Duration_": 0}
+    for t, c in counts.items():
+        groups[tok.names[t].split("_")[0] + "_"] += c
+    for name, i in tok.ids.items():
+        prefix = name.split("_")[0] + "_"
+        if prefix not in groups or not groups[prefix]:
+            continue
+        p = (counts.get(i, 0) + 0.05) / (groups[prefix] + 0.05 * 64)
+        out.append((i, weight * float(np.log(p))))
+    return tuple(out)
+
+
 @dataclass
 class _Grammar:
     tok: MusicTokenizer
@@ -46,10 +94,14 @@ class _Grammar:
     durations: list[int] = field(default_factory=list)
     enders: list[int] = field(default_factory=list)
 
+    duration_steps: dict[int, float] = field(default_factory=dict)  # id -> length in positions
+
     @classmethod
-    def of(cls, tok: MusicTokenizer) -> _Grammar:
+    def of(cls, tok: MusicTokenizer, vocab: int | None = None) -> _Grammar:
         g = cls(tok)
         for name, i in tok.ids.items():
+            if vocab is not None and i >= vocab:
+                continue  # a token the model was never trained with
             kind, _, value = name.partition("_")
             if kind == "Position":
                 g.positions[i] = int(value)
@@ -59,6 +111,8 @@ class _Grammar:
                 g.velocities.append(i)
             elif kind == "Duration":
                 g.durations.append(i)
+                a, b, r = (int(x) for x in value.split("."))
+                g.duration_steps[i] = (a + b / r) * POSITIONS_PER_BEAT
         g.enders = [tok.BAR, tok.TRACKEND, tok.FILLEND, tok.EOS]
         return g
 
@@ -68,9 +122,9 @@ class Sampler:
 
     def __init__(self, model, tok: MusicTokenizer, device: str = "cpu") -> None:
         self.model, self.tok, self.device = model, tok, device
-        self.grammar = _Grammar.of(tok)
+        v = int(getattr(model.cfg, "vocab_size", tok.vocab_size))
+        self.grammar = _Grammar.of(tok, v)
         self.context = model.cfg.context
-        v = tok.vocab_size
         self._pitch_ids = torch.tensor(sorted(self.grammar.pitches), device=device)
         self._pitch_vals = torch.tensor(
             [self.grammar.pitches[i] for i in sorted(self.grammar.pitches)], device=device
@@ -101,41 +155,71 @@ class Sampler:
 
     # -- choosing ----------------------------------------------------------------------------------
     def _mask(
-        self, kind: str, pos: int, bar_positions: int, scale: frozenset[int] | None, n_tokens: int
+        self,
+        kind: str,
+        pos: int,
+        bar_positions: int,
+        scale: frozenset[int] | None,
+        full: bool,
+        pitches: tuple | None = None,
     ) -> torch.Tensor:
-        key = (kind, pos, bar_positions, scale, n_tokens >= MAX_TOKENS_PER_BAR)
+        key = (kind, pos, bar_positions, scale, full, pitches)
         cached = self._allowed_cache.get(key)
         if cached is not None:
             return cached
         g = self.grammar
         allowed = torch.zeros(self._v, dtype=torch.bool, device=self.device)
-        full = n_tokens >= MAX_TOKENS_PER_BAR
         if kind == "velocity":
             allowed[g.velocities] = True
         elif kind == "duration":
             allowed[g.durations] = True
         elif kind == "pitch":  # after a Position: a note must follow
-            allowed[self._scale_pitches(scale)] = True
+            allowed[self._scale_pitches(scale, pitches)] = True
         else:  # "start" (just after Bar) or "after_note": a new position, a chord note, or the end
             allowed[g.enders] = True
             if not full:
                 lowest = 0 if kind == "start" else pos + 1
                 allowed[[i for i, p in g.positions.items() if lowest <= p < bar_positions]] = True
                 if kind == "after_note":
-                    allowed[self._scale_pitches(scale)] = True
+                    allowed[self._scale_pitches(scale, pitches)] = True
+        if len(self._allowed_cache) > 20000:
+            self._allowed_cache.clear()
         self._allowed_cache[key] = allowed
         return allowed
 
-    def _scale_pitches(self, scale: frozenset[int] | None) -> torch.Tensor:
-        if scale is None:
-            return self._pitch_ids
-        keep = torch.tensor([int(p) % 12 in scale for p in self._pitch_vals], device=self.device)
+    def _scale_pitches(
+        self, scale: frozenset[int] | None, pitches: tuple | None = None
+    ) -> torch.Tensor:
+        """Pitch token ids in ``scale`` and inside ``pitches`` = (low, high, pitch classes)."""
+        keep = torch.ones(len(self._pitch_vals), dtype=torch.bool, device=self.device)
+        if scale is not None:
+            keep &= torch.tensor(
+                [int(p) % 12 in scale for p in self._pitch_vals], device=self.device
+            )
+        if pitches is not None:
+            low, high, classes = pitches
+            keep &= (self._pitch_vals >= low) & (self._pitch_vals <= high)
+            if classes is not None:
+                keep &= torch.tensor(
+                    [int(p) % 12 in classes for p in self._pitch_vals], device=self.device
+                )
+        if not bool(keep.any()) and pitches is not None:
+            # nothing in the key fits the range (or the chord): the range (instrument) wins
+            return self._scale_pitches(None, (pitches[0], pitches[1], None))
         return self._pitch_ids[keep]
 
     def _choose(
-        self, logits: torch.Tensor, allowed: torch.Tensor, s: SampleSettings, gen: torch.Generator
+        self,
+        logits: torch.Tensor,
+        allowed: torch.Tensor,
+        s: SampleSettings,
+        gen: torch.Generator,
+        bias: torch.Tensor | None = None,
     ) -> int:
-        logits = logits.float().masked_fill(~allowed, float("-inf"))
+        logits = logits.float()
+        if bias is not None:
+            logits = logits + bias
+        logits = logits.masked_fill(~allowed, float("-inf"))
         if s.temperature <= 0:
             return int(torch.argmax(logits))
         probs = torch.softmax(logits / s.temperature, dim=-1)
@@ -147,6 +231,18 @@ class Sampler:
             probs = torch.zeros_like(probs).scatter(0, order, sorted_p)
         return int(torch.multinomial(probs.cpu(), 1, generator=gen))
 
+    def _bias(self, c: BarConstraint | None) -> torch.Tensor | None:
+        if c is None or not c.bias:
+            return None
+        key = ("bias", c.bias)
+        cached = self._allowed_cache.get(key)
+        if cached is None:
+            cached = torch.zeros(self._v, device=self.device)
+            ids = [i for i, _ in c.bias if i < self._v]
+            cached[ids] = torch.tensor([w for i, w in c.bias if i < self._v], device=self.device)
+            self._allowed_cache[key] = cached
+        return cached
+
     def sample_bar(
         self,
         logits: torch.Tensor,
@@ -155,18 +251,42 @@ class Sampler:
         s: SampleSettings,
         gen: torch.Generator,
         ctx: JobContext,
+        constraint: BarConstraint | None = None,
     ) -> tuple[list[int], torch.Tensor]:
         """Sample one bar's note tokens after a Bar token; returns (tokens, logits after them).
 
         The bar ends when the model chooses an end token (which is not pushed: the caller places the
-        next structural token)."""
+        next structural token). A ``constraint`` narrows pitches, durations and the note count."""
         tokens: list[int] = []
         kind, pos = "start", 0
         g = self.grammar
+        c = constraint
+        pitches = (c.low, c.high, c.pitch_classes) if c is not None else None
+        limit = MAX_TOKENS_PER_BAR
+        if c is not None and c.max_notes is not None:
+            limit = max(limit, 4 * c.max_notes + 8)
+        bias = self._bias(c)
+        notes = 0
+        enders = torch.tensor(g.enders, device=self.device)
         while True:
             ctx.check_cancelled()
-            allowed = self._mask(kind, pos, bar_positions, scale, len(tokens))
-            t = self._choose(logits, allowed, s, gen)
+            allowed = self._mask(kind, pos, bar_positions, scale, len(tokens) >= limit, pitches)
+            if c is not None and kind in ("start", "after_note"):
+                if c.max_notes is not None and notes >= c.max_notes:
+                    allowed = torch.zeros_like(allowed)
+                    allowed[enders] = True
+                elif notes < c.min_notes:
+                    more = allowed.clone()
+                    more[enders] = False
+                    if bool(more.any()):
+                        allowed = more
+            elif c is not None and kind == "duration" and c.hold_in_bar:
+                room = bar_positions - pos
+                fits = [i for i in g.durations if g.duration_steps[i] <= room + 1e-6]
+                if fits:
+                    allowed = torch.zeros_like(allowed)
+                    allowed[fits] = True
+            t = self._choose(logits, allowed, s, gen, bias)
             if t in g.enders:
                 return tokens, logits
             tokens.append(t)
@@ -175,6 +295,7 @@ class Sampler:
                 kind, pos = "pitch", g.positions[t]
             elif t in g.pitches:
                 kind = "velocity"
+                notes += 1
             elif kind == "velocity":
                 kind = "duration"
             else:
@@ -193,8 +314,11 @@ class Sampler:
         ctx: JobContext,
         on_bar: BarSink | None = None,
         drums: Sequence[bool] = (),
+        constraint_for: ConstraintFor | None = None,
     ) -> list[list[list[int]]]:
-        """Write ``new_tracks`` (track tokens), ``n_bars`` each, after the given context tracks."""
+        """Write ``new_tracks`` (track tokens), ``n_bars`` each, after the given context tracks.
+        ``constraint_for(track slot, bar)`` narrows each bar (it may look at the bars written
+        so far: tracks are written one after another)."""
         gen = torch.Generator().manual_seed(s.seed)
         prefix = list(header)
         for track_token, bars in context_tracks:
@@ -213,7 +337,8 @@ class Sampler:
             bars: list[list[int]] = []
             for b in range(n_bars):
                 logits = self._push(self.tok.BAR)
-                tokens, logits = self.sample_bar(logits, bar_positions, scale, s, gen, ctx)
+                c = constraint_for(ti, b) if constraint_for else None
+                tokens, logits = self.sample_bar(logits, bar_positions, scale, s, gen, ctx, c)
                 bars.append(tokens)
                 if on_bar:
                     on_bar(ti, b, tokens)
@@ -230,21 +355,26 @@ class Sampler:
         s: SampleSettings,
         ctx: JobContext,
         on_bar: BarSink | None = None,
+        constraint_for: ConstraintFor | None = None,
+        positions: Callable[[int], int] | None = None,
     ) -> dict[tuple[int, int], list[int]]:
         """Fill the (track, bar) slots of ``piece`` (bars outside ``bars`` are left out of the
-        prompt). Returns the new tokens of each slot."""
+        prompt). Returns the new tokens of each slot. ``positions(bar)`` is how many positions
+        the bar has (default: the piece's meter); ``constraint_for(track, bar)`` narrows it."""
         gen = torch.Generator().manual_seed(s.seed)
         fill = sorted(set(fill))
         prompt = self.tok.sequence(piece, None, bars, fill, eos=False)
         prompt = prompt[: prompt.index(self.tok.FILLSTART) + 1]
-        bar_positions = int(round(piece.beats_per_bar * POSITIONS_PER_BEAT))
+        bar_positions = piece.meter[0] * POSITIONS_PER_BEAT  # in the meter's own beat
         logits = self._start(prompt)
         result: dict[tuple[int, int], list[int]] = {}
         for i, (ti, b) in enumerate(fill):
             drum = piece.tracks[ti].drum
             scale = piece.key.scale() if (s.strict_key and not drum) else None
             logits = self._push(self.tok.BAR)
-            tokens, logits = self.sample_bar(logits, bar_positions, scale, s, gen, ctx)
+            c = constraint_for(ti, b) if constraint_for else None
+            n_pos = positions(b) if positions else bar_positions
+            tokens, logits = self.sample_bar(logits, n_pos, scale, s, gen, ctx, c)
             result[(ti, b)] = tokens
             if on_bar:
                 on_bar(ti, b, tokens)
