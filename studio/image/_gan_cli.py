@@ -16,6 +16,10 @@ def user_gan_dir() -> Path:
 
 
 def _resolve_engine(engine: str) -> Path:
+    if engine == "icons":
+        from studio.image.gan import shipped_icons_model
+
+        return shipped_icons_model()
     path = Path(engine).expanduser()
     if path.is_file():
         return path
@@ -52,6 +56,7 @@ def run_gan_command(args, ctx) -> int:
             sample_every_s=args.sample_minutes * 60,
             device=pick_device(args.device),
             command=command,
+            captions=args.captions,
             ctx=ctx,
         )
         if args.json:
@@ -68,25 +73,50 @@ def run_gan_command(args, ctx) -> int:
             print(f"generator: {report.model_file}\nsamples: {report.samples_png}")
         return 0
     # generate with a trained generator
-    from studio.image.gan import generate_grid, load_generator
+    from studio.image.gan import generate_grid, generate_prompt_grid, load_generator
     from studio.image.io import Picture, save_picture
 
     path = _resolve_engine(args.engine)
-    model = load_generator(path, pick_device(args.device))
     seed = args.seed if args.seed is not None else int.from_bytes(__import__("os").urandom(3))
-    if args.n < 1:
-        raise ValueError("-n must be at least 1")
-    grid = generate_grid(model, args.n, seed, args.label)
+    if not 1 <= args.n <= 256:
+        raise ValueError("-n must be 1 to 256")
+    if args.truncation < 0:
+        raise ValueError("--truncation must be 0 (off) or more")
+    model = load_generator(path, "cpu")
+    params: dict = {"n": args.n, "seed": seed, "truncation": args.truncation}
+    if model.text:
+        if args.label:
+            raise ValueError(f"{path.name} draws from text: use --prompt, not --label")
+        grid = generate_prompt_grid(
+            model,
+            args.n,
+            seed,
+            args.prompt,
+            to=args.to,
+            truncation=args.truncation,
+            transparent=args.transparent,
+        )
+        params.update(prompt=args.prompt, to=args.to or "", transparent=args.transparent)
+        what = f"{args.prompt!r}" + (f" to {args.to!r}" if args.to else "")
+    else:
+        if args.prompt or args.to:
+            raise ValueError(
+                f"{path.name} was trained on classes ({', '.join(model.labels[:12])}): use "
+                "--label, not --prompt"
+            )
+        grid = generate_grid(model, args.n, seed, args.label, truncation=args.truncation)
+        params.update(label=args.label or "")
+        what = args.label or ""
     provenance = {
         "engine": "studio/image-gan",
         "model": path.name,
         "arch": model.arch,
-        "params": {"label": args.label or "", "n": args.n, "seed": seed},
+        "params": params,
     }
     save_picture(Picture(grid, provenance), args.output)
     print(
         f"{args.output}: {args.n} pictures of {model.size} px"
-        f"{' (' + args.label + ')' if args.label else ''}, seed {seed}"
+        f"{' (' + what + ')' if what else ''}, seed {seed}"
     )
     return 0
 

@@ -40,6 +40,21 @@ def default_tagger() -> Path:
 
 def run_tagger_command(args, ctx) -> int:
     cmd = args.image_command
+    if cmd == "icon-folder" and (args.captions or args.game_icons):
+        from studio.image.icons import export_captioned_icons
+
+        counts = export_captioned_icons(
+            args.output,
+            openmoji_json=None if args.labels == "-" else args.labels,
+            game_icons_json=args.game_icons,
+            size=args.size,
+            ctx=ctx,
+        )
+        print(
+            f"{args.output}: {counts['train']} captioned icons in train/, "
+            f"{counts['heldout']} in heldout/ (each with captions.json)"
+        )
+        return 0
     if cmd == "icon-folder":
         from studio.image.icons import export_openmoji
 

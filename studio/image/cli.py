@@ -44,7 +44,8 @@ def add_parser(sub) -> None:
     gen.add_argument("-o", "--output", required=True)
     gen.add_argument(
         "--engine", default="pattern",
-        help="pattern (built in) or a diffusers model folder (a path, or its name in image/)",
+        help="pattern (built in), icons (the shipped text-to-icon generator), a trained "
+        "generator FILE.safetensors, or a diffusers model folder (a path, or its name in image/)",
     )  # fmt: skip
     gen.add_argument("--prompt", default="")
     gen.add_argument("--negative", default="", help="negative prompt")
@@ -63,6 +64,19 @@ def add_parser(sub) -> None:
     gen.add_argument("--reuse", metavar="PICTURE", help="start from the parameters saved in it")
     gen.add_argument("--label", help="a trained generator (--engine FILE.safetensors): its class")
     gen.add_argument("-n", type=int, default=16, help="a trained generator: how many in the grid")
+    gen.add_argument(
+        "--to", metavar="PROMPT",
+        help="icons / a text generator: walk from --prompt to this prompt in -n steps",
+    )  # fmt: skip
+    gen.add_argument(
+        "--truncation", type=float, default=0.0,
+        help="a trained generator: redraw latent values beyond this (e.g. 1.0: more typical "
+        "pictures, less variety; 0: off)",
+    )  # fmt: skip
+    gen.add_argument(
+        "--transparent", action="store_true",
+        help="icons / a text generator: a transparent background (RGBA PNG)",
+    )  # fmt: skip
     tg = ims.add_parser(
         "train-gan",
         help="train a generator on your pictures (subfolders are classes)",
@@ -82,6 +96,11 @@ def add_parser(sub) -> None:
     tg.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
     tg.add_argument("--sample-minutes", type=float, default=2.0, help="sample grid interval")
     tg.add_argument("--device", default="auto")
+    tg.add_argument(
+        "--captions", metavar="FILE",
+        help="condition on text: captions.json {file: caption(s)} or lines FILE<TAB>CAPTION "
+        "(default: DIR/captions.json, .tsv or .txt when there is one)",
+    )  # fmt: skip
     tg.add_argument("--json", action="store_true")
     ev = ims.add_parser(
         "eval-gan",
@@ -126,6 +145,15 @@ def add_parser(sub) -> None:
     om.add_argument("-o", "--output", required=True)
     om.add_argument("--size", type=int, default=64)
     om.add_argument("--by", choices=("group", "subgroups"), default="group")
+    om.add_argument(
+        "--captions", action="store_true",
+        help="instead: DIR/train and DIR/heldout (5%%) of icons with captions.json, for "
+        "train-gan (text-conditioned); OPENMOJI_JSON may be - with --game-icons",
+    )  # fmt: skip
+    om.add_argument(
+        "--game-icons", metavar="ICONS_JSON",
+        help="with --captions: add game-icons.net's icons (its Iconify icons.json)",
+    )  # fmt: skip
     info = ims.add_parser("info", help="size, depth, alpha and the saved parameters of a picture")
     info.add_argument("input")
     info.add_argument("--json", action="store_true")
@@ -219,7 +247,7 @@ def run(args) -> int:
     if (
         cmd == "train-gan"
         or cmd == "eval-gan"
-        or (cmd == "generate" and args.engine.endswith(".safetensors"))
+        or (cmd == "generate" and (args.engine.endswith(".safetensors") or args.engine == "icons"))
     ):
         from studio.image._gan_cli import run_gan_command
 

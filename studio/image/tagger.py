@@ -275,6 +275,40 @@ def _lite0_features(backbone, x: np.ndarray, ctx=None, span=(0.0, 1.0), flip=Fal
     return np.concatenate(feats).astype(np.float32)
 
 
+def _cached_features(backbone, x, files, size, ctx=None, span=(0.0, 1.0), flip=False):
+    """:func:`_lite0_features`, kept in the cache folder under a key made of the files (path, size,
+    modification time), the picture size and ``flip``, so a second training on the same folder
+    skips the slow part."""
+    import hashlib
+
+    from studio.core import paths
+    from studio.core.atomic import atomic_path
+
+    digest = hashlib.sha256(f"lite0-v1 {size} {flip} {len(files)}".encode())
+    for file in files:
+        try:
+            st = Path(file).stat()
+            digest.update(f"\0{file}\0{st.st_size}\0{st.st_mtime_ns}".encode())
+        except OSError:
+            digest.update(f"\0{file}\0gone".encode())
+    path = paths.cache_dir() / "tagger-features" / f"{digest.hexdigest()[:32]}.npy"
+    if path.is_file():
+        try:
+            cached = np.load(path, allow_pickle=False)
+            if cached.shape[0] == len(x):
+                return cached
+        except (OSError, ValueError):
+            pass
+    feats = _lite0_features(backbone, x, ctx, span, flip)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, feats, allow_pickle=False)
+    except OSError:
+        pass  # a read-only cache only costs time
+    return feats
+
+
 def _standardiser(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and a floored spread per feature. A feature nearly constant in a small training set
     must not be divided by ~0, or a new picture's tiny difference there swamps every other one.
@@ -427,8 +461,9 @@ def train_tagger(
 
         backbone = load_lite0()
         t0 = time.perf_counter()
-        feats = _lite0_features(backbone, x, ctx, (0.1, 0.4))
-        flipped = _lite0_features(backbone, x[trainval], ctx, (0.4, 0.5), flip=True)
+        feats = _cached_features(backbone, x, data.files, size, ctx, (0.1, 0.4))
+        tv_files = [data.files[i] for i in trainval]
+        flipped = _cached_features(backbone, x[trainval], tv_files, size, ctx, (0.4, 0.5), True)
         feat_seconds = time.perf_counter() - t0
         infer_rate = len(x) / feat_seconds * (len(x) + len(trainval)) / len(x)
         flip_of = {int(j): i for i, j in enumerate(trainval)}

@@ -1,0 +1,132 @@
+"""Text-conditioned generators: captions files, prompts, seeds, RGBA icons, the shipped one."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from studio.image.gan import (
+    generate_prompt_grid,
+    load_generator,
+    read_captions,
+    sample_prompt,
+    train_gan,
+    with_alpha,
+)
+
+
+@pytest.fixture(scope="module")
+def captioned(tmp_path_factory):
+    """Eight tiny icons: red squares and blue discs on white, with captions."""
+    root = tmp_path_factory.mktemp("icons")
+    caps = {}
+    yy, xx = np.mgrid[:24, :24]
+    for i in range(4):
+        pic = np.full((24, 24, 3), 255, np.uint8)
+        pic[4 + i : 16 + i, 5:17] = (220, 30, 30)
+        Image.fromarray(pic).save(root / f"square{i}.png")
+        caps[f"square{i}.png"] = ["red square", "a red box"]
+        pic = np.full((24, 24, 3), 255, np.uint8)
+        pic[(yy - 12) ** 2 + (xx - 10 - i) ** 2 < 36] = (30, 60, 220)
+        Image.fromarray(pic).save(root / f"disc{i}.png")
+        caps[f"disc{i}.png"] = "blue circle"
+    caps["missing.png"] = "not there"
+    (root / "captions.json").write_text(json.dumps(caps))
+    return root
+
+
+@pytest.fixture(scope="module")
+def text_model(captioned, tmp_path_factory):
+    out = tmp_path_factory.mktemp("gen") / "icons-test.safetensors"
+    report = train_gan(captioned, out, size=32, steps=4, batch=8, seed=0)
+    assert report.labels == [] and report.skipped == 1  # the picture that is not there, counted
+    return out
+
+
+def test_a_captions_file_trains_a_text_generator(text_model):
+    model = load_generator(text_model)
+    assert model.text and model.text_dim == 384
+    assert "red square" in model.prompts or "blue circle" in model.prompts
+    card = text_model.with_name(text_model.name + ".card.toml").read_text()
+    assert "text-conditioned" in card
+
+
+def test_the_prompt_changes_the_picture_and_the_seed_repeats_it(text_model):
+    model = load_generator(text_model)
+    red = sample_prompt(model, 4, seed=7, prompt="red square")
+    blue = sample_prompt(model, 4, seed=7, prompt="blue circle")
+    assert red.shape == (4, 3, 32, 32)
+    assert np.abs(red - blue).mean() > 1e-3  # same latents, other text: other pictures
+    again = generate_prompt_grid(model, 4, seed=7, prompt="red square")
+    assert np.array_equal(again, generate_prompt_grid(model, 4, seed=7, prompt="red square"))
+    other_seed = generate_prompt_grid(model, 4, seed=8, prompt="red square")
+    assert not np.array_equal(again, other_seed)
+    walk = sample_prompt(model, 3, seed=1, prompt="red square", to="blue circle")
+    assert np.allclose(walk[0], sample_prompt(model, 1, seed=1, prompt="red square")[0], atol=1e-5)
+
+
+def test_transparent_icons_keep_the_inside_and_drop_the_border_white():
+    pic = -np.ones((1, 3, 16, 16), np.float32) * -1  # all white
+    pic[0, :, 4:12, 4:12] = -1  # a black square ...
+    pic[0, :, 7:9, 7:9] = 1  # ... with a white hole
+    rgba = with_alpha(pic)
+    assert rgba.shape == (1, 16, 16, 4)
+    assert rgba[0, 0, 0, 3] == 0 and rgba[0, 5, 5, 3] == 255 and rgba[0, 7, 7, 3] == 255
+
+
+def test_cli_draws_a_prompt_grid_with_provenance(text_model, tmp_path, capsys):
+    from studio.cli import main
+    from studio.image.io import load_picture, read_provenance
+
+    out = tmp_path / "grid.png"
+    args = ["image", "generate", "--engine", str(text_model), "--prompt", "red square"]
+    assert main([*args, "-n", "3", "--seed", "5", "--transparent", "-o", str(out)]) == 0
+    picture = load_picture(out)
+    assert picture.has_alpha
+    saved = read_provenance(out)
+    assert saved["params"]["prompt"] == "red square" and saved["params"]["seed"] == 5
+    assert main([*args[:4], "--label", "x", "-o", str(out)]) != 0
+    assert "use --prompt" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "says"),
+    [
+        ("captions.json", '{"a.png": "x",', "not valid JSON"),
+        ("captions.json", '["a.png"]', "must map each picture"),
+        ("captions.json", '{"a.png": 3}', "needs a caption"),
+        ("captions.txt", "a.png red\n", "FILE<TAB>CAPTION"),
+        ("captions.txt", "", "no captions"),
+    ],
+)
+def test_a_bad_captions_file_says_what_is_wrong(tmp_path, name, text, says):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(ValueError, match=says):
+        read_captions(path)
+
+
+def test_a_corrupt_captions_file_is_one_studio_message(captioned, tmp_path, capsys):
+    from studio.cli import main
+
+    bad = tmp_path / "captions.json"
+    bad.write_bytes(b"\xff\xfe{not json")
+    args = ["image", "train-gan", str(captioned), "--captions", str(bad), "--steps", "1"]
+    assert main([*args, "-o", str(tmp_path / "g.safetensors")]) != 0
+    err = capsys.readouterr().err
+    assert err.startswith("studio:") and "captions file" in err and "Traceback" not in err
+
+
+def test_the_shipped_icon_generator_draws_64px_rgba_icons():
+    from studio.image.gan import shipped_icons_model
+
+    try:
+        path = shipped_icons_model()
+    except ValueError:
+        pytest.skip("no icon generator shipped in this checkout")
+    model = load_generator(path)
+    assert model.text and model.size == 64
+    icons = with_alpha(sample_prompt(model, 2, seed=0, prompt="sword"))
+    assert icons.shape == (2, 64, 64, 4) and icons.dtype == np.uint8
+    assert (icons[..., 3] == 0).any() and (icons[..., 3] == 255).any()
