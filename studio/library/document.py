@@ -58,6 +58,7 @@ class LibraryDocument(Document):
     EXPORT_SUFFIXES = (".json",)
     FIELDS: ClassVar[dict[str, Any]] = {
         "kind_filter": "",  # "" (everything), audio, midi, image, video
+        "tag_filter": "",  # "" (any), or a tag an image tagger gave (studio.library.tags)
         "search": "",
         "sort": "added",
         "engine": "hybrid",  # the recommender
@@ -70,6 +71,9 @@ class LibraryDocument(Document):
     # -- edits -------------------------------------------------------------------------------------
     def set_filter(self, kind: str) -> None:
         self.set(f"Show {_label(KIND_FILTERS, kind)}", kind_filter=kind)
+
+    def set_tag_filter(self, tag: str) -> None:
+        self.set(f"Show tag {tag}" if tag else "Show any tag", tag_filter=tag)
 
     def set_search(self, text: str) -> None:
         """Typing merges into one undo step."""
@@ -105,6 +109,8 @@ class LibraryDocument(Document):
         parts = [f"{len(self.used)} item{'s' if len(self.used) != 1 else ''} used"]
         if self.kind_filter:
             parts.append(f"showing {_label(KIND_FILTERS, self.kind_filter).lower()}")
+        if self.tag_filter:
+            parts.append(f"tagged {self.tag_filter}")
         if self.search:
             parts.append(f"search “{self.search}”")
         if self.selected:

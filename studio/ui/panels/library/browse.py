@@ -43,6 +43,11 @@ class BrowseMixin:
                 if text
                 else self.catalog.items(kind=kind, limit=2000)
             )
+            if doc.tag_filter:
+                from studio.library.tags import items_tagged
+
+                tagged = items_tagged(self.catalog, doc.tag_filter)
+                items = [i for i in items if i.id in tagged]
         except Exception as exc:  # noqa: BLE001 - a broken library file is a message
             self.status.setText(str(exc))
             return
@@ -56,9 +61,35 @@ class BrowseMixin:
             self.grid.addItem(entry)
         self.grid.blockSignals(False)
         if not self.items:
-            self.status.setText("Nothing here yet: Add folder…" if not text else "No match.")
+            self.status.setText("No match." if text or doc.tag_filter
+                                else "Nothing here yet: Add folder…")  # fmt: skip
+        elif doc.tag_filter:
+            self.status.setText(f"{len(self.items)} tagged {doc.tag_filter}.")
         self._load_thumbnails()
         self.show_selection()
+
+    def fill_tags(self) -> None:
+        """The tag filter's choices: every tag an image tagger gave, with how many items carry
+        it, most common first (read from the catalog)."""
+        from studio.library.tags import tag_counts
+
+        try:
+            counts = tag_counts(self.catalog)
+        except Exception as exc:  # noqa: BLE001 - a broken library file is a message
+            self.status.setText(str(exc))
+            counts = []
+        combo = self.tag_combo
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItem("Any tag", "")
+        for label, n in counts:
+            combo.addItem(f"{label} ({n})", label)
+        tag = self.document.tag_filter if self.document is not None else ""
+        if tag and combo.findData(tag) < 0:
+            combo.addItem(f"{tag} (0)", tag)
+        combo.setCurrentIndex(max(0, combo.findData(tag)))
+        combo.blockSignals(False)
+        combo.setEnabled(combo.count() > 1)
 
     def _load_thumbnails(self) -> None:
         missing = [(i.id, i.path, i.kind) for i in self.items[:400] if i.id not in self._thumbs]
@@ -151,11 +182,22 @@ class BrowseMixin:
             lines.append(f"{item.width}x{item.height}")
         if item.provenance.get("engine"):
             lines.append(f"made with {item.provenance['engine']}")
+        tags = self._item_tags(item)
+        if tags:
+            lines.append("tagged " + ", ".join(f"{label} {conf:.0%}" for label, conf in tags))
         if item.error:
             lines.append(f"⚠ {item.error}")
         if item.description:
             lines.append(f"“{item.description[:200]}”")
         self.details.setText("<br>".join(lines))
+
+    def _item_tags(self, item) -> list[tuple[str, float]]:
+        from studio.library.tags import item_tags
+
+        try:
+            return item_tags(self.catalog, item.id)
+        except Exception:  # noqa: BLE001 - the details show without them
+            return []
 
     def _annotate(self, item) -> Any:
         """Ask the annotator plugins about the item's text in the background (a plugin may be

@@ -52,10 +52,16 @@ def build(panel: LibraryPanel) -> None:
                       "(Ctrl+F)")  # fmt: skip
     p.search.setPlaceholderText("Search titles, artists, tags… (Ctrl+F)")
     p.search.setClearButtonEnabled(True)
+    p.tag_combo = _combo("library.tag_filter",
+                         "Show only the items an image tagger gave this tag (with how many)",
+                         (("", "Any tag"),))  # fmt: skip
+    p.tag_button = _named(QPushButton("Tag pictures"), "library.tag_pictures",
+                          "Tag every picture and video again with your newest tagger (Image ▸ "
+                          "Train a tagger…)")  # fmt: skip
     p.sort_combo = _combo("library.sort", "The order of the items", SORTS)
     p.view_combo = _combo("library.view", "Thumbnails in a grid, or a list", VIEW_MODES)
     p.engine_combo = _combo("library.engine", "What the suggestions are based on", ENGINES)
-    p.narrow_combos(p.kind_combo, p.sort_combo, p.view_combo, p.engine_combo)
+    p.narrow_combos(p.kind_combo, p.tag_combo, p.sort_combo, p.view_combo, p.engine_combo)
     p.cancel_button = _named(QPushButton("Cancel"), "library.cancel", "Stop the scan (Esc)")
     p.cancel_button.setEnabled(False)
     p.make_progress("Add a folder of music, MIDI, pictures or video.")
@@ -99,6 +105,10 @@ def build(panel: LibraryPanel) -> None:
     form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
     form.addRow(p.search)
     form.addRow("Show", p.kind_combo)
+    tag_row = QHBoxLayout()
+    tag_row.addWidget(p.tag_combo, 1)
+    tag_row.addWidget(p.tag_button)
+    form.addRow("Tag", tag_row)
     form.addRow("Sort", p.sort_combo)
     form.addRow("View", p.view_combo)
     form.addRow("Recommend by", p.engine_combo)

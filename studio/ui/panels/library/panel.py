@@ -51,6 +51,8 @@ class LibraryPanel(BrowseMixin, WorkMixin, SuggestMixin, PanelBase):
         self.rescan_button.clicked.connect(self._on_rescan_clicked)
         self.import_button.clicked.connect(self.import_dialog)
         self.kind_combo.activated.connect(self._on_kind_combo_activated)
+        self.tag_combo.activated.connect(self._on_tag_combo_activated)
+        self.tag_button.clicked.connect(self.tag_pictures)
         self.search.textChanged.connect(self._on_search_text_changed)
         self.sort_combo.activated.connect(self._on_sort_combo_activated)
         self.view_combo.activated.connect(self._on_view_combo_activated)
@@ -75,7 +77,8 @@ class LibraryPanel(BrowseMixin, WorkMixin, SuggestMixin, PanelBase):
 
     # -- the document ------------------------------------------------------------------------------
     def bind_document(self, document: LibraryDocument) -> None:
-        for name in ("kind_filter", "search", "sort", "engine", "view_mode"):
+        self.fill_tags()
+        for name in ("kind_filter", "tag_filter", "search", "sort", "engine", "view_mode"):
             self._mirror(name)
         self.show_view_mode()
         if document.messages:
@@ -88,7 +91,7 @@ class LibraryPanel(BrowseMixin, WorkMixin, SuggestMixin, PanelBase):
         self._mirror(name)
         if name == "search":
             self._search_timer.start()
-        elif name in ("kind_filter", "sort"):
+        elif name in ("kind_filter", "sort", "tag_filter"):
             self._search_timer.stop()
             self.reload()
             if name == "kind_filter":
@@ -102,7 +105,10 @@ class LibraryPanel(BrowseMixin, WorkMixin, SuggestMixin, PanelBase):
 
     def _mirror(self, name: str) -> None:
         doc = self.document
-        combos = {"kind_filter": self.kind_combo, "sort": self.sort_combo,
+        if name == "tag_filter" and doc.tag_filter and self.tag_combo.findData(doc.tag_filter) < 0:
+            self.tag_combo.addItem(f"{doc.tag_filter} (0)", doc.tag_filter)  # none here now
+        combos = {"kind_filter": self.kind_combo, "tag_filter": self.tag_combo,
+                  "sort": self.sort_combo,
                   "engine": self.engine_combo, "view_mode": self.view_combo}  # fmt: skip
         if name in combos:
             combo = combos[name]
@@ -123,6 +129,11 @@ class LibraryPanel(BrowseMixin, WorkMixin, SuggestMixin, PanelBase):
     # -- gestures ----------------------------------------------------------------------------------
     def _on_kind_combo_activated(self, index: int) -> None:
         self.document.set_filter(self.kind_combo.itemData(index))
+
+    def _on_tag_combo_activated(self, index: int) -> None:
+        tag = self.tag_combo.itemData(index) or ""
+        if tag != self.document.tag_filter:
+            self.document.set_tag_filter(tag)
 
     def _on_search_text_changed(self, text: str) -> None:
         if text != self.document.search:

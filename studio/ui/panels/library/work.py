@@ -65,6 +65,32 @@ class WorkMixin:
         return self.start_job(JobSpec(title="Library: scan", fn=work, family="library",
                                       key="library.scan"))  # fmt: skip
 
+    def tag_pictures(self, *_args):
+        """Tag every picture and video (a frame) again with the newest tagger, in the
+        background; the tag filter lists the tags when it is done."""
+        from studio.library.tags import find_tagger
+
+        if self._busy():
+            self.status.setText("Busy: wait, or cancel (Esc).")
+            return None
+        tagger = find_tagger(self.context.settings.models_dir(), self.context.store.shipped_dir)
+        if tagger is None:
+            self.status.setText("No tagger yet: train one with Image ▸ Train a tagger… (one "
+                                "subfolder of pictures per label).")  # fmt: skip
+            return None
+        catalog_path = self.catalog.path
+
+        def work(_r, ctx):
+            from studio.library.catalog import Catalog
+            from studio.library.tags import retag
+
+            counts = retag(Catalog(catalog_path), tagger, ctx)
+            unread = f", {counts['unreadable']} unreadable" if counts["unreadable"] else ""
+            return {"tagged": f"{counts['tagged']} with {tagger.name}{unread}"}
+
+        return self.start_job(JobSpec(title="Library: tag pictures", fn=work, family="library",
+                                      key="library.scan"))  # fmt: skip
+
     def import_dialog(self, *_args) -> None:
         path = files.ask_open(self, "history", "A listening history or ratings file",
                               "Histories (*.json *.jsonl *.csv);;All files (*)")  # fmt: skip
@@ -95,6 +121,7 @@ class WorkMixin:
             f"{k}: {v}" for k, v in result.items())  # fmt: skip
         self.status.setText(summary)
         self._library = None
+        self.fill_tags()
         self.reload()
         self.recommend()
 
