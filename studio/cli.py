@@ -342,6 +342,8 @@ def _cmd_plugins(args) -> int:
         kinds = ", ".join(f"{c.id} ({c.kind})" for c in m.contributions)
         print(f"ok: {m.plugin.name} {m.plugin.version}, API {m.plugin.api_version}: {kinds}")
         return 0
+    from studio.core.terminal import printable
+
     registry = _registry(args)
     records = registry.records
     if args.json:
@@ -353,11 +355,11 @@ def _cmd_plugins(args) -> int:
             f"{c.id} ({c.kind})" for c in (r.manifest.contributions if r.manifest else [])
         )
         print(
-            f"{r.name[:22]:22} {r.version[:9]:9} {'built-in' if r.builtin else 'plugin':9} "
-            f"{r.status[:22]:22} {contribs}"
+            f"{printable(r.name[:22]):22} {printable(r.version[:9]):9} "
+            f"{'built-in' if r.builtin else 'plugin':9} {r.status[:22]:22} {printable(contribs)}"
         )
         if r.error:
-            print(f"    {r.error.strip().splitlines()[-1]}")
+            print(f"    {printable(r.error.strip().splitlines()[-1])}")
     return 0
 
 
@@ -583,5 +585,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         code = exc.code if isinstance(exc, CliError) else 1
         message = str(exc) if isinstance(exc, CliError) else describe_error(exc)
-        print(f"studio: {message}", file=sys.stderr)
+        from studio.core.terminal import printable
+
+        shown = "\n".join(printable(line) for line in message.split("\n"))  # it may quote a file
+        print(f"studio: {shown}", file=sys.stderr)
         return code

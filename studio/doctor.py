@@ -235,6 +235,65 @@ def _plugins(settings, safe_mode: bool) -> dict[str, Any]:
     }
 
 
+def _library() -> dict[str, Any]:
+    """The library database: a Studio library (not empty, not another program's), intact
+    (PRAGMA quick_check), of a schema this Studio reads. Read only: a damaged file is reported,
+    never repaired or replaced."""
+    import sqlite3
+
+    from studio.library.catalog import MIGRATIONS, CatalogError, check_library_file
+    from studio.library.catalog import default_catalog_path as library_path
+
+    path = library_path()
+    if not path.exists():
+        return {"status": "none", "detail": f"no library yet ({path}): studio library add DIR"}
+    try:
+        check_library_file(path)
+    except CatalogError as exc:
+        return {"status": "error", "detail": str(exc)}
+    try:
+        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5)
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            problems = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
+            items = conn.execute("SELECT count(*) FROM items").fetchone()[0] if version else 0
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return {"status": "error", "detail": f"{path} cannot be read ({exc}); it was left as it is"}
+    if problems != ["ok"]:
+        said = "; ".join(problems)[:300]
+        return {"status": "error", "detail": f"{path} is damaged: {said} (it was left as it "
+                "is: restore a copy, or move it away to start anew)"}  # fmt: skip
+    if version > len(MIGRATIONS):
+        return {"status": "error", "detail": f"{path} is from a newer Studio (schema {version}; "
+                f"this one reads up to {len(MIGRATIONS)})"}  # fmt: skip
+    return {"status": "ok", "detail": f"{path}: {items} items, schema {version}, intact",
+            "items": items, "schema": version}  # fmt: skip
+
+
+def _leftovers() -> dict[str, Any]:
+    """Temporaries a killed write left in Studio's own folders (the next write of the same file
+    removes them; they are listed here, not removed)."""
+    import re
+
+    from studio.core import paths
+
+    pattern = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp")
+    found = []
+    for root in (paths.config_dir(), paths.data_dir()):
+        if not root.is_dir():
+            continue
+        for folder, _dirs, names in os.walk(root):
+            found += [os.path.join(folder, n) for n in names if pattern.match(n)]
+            if len(found) > 100:
+                break
+    if not found:
+        return {"status": "ok", "detail": "no half-written files in Studio's folders"}
+    detail = f"{len(found)} half-written file(s) of an interrupted write, e.g. {found[0]}"
+    return {"status": "warning", "detail": detail + " (safe to delete)", "files": found[:100]}
+
+
 def run_doctor(safe_mode: bool = False) -> dict[str, Any]:
     """Check everything Studio uses; returns a dict of sections, each with ``status`` and
     ``detail``.
@@ -249,6 +308,8 @@ def run_doctor(safe_mode: bool = False) -> dict[str, Any]:
         "status": "ok" if not loaded.messages else "warning",
         "detail": str(settings_path()) + "".join(f"; {m}" for m in loaded.messages),
     }
+    report["library"] = _guard(_library)
+    report["leftovers"] = _guard(_leftovers)
     report["torch"] = _guard(_torch)
     report["device"] = _guard(lambda: _device(settings))
     report["qt"] = _guard(_qt)

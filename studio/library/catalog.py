@@ -35,6 +35,7 @@ __all__ = [
     "CatalogError",
     "clean_text",
     "is_generic_title",
+    "check_library_file",
 ]
 
 KINDS = {
@@ -232,24 +233,78 @@ def _item(row: sqlite3.Row) -> Item:
     return Item(**values)
 
 
-class Catalog:
-    """One SQLite database. Thread-safe: each thread gets its own connection."""
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_LEAVE_IT = "it was left as it is: move it away to start a new library, or restore a copy"
 
-    def __init__(self, path: str | Path | None = None):
+
+def check_library_file(path: str | Path) -> None:
+    """Refuse a file that is not a Studio library before SQLite touches it: a 0-byte file, one
+    without SQLite's header, or an SQLite database of another program. Such a file is never
+    replaced or emptied. Raises CatalogError; a missing file passes (a new library)."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(_SQLITE_MAGIC))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise CatalogError(f"cannot read the library at {path}: {exc.strerror or exc}") from None
+    if not head:
+        raise CatalogError(f"the library at {path} is an empty file (0 bytes); {_LEAVE_IT}")
+    if head != _SQLITE_MAGIC:
+        raise CatalogError(f"the library at {path} is not an SQLite database; {_LEAVE_IT}")
+
+
+class Catalog:
+    """One SQLite database. Thread-safe: each thread gets its own connection.
+
+    An existing file that is empty, damaged or not a Studio library is refused with a
+    CatalogError and left untouched. ``busy_seconds``: how long a write waits for another
+    writer (each holds the database for one short transaction at a time)."""
+
+    def __init__(self, path: str | Path | None = None, busy_seconds: float = 30.0):
         self.path = Path(path) if path else default_catalog_path()
+        self.busy_seconds = busy_seconds
         self._local = threading.local()
+        check_library_file(self.path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._check_schema()
             self.migrate()
-        except (sqlite3.DatabaseError, OSError) as exc:
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise CatalogError(
+                f"the library at {self.path} is damaged ({exc}); {_LEAVE_IT}"
+            ) from None
+        except OSError as exc:
             raise CatalogError(f"cannot open the library at {self.path}: {exc}") from None
+
+    def _check_schema(self) -> None:
+        """A database with tables but no Studio schema version is another program's. Read with
+        a plain connection, before WAL mode is switched on (which rewrites the header)."""
+        if not self.path.exists():
+            return
+        conn = sqlite3.connect(self.path, timeout=self.busy_seconds)
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+            ).fetchone()[0]
+        finally:
+            conn.close()
+        if version == 0:
+            if tables:
+                raise CatalogError(
+                    f"the library at {self.path} is an SQLite database of another program; "
+                    + _LEAVE_IT
+                )
 
     # -- connection and schema ---------------------------------------------------------------------
     @property
     def db(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn = sqlite3.connect(self.path, timeout=self.busy_seconds, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
@@ -323,8 +378,9 @@ class Catalog:
         for word in words:
             sql += (" AND lower(coalesce(title,'') || ' ' || coalesce(artist,'') || ' ' || "
                     "coalesce(album,'') || ' ' || coalesce(tags,'') || ' ' || "
-                    "coalesce(description,'') || ' ' || path) LIKE ?")  # fmt: skip
-            args.append(f"%{word}%")
+                    "coalesce(description,'') || ' ' || path) LIKE ? ESCAPE '\\'")  # fmt: skip
+            escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            args.append(f"%{escaped}%")
         if kind:
             sql += " AND kind = ?"
             args.append(kind)
@@ -417,10 +473,14 @@ class Catalog:
         pending: list[tuple[str, os.stat_result, str]] = []
 
         def flush() -> None:
+            # files are read (hash, tags) before the transaction, so other writers (feedback,
+            # a second add) wait for the short write of a batch, not for its reading
+            read = [self._read_one(path, stat, kind, report, read_tags, read_metadata)
+                    for path, stat, kind in pending]  # fmt: skip
             with self.transaction():
-                for path, stat, kind in pending:
-                    self._scan_one(path, stat, kind, report, read_tags, read_metadata,
-                                   scan_started)  # fmt: skip
+                for (path, stat, kind), (row, meta) in zip(pending, read, strict=True):
+                    if meta is not None or row is not None:
+                        self._scan_one(path, stat, kind, report, row, meta, scan_started)
             pending.clear()
 
         for root in roots:
@@ -439,35 +499,47 @@ class Catalog:
             if pending:
                 flush()
             with self.transaction():
+                # exactly this folder: no LIKE (it ignores case and reads "_" as any letter,
+                # so adding "Music" marked "music" missing)
+                prefix = root.rstrip(os.sep) + os.sep
                 cursor = self.db.execute(
                     "UPDATE items SET missing = 1 WHERE missing = 0 AND seen < ? AND "
-                    "(path = ? OR path LIKE ?)",
-                    (scan_started, root, root.rstrip("/") + "/%"),
+                    "(path = ? OR substr(path, 1, ?) = ?)",
+                    (scan_started, root, len(prefix), prefix),
                 )
                 report.missing += cursor.rowcount
         report.seconds = time.perf_counter() - began
         ctx.progress(1.0, report.summary())
         return report
 
-    def _scan_one(self, path: str, stat: os.stat_result, kind: str, report: ScanReport,
-                  read_tags: bool, read_metadata, scan_started: float) -> None:  # fmt: skip
-        now = time.time()
+    def _read_one(self, path: str, stat: os.stat_result, kind: str, report: ScanReport,
+                  read_tags: bool, read_metadata) -> tuple[Any, dict[str, Any] | None]:  # fmt: skip
+        """(the item's row or None, what the file says or None when it is unchanged or
+        unreadable), outside any transaction."""
         row = self.db.execute(
             "SELECT id, size, mtime FROM items WHERE path = ?", (path,)
         ).fetchone()
         if row and row[1] == stat.st_size and row[2] == stat.st_mtime:
-            self.db.execute("UPDATE items SET seen = ?, missing = 0 WHERE id = ?", (now, row[0]))
-            report.unchanged += 1
-            return
+            return row, None
         try:
             digest = quick_hash(Path(path), stat.st_size)
         except OSError as exc:
             report.errors.append(f"{path}: {exc.strerror or exc}")
-            return
+            return None, None
         meta: dict[str, Any] = {"size": stat.st_size, "mtime": stat.st_mtime, "quick_hash": digest}
         meta.update(read_metadata(Path(path), kind) if read_tags else {"title": Path(path).stem})
         if meta.get("error"):
             report.errors.append(f"{path}: {meta['error']}")
+        return row, meta
+
+    def _scan_one(self, path: str, stat: os.stat_result, kind: str, report: ScanReport,
+                  row: Any, meta: dict[str, Any] | None, scan_started: float) -> None:  # fmt: skip
+        now = time.time()
+        if meta is None:  # unchanged
+            self.db.execute("UPDATE items SET seen = ?, missing = 0 WHERE id = ?", (now, row[0]))
+            report.unchanged += 1
+            return
+        digest = meta["quick_hash"]
         if row is None:
             # a file with this content that this scan has not seen where it was: moved here?
             # (copies seen in this scan are duplicates, not moves; a few candidates at most)

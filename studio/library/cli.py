@@ -66,7 +66,28 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    """Run one ``studio library`` action; a refused or damaged library file ends in one
+    ``studio:`` line in words, never a bare exception name."""
+    import sqlite3
+
+    from studio.cli import CliError
+    from studio.library.catalog import CatalogError, default_catalog_path
+    from studio.library.history import HistoryError
+
+    try:
+        return _run(args)
+    except (CatalogError, HistoryError) as exc:  # they say what is wrong in words
+        raise CliError(str(exc)) from None
+    except sqlite3.DatabaseError as exc:
+        raise CliError(
+            f"the library at {default_catalog_path()} cannot be read ({exc}); it was left as it "
+            "is: `studio doctor` checks it"
+        ) from None
+
+
+def _run(args) -> int:
     from studio.core.jobs import ConsoleContext
+    from studio.core.terminal import printable as p
 
     cmd = args.library_command
     if cmd == "eval":
@@ -96,7 +117,7 @@ def run(args) -> int:
         report = catalog.scan(folders, ConsoleContext())
         print(report.summary() + f" in {report.seconds:.1f} s")
         for error in report.errors[:20]:
-            print(f"⚠ {error}", file=sys.stderr)
+            print(f"⚠ {p(error)}", file=sys.stderr)
         if len(report.errors) > 20:
             print(f"⚠ … and {len(report.errors) - 20} more", file=sys.stderr)
         if cmd == "add" and not args.no_features:
@@ -113,7 +134,7 @@ def run(args) -> int:
         for item in items:
             length = f" {item.duration:.0f}s" if item.duration else ""
             size = f" {item.width}x{item.height}" if item.width else ""
-            print(f"{item.id:6}  {item.kind:5}  {item.label}{length}{size}  ({item.path})")
+            print(f"{item.id:6}  {item.kind:5}  {p(item.label)}{length}{size}  ({p(item.path)})")
         if not items:
             print(
                 "nothing found"
@@ -131,19 +152,19 @@ def run(args) -> int:
             print()
             return 0
         for s in suggestions:
-            print(f"{s.item.id:6}  {s.item.label}  — {s.reason}  [{s.score:.2f}]")
+            print(f"{s.item.id:6}  {p(s.item.label)}  — {p(s.reason)}  [{s.score:.2f}]")
         if not suggestions:
             print("nothing to suggest yet: add folders, and play, like or keep a few items")
         return 0
     if cmd == "feedback":
         catalog.add_event(args.item, args.what)
-        print(f"{catalog.item(args.item).label}: {args.what}")
+        print(f"{p(catalog.item(args.item).label)}: {args.what}")
         return 0
     if cmd == "import-history":
         from studio.library.history import import_history
 
         result = import_history(catalog, args.file, ConsoleContext())
-        print(", ".join(f"{k}: {v}" for k, v in result.items()))
+        print(p(", ".join(f"{k}: {v}" for k, v in result.items())))
         return 0
     if cmd == "features":
         done = Library(catalog, _registry()).compute_features(ConsoleContext())
@@ -152,7 +173,7 @@ def run(args) -> int:
     if cmd == "duplicates":
         groups = catalog.duplicates()
         for group in groups:
-            print("same content: " + "  |  ".join(item.path for item in group))
+            print("same content: " + "  |  ".join(p(item.path) for item in group))
         if not groups:
             print("no duplicates")
         return 0

@@ -218,7 +218,11 @@ class Library:
     # -- features ----------------------------------------------------------------------------------
     def compute_features(self, ctx: JobContext | None = None, batch: int = 64) -> int:
         """Text embeddings (MiniLM) and media features for every item that lacks them, with
-        progress and cancel. Returns how many items got features."""
+        progress and cancel. Returns how many items got features.
+
+        The work (the model, reading every file) happens outside any transaction; each batch's
+        results are written in one short one, so ``feedback`` or a second ``add`` meanwhile
+        waits milliseconds, not the whole batch."""
         from studio.library.features import embed_texts, media_features
 
         ctx = ctx or JobContext()
@@ -228,13 +232,18 @@ class Library:
             ctx.check_cancelled()
             chunk = todo[start : start + batch]
             vectors = embed_texts([i.text() for i in chunk], cache=False)
+            media: dict[int, np.ndarray] = {}
+            for item in chunk:
+                if not item.missing:
+                    ctx.check_cancelled()
+                    found = media_features(item)
+                    if found is not None:
+                        media[item.id] = found
             with self.catalog.transaction():
                 for item, vector in zip(chunk, vectors, strict=True):
                     self.catalog.set_feature(item.id, "text", vector)
-                    if not item.missing:
-                        media = media_features(item)
-                        if media is not None:
-                            self.catalog.set_feature(item.id, "media", media)
+                    if item.id in media:
+                        self.catalog.set_feature(item.id, "media", media[item.id])
             ctx.progress((start + len(chunk)) / len(todo), f"features: {start + len(chunk)} "
                          f"of {len(todo)}")  # fmt: skip
         self.annotate(ctx)

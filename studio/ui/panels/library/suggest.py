@@ -34,10 +34,16 @@ class SuggestMixin:
         kind = self.document.kind_filter or None
         library = self._library
         if library is None:  # fitted once, reused until the history or the catalog changes
-            from studio.library.catalog import Catalog
+            from studio.library.catalog import Catalog, CatalogError
             from studio.library.service import Library
 
-            library = self._library = Library(Catalog(self.catalog.path), self.context.registry)
+            try:
+                catalog = Catalog(self.catalog.path)
+            except CatalogError as exc:  # an empty or damaged library file: say why, keep it
+                self.recs_title.setText(f"<b>Recommendations</b>: {exc}")
+                self.status.setText(str(exc))
+                return None
+            library = self._library = Library(catalog, self.context.registry)
 
         def work(_r, _ctx):  # always on the "library-recommend" worker: one thread uses it
             return library.recommend(12, kind, like, engine=engine)

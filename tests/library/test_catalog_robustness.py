@@ -1,0 +1,210 @@
+"""The library database (issue 18): an empty or damaged library.sqlite is refused and never
+replaced, `doctor` checks it, folder matching is exact, search takes % and _ literally, feature
+work leaves other writers free, and nothing printed lets a file name drive the terminal."""
+
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from studio.library.catalog import Catalog, CatalogError
+
+
+def _env(tmp_path):
+    return dict(os.environ, XDG_DATA_HOME=str(tmp_path / "data"),
+                XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_CACHE_HOME=str(tmp_path / "cache"))  # fmt: skip
+
+
+def _studio(tmp_path, *args):
+    return subprocess.run([sys.executable, "-m", "studio", *args], capture_output=True,
+                          text=True, timeout=180, env=_env(tmp_path))  # fmt: skip
+
+
+def _library_file(tmp_path):
+    path = tmp_path / "data" / "studio" / "library.sqlite"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.mark.parametrize(
+    "content, why",
+    [
+        (b"", "is an empty file (0 bytes)"),
+        (b"not a database at all" * 50, "is not an SQLite database"),
+    ],
+)
+def test_an_empty_or_foreign_library_file_is_refused_and_kept(tmp_path, content, why):
+    """The issue: a 0-byte library.sqlite silently became an empty library."""
+    path = _library_file(tmp_path)
+    path.write_bytes(content)
+    run = _studio(tmp_path, "library", "list")
+    assert run.returncode == 1
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("studio: the library at")
+    assert why in lines[0] and "left as it is" in lines[0]
+    assert path.read_bytes() == content
+    with pytest.raises(CatalogError, match=re.escape(why)):
+        Catalog(path)
+    assert path.read_bytes() == content
+
+
+def test_another_programs_database_is_not_made_a_library(tmp_path):
+    path = tmp_path / "other.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE notes(text)")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(CatalogError, match="of another program"):
+        Catalog(path)
+    assert path.read_bytes() == before
+
+
+def _damaged(path):
+    """A library whose item pages were overwritten (the header still says SQLite)."""
+    catalog = Catalog(path)
+    with catalog.transaction():
+        for i in range(3000):
+            catalog._upsert(f"/m/{i}.mp3", "audio", {"title": f"Song {i}" * 8}, None)
+    catalog.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    catalog.close()  # the last connection: the -wal file is folded in and removed
+    data = bytearray(path.read_bytes())
+    page = 4096
+    for at in range(2 * page, len(data) - page, 3 * page):
+        data[at : at + page] = bytes([0x5A]) * page
+    path.write_bytes(bytes(data))
+    return bytes(data)
+
+
+def test_a_damaged_library_gives_one_line_and_doctor_says_so(tmp_path):
+    path = _library_file(tmp_path)
+    damaged = _damaged(path)
+    run = _studio(tmp_path, "library", "list")
+    assert run.returncode == 1, run.stdout
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("studio: the library at"), run.stderr
+    assert "DatabaseError" not in lines[0]
+    doctor = _studio(tmp_path, "doctor", "--json")
+    report = json.loads(doctor.stdout)
+    assert report["library"]["status"] == "error"
+    assert "damaged" in report["library"]["detail"] or "cannot be read" in report["library"][
+        "detail"]  # fmt: skip
+    assert path.read_bytes() == damaged
+
+
+def test_doctor_checks_a_good_library_and_an_empty_one(tmp_path):
+    path = _library_file(tmp_path)
+    catalog = Catalog(path)
+    catalog.upsert("/m/a.mp3", "audio", {"title": "A"})
+    catalog.close()
+    report = json.loads(_studio(tmp_path, "doctor", "--json").stdout)
+    assert report["library"]["status"] == "ok"
+    assert report["library"]["items"] == 1 and report["library"]["schema"] >= 3
+    assert report["leftovers"]["status"] == "ok"
+    path.unlink()
+    for extra in path.parent.glob("library.sqlite-*"):
+        extra.unlink()
+    path.write_bytes(b"")
+    report = json.loads(_studio(tmp_path, "doctor", "--json").stdout)
+    assert report["library"]["status"] == "error"
+    assert "0 bytes" in report["library"]["detail"]
+    assert path.read_bytes() == b""
+
+
+def _touch(folder, *names):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / name).write_bytes(b"ID3" + name.encode() * 20)
+
+
+@pytest.mark.parametrize("added, other", [("Music", "music"), ("my_pics", "myXpics")])
+def test_scanning_a_folder_leaves_a_similar_name_alone(tmp_path, added, other):
+    """The issue: adding `Music` marked items in `music` missing; `my_pics` did it to
+    `myXpics` (a LIKE that ignores case and reads _ as any letter)."""
+    _touch(tmp_path / added, "a.mp3")
+    _touch(tmp_path / other, "b.mp3", "c.mp3")
+    catalog = Catalog(tmp_path / "lib.sqlite")
+    catalog.scan([str(tmp_path / other)], read_tags=False)
+    report = catalog.scan([str(catalog.add_folder(tmp_path / added))], read_tags=False)
+    assert report.missing == 0
+    assert sorted(os.path.basename(i.path) for i in catalog.items()) == ["a.mp3", "b.mp3",
+                                                                          "c.mp3"]  # fmt: skip
+    (tmp_path / added / "a.mp3").unlink()
+    assert catalog.scan([str(tmp_path / added)], read_tags=False).missing == 1
+
+
+def test_search_takes_percent_and_underscore_literally(tmp_path):
+    catalog = Catalog(tmp_path / "lib.sqlite")
+    for title in ("100% cotton", "1000 cotton", "snake_case", "snakeXcase"):
+        catalog.upsert(tmp_path / f"{title}.mp3", "audio", {"title": title})
+    assert [i.title for i in catalog.search("100%")] == ["100% cotton"]
+    assert [i.title for i in catalog.search("snake_case")] == ["snake_case"]
+    assert len(catalog.search("cotton")) == 2
+
+
+def test_feedback_succeeds_while_features_are_computed(tmp_path, monkeypatch):
+    """The issue: while `library add` computed features, `feedback` and a second `add` failed
+    after 30 s with `database is locked`. The other writer here waits at most 2 s."""
+    from studio.library import features
+    from studio.library.service import Library
+
+    path = tmp_path / "lib.sqlite"
+    catalog = Catalog(path)
+    ids = [catalog.upsert(tmp_path / f"{i}.mid", "midi", {"title": f"T{i}"}) for i in range(12)]
+    for i in range(12):
+        (tmp_path / f"{i}.mid").write_bytes(b"")
+    started, slow = threading.Event(), threading.Event()
+
+    def media(item):  # reading a long file: the writer below must not wait for it
+        started.set()
+        slow.wait(10)
+        return np.zeros(14, np.float32)
+
+    monkeypatch.setattr(features, "embed_texts", lambda texts, **_: np.ones((len(texts), 384)))
+    monkeypatch.setattr(features, "media_features", media)
+    worker = threading.Thread(target=lambda: Library(Catalog(path)).compute_features())
+    worker.start()
+    try:
+        assert started.wait(30)
+        other = Catalog(path, busy_seconds=2.0)
+        other.add_event(ids[0], "like")  # raises "database is locked" if features hold it
+        other.upsert(tmp_path / "new.mp3", "audio", {"title": "New"})
+        assert [e[2] for e in other.events()] == ["like"]
+    finally:
+        slow.set()
+        worker.join(60)
+    assert len(Catalog(path).feature("media")) == 12
+
+
+def test_no_raw_escape_reaches_the_terminal(tmp_path):
+    """The issue: `library list` printed escape sequences from MIDI track names and file
+    names, including window-title and screen-clear codes."""
+    from studio.core.media import MidiClip, Note
+
+    folder = tmp_path / "songs"
+    folder.mkdir()
+    clip = MidiClip([Note(0.0, 60, 1.0)])
+    for name in ("\x1b]0;evil\x07", "\x1b[2J"):
+        data = clip.to_bytes().replace(b"MTrk", b"MTrk", 1)
+        (folder / f"{name}.mid").write_bytes(data)
+    track = (
+        b"\x00\xff\x03\x0c\x1b]0;evil\x07\x1b[2J"
+        + b"\x00\x90\x3c\x40\x60\x80\x3c\x00\x00\xff\x2f\x00"
+    )
+    header = b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x00\x60"
+    (folder / "named.mid").write_bytes(header + b"MTrk" + len(track).to_bytes(4, "big") + track)
+    add = _studio(tmp_path, "library", "add", str(folder), "--no-features")
+    assert add.returncode == 0, add.stderr
+    for args in (("library", "list"), ("library", "search", "mid"), ("library", "recommend")):
+        run = _studio(tmp_path, *args)
+        assert run.returncode == 0, run.stderr
+        assert "\x1b" not in run.stdout + run.stderr and "\x07" not in run.stdout
+    listed = _studio(tmp_path, "library", "list").stdout
+    assert "\\x1b]0;evil\\x07" in listed and "\\x1b[2J" in listed
+    assert len(listed.strip().splitlines()) == 3
