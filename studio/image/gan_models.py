@@ -121,7 +121,8 @@ def find_generators(user_dir: str | Path | None, shipped_dir: str | Path | None 
 
 
 def gan_params(model: GanModel) -> tuple[Param, ...]:
-    """The controls ``model`` needs, as data for the panel's parameter form."""
+    """The controls ``model`` needs, as data for the panel's parameter form (a text model's
+    prompt is the panel's prompt box)."""
     from studio.plugins.api import Param
 
     params: list[Param] = []
@@ -129,6 +130,12 @@ def gan_params(model: GanModel) -> tuple[Param, ...]:
         params.append(
             Param("label", "choice", ANY_LABEL, label="Class", choices=(ANY_LABEL, *model.labels),
                   help="what to draw: one of the classes (subfolders) it learnt, or each in turn")
+        )  # fmt: skip
+    if model.text:
+        params.append(
+            Param("to", "str", "", label="Morph to",
+                  help="a second prompt: the pictures walk from the first prompt to this one "
+                       "(empty: no morph)")
         )  # fmt: skip
     params += [
         Param("seed", "seed", -1, help="the same seed gives the same pictures"),
@@ -138,6 +145,11 @@ def gan_params(model: GanModel) -> tuple[Param, ...]:
         Param("scale", "int", 4, minimum=1, maximum=8,
               help="each picture this many times larger in the grid (sharp pixels)"),
     ]  # fmt: skip
+    if model.text:
+        params.append(
+            Param("transparent", "bool", False, label="Transparent background",
+                  help="the white around each icon becomes transparent (for game sprites)")
+        )  # fmt: skip
     return tuple(params)
 
 
@@ -155,23 +167,6 @@ def _load(path: Path, device: str):
             _cache.clear()
             _cache[key] = load_generator(path, device)
         return _cache[key]
-
-
-def _latents(n: int, seed: int, truncation: float, z_dim: int):
-    """``n`` latent vectors; with ``truncation`` > 0 every value beyond it is drawn again (the
-    truncation trick: fewer odd pictures, less variety)."""
-    import torch
-
-    g = torch.Generator().manual_seed(int(seed))
-    z = torch.randn(n, z_dim, generator=g)
-    if truncation > 0:
-        for _ in range(50):
-            out = z.abs() > truncation
-            if not out.any():
-                break
-            z[out] = torch.randn(int(out.sum()), generator=g)
-        z = z.clamp(-truncation, truncation)
-    return z
 
 
 def _grid(images: np.ndarray, cols: int, scale: int) -> np.ndarray:
@@ -197,7 +192,6 @@ def generate(request: dict, ctx=None, device: str = "cpu"):
     import torch
 
     from studio.core.media import Image
-    from studio.image.gan import Z_DIM
 
     path = Path(str(request.get("model", "")))
     model = describe(path)  # a clear message for a missing or foreign file
@@ -214,16 +208,21 @@ def generate(request: dict, ctx=None, device: str = "cpu"):
     if ctx is not None:
         ctx.progress(0.1, f"loading {path.name}")
     if model.text:
+        from studio.image.gan import generate_prompt_grid
+
         if not prompt:
             raise ValueError(f"{path.name} draws from a prompt: type what to draw")
-        from studio.image import gan
-
-        by_prompt = getattr(gan, "generate_prompt_grid", None)
-        if by_prompt is None:
-            raise ValueError(f"{path.name} needs a newer Studio to draw from a prompt")
-        grid = by_prompt(_load(path, device), count, seed, prompt, truncation=truncation)
+        to = str(request.get("to") or "").strip()
+        if ctx is not None:
+            ctx.progress(0.5, f"drawing {count} pictures of “{prompt}”")
+        grid = generate_prompt_grid(_load(path, device), count, seed, prompt, to=to or None,
+                                    truncation=truncation, scale=scale,
+                                    transparent=bool(request.get("transparent")))  # fmt: skip
         images = None
+        label = ""
     else:
+        from studio.image.gan import latents
+
         loaded = _load(path, device)
         if label in ("", ANY_LABEL):
             classes = [i % len(loaded.labels) for i in range(count)]
@@ -237,7 +236,7 @@ def generate(request: dict, ctx=None, device: str = "cpu"):
         if ctx is not None:
             ctx.check_cancelled()
             ctx.progress(0.5, f"drawing {count} pictures")
-        z = _latents(count, seed, truncation, Z_DIM)
+        z = latents(count, seed, truncation)
         with torch.inference_mode():
             net = loaded.net
             images = net(z.to(device), torch.tensor(classes, device=device)).float().cpu().numpy()
@@ -246,5 +245,7 @@ def generate(request: dict, ctx=None, device: str = "cpu"):
         grid = _grid(images, min(count, 8), scale)
     params = {"model": str(path), "label": label, "prompt": prompt if model.text else "",
               "seed": seed, "count": count, "truncation": truncation, "scale": scale}  # fmt: skip
+    if model.text:
+        params.update(to=str(request.get("to") or ""), transparent=bool(request.get("transparent")))
     provenance = {"engine": GAN_ENGINE, "model": path.name, "arch": model.arch, "params": params}
     return Image(np.ascontiguousarray(grid), provenance=provenance)

@@ -176,3 +176,51 @@ def test_train_a_tagger_shows_its_scores_and_confusion_matrix(window, qtbot, pic
     assert "held-out accuracy" in dialog.report.toPlainText()
     tagger = window.context.settings.models_dir() / "tagger" / f"{pictures.name}.safetensors"
     assert tagger.is_file()
+
+
+def test_a_captioned_folder_trains_a_prompt_generator_the_generate_tab_draws(
+    window, qtbot, pictures, tmp_path
+):
+    import json
+    import shutil
+
+    from studio.image.gan import train_gan
+
+    folder = tmp_path / "captioned"
+    folder.mkdir()
+    captions = {}
+    for sub in ("fire", "water"):
+        for i in range(6):
+            name = f"{sub}{i}.png"
+            shutil.copy(pictures / sub / f"{i}.png", folder / name)
+            captions[name] = f"a {'red' if sub == 'fire' else 'blue'} square"
+    (folder / "captions.json").write_text(json.dumps(captions))
+    dialog = _open(window, qtbot, "image.train_generator")
+    files.answer_next(folder)
+    _click(dialog, "image.train_folder")
+    assert "Captioned (captions.json)" in dialog.folder_label.text()
+    dialog.close()
+
+    out = window.context.settings.models_dir() / "image-gan" / "squares.safetensors"
+    train_gan(folder, out, steps=2, batch=8, arch="modern")
+    panel = window.panels["image"]
+    assert panel.show_generator(out)
+    assert "prompt" in panel.gen.engine.currentText()
+    assert panel.gen.prompt.isVisible()  # a text model draws from the prompt box
+    assert "label" not in panel.gen.form.values() and "to" in panel.gen.form.values()
+    QTest.mouseClick(panel.gen.generate, Qt.MouseButton.LeftButton)
+    assert "prompt box first" in panel.status.text()  # nothing to draw yet: a message, no job
+    panel.gen.prompt.setFocus()
+    QTest.keyClicks(panel.gen.prompt, "a blue square")
+    panel.gen.form.set_value("count", 3)
+    panel.gen.form.set_value("seed", 4)
+    panel.gen.form.set_value("transparent", True)
+    before = len(panel.document.layers)
+    QTest.mouseClick(panel.gen.generate, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(panel.job.finished, timeout=60_000):
+        pass
+    assert panel.job.state == "succeeded", panel.status.text()
+    assert len(panel.document.layers) == before + 1
+    layer = panel.document.layers[-1]
+    assert layer.provenance["params"]["prompt"] == "a blue square"
+    assert layer.pixels.shape[2] == 4 and layer.pixels[..., 3].min() == 0  # transparent gutters

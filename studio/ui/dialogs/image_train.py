@@ -375,6 +375,15 @@ class TrainGeneratorDialog(_TrainDialog):
         self.open_button.clicked.connect(self.use_result)
         self.resize(900, 560)
 
+    def set_folder(self, path: str | Path) -> None:
+        from studio.image.gan import find_captions
+
+        super().set_folder(path)
+        captions = find_captions(path)
+        if captions is not None:
+            self.folder_label.setText(f"{self.folder}\nCaptioned ({captions.name}): it learns to "
+                                      "draw from a prompt")  # fmt: skip
+
     def output_path(self) -> Path:
         """Where the generator goes: ``<model folder>/image-gan/<folder>-<arch>-<size>``."""
         name = f"{self.folder.resolve().name}-{self.arch_combo.currentData()}-" \
@@ -428,9 +437,10 @@ class TrainGeneratorDialog(_TrainDialog):
         self._show_samples(grid)
         resumed = f", resumed at step {report.resumed_from}" if report.resumed_from else ""
         skipped = f"; {report.skipped} unreadable pictures skipped" if report.skipped else ""
+        what = f"{len(report.labels)} classes" if report.labels else "captioned pictures"
         self.status.setText(
             f"Trained {report.steps} steps ({report.steps_per_s:.1f}/s{resumed}) on "
-            f"{len(report.labels)} classes{skipped}. Saved {Path(report.model_file).name} with "
+            f"{what}{skipped}. Saved {Path(report.model_file).name} with "
             f"its card in {Path(report.model_file).parent}."
         )
         self.open_button.setEnabled(True)

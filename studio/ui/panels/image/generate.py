@@ -161,6 +161,8 @@ class GenerateMixin:
             QTimer.singleShot(0, self.fit_controls)
 
     def select_generator(self, qualified_id: str) -> bool:
+        if qualified_id.endswith(".safetensors"):  # a trained generator's file
+            return self.show_generator(qualified_id)
         key = (
             "pattern" if qualified_id in ("studio/pattern", "pattern") else f"plugin:{qualified_id}"
         )
