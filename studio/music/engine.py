@@ -208,6 +208,10 @@ class MusicEngine:
         """Make ``req.variations`` clips. Raises ValueError for a request that cannot be met."""
         req.validate()
         ctx = ctx or JobContext()
+        vocab = int(getattr(self.model.cfg, "vocab_size", self.tok.vocab_size))
+        if self.tok.ids.get(f"Style_{req.style}", vocab) >= vocab:
+            # a style newer than the model: it never saw that token, so it writes "other"
+            req = replace(req, style="other")
         clips = []
         for i in range(req.variations):
 

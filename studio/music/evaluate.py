@@ -17,7 +17,15 @@ import numpy as np
 from studio.core.jobs import JobContext
 from studio.core.media import DRUM_CHANNEL, MidiClip, Note
 from studio.music.keys import PITCH_NAMES, in_key_rate, parse_key
-from studio.music.metrics import harmony_report, instrument_range, notes_in, track_ranges
+from studio.music.metrics import (
+    harmony_report,
+    instrument_range,
+    mgeval_overlap,
+    musegan_metrics,
+    notes_in,
+    piece_features,
+    track_ranges,
+)
 from studio.music.ngram import KneserNey
 from studio.music.tokens import PieceTokens
 from studio.music.training import cross_entropy, heldout_windows
@@ -447,9 +455,263 @@ def _json_default(value):
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
+NGRAM_ORDERS = (4, 6)
+SAMPLE_BARS = 8
+
+
+def _fit_vocab(windows: list[list[int]], tok, vocab: int) -> list[list[int]]:
+    """``windows`` for a model that knows only the first ``vocab`` tokens: a newer style becomes
+    "other"; windows still holding an unknown token are left out."""
+    if vocab >= tok.vocab_size:
+        return windows
+    other = tok.ids["Style_other"]
+    styles = {i for n, i in tok.ids.items() if n.startswith("Style_")}
+    out = []
+    for w in windows:
+        w = [other if (t >= vocab and t in styles) else t for t in w]
+        if max(w) < vocab:
+            out.append(w)
+    return out
+
+
+def _reference_clips(tok, pieces: Sequence[PieceTokens], bars: int) -> list[tuple[MidiClip, str]]:
+    """(clip, style) of the held-out pieces: ``bars`` bars from their first note (shorter ones
+    whole)."""
+    out = []
+    for piece in pieces:
+        try:
+            clip = tok.decode(piece)
+        except Exception:  # noqa: BLE001 - a piece that does not decode is left out
+            continue
+        if not clip.notes:
+            continue
+        first = clip.bar_at(min(n.start for n in clip.notes))[0]
+        n = min(bars, max(1, len(clip.bar_starts()) - first))
+        part = excerpt(clip, first, n)
+        if part is not None and part.notes:
+            out.append((part, piece.style))
+    return out
+
+
+def _features(clip: MidiClip) -> dict[str, np.ndarray]:
+    return piece_features(clip.notes, clip.bar_length)
+
+
+def _musegan(clips: Sequence[MidiClip]) -> dict[str, float] | None:
+    """MuseGAN's metrics averaged over the multi-track clips (None when none has two tracks)."""
+    rows = [
+        musegan_metrics(c.notes, c.bar_starts(), c.bar_length)
+        for c in clips
+        if len({n.channel for n in c.notes}) >= 2
+    ]
+    if not rows:
+        return None
+    out: dict[str, float] = {}
+    for k in rows[0]:
+        values = [r[k] for r in rows if not math.isnan(r[k])]
+        out[k] = round(float(np.mean(values)), 4) if values else math.nan
+    return out | {"clips": len(rows)}
+
+
+def _sample(family, ref: MidiClip, style: str, seed: int) -> MidiClip:
+    """One ``SAMPLE_BARS``-bar sample in the reference's meter and style; a family that cannot
+    write those is asked for its defaults."""
+    meter = (ref.beats_per_bar, ref.beat_unit)
+    try:
+        return family.generate(SAMPLE_BARS, meter=meter, tempo=ref.bpm, style=style, seed=seed)
+    except ValueError:
+        return family.generate(SAMPLE_BARS, seed=seed)
+
+
+def evaluate_families(
+    families: dict[str, object],
+    train: Sequence[PieceTokens],
+    held: Sequence[PieceTokens],
+    samples: int = 100,
+    max_windows: int | None = None,
+    orders: Sequence[int] = NGRAM_ORDERS,
+    context: int = 512,
+    ctx: JobContext | None = None,
+) -> dict:
+    """One table: every family (a loaded model, or the exception that kept it from loading) and
+    the n-gram baselines on the same held-out pieces.
+
+    - ``nll``: nats per token on the same held-out windows (transformer, LSTM, n-grams); the
+      VAE's is an ELBO bound per 16th-note step on its piano rolls, ``nll_kind`` says which;
+    - ``mgeval``: overlapping areas of ``samples`` samples of 8 bars against the held-out pieces;
+    - ``musegan``: MuseGAN's metrics of the multi-track samples (and of the held-out pieces).
+    """
+    from studio.music.tokens import MusicTokenizer
+
+    ctx = ctx or JobContext()
+    tok = MusicTokenizer()
+    started = time.monotonic()
+    # the same windows for every token model: they fit the smallest context among them
+    contexts = [
+        int(f.model.cfg.context)
+        for f in families.values()
+        if hasattr(f, "tok") and getattr(getattr(f, "model", None), "cfg", None) is not None
+    ]
+    context = min([context, *contexts])
+    windows = heldout_windows(tok, list(held), context, max_windows)
+    refs = _reference_clips(tok, held, SAMPLE_BARS)
+    ref_features = [_features(c) for c, _ in refs]
+    report: dict = {
+        "heldout_pieces": len(held),
+        "heldout_tokens": sum(len(w) - 1 for w in windows),
+        "reference_clips": len(refs),
+        "samples": samples,
+        "sample_bars": SAMPLE_BARS,
+        "reference": {"musegan": _musegan([c for c, _ in refs])},
+        "models": {},
+    }
+    models = report["models"]
+    names = list(families)
+    for k, name in enumerate(names):
+        family = families[name]
+        ctx.check_cancelled()
+        ctx.progress(k / (len(names) + len(orders)), f"{name}")
+        if isinstance(family, FileNotFoundError):
+            models[name] = {"status": "not trained", "why": str(family)}
+            continue
+        if isinstance(family, Exception):
+            models[name] = {"status": "failed to load", "why": str(family)}
+            continue
+        row: dict = {"status": "ok"}
+        t0 = time.monotonic()
+        describe = getattr(family, "describe", None)
+        if describe is not None:
+            row["parameters"] = describe().get("parameters")
+        model = getattr(family, "model", None)
+        if hasattr(family, "tok") and model is not None and getattr(model, "cfg", None):
+            vocab = int(getattr(model.cfg, "vocab_size", tok.vocab_size))
+            fitted = _fit_vocab(windows, tok, vocab)
+            if getattr(model.cfg, "context", context) >= context and fitted:
+                nll, count = cross_entropy(model, fitted, tok.PAD, family.device)
+                row |= {"nll": round(nll, 4), "nll_kind": "nll/token", "nll_tokens": count}
+        if "nll" not in row:
+            got = family.nll(held)
+            if got is not None:
+                value, unit = got
+                row |= {"nll": round(float(value), 4), "nll_kind": unit}
+        clips: list[MidiClip] = []
+        errors: list[str] = []
+        for i in range(samples if refs else 0):
+            ctx.check_cancelled()
+            ref, style = refs[i % len(refs)]
+            try:
+                clips.append(_sample(family, ref, style, i))
+            except ValueError as exc:
+                errors.append(str(exc))
+        clips = [c for c in clips if c.notes]
+        if clips:
+            row["mgeval"] = mgeval_overlap([_features(c) for c in clips], ref_features)
+            row["musegan"] = _musegan(clips)
+        row["samples"] = len(clips)
+        if errors:
+            row["sample_errors"] = sorted(set(errors))[:3]
+        row["seconds"] = round(time.monotonic() - t0, 1)
+        models[name] = row
+    train_windows = heldout_windows(tok, list(train), context)
+    for i, order in enumerate(orders):
+        ctx.check_cancelled()
+        ctx.progress((len(names) + i) / (len(names) + len(orders)), f"the {order}-gram")
+        t0 = time.monotonic()
+        ngram = KneserNey(order, tok.vocab_size).fit(train_windows)
+        ce, count = ngram.cross_entropy(windows)
+        models[f"ngram-{order}"] = {
+            "status": "ok",
+            "nll": round(ce, 4),
+            "nll_kind": "nll/token",
+            "nll_tokens": count,
+            "mgeval": None,  # the baseline is only scored on likelihood
+            "seconds": round(time.monotonic() - t0, 1),
+        }
+    report["seconds"] = round(time.monotonic() - started, 1)
+    ctx.progress(1.0, "done")
+    return report
+
+
 def eval_all(args, ctx: JobContext) -> dict:
-    raise ValueError("eval --all is not ready yet")
+    """``studio music eval --all``: the corpus (``--corpus``, else the cached one, else built from
+    ``--midi`` folders, else music21's) split by the committed held-out list."""
+    from studio.music.cli import (
+        _load_or_build_corpus,
+        _settings_device,
+        default_corpus_path,
+        read_heldout,
+    )
+    from studio.music.corpus import build_corpus
+    from studio.music.families import FAMILIES, load_family
+
+    if args.corpus or default_corpus_path().exists() or not args.midi:
+        corpus = _load_or_build_corpus(args.corpus)
+    else:
+        corpus, _report = build_corpus([], args.midi, ctx)
+    train, held = corpus.split(read_heldout())
+    if not held:
+        train, held = corpus.split(None)  # a corpus the committed list does not cover
+    if not held:
+        raise ValueError("the corpus has no held-out pieces")
+    held = held[: args.pieces] if args.pieces else held
+    device = _settings_device(args)
+    families: dict[str, object] = {}
+    for name in FAMILIES:
+        try:
+            families[name] = load_family(name, device)
+        except (FileNotFoundError, ValueError) as exc:
+            families[name] = exc
+    orders = tuple(int(o) for o in args.orders.split(","))
+    return evaluate_families(families, train, held, args.samples, args.windows, orders, ctx=ctx)
+
+
+def _fmt(value, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return "-" if math.isnan(value) else f"{value:.{digits}f}"
+    return str(value)
 
 
 def print_table(report: dict) -> None:
-    print(json.dumps(report, indent=2, default=_json_default))
+    """The evaluation table as text: one row per model."""
+    print(
+        f"{report['heldout_pieces']} held-out pieces, {report['heldout_tokens']:,} tokens; "
+        f"{report['samples']} samples of {report['sample_bars']} bars per family "
+        f"against {report['reference_clips']} held-out clips"
+    )
+    short = {
+        "pitch_class_histogram": "PCH",
+        "note_density": "dens",
+        "inter_onset_interval": "IOI",
+        "polyphony": "poly",
+        "pitch_range": "range",
+        "in_key_rate": "inkey",
+        "repetition": "rep",
+        "mean": "mean",
+    }
+    head = f"{'model':12} {'status':12} {'NLL':>7} {'kind':16}" + "".join(
+        f" {v:>6}" for v in short.values()
+    )
+    print("MGEval overlapping area (1 = as close as held-out pieces are to each other)")
+    print(head)
+    for name, row in report["models"].items():
+        mg = row.get("mgeval") or {}
+        line = (
+            f"{name:12} {row['status']:12} {_fmt(row.get('nll')):>7} "
+            f"{(row.get('nll_kind') or '-'):16}"
+        )
+        line += "".join(f" {_fmt(mg.get(k), 2):>6}" for k in short)
+        print(line)
+    print("MuseGAN metrics of multi-track output (EB empty bars, UPC, QN, DP drum pattern, TD)")
+    rows = {"held-out": report["reference"]["musegan"]} | {
+        n: r.get("musegan") for n, r in report["models"].items()
+    }
+    for name, m in rows.items():
+        if not m:
+            continue
+        print(
+            f"{name:12} EB {_fmt(m['empty_bars'])}  UPC {_fmt(m['used_pitch_classes'], 2)}  "
+            f"QN {_fmt(m['qualified_notes'])}  DP {_fmt(m['drum_pattern'])}  "
+            f"TD {_fmt(m['tonal_distance'])}  ({m['clips']} clips)"
+        )
