@@ -158,4 +158,12 @@ def _eval(args, ctx) -> int:
         "near-copies: generated pictures closer to a training picture than 95% of held-out "
         "pictures are to theirs"
     )
+    for path, m in result["models"].items():
+        if m.get("prompt_accuracy_shuffled") is not None:
+            print(
+                f"{Path(path).name}: prompt accuracy {fmt(m['prompt_accuracy'])} with the right "
+                f"prompts, {fmt(m['prompt_accuracy_shuffled'])} with the prompts shuffled; "
+                f"chance (the commonest group) {fmt(ref.get('prompt_chance'))}, on "
+                f"{ref.get('prompt_judged')} held-out icons whose group the tagger knows"
+            )
     return 0

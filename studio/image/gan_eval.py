@@ -112,11 +112,15 @@ def evaluate_generators(
     generator's classes do not match the folders.
     """
     from studio.image._lite0 import load_lite0
-    from studio.image.gan import load_generator, load_pictures, sample
+    from studio.image.gan import find_captions, load_generator, load_pictures, sample
     from studio.image.tagger import load_tagger
 
     gens = [load_generator(g) for g in generators]
     size = gens[0].size
+    if gens[0].text:
+        return _evaluate_text(generators, gens, train_dir, heldout_dir, tagger, seed=seed, ctx=ctx)
+    if find_captions(heldout_dir) is not None:
+        raise ValueError(f"{Path(heldout_dir).name} is captioned: score a text generator on it")
     held, held_y, labels, _ = load_pictures(heldout_dir, size)
     train, train_y, train_labels, _ = load_pictures(train_dir, size)
     if labels != train_labels:
@@ -181,4 +185,110 @@ def evaluate_generators(
         }
         if ctx is not None:
             ctx.progress(len(result["models"]) / len(gens), f"scored {Path(path).name}")
+    return result
+
+
+def _groups(captions_file: Path) -> dict[str, str]:
+    """``{file: group}`` from a captions.json whose entries carry a ``"group"`` (as
+    ``studio image icon-folder --captions`` writes); empty for any other captions file."""
+    import json
+
+    try:
+        data = json.loads(Path(captions_file).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {
+        str(k): str(v["group"]) for k, v in data.items() if isinstance(v, dict) and v.get("group")
+    }
+
+
+def _evaluate_text(paths, gens, train_dir, heldout_dir, tagger, *, seed: int = 0, ctx=None) -> dict:
+    """:func:`evaluate_generators` for text-conditioned generators on captioned folders: one icon
+    per held-out picture, drawn from its first caption. Prompt accuracy: how often the tagger puts
+    that icon in the held-out picture's group (only pictures whose group the tagger knows), against
+    the same with the prompts shuffled (what the text adds) and the majority group (chance)."""
+    from studio.image._lite0 import load_lite0
+    from studio.image.gan import find_captions, load_captioned, read_captions, sample_prompt
+    from studio.image.tagger import load_tagger
+
+    size = gens[0].size
+    held_caps_file, train_caps_file = find_captions(heldout_dir), find_captions(train_dir)
+    if held_caps_file is None or train_caps_file is None:
+        raise ValueError("a text generator is scored on captioned folders (captions.json in both)")
+    held, held_caps, _ = load_captioned(heldout_dir, size, held_caps_file)
+    train, _, _ = load_captioned(train_dir, size, train_caps_file)
+    table = read_captions(held_caps_file)
+    by_caption = {tuple(v): k for k, v in table.items()}
+    groups_of = _groups(held_caps_file)
+    held_groups = [groups_of.get(by_caption.get(tuple(c), ""), "") for c in held_caps]
+    labels = sorted({g for g in held_groups if g}) or ["all"]
+    held_y = np.asarray([labels.index(g) if g in labels else 0 for g in held_groups])
+    held01, train01 = (held + 1) / 2, (train + 1) / 2
+    backbone = load_lite0()
+    f_held = _features(backbone, _resize(held01, 64))
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(train01), min(len(train01), len(held01)), replace=False)
+    f_train = _features(backbone, _resize(train01[pick], 64))
+    judge = load_tagger(tagger) if tagger else None
+    judged = np.asarray([bool(judge) and g in judge.labels for g in held_groups])
+    truth = np.asarray(
+        [judge.labels.index(g) if judge and g in judge.labels else -1 for g in held_groups]
+    )
+
+    def prompt_accuracy(x01):
+        if judge is None or not judged.any():
+            return None
+        probs = judge.predict(_resize(x01[judged].astype(np.float32), judge.size))
+        return float((probs.argmax(1) == truth[judged]).mean())
+
+    flat_train = train01.reshape(len(train01), -1)
+    held_nn = _nearest(held01.reshape(len(held01), -1), flat_train)
+    threshold = float(np.percentile(held_nn, 5))
+    majority = None
+    if judged.any():
+        majority = float(np.bincount(truth[judged]).max() / judged.sum())
+    result: dict = {
+        "reference": {
+            "what": "training pictures scored as if generated (the floor); prompt accuracy: the "
+            "tagger on the held-out pictures (its ceiling)",
+            "fid_lite0": fid(f_train, f_held),
+            "kid_lite0": kid(f_train, f_held),
+            "prompt_accuracy": prompt_accuracy(held01),
+            "prompt_chance": majority,
+            "prompt_judged": int(judged.sum()),
+            "diversity": _diversity(f_held, held_y),
+            "heldout_nn_median": float(np.median(held_nn)),
+        },
+        "models": {},
+        "n_heldout": len(held01),
+    }
+    prompts = [c[0] for c in held_caps]
+    shuffled = list(np.random.default_rng(seed + 1).permutation(prompts))
+    for path, gen in zip(paths, gens, strict=True):
+        if not gen.text:
+            raise ValueError(f"{Path(path).name} is not text-conditioned: score it on its own")
+        images, wrong = [], []
+        for i, (p, q) in enumerate(zip(prompts, shuffled, strict=True)):
+            images.append(sample_prompt(gen, 1, seed + i, p))
+            wrong.append(sample_prompt(gen, 1, seed + i, q))
+            if ctx is not None and i % 50 == 0:
+                ctx.check_cancelled()
+                ctx.progress(i / len(prompts), f"{Path(path).name}: {i}/{len(prompts)} icons")
+        x01 = ((np.concatenate(images) + 1) / 2).astype(np.float32)
+        x01_wrong = ((np.concatenate(wrong) + 1) / 2).astype(np.float32)
+        f_gen = _features(backbone, _resize(x01, 64))
+        gen_nn = _nearest(x01.reshape(len(x01), -1), flat_train)
+        result["models"][str(path)] = {
+            "arch": gen.arch + " (text)",
+            "fid_lite0": fid(f_gen, f_held),
+            "kid_lite0": kid(f_gen, f_held),
+            "prompt_accuracy": prompt_accuracy(x01),
+            "prompt_accuracy_shuffled": prompt_accuracy(x01_wrong),
+            "diversity": _diversity(f_gen, held_y),
+            "nn_median": float(np.median(gen_nn)),
+            "nn_ratio": float(np.median(gen_nn) / np.median(held_nn)),
+            "copies": float((gen_nn < threshold).mean()),
+        }
     return result

@@ -130,3 +130,22 @@ def test_the_shipped_icon_generator_draws_64px_rgba_icons():
     icons = with_alpha(sample_prompt(model, 2, seed=0, prompt="sword"))
     assert icons.shape == (2, 64, 64, 4) and icons.dtype == np.uint8
     assert (icons[..., 3] == 0).any() and (icons[..., 3] == 255).any()
+
+
+def test_eval_scores_a_text_generator_on_captioned_held_out_icons(captioned, text_model, tmp_path):
+    from studio.image.gan_eval import evaluate_generators
+
+    held = tmp_path / "heldout"
+    held.mkdir()
+    caps = {}
+    for name in ("square0.png", "disc1.png", "square3.png"):
+        (held / name).write_bytes((captioned / name).read_bytes())
+        group = "squares" if name.startswith("square") else "discs"
+        caps[name] = {"captions": ["red square" if group == "squares" else "blue circle"],
+                      "group": group}  # fmt: skip
+    (held / "captions.json").write_text(json.dumps(caps))
+    result = evaluate_generators([text_model], captioned, held)
+    row = result["models"][str(text_model)]
+    assert result["n_heldout"] == 3 and row["arch"] == "modern (text)"
+    assert row["fid_lite0"] > 0 and 0 <= row["copies"] <= 1
+    assert row["prompt_accuracy"] is None  # no tagger given
