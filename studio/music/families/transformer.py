@@ -10,7 +10,9 @@ from studio.core.jobs import JobContext
 from studio.core.media import MidiClip
 from studio.music.families import FAMILY_MODES, FamilyBase
 
-__all__ = ["TokenFamily", "TransformerFamily"]
+__all__ = ["TokenFamily", "TransformerFamily", "NLL_CONTEXT"]
+
+NLL_CONTEXT = 512  # tokens per held-out window
 
 
 class TokenFamily(FamilyBase):
@@ -55,7 +57,9 @@ class TokenFamily(FamilyBase):
     def nll(self, pieces: Sequence) -> tuple[float, str] | None:
         from studio.music.training import cross_entropy, heldout_windows
 
-        windows = heldout_windows(self.tok, list(pieces), self.model.cfg.context)
+        # The same windows for every token family (the transformer's context), so NLLs compare;
+        # the LSTM has no context limit and reads them as they are.
+        windows = heldout_windows(self.tok, list(pieces), NLL_CONTEXT)
         if not windows:
             return None
         value, _count = cross_entropy(self.model, windows, self.tok.PAD, self.device)
