@@ -89,6 +89,7 @@ def run_tagger_command(args, ctx) -> int:
             size=args.size,
             epochs=args.epochs,
             fine_tune=args.fine_tune,
+            mirror=not getattr(args, "no_mirror", False),
             seed=args.seed,
             models=models,
             command=command,

@@ -131,6 +131,10 @@ def add_parser(sub) -> None:
         help="fine-tune Lite0's last stages after the head (default 0: head only)",
     )  # fmt: skip
     tt.add_argument("--models", default="transfer,scratch", help="which to train (default both)")
+    tt.add_argument(
+        "--no-mirror", action="store_true",
+        help="transfer: skip the mirror images (half the feature extraction; for large sizes)",
+    )  # fmt: skip
     tt.add_argument("--seed", type=int, default=0)
     tt.add_argument("--json", action="store_true")
     tag = ims.add_parser("tag", help="label pictures with a trained tagger")

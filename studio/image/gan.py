@@ -28,6 +28,7 @@ sample grid every few minutes, and at the end the generator as a safetensors fil
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
@@ -707,7 +708,7 @@ def sample_prompt(
     *,
     to: str | None = None,
     truncation: float = 0.0,
-    device: str = "cpu",
+    device: str = "auto",
 ) -> np.ndarray:
     """``n`` pictures (N, 3, S, S) in [-1, 1] of ``prompt`` from a text-conditioned generator.
     With ``to``, one latent walks from ``prompt`` to ``to`` in ``n`` steps (an interpolation).
@@ -722,6 +723,8 @@ def sample_prompt(
     prompt = (prompt or "").strip()
     if not prompt:
         raise ValueError("type a prompt: what the icons should show")
+    if device == "auto":
+        device = str(next(model.net.parameters()).device)
     texts = [prompt] + ([to.strip()] if to and to.strip() else [])
     emb = torch.from_numpy(np.asarray(embed_prompts(texts), np.float32))
     if len(texts) == 2:
@@ -794,7 +797,26 @@ def shipped_icons_model() -> Path:
     found = sorted(folder.glob("icons-*.safetensors")) if folder.is_dir() else []
     if not found:
         raise ValueError("this Studio has no shipped icon generator (resources/models/image)")
+    _check_card(str(found[-1]))
     return found[-1]
+
+
+@functools.lru_cache(maxsize=8)
+def _check_card(path: str) -> None:
+    """The file against the sha256 on its card, once per session. Raises ValueError."""
+    import tomllib
+
+    from studio.core.models import sha256_file
+
+    card = Path(path + ".card.toml")
+    try:
+        want = tomllib.loads(card.read_text(encoding="utf-8"))["sha256"]
+    except (OSError, KeyError, ValueError) as exc:
+        raise ValueError(f"{Path(path).name} has no readable card ({card.name}): {exc}") from exc
+    if sha256_file(Path(path)) != want:
+        raise ValueError(
+            f"{Path(path).name} does not match the sha256 on its card: damaged or replaced"
+        )
 
 
 def sample(

@@ -428,6 +428,7 @@ def train_tagger(
     seed: int = 0,
     models: tuple[str, ...] = ("transfer", "scratch"),
     command: str = "",
+    mirror: bool = True,
     ctx=None,
 ) -> TaggerReport:
     """Train both taggers on ``folder`` (one subfolder per label), score them on a stratified 20%
@@ -435,7 +436,8 @@ def train_tagger(
     card, and a confusion-matrix PNG beside it.
 
     ``epochs``: the from-scratch CNN's limit (early-stopped on validation). ``fine_tune``: epochs
-    of fine-tuning the last two Lite0 stages after the head (0: head only).
+    of fine-tuning the last two Lite0 stages after the head (0: head only). ``mirror``: the transfer
+    head also learns from mirror images (twice the feature extraction).
     Raises ValueError for a folder that cannot train a tagger; RuntimeError when the transfer model
     is asked for and its weights package is missing.
     """
@@ -463,12 +465,15 @@ def train_tagger(
         t0 = time.perf_counter()
         feats = _cached_features(backbone, x, data.files, size, ctx, (0.1, 0.4))
         tv_files = [data.files[i] for i in trainval]
-        flipped = _cached_features(backbone, x[trainval], tv_files, size, ctx, (0.4, 0.5), True)
+        if mirror:
+            flipped = _cached_features(backbone, x[trainval], tv_files, size, ctx, (0.4, 0.5), True)
         feat_seconds = time.perf_counter() - t0
-        infer_rate = len(x) / feat_seconds * (len(x) + len(trainval)) / len(x)
+        infer_rate = (len(x) + (len(trainval) if mirror else 0)) / feat_seconds
         flip_of = {int(j): i for i, j in enumerate(trainval)}
 
         def aug(idx):  # the features of the pictures and of their mirror images
+            if not mirror:
+                return feats[idx], y[idx]
             return (
                 np.concatenate([feats[idx], flipped[[flip_of[int(j)] for j in idx]]]),
                 np.concatenate([y[idx], y[idx]]),
@@ -506,7 +511,7 @@ def train_tagger(
             "weight_decay": wd,
             "fine_tune_epochs": tuned,
             "train_seconds": train_seconds,
-            "train_images_per_s": 2 * len(trainval) / train_seconds,
+            "train_images_per_s": (2 if mirror else 1) * len(trainval) / train_seconds,
             "infer_images_per_s": infer_rate,
         }
         nets["transfer"] = net
