@@ -395,8 +395,8 @@ class MusicEngine:
             glo, ghi = instrument_range(clip.programs.get(c, 0), drum)
             plo, phi = ranges.get(c, whole.get(c, (glo, ghi)))
             lo, hi = max(glo, plo - RANGE_MARGIN), min(ghi, phi + RANGE_MARGIN)
-            if lo > hi:
-                lo, hi = glo, ghi
+            if lo > hi:  # the prompt lies outside the instrument: its nearest octave of it
+                lo, hi = (glo, min(ghi, glo + 11)) if phi < glo else (max(glo, ghi - 11), ghi)
             density = sum(1 for n in ctx_notes if n.channel == c) / max(1, len(ctx_bars))
             track = piece.tracks[ti]
             bias = rhythm_bias(self.tok, [track.bars[b] for b in ctx_bars if b < len(track.bars)])
@@ -431,8 +431,12 @@ class MusicEngine:
 
     def _continue(self, req: MusicRequest, ctx: JobContext) -> MidiClip:
         piece, channels, key = self._piece(req)
-        start = piece.n_bars
+        assert req.clip is not None
+        # the clip's own bar grid says where it ends (a last note quantized past its end must not
+        # push the new bars one bar later)
+        start = len(req.clip.bar_starts()) or piece.n_bars
         for track in piece.tracks:
+            del track.bars[start:]
             track.bars += [[] for _ in range(start + req.bars - len(track.bars))]
         slots = [(ti, b) for ti in range(len(piece.tracks)) for b in range(start, start + req.bars)]
         base = copy.deepcopy(req.clip)
