@@ -75,7 +75,7 @@ def test_train_a_generator_then_draw_with_it_and_undo(window, qtbot, pictures):
     assert len(dialog.loss_plot.steps) > 3 and dialog.loss_plot.steps == sorted(
         dialog.loss_plot.steps
     )
-    assert not dialog.samples.pixmap().isNull()
+    assert dialog.samples.source() is not None and not dialog.samples.pixmap().isNull()
     status = dialog.status.text()
     assert "2 classes" in status and "1 unreadable pictures skipped" in status
     model = window.context.settings.models_dir() / "image-gan" / f"{pictures.name}-modern-32" \

@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QMenu,
     QPlainTextEdit,
     QPushButton,
-    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -36,7 +35,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.jobs import JobSpec
 from studio.ui.dialogs import files
-from studio.ui.widgets.training_plots import ConfusionPlot, LossPlot
+from studio.ui.widgets.training_plots import ConfusionPlot, LossPlot, PixelView
 
 __all__ = ["TrainGeneratorDialog", "TrainTaggerDialog", "add_image_menu", "LossRelay"]
 
@@ -135,18 +134,6 @@ class LossRelay:
             except OSError:
                 return  # a grid being replaced: the next one comes
         self.ctx.partial(value)
-
-
-def _pixmap(pixels, longest: int) -> QPixmap:
-    from studio.ui.panels.video.widgets import to_qimage
-
-    pixmap = QPixmap.fromImage(to_qimage(pixels))
-    if max(pixmap.width(), pixmap.height()) < longest:  # small grids: sharp pixels, larger
-        factor = max(1, longest // max(pixmap.width(), pixmap.height()))
-        pixmap = pixmap.scaled(pixmap.width() * factor, pixmap.height() * factor,
-                               Qt.AspectRatioMode.KeepAspectRatio,
-                               Qt.TransformationMode.FastTransformation)  # fmt: skip
-    return pixmap
 
 
 class _TrainDialog(QDialog):
@@ -328,8 +315,12 @@ class TrainGeneratorDialog(_TrainDialog):
         for side in (32, 64):
             self.size_combo.addItem(f"{side} px", side)
         self.arch_combo = named(QComboBox(), "image.train_arch", "The kind of network")
-        self.arch_combo.addItem("Modern (few pictures: augmented, hinge loss)", "modern")
-        self.arch_combo.addItem("DCGAN (the classic baseline)", "dcgan")
+        self.arch_combo.addItem("Modern (for few pictures)", "modern")
+        self.arch_combo.addItem("DCGAN (the classic)", "dcgan")
+        self.arch_combo.setItemData(0, "Hinge loss, spectral norm, DiffAugment, EMA: for 100 to "
+                                    "2,000 pictures", Qt.ItemDataRole.ToolTipRole)  # fmt: skip
+        self.arch_combo.setItemData(1, "The DCGAN baseline (Radford et al. 2016)",
+                                    Qt.ItemDataRole.ToolTipRole)  # fmt: skip
         self.minutes = named(QDoubleSpinBox(), "image.train_minutes",
                              "How long to train; more minutes, better pictures")  # fmt: skip
         self.minutes.setRange(0.05, 24 * 60)
@@ -341,11 +332,11 @@ class TrainGeneratorDialog(_TrainDialog):
             "image.train_fresh",
             "Ignore the checkpoint of an earlier training with these settings",
         )
-        self.samples = QLabel("Sample pictures appear here while it trains.")
+        self.samples = PixelView("Sample pictures appear here while it trains (a row per "
+                                 "class, the same noise each time).")  # fmt: skip
         self.samples.setObjectName("train_samples")
-        self.samples.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.samples.setWordWrap(True)
         self.samples.setMinimumSize(240, 160)
-        self.samples.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.loss_plot = LossPlot(("D", "G"))
         self.loss_plot.setObjectName("train_losses")
         self.open_button = named(
@@ -430,7 +421,9 @@ class TrainGeneratorDialog(_TrainDialog):
             self._show_samples(value["samples"])
 
     def _show_samples(self, pixels) -> None:
-        self.samples.setPixmap(_pixmap(pixels, 480))
+        from studio.ui.panels.video.widgets import to_qimage
+
+        self.samples.set_pixmap(QPixmap.fromImage(to_qimage(pixels)))
 
     def show_result(self, result) -> None:
         report, grid = result
@@ -510,6 +503,7 @@ class TrainTaggerDialog(_TrainDialog):
         left.addWidget(self.progress)
         left.addWidget(self.status)
         left.addWidget(self.report)
+        left.addStretch(1)
         right = QVBoxLayout()
         right.addWidget(self.confusion)
         outer = QHBoxLayout(self)
@@ -550,7 +544,7 @@ class TrainTaggerDialog(_TrainDialog):
         chosen = report.models[report.chosen]
         self.confusion.set_matrix(
             report.labels, chosen["confusion"],
-            f"{chosen['title']} on {report.n_test} held-out pictures: true (rows) against said",
+            f"{report.n_test} held-out pictures: true label (rows), the tagger's (columns)",
         )  # fmt: skip
         lines = [f"{m['title']}: held-out accuracy {m['accuracy']:.3f}, macro precision "
                  f"{m['macro_precision']:.3f}, recall {m['macro_recall']:.3f}"
@@ -561,5 +555,5 @@ class TrainTaggerDialog(_TrainDialog):
         self.report.setPlainText("\n".join(lines))
         self.status.setText(
             f"Trained on {report.n_train} pictures, {len(report.labels)} labels; the Library tags "
-            "pictures with it (Library ▸ Tag pictures)."
+            "pictures with it (its Tag pictures button)."
         )

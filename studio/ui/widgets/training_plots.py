@@ -4,10 +4,10 @@ classifier's confusion matrix."""
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
-__all__ = ["LossPlot", "ConfusionPlot"]
+__all__ = ["LossPlot", "ConfusionPlot", "PixelView"]
 
 MAX_POINTS = 4000  # older points are thinned out (every other one) beyond this
 
@@ -140,11 +140,19 @@ class ConfusionPlot(QWidget):
             return
         metrics = p.fontMetrics()
         left = min(max(metrics.horizontalAdvance(lab) for lab in self.labels) + 8, 120)
-        top = 22
+        top = 40
         side = max(4.0, min((self.width() - left - 6) / n, (self.height() - top - 20) / n))
         p.setPen(text_colour)
-        p.drawText(QRectF(0, 0, self.width(), 18), Qt.AlignmentFlag.AlignCenter,
-                   self.title or "true label (rows) against the tagger's (columns)")  # fmt: skip
+        heading = metrics.elidedText(
+            self.title or "true label (rows) against the tagger's (columns)",
+            Qt.TextElideMode.ElideRight,
+            self.width() - 4,
+        )
+        p.drawText(QRectF(0, 0, self.width(), 18), Qt.AlignmentFlag.AlignCenter, heading)
+        for j, label in enumerate(self.labels):  # the columns, in the rows' order
+            short = metrics.elidedText(label, Qt.TextElideMode.ElideRight, int(side) - 2)
+            p.drawText(QRectF(left + j * side, 20, side - 1, 18), Qt.AlignmentFlag.AlignCenter,
+                       short)  # fmt: skip
         highlight = pal.highlight().color()
         for i, row in enumerate(self.matrix):
             total = max(1, sum(row))
@@ -167,3 +175,37 @@ class ConfusionPlot(QWidget):
         total = max(1, sum(map(sum, self.matrix)))
         p.drawText(QRectF(left, top + n * side + 2, n * side, 16), Qt.AlignmentFlag.AlignLeft,
                    f"{correct} of {total} right ({correct / total:.0%})")  # fmt: skip
+
+
+class PixelView(QLabel):
+    """A small picture (a sample grid) shown as large as the widget allows, by a whole factor
+    with sharp pixels, so 32 px sprites stay readable."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self._source: QPixmap | None = None
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+
+    def set_pixmap(self, pixmap: QPixmap) -> None:
+        self._source = pixmap
+        self._fit()
+
+    def source(self) -> QPixmap | None:
+        return self._source
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        if self._source is None or self._source.isNull():
+            return
+        w, h = self._source.width(), self._source.height()
+        room_w, room_h = max(1, self.width() - 4), max(1, self.height() - 4)
+        factor = min(room_w / w, room_h / h)
+        if factor >= 1:
+            factor = int(factor)
+        size = QSize(max(1, int(w * factor)), max(1, int(h * factor)))
+        self.setPixmap(self._source.scaled(size, Qt.AspectRatioMode.KeepAspectRatio,
+                                           Qt.TransformationMode.FastTransformation))  # fmt: skip
