@@ -178,35 +178,67 @@ def _history(picture, step: dict) -> dict:
     return {**step, "history": chain}
 
 
+def _warn(picture) -> None:
+    """What reading found wrong without refusing the picture, as ``studio:`` lines."""
+    for warning in picture.warnings:
+        print(f"studio: warning: {warning}", file=sys.stderr)
+
+
+def _info(args) -> int:
+    from studio.image.io import ImageError, check_size, load_picture, read_header, read_metadata
+
+    header = read_header(args.input)
+    try:
+        check_size(header, args.input)
+    except ImageError as exc:  # answered from the header alone: never decoded
+        provenance, warnings = read_metadata(args.input)
+        report = {
+            "size": (header.width, header.height),
+            "bits": header.bits,
+            "alpha": header.alpha,
+            "provenance": provenance,
+            "opens": False,
+            "why": str(exc),
+        }
+        warnings.insert(0, str(exc))
+    else:
+        picture = load_picture(args.input)
+        provenance, warnings = picture.provenance, picture.warnings
+        report = {
+            "size": picture.size,
+            "bits": picture.depth,
+            "alpha": picture.has_alpha,
+            "provenance": provenance,
+            "opens": True,
+        }
+    for warning in warnings:
+        print(f"studio: warning: {warning}", file=sys.stderr)
+    if args.json:
+        json.dump(report, sys.stdout, indent=2, default=str)
+        print()
+        return 0
+    w, h = report["size"]
+    channels = "RGBA" if report["alpha"] else "RGB"
+    print(f"{args.input}: {w}x{h}, {report['bits']}-bit, {channels}")
+    if provenance:
+        print(json.dumps(provenance, indent=2, default=str))
+    else:
+        print("no Studio parameters saved in it")
+    return 0
+
+
 def run(args) -> int:
     from studio.core.jobs import ConsoleContext
     from studio.image.io import Picture, load_picture, save_picture
 
     cmd = args.image_command
     if cmd == "info":
-        picture = load_picture(args.input)
-        report = {
-            "size": picture.size,
-            "bits": picture.depth,
-            "alpha": picture.has_alpha,
-            "provenance": picture.provenance,
-        }
-        if args.json:
-            json.dump(report, sys.stdout, indent=2, default=str)
-            print()
-        else:
-            w, h = picture.size
-            channels = "RGBA" if picture.has_alpha else "RGB"
-            print(f"{args.input}: {w}x{h}, {picture.depth}-bit, {channels}")
-            if picture.provenance:
-                print(json.dumps(picture.provenance, indent=2, default=str))
-            else:
-                print("no Studio parameters saved in it")
-        return 0
+        return _info(args)
     if cmd == "edit":
         from studio.image.ops import apply_op, describe_op, parse_op
 
         picture = load_picture(args.input)
+        _warn(picture)
         mask = None
         if args.mask:
             from studio.image.ops import _mask_u8
@@ -231,6 +263,7 @@ def run(args) -> int:
         from studio.image.style import stylize
 
         picture = load_picture(args.input)
+        _warn(picture)
         pixels = stylize(picture.pixels, args.style, args.strength, args.keep_colour)
         step = {"engine": "studio/style", "style": args.style, "strength": args.strength,
                 "keep_colour": args.keep_colour}  # fmt: skip
@@ -241,6 +274,7 @@ def run(args) -> int:
         from studio.image.upscale import upscale
 
         picture = load_picture(args.input)
+        _warn(picture)
         pixels = upscale(picture.pixels, args.scale, args.model, args.tile, ctx=ConsoleContext())
         step = {"engine": "studio/upscale", "model": args.model, "scale": args.scale}
         result = Picture(pixels, _history(picture, step))
@@ -273,9 +307,11 @@ def _generate(args, ctx) -> int:
     request: dict = {}
     engine = args.engine
     if args.reuse:
-        saved = read_provenance(args.reuse)
+        saved = read_provenance(args.reuse, strict=True)
         if not saved.get("params"):
             raise ValueError(f"{args.reuse} has no Studio generation parameters to reuse")
+        if not isinstance(saved["params"], dict):
+            raise ValueError(f"the Studio parameters in {args.reuse} are damaged; not reused")
         request.update(saved["params"])
         if saved.get("engine") == "studio/diffusion" and args.engine == "pattern":
             engine = request.get("model") or engine
@@ -309,6 +345,7 @@ def _generate(args, ctx) -> int:
             raise ValueError("--mask needs --init: the picture to repaint")
         if args.init:
             init = load_picture(args.init)
+            _warn(init)
             request["init"] = Image(init.rgb8())
             request.setdefault("width", init.size[0] // 8 * 8)
             request.setdefault("height", init.size[1] // 8 * 8)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import html
 import json
-import re
+import os
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from studio.core.atomic import write_bytes
+from studio.core.chatter import Chatter, captured_stderr
 
 __all__ = [
     "Picture",
@@ -31,12 +32,29 @@ __all__ = [
     "load_picture",
     "save_picture",
     "read_provenance",
+    "read_metadata",
+    "read_header",
+    "check_size",
+    "Header",
     "MAX_PIXELS",
+    "MAX_DECODED_BYTES",
+    "MAX_METADATA_BYTES",
+    "MAX_METADATA_SCAN",
     "SAVE_SUFFIXES",
     "to_uint8",
 ]
 
-MAX_PIXELS = 250_000_000  # 250 megapixels: about 1 GB as 8-bit RGBA, 2 GB at 16 bits
+# Limits, checked before the work (issue 18): a 2 MB PNG can claim 249 megapixels at 16 bits
+# (1.5 GB decoded, 4 GB and 50 s with the copies), and a few KB of zlib inflate to a gigabyte.
+#: pictures past this many pixels are refused from their header, before decoding
+MAX_PIXELS = 200_000_000
+#: nor are more than this many bytes of RGB(A) pixels decoded (width x height x channels x depth)
+MAX_DECODED_BYTES = 1 << 30
+#: one metadata text (a PNG text chunk inflated, an XMP element) is read up to this size
+MAX_METADATA_BYTES = 1 << 20
+#: outside PNG, the XMP packet is searched for in this many bytes at each end of the file
+MAX_METADATA_SCAN = 16 << 20
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SAVE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
 PROVENANCE_KEY = "studio:provenance"
 
@@ -52,6 +70,9 @@ class Picture:
     pixels: np.ndarray
     provenance: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    #: what reading it found wrong without refusing it (damage a decoder reported, metadata
+    #: that was not read), in words
+    warnings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         p = np.asarray(self.pixels)
@@ -80,7 +101,7 @@ class Picture:
         return to_uint8(self.pixels[..., :3])
 
     def copy(self) -> Picture:
-        return Picture(self.pixels.copy(), dict(self.provenance), self.path)
+        return Picture(self.pixels.copy(), dict(self.provenance), self.path, list(self.warnings))
 
     def to_image(self):
         """As the plugin API's 8-bit :class:`~studio.core.media.Image`."""
@@ -97,41 +118,122 @@ def to_uint8(pixels: np.ndarray) -> np.ndarray:
     return np.clip(pixels, 0, 255).astype(np.uint8)
 
 
-def _header(path: Path) -> tuple[int, int]:
+@dataclass
+class Header:
+    """What a picture's header says, read without decoding its pixels."""
+
+    width: int
+    height: int
+    bits: int  # 8 or 16 per channel, as Studio will hold it
+    alpha: bool
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+    @property
+    def decoded_bytes(self) -> int:
+        """The bytes its RGB(A) pixels take once decoded."""
+        return self.pixels * (4 if self.alpha else 3) * (2 if self.bits == 16 else 1)
+
+
+def _png_header(path: Path) -> Header | None:
+    """IHDR and tRNS of a PNG, read directly (Pillow reduces 16-bit RGB to 8 bits)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(33)
+            if len(head) < 33 or head[:8] != PNG_SIGNATURE or head[12:16] != b"IHDR":
+                return None
+            width, height, bits, colour = struct.unpack(">IIBB", head[16:26])
+            alpha = colour in (4, 6)
+            if not alpha:
+                for kind, _body, _whole in _png_chunks(fh, want=(b"tRNS",), stop=b"IDAT"):
+                    alpha = kind == b"tRNS"
+    except OSError as exc:
+        raise ImageError(f"cannot read {path.name}: {exc.strerror or exc}") from None
+    return Header(width, height, 16 if bits == 16 else 8, alpha)
+
+
+def read_header(path: str | Path) -> Header:
+    """Size, depth and alpha of the picture at ``path``, from its header alone (fast and small
+    whatever the picture's size). Raises :class:`ImageError` for a file that is not a picture."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ImageError(f"no such picture: {path}")
+    header = _png_header(path)
+    if header is not None:
+        return header
     from PIL import Image as PILImage
 
     PILImage.MAX_IMAGE_PIXELS = None  # Studio checks the size itself, with a clearer message
     try:
-        with PILImage.open(path) as img:
-            return img.size
-    except OSError as exc:
-        raise ImageError(f"cannot read {path.name}: not a picture, or damaged ({exc})") from None
+        with captured_stderr(), PILImage.open(path) as img:
+            bands = img.getbands()
+            bits = 16 if img.mode.startswith("I") or img.mode == "F" else 8
+            if bits == 8 and hasattr(img, "tag_v2"):  # a TIFF says its depth in a tag
+                samples = img.tag_v2.get(258)
+                depth = max(samples) if isinstance(samples, tuple) and samples else samples
+                bits = 16 if isinstance(depth, int) and depth > 8 else 8
+            alpha = "A" in bands or "transparency" in img.info
+            return Header(int(img.size[0]), int(img.size[1]), bits, alpha)
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds for damaged files
+        raise ImageError(
+            f"cannot read {path.name}: not a picture, or damaged ({_reason(exc)})"
+        ) from None
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    return text or type(exc).__name__
+
+
+def check_size(header: Header, name: str, max_pixels: int = MAX_PIXELS) -> None:
+    """Raise :class:`ImageError` when a picture of this header is past Studio's limits."""
+    if header.width <= 0 or header.height <= 0:
+        raise ImageError(f"{name} says it is {header.width}x{header.height}: damaged")
+    if header.pixels > max_pixels:
+        raise ImageError(
+            f"{name} is {header.width}x{header.height} ({header.pixels / 1e6:.0f} megapixels), "
+            f"larger than the {max_pixels / 1e6:.0f} megapixels Studio opens; downscale or "
+            "split it first"
+        )
+    if header.decoded_bytes > MAX_DECODED_BYTES:
+        raise ImageError(
+            f"{name} is {header.width}x{header.height} at {header.bits} bits "
+            f"({header.decoded_bytes / 2**20:,.0f} MiB once decoded), more than the "
+            f"{MAX_DECODED_BYTES / 2**20:,.0f} MiB Studio decodes; downscale it or save it "
+            "at 8 bits first"
+        )
 
 
 def load_picture(path: str | Path, max_pixels: int = MAX_PIXELS) -> Picture:
     """Read ``path`` (PNG, JPEG, WebP, TIFF, BMP...). Keeps 16-bit depth and alpha; greyscale,
-    palette and CMYK become RGB(A). Raises :class:`ImageError` for a missing, corrupt, truncated
-    or too-large file."""
+    palette and CMYK become RGB(A). The header is checked against :data:`MAX_PIXELS` and
+    :data:`MAX_DECODED_BYTES` before anything is decoded. What the decoders print (libpng,
+    libjpeg, OpenCV) is caught: damage they report on a picture that still decodes goes to
+    :attr:`Picture.warnings`, with any problem reading the metadata. Raises :class:`ImageError`
+    for a missing, corrupt, truncated or too-large file."""
     path = Path(path).expanduser()
-    if not path.is_file():
-        raise ImageError(f"no such picture: {path}")
-    width, height = _header(path)
-    if width * height > max_pixels:
-        raise ImageError(
-            f"{path.name} is {width}x{height} ({width * height / 1e6:.0f} megapixels), larger "
-            f"than the {max_pixels / 1e6:.0f} megapixels Studio opens; downscale or split it first"
-        )
+    header = read_header(path)
+    check_size(header, path.name, max_pixels)
     import cv2
 
     data = np.fromfile(str(path), dtype=np.uint8)  # works with any characters in the path
-    decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    if decoded is not None and decoded.shape[:2] != (height, width):
+    with captured_stderr() as chatter:
+        decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    del data
+    if decoded is not None and decoded.shape[:2] != (header.height, header.width):
         decoded = None  # OpenCV read part of it (an animated or multi-page file): use Pillow
     if decoded is None:
         pixels = _load_with_pillow(path)
+        chatter = Chatter()  # OpenCV's complaint is moot: Pillow read it
     else:
         pixels = _from_cv(decoded)
-    return Picture(pixels, read_provenance(path), path)
+    provenance, warnings = read_metadata(path)
+    warnings = [f"{path.name} may be damaged: {line}" for line in chatter.warnings()[:3]] + warnings
+    return Picture(pixels, provenance, path, warnings)
 
 
 def _from_cv(decoded: np.ndarray) -> np.ndarray:
@@ -157,15 +259,18 @@ def _load_with_pillow(path: Path) -> np.ndarray:
 
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
-        with PILImage.open(path) as img:
+        with captured_stderr(), PILImage.open(path) as img:
             img.load()
             mode = "RGBA" if ("A" in img.getbands() or "transparency" in img.info) else "RGB"
             if img.mode in ("I;16", "I;16B", "I;16L", "I"):
                 grey = np.asarray(img, dtype=np.uint16)
                 return np.repeat(grey[..., None], 3, axis=2)
             return np.asarray(img.convert(mode))
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"cannot read {path.name}: damaged or truncated ({exc})") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds for damaged files
+        said = _reason(exc)
+        raise ImageError(f"cannot read {path.name}: damaged or truncated ({said})") from None
 
 
 # -- provenance ------------------------------------------------------------------------------------
@@ -181,7 +286,7 @@ def _xmp_packet(provenance: dict[str, Any]) -> bytes:
     ).encode()
 
 
-_XMP_RE = re.compile(rb"<studio:provenance>(.*?)</studio:provenance>", re.S)
+_XMP_OPEN, _XMP_CLOSE = b"<studio:provenance>", b"</studio:provenance>"
 
 
 def _png_itxt(keyword: str, text: str) -> bytes:
@@ -202,46 +307,135 @@ def _jpeg_with_xmp(data: bytes, xmp: bytes) -> bytes:
     return data[:2] + segment + data[2:]  # right after the SOI marker
 
 
-def read_provenance(path: str | Path) -> dict[str, Any]:
-    """The provenance Studio wrote into ``path`` ({} when there is none or it is unreadable)."""
+class _Unreadable(Exception):
+    """The metadata is there but past a limit or damaged (the message says which)."""
+
+
+def read_provenance(path: str | Path, strict: bool = False) -> dict[str, Any]:
+    """The provenance Studio wrote into ``path`` ({} when there is none). Unreadable or
+    too-large metadata gives {} too, or with ``strict`` (``--reuse``) an :class:`ImageError`
+    saying why."""
+    provenance, warnings = read_metadata(path)
+    if strict and warnings:
+        raise ImageError(warnings[0])
+    return provenance
+
+
+def read_metadata(path: str | Path) -> tuple[dict[str, Any], list[str]]:
+    """``(provenance, warnings)`` of the picture at ``path``, in bounded time and memory: a PNG's
+    chunks are walked without reading its pixels, a text chunk is inflated to at most
+    :data:`MAX_METADATA_BYTES`, other formats are searched for the XMP packet in their first and
+    last :data:`MAX_METADATA_SCAN` bytes, linearly. A warning says why metadata that is there
+    was not read."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as fh:
+            text = _png_provenance(fh, path.name) if fh.read(8) == PNG_SIGNATURE else None
+            if text is None:
+                text = _xmp_provenance(fh, path.name)
     except OSError:
-        return {}
-    text: str | None = None
-    if data.startswith(b"\x89PNG"):
-        text = _png_text(data, PROVENANCE_KEY)
-    if text is None:
-        match = _XMP_RE.search(data)
-        if match:
-            text = html.unescape(match.group(1).decode("utf-8", "replace"))
+        return {}, []
+    except _Unreadable as exc:
+        return {}, [str(exc)]
     if not text:
-        return {}
+        return {}, []
     try:
         value = json.loads(text)
-    except json.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
+    except (ValueError, RecursionError):
+        return {}, [f"the Studio parameters in {path.name} are damaged (not JSON); not read"]
+    if not isinstance(value, dict):
+        return {}, [f"the Studio parameters in {path.name} are not a table of values; not read"]
+    return value, []
 
 
-def _png_text(data: bytes, keyword: str) -> str | None:
-    pos = 8
-    key = keyword.encode("latin-1") + b"\x00"
-    while pos + 8 <= len(data):
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        kind = data[pos + 4 : pos + 8]
-        body = data[pos + 8 : pos + 8 + length]
-        if kind == b"iTXt" and body.startswith(key):
-            rest = body[len(key) :]
+def _png_chunks(fh: Any, want: tuple[bytes, ...], stop: bytes = b"IEND") -> Any:
+    """``(kind, body, whole)`` for each chunk of a PNG (``fh`` just past the signature) whose
+    kind is in ``want``; others are skipped by seeking, so the pixels are never read. A body
+    past :data:`MAX_METADATA_BYTES` comes as its first 100 bytes, ``whole`` False."""
+    while True:
+        head = fh.read(8)
+        if len(head) < 8:
+            return
+        (length,) = struct.unpack(">I", head[:4])
+        kind = head[4:8]
+        if kind == stop or kind == b"IEND":
+            return
+        if kind not in want:
+            fh.seek(length + 4, os.SEEK_CUR)
+        elif length <= MAX_METADATA_BYTES:
+            yield kind, fh.read(length), True
+            fh.seek(4, os.SEEK_CUR)  # the CRC
+        else:
+            yield kind, fh.read(100), False
+            fh.seek(length - 100 + 4, os.SEEK_CUR)
+
+
+def _png_provenance(fh: Any, name: str) -> str | None:
+    """The ``studio:provenance`` text chunk (iTXt as Studio writes it; tEXt and zTXt too)."""
+    key = PROVENANCE_KEY.encode("latin-1") + b"\x00"
+    for kind, body, whole in _png_chunks(fh, want=(b"iTXt", b"zTXt", b"tEXt")):
+        if not body.startswith(key):
+            continue  # another program's text
+        if not whole:
+            raise _Unreadable(
+                f"the Studio parameters in {name} are larger than "
+                f"{MAX_METADATA_BYTES // 2**20} MiB; not read"
+            )
+        rest = body[len(key) :]
+        try:
+            if kind == b"tEXt":
+                return rest.decode("latin-1")
+            if kind == b"zTXt":
+                return _inflate(rest[1:], name).decode("latin-1")
             compressed = rest[0] == 1
             rest = rest[2:]
             rest = rest[rest.index(b"\x00") + 1 :]  # language tag
             rest = rest[rest.index(b"\x00") + 1 :]  # translated keyword
-            return (zlib.decompress(rest) if compressed else rest).decode("utf-8", "replace")
-        if kind == b"IEND":
-            break
-        pos += 12 + length
+        except (IndexError, ValueError):
+            raise _Unreadable(f"the Studio parameters in {name} are damaged; not read") from None
+        return (_inflate(rest, name) if compressed else rest).decode("utf-8", "replace")
+    return None
+
+
+def _inflate(data: bytes, name: str) -> bytes:
+    """zlib-inflate ``data`` to at most :data:`MAX_METADATA_BYTES` (a few KB can inflate to
+    gigabytes)."""
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(data, MAX_METADATA_BYTES + 1)
+    except zlib.error:
+        raise _Unreadable(f"the Studio parameters in {name} are damaged; not read") from None
+    if len(out) > MAX_METADATA_BYTES:
+        raise _Unreadable(
+            f"the Studio parameters in {name} inflate to more than "
+            f"{MAX_METADATA_BYTES // 2**20} MiB; not read"
+        )
+    return out
+
+
+def _xmp_provenance(fh: Any, name: str) -> str | None:
+    """The ``<studio:provenance>`` element of an XMP packet, found with two linear searches."""
+    fh.seek(0, os.SEEK_END)
+    size = fh.tell()
+    fh.seek(0)
+    parts = [fh.read(MAX_METADATA_SCAN)]
+    if size > MAX_METADATA_SCAN:  # WebP and TIFF may keep XMP at the end
+        fh.seek(max(MAX_METADATA_SCAN, size - MAX_METADATA_SCAN))
+        parts.append(fh.read(MAX_METADATA_SCAN))
+    for data in parts:
+        start = data.find(_XMP_OPEN)
+        if start < 0:
+            continue
+        start += len(_XMP_OPEN)
+        end = data.find(_XMP_CLOSE, start, start + MAX_METADATA_BYTES + len(_XMP_CLOSE))
+        if end < 0:
+            closed = data.find(_XMP_CLOSE, start) >= 0
+            raise _Unreadable(
+                f"the Studio parameters in {name} are "
+                + (f"longer than {MAX_METADATA_BYTES // 2**20} MiB" if closed else "cut off")
+                + "; not read"
+            )
+        return html.unescape(data[start:end].decode("utf-8", "replace"))
     return None
 
 

@@ -59,7 +59,8 @@ def ffmpeg_path() -> str | None:
 class FfmpegWriter:
     """Raw RGB(A) frames piped into ffmpeg. H.264 (yuv420p, plays everywhere) unless ``alpha``,
     which makes ProRes 4444 with transparency. ``audio_from``: a file whose first audio stream is
-    copied in (re-encoded to AAC for MP4)."""
+    copied in (re-encoded to AAC for MP4); ``duration``: seconds the output lasts at most (the
+    sound is cut there too: ``--frames`` exports a part of the source)."""
 
     encoder = "ffmpeg"
 
@@ -74,6 +75,7 @@ class FfmpegWriter:
         crf: int = 20,
         preset: str = "veryfast",
         program: str | None = None,
+        duration: float | None = None,
     ):
         program = program or ffmpeg_path()
         if program is None:
@@ -128,6 +130,8 @@ class FfmpegWriter:
                 if path.suffix.lower() in (".mp4", ".m4v", ".mov")
                 else ["-c:a", "copy"]
             )
+        if duration is not None and audio_from is not None:
+            command += ["-t", f"{duration:.6f}"]  # the frames written decide the video's length
         if path.suffix.lower() in (".mp4", ".m4v", ".mov"):
             command += ["-movflags", "+faststart"]
         command.append(str(path))
@@ -237,8 +241,10 @@ def open_writer(
     fps: float,
     alpha: bool,
     audio_from: Path | None,
+    duration: float | None = None,
 ) -> tuple[Any, list[str]]:
-    """The writer for ``out`` (already the temporary path) and any warnings."""
+    """The writer for ``out`` (already the temporary path) and any warnings. ``duration``:
+    seconds of the source's sound to keep at most."""
     warnings: list[str] = []
     if fmt == "png":
         return PngSequenceWriter(out), warnings
@@ -250,7 +256,10 @@ def open_writer(
             "(ProRes 4444) or as a PNG sequence folder"
         )
     if program is not None:
-        return FfmpegWriter(out, width, height, fps, alpha, audio_from, program=program), warnings
+        writer = FfmpegWriter(
+            out, width, height, fps, alpha, audio_from, program=program, duration=duration
+        )
+        return writer, warnings
     if alpha:
         raise ExportError("transparent video needs ffmpeg; export a PNG sequence instead")
     warnings.append(
@@ -510,6 +519,7 @@ def export_video(
     cpu_began, children_cpu = _cpu_seconds(), _children_cpu_seconds()
     waited = 0.0
     frames_out = 0
+    segmented_count = no_person = 0  # frames segmented, and those where no person was found
     try:
         writer, warnings = open_writer(
             temp,
@@ -519,6 +529,7 @@ def export_video(
             src.fps,
             alpha,
             audio_from if ffmpeg_path() and not sequence else None,
+            duration=max_frames / src.fps if max_frames else None,
         )
         total = src.frame_count or 0
         if max_frames:
@@ -569,6 +580,8 @@ def export_video(
                 processed = pipe.process(frame)
             for key, value in processed.timings.items():
                 totals[key] = totals.get(key, 0.0) + value
+            segmented_count += 1
+            no_person += not processed.person
             written, written_cpu = time.perf_counter(), time.thread_time()
             if last_output is not None:
                 for _ in range(repeats):
@@ -640,6 +653,14 @@ def export_video(
     seconds = time.perf_counter() - began
     cpu_ended, children_cpu_end = _cpu_seconds(), _children_cpu_seconds()
     ctx.progress(1.0, f"exported {frames_out} frames")
+    warnings = warnings + src.notes()
+    if no_person and no_person == segmented_count:
+        warnings.append(
+            "no person found: the segmenter was not confident anywhere in "
+            + ("the frame" if segmented_count == 1 else f"any of the {segmented_count} frames")
+        )
+    elif no_person:
+        warnings.append(f"no person found in {no_person} of the {segmented_count} frames")
     audio_kept = (
         audio_from is not None
         and writer is not None

@@ -15,7 +15,7 @@ import numpy as np
 
 from studio.video.effects import Compositor, Effect, parse_effect
 from studio.video.refine import FrameTensors, MaskRefiner, RefineSettings
-from studio.video.segmenters import Segmenter, make_segmenter
+from studio.video.segmenters import Segmenter, make_segmenter, person_found
 from studio.video.sources import Frame
 
 __all__ = ["VideoSettings", "Processed", "VideoPipeline"]
@@ -51,6 +51,8 @@ class Processed:
     matte_tensor: Any  # HxW float in [0, 1], on the pipeline's device
     output: np.ndarray
     timings: dict[str, float]  # milliseconds: segment, refine, composite, total
+    #: whether the segmenter found a person (:func:`~studio.video.segmenters.person_found`)
+    person: bool = True
     _matte: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -151,7 +153,7 @@ class VideoPipeline:
             "refine_cpu": (refined_cpu - cpu) * 1000,
             "composite_cpu": (done_cpu - refined_cpu) * 1000,
         }
-        return Processed(frame, matte, output, timings)
+        return Processed(frame, matte, output, timings, person_found(low))
 
     def close(self) -> None:
         self.compositor.close()

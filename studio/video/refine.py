@@ -49,7 +49,8 @@ REFINE_PARAMS = (
         minimum=0.0,
         maximum=1.0,
         step=0.05,
-        help="0 keeps a soft matte; above 0, the cut point of a steep ramp",
+        help="0 keeps a soft matte; above 0, a hard cut: the matte is only in or out, split "
+        "where the person's probability crosses this value",
     ),
     Param(
         "feather",
@@ -76,9 +77,11 @@ REFINE_PARAMS = (
 
 @dataclass
 class RefineSettings:
-    """``smooth`` 0..0.98 (0: none); ``threshold`` 0..1 (0: a soft matte; else the cut point of
-    a steep ramp); ``feather`` in full-resolution pixels; ``grow`` in pixels (negative shrinks);
-    ``guided``: follow the frame's edges; ``guide_size``: long side of the downscaled guide."""
+    """``smooth`` 0..0.98 (0: none); ``threshold`` 0..1 (0: a soft matte; else a hard cut, the
+    matte only 0 or 1, where the probability crosses it: grow, the guided filter and the feather
+    then only move and smooth the edge's path); ``feather`` in full-resolution pixels; ``grow``
+    in pixels (negative shrinks); ``guided``: follow the frame's edges; ``guide_size``: long
+    side of the downscaled guide."""
 
     smooth: float = REFINE_PARAMS[0].default
     threshold: float = REFINE_PARAMS[1].default
@@ -348,6 +351,8 @@ class MaskRefiner:
                 )
                 np.multiply(gain, frame.luma[0, 0].numpy(), out=gain)
                 out += gain
+            if s.threshold > 0:  # a hard cut: no grey left (issue 18: 22% was)
+                return torch.from_numpy((out >= 0.5).astype(np.float32))
             np.clip(out, 0.0, 1.0, out=out)
             return torch.from_numpy(out)
         if (gh, gw) != (height, width):
@@ -355,6 +360,8 @@ class MaskRefiner:
             ab = F.interpolate(ab, size=(height, width), mode="bilinear", align_corners=False)
             a, b = ab[:, :1], ab[:, -1:]
         matte = torch.addcmul(b, a, frame.luma) if s.guided else b
+        if s.threshold > 0:  # a hard cut: no grey left
+            return (matte[0, 0] >= 0.5).float()
         return matte[0, 0].clamp_(0.0, 1.0)
 
 

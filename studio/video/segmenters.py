@@ -26,6 +26,9 @@ __all__ = [
     "RvmSegmenter",
     "GeneratorSegmenter",
     "make_segmenter",
+    "person_found",
+    "PERSON_CONFIDENCE",
+    "PERSON_AREA",
     "ENGINES",
 ]
 
@@ -37,6 +40,25 @@ ENGINES = {
 
 #: The built-in video_mask contributions (studio-plugin.toml) and the engine each stands for.
 BUILTIN_IDS = {"studio/selfie-segmenter": "selfie", "studio/mog2-segmenter": "mog2"}
+
+
+#: "No person found": a segmenter's mask finds a person when at least PERSON_AREA of it (0.5%
+#: of the frame) has a probability of PERSON_CONFIDENCE or more. Measured with the selfie model
+#: on scikit-image's samples: the astronaut 52% of the frame, a gradient, shapes, noise, bricks,
+#: grass, text and a colour wheel 0% (their highest value 0.04), coins 0% (highest 0.70), the
+#: moon 0.01%. It cannot tell a person from what the model mistakes for one (a clock: 34%).
+PERSON_CONFIDENCE = 0.8
+PERSON_AREA = 0.005
+
+
+def person_found(mask: np.ndarray) -> bool:
+    """Whether a segmenter's mask (HxW probabilities in [0, 1]) holds a person by the rule of
+    :data:`PERSON_CONFIDENCE` and :data:`PERSON_AREA`."""
+    mask = np.asarray(mask)
+    if mask.size == 0:
+        return False
+    confident = np.count_nonzero(mask >= PERSON_CONFIDENCE)
+    return confident >= PERSON_AREA * mask.size
 
 
 class SegmenterError(RuntimeError):

@@ -31,6 +31,7 @@ __all__ = [
     "LatestFrame",
     "open_source",
     "demo_photo",
+    "letterbox",
     "list_cameras",
     "IMAGE_SUFFIXES",
 ]
@@ -85,6 +86,11 @@ class FrameSource:
 
     def read(self) -> Frame | None:
         raise NotImplementedError
+
+    def notes(self) -> list[str]:
+        """What the artist should know about the frames read so far (pictures fitted or left
+        out), in words; nothing for most sources."""
+        return []
 
     def seek(self, index: int) -> None:
         raise SourceError(f"{self.name} cannot seek")
@@ -184,7 +190,10 @@ class FileSource(FrameSource):
         self.name = self.path.name
         if not self.path.is_file():
             raise SourceError(f"no such video file: {self.path}")
-        self._cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
+        from studio.core.chatter import captured_stderr
+
+        with captured_stderr():  # OpenCV's and FFmpeg's own lines: the message below says it
+            self._cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
         if not self._cap.isOpened():
             self._cap.release()
             raise SourceError(f"cannot read {self.path.name}: not a video OpenCV can decode")
@@ -194,7 +203,8 @@ class FileSource(FrameSource):
         count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self.frame_count = count if count > 0 else None
         self._pending: np.ndarray | None = None
-        ok, bgr = self._cap.read()
+        with captured_stderr():
+            ok, bgr = self._cap.read()
         if not ok or bgr is None:
             self._cap.release()
             raise SourceError(f"cannot read {self.path.name}: no frame decodes (truncated?)")
@@ -237,10 +247,26 @@ def _natural_key(path: Path) -> list[Any]:
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
 
 
+def letterbox(bgr: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``bgr`` scaled to fit ``width`` x ``height`` keeping its proportions, centred on black:
+    never stretched."""
+    cv2 = _cv2()
+    h, w = bgr.shape[:2]
+    scale = min(width / w, height / h)
+    fit_w, fit_h = max(1, min(width, round(w * scale))), max(1, min(height, round(h * scale)))
+    area = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    fitted = cv2.resize(bgr, (fit_w, fit_h), interpolation=area)
+    out = np.zeros((height, width) + bgr.shape[2:], bgr.dtype)
+    top, left = (height - fit_h) // 2, (width - fit_w) // 2
+    out[top : top + fit_h, left : left + fit_w] = fitted
+    return out
+
+
 class ImageSequenceSource(FrameSource):
     """Numbered images in a folder, or matching a glob pattern (``shots/frame_*.png``), in
-    natural order. Frames of another size are fitted to the first one's; unreadable images are
-    skipped and listed in :attr:`skipped`."""
+    natural order. Frames of another size than the first are letterboxed to its size (scaled to
+    fit, black bars, never stretched) and listed in :attr:`letterboxed`; unreadable images are
+    skipped and listed in :attr:`skipped`. :meth:`notes` says both in words."""
 
     seekable = True
 
@@ -259,6 +285,7 @@ class ImageSequenceSource(FrameSource):
             raise SourceError(f"no images (png, jpg, tif, webp, bmp) in {spec}")
         self.fps = float(fps)
         self.skipped: list[str] = []
+        self.letterboxed: list[str] = []
         first = self._load(0)
         while first is None and self.position < len(self.files):
             first = self._load(self.position)
@@ -269,9 +296,12 @@ class ImageSequenceSource(FrameSource):
         self.position = 0
 
     def _load(self, index: int) -> np.ndarray | None:
+        from studio.core.chatter import captured_stderr
+
         cv2 = _cv2()
         path = self.files[index]
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        with captured_stderr():  # libpng's and OpenCV's lines: the file is listed as skipped
+            bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
         self.position = index + 1
         if bgr is None:
             if path.name not in self.skipped:
@@ -282,19 +312,42 @@ class ImageSequenceSource(FrameSource):
         return bgr
 
     def read(self) -> Frame | None:
-        cv2 = _cv2()
         while self.position < len(self.files):
             index = self.position
             bgr = self._load(index)
             if bgr is None:
                 continue
             if bgr.shape[:2] != (self.height, self.width):
-                bgr = cv2.resize(bgr, (self.width, self.height), interpolation=cv2.INTER_AREA)
+                bgr = letterbox(bgr, self.width, self.height)
+                name = self.files[index].name
+                if name not in self.letterboxed:
+                    self.letterboxed.append(name)
             return Frame(index, index / self.fps, _to_rgb(bgr))
         return None
 
+    def notes(self) -> list[str]:
+        """What the artist should know about the frames read so far, in words."""
+        out = []
+        if self.letterboxed:
+            out.append(
+                f"{_count(self.letterboxed)} another size than the first "
+                f"({self.width}x{self.height}): letterboxed to fit it, not stretched "
+                f"({_names(self.letterboxed)})"
+            )
+        if self.skipped:
+            out.append(f"{_count(self.skipped)} not readable, left out ({_names(self.skipped)})")
+        return out
+
     def seek(self, index: int) -> None:
         self.position = min(max(0, int(index)), len(self.files) - 1)
+
+
+def _count(names: list[str]) -> str:
+    return "1 picture is" if len(names) == 1 else f"{len(names)} pictures are"
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
 _PHOTO: np.ndarray | None = None
