@@ -60,14 +60,15 @@ class NotSupportedError(ValueError):
 
     def __init__(self, family: str, mode: str, modes: frozenset[str]) -> None:
         super().__init__(
-            f"the {family} model cannot {mode}; it can {', '.join(sorted(modes))}" + _suggest(mode)
+            f"the {family} model has no {mode} mode; its modes are {', '.join(sorted(modes))}"
+            + _suggest(mode)
         )
         self.family, self.mode, self.modes = family, mode, modes
 
 
 def _suggest(mode: str) -> str:
     have = [f for f, m in FAMILY_MODES.items() if mode in m]
-    return f" (use --model {' or '.join(have)} to {mode})" if have else ""
+    return f" (use --model {' or '.join(have)} for {mode})" if have else ""
 
 
 @runtime_checkable
