@@ -87,6 +87,8 @@ def describe(path: str | Path, origin: str = "user") -> GanModel:
     """A generator file's description. Raises ValueError for a file that is not a Studio
     generator."""
     path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"the generator {path.name} is no longer in {path.parent}")
     meta = read_metadata(path)
     if meta.get("studio_kind") != "gan":
         raise ValueError(
