@@ -78,3 +78,17 @@ def test_continue_follows_the_meter_map(shipped):
     assert new
     assert all(22 <= n.start < 28 for n in new)
     assert out.bar_starts() == [0, 4, 8, 12, 16, 19, 22, 25]
+
+
+def test_infill_follows_the_meter_map(shipped):
+    """Bars 5-6 of a clip in 4/4 that turns 3/4 at beat 16 are beats 16-22: only they change."""
+    clip = reel(6)
+    clip.notes = [n for n in clip.notes if n.start < 16]
+    clip.notes += [Note(16 + i * 0.5, REEL[i % 16], 0.5, 90, 0) for i in range(24)]
+    clip.meter_changes = [(16.0, 3, 4)]
+    clip.length = 28.0
+    assert clip.bar_starts() == [0, 4, 8, 12, 16, 19, 22, 25]
+    [out] = shipped.run(MusicRequest(mode="infill", clip=clip, bar_range=(5, 6), seed=6))
+    assert notes_in(out.notes, 16, 22)
+    outside = [n for n in clip.notes if not 16 <= n.start < 22]
+    assert sorted(n for n in out.notes if not 16 <= n.start < 22) == sorted(outside)
