@@ -1,5 +1,5 @@
 """``studio bench music``: the KV cache against full recomputation, chorale speed, time to first
-sound.
+sound, and samples/s of each model family at equal size.
 """
 
 from __future__ import annotations
@@ -105,5 +105,11 @@ def bench_music(ctx: JobContext) -> dict[str, Any]:
         ctx.child(None, on_partial),
     )
     out["first_sound_s"] = round(first.get("t", float("nan")), 3)
+
+    # 4. samples/s of every family at the transformer's size (untrained, same device, same run)
+    ctx.progress(0.85, "samples per second of each model family")
+    from studio.music.families.bench import bench_families
+
+    out["families_4_bar_samples"] = bench_families(ctx.child(), device)
     ctx.progress(1.0, "done")
     return out
