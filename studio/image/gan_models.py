@@ -56,9 +56,15 @@ class GanModel:
 
     @property
     def title(self) -> str:
+        """Short, for a list: the name and what it draws from."""
         what = "prompt" if self.text else f"{len(self.labels)} classes"
-        mine = "your generator" if self.origin == "user" else "shipped"
-        return f"{self.name} ({mine}, {self.size} px, {what})"
+        return f"{self.name} ({what})"
+
+    @property
+    def details(self) -> str:
+        mine = "your generator" if self.origin == "user" else "shipped with Studio"
+        what = "draws from a prompt" if self.text else "classes: " + ", ".join(self.labels[:12])
+        return f"{mine}, {self.arch}, {self.size} px; {what}\n{self.path}"
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:

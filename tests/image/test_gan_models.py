@@ -39,7 +39,7 @@ def test_only_generators_are_listed_with_their_classes(models_dir):
     assert [m.name for m in found] == ["sprites"]
     model = found[0]
     assert model.labels == ("fire", "water") and model.size == 32 and not model.text
-    assert "your generator" in model.title and "2 classes" in model.title
+    assert model.title == "sprites (2 classes)" and "your generator" in model.details
     names = [p.name for p in gan_params(model)]
     assert names[0] == "label" and {"seed", "count", "truncation"} <= set(names)
 

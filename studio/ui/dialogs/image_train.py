@@ -549,7 +549,8 @@ class TrainTaggerDialog(_TrainDialog):
         lines = [f"{m['title']}: held-out accuracy {m['accuracy']:.3f}, macro precision "
                  f"{m['macro_precision']:.3f}, recall {m['macro_recall']:.3f}"
                  for m in report.models.values()]  # fmt: skip
-        lines.append(f"Saved: {report.model_file} ({chosen['title']}, the better on validation)")
+        why = ", the better on validation" if len(report.models) > 1 else ""
+        lines.append(f"Saved: {report.model_file} ({chosen['title']}{why})")
         if report.skipped:
             lines.append(f"{len(report.skipped)} unreadable pictures skipped")
         self.report.setPlainText("\n".join(lines))

@@ -204,8 +204,10 @@ class PixelView(QLabel):
         w, h = self._source.width(), self._source.height()
         room_w, room_h = max(1, self.width() - 4), max(1, self.height() - 4)
         factor = min(room_w / w, room_h / h)
-        if factor >= 1:
+        sharp = factor >= 2  # whole factors keep pixels square; below 2, smooth looks better
+        if sharp:
             factor = int(factor)
         size = QSize(max(1, int(w * factor)), max(1, int(h * factor)))
-        self.setPixmap(self._source.scaled(size, Qt.AspectRatioMode.KeepAspectRatio,
-                                           Qt.TransformationMode.FastTransformation))  # fmt: skip
+        mode = Qt.TransformationMode.FastTransformation if sharp else \
+            Qt.TransformationMode.SmoothTransformation  # fmt: skip
+        self.setPixmap(self._source.scaled(size, Qt.AspectRatioMode.KeepAspectRatio, mode))

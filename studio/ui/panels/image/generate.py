@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QListWidgetItem
 
@@ -35,6 +35,7 @@ class GenerateMixin:
             key = f"gan:{model.path}"
             self._gan_models[key] = model
             combo.addItem(model.title, key)
+            combo.setItemData(combo.count() - 1, model.details, Qt.ItemDataRole.ToolTipRole)
         for folder in find_diffusion_models(self.context.settings.models_dir()):
             combo.addItem(f"{folder.name} (diffusion)", str(folder))
         for ref in self.context.registry.contributions("image"):
@@ -71,6 +72,7 @@ class GenerateMixin:
         combo = self.gen.engine
         combo.blockSignals(True)
         combo.addItem(model.title, key)
+        combo.setItemData(combo.count() - 1, model.details, Qt.ItemDataRole.ToolTipRole)
         combo.blockSignals(False)
         return model
 
