@@ -35,9 +35,10 @@ _ML_BASIC = re.compile(r'(?:[^"\\]|\\.|"(?!""))*"""', re.DOTALL)
 _ML_LITERAL = re.compile(r"(?:[^']|'(?!''))*'''", re.DOTALL)
 
 
-def _scan(text: str) -> tuple[int, int]:
-    """(deepest nesting, most parts of one key) outside strings and comments. Stops at an
-    unterminated string (tomllib then says what is wrong)."""
+def _scan(text: str, max_depth: int, max_dots: int) -> tuple[int, int]:
+    """(deepest nesting, most parts of one key) outside strings and comments. Stops as soon as
+    one passes its bound (so a pathological file costs little), or at an unterminated string
+    (tomllib then says what is wrong)."""
     depth = deepest = dots = most = 0
     pos = 0
     while True:
@@ -65,11 +66,15 @@ def _scan(text: str) -> tuple[int, int]:
         elif ch == ".":
             dots += 1
             most = max(most, dots)
+            if most >= max_dots:
+                break
         else:
             dots = 0
             if ch in "[{":
                 depth += 1
                 deepest = max(deepest, depth)
+                if deepest > max_depth:
+                    break
             elif ch in "]}":
                 depth -= 1
     return deepest, most + 1
@@ -114,11 +119,11 @@ def loads(
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise TomlError(f"{source} is not UTF-8 text (byte {exc.start})") from None
-    deepest, parts = _scan(text)
+    deepest, parts = _scan(text, max_depth, max_dots)
     if deepest > max_depth:
-        raise TomlError(f"{source} nests values {deepest} levels deep; at most {max_depth}")
+        raise TomlError(f"{source} nests values more than {max_depth} levels deep")
     if parts > max_dots:
-        raise TomlError(f"{source} has a dotted key of {parts} parts; at most {max_dots}")
+        raise TomlError(f"{source} has a dotted key of more than {max_dots} parts")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

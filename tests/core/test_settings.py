@@ -62,8 +62,8 @@ def test_migrate_v1_gpu_true_means_auto():
     [
         ("this is [not toml", "not valid TOML"),
         ("schema_version = 99\n", "newer Studio"),
-        ("a = " + "[" * 5000 + "]" * 5000 + "\n", "nests values 5000 levels deep"),
-        ("a" + ".b" * 100_000 + " = 1\n", "dotted key of 100001 parts"),
+        ("a = " + "[" * 5000 + "]" * 5000 + "\n", "nests values more than 32 levels deep"),
+        ("a" + ".b" * 100_000 + " = 1\n", "dotted key of more than 32 parts"),
         ("schema_version = 'two'\n", "schema_version 'two' is not a whole number"),
     ],
 )

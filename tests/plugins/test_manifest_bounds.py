@@ -20,9 +20,9 @@ DOTTED = "[plugin]\n" + "x" + ".y" * 100_000 + " = 1\n"
 @pytest.mark.parametrize(
     "text, why",
     [
-        (DEEP, "nests values 5000 levels deep; at most 8"),
-        (DOTTED, "a dotted key of 100001 parts"),
-        ("a = " + "{b = " * 3000 + "1" + "}" * 3000, "nests values 3000 levels deep"),
+        (DEEP, "nests values more than 8 levels deep"),
+        (DOTTED, "a dotted key of more than 8 parts"),
+        ("a = " + "{b = " * 3000 + "1" + "}" * 3000, "nests values more than 8 levels deep"),
         ("x = " + "9" * 5000, "holds a value TOML cannot read"),
         ("[plugin]\nname = '" + "a" * 300_000 + "'\n", "at most 262,144 are read"),
     ],
@@ -67,7 +67,7 @@ def test_plugins_list_shows_the_deep_manifest_and_the_rest(tmp_path):
     lines = run.stdout.splitlines()
     deep = next(i for i, line in enumerate(lines) if line.startswith("deep"))
     assert "invalid manifest" in lines[deep]
-    assert "nests values 5000 levels deep" in lines[deep + 1]
+    assert "nests values more than 8 levels deep" in lines[deep + 1]
     assert any(line.startswith("studio ") and " ok " in line for line in lines)
 
 
@@ -87,5 +87,5 @@ def test_the_plugins_dialog_shows_why(qtbot, plugin_root):  # noqa: F811
     assert dialog.table.item(row, 3).text() == Status.INVALID
     rect = dialog.table.visualItemRect(dialog.table.item(row, 0))
     QTest.mouseClick(dialog.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    assert "nests values 5000 levels deep" in dialog.details.toPlainText()
+    assert "nests values more than 8 levels deep" in dialog.details.toPlainText()
     assert dialog.table.item([r.name for r in dialog.records].index("tp-good"), 3).text() == "ok"
