@@ -211,6 +211,14 @@ def main(argv: list[str]) -> int:  # pragma: no cover - a maintenance command
         window = MainWindow(context, restore=False, recovery=False)
         window.resize(1280, 800)
         window.show()
+        from studio.ui.dialogs.image_train import (
+            TrainGeneratorDialog,
+            TrainTaggerDialog,
+            open_dialog,
+        )
+
+        for dialog in (TrainGeneratorDialog, TrainTaggerDialog):  # made on first use: list them
+            open_dialog(window, dialog).hide()
         text = markdown(window)
         window.close()
         context.runner.shutdown()
