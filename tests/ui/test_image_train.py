@@ -84,6 +84,13 @@ def test_train_a_generator_then_draw_with_it_and_undo(window, qtbot, pictures):
     card = tomllib.loads((model.parent / (model.name + ".card.toml")).read_text())
     assert card["kind"] == "image-gan" and "--minutes 0.05" in card["command"]
 
+    # Train again with the same settings: it goes on from the checkpoint
+    _click(dialog, "image.train_start")
+    with qtbot.waitSignal(dialog.job.finished, timeout=120_000):
+        pass
+    assert "resumed at step" in dialog.status.text(), dialog.status.text()
+    assert dialog.loss_plot.steps[0] > 1  # the plot starts again at the resumed step
+
     # the Generate tab lists it; its controls are the classes it learnt
     panel = window.panels["image"]
     assert panel.gen.engine.findData(f"gan:{model}") >= 0
@@ -224,3 +231,18 @@ def test_a_captioned_folder_trains_a_prompt_generator_the_generate_tab_draws(
     layer = panel.document.layers[-1]
     assert layer.provenance["params"]["prompt"] == "a blue square"
     assert layer.pixels.shape[2] == 4 and layer.pixels[..., 3].min() == 0  # transparent gutters
+
+
+def test_the_dialogs_controls_are_named_and_listed_in_docs(window, qtbot):
+    from pathlib import Path
+
+    from studio.ui.controls import NAME, interactive_widgets
+
+    for action in ("image.train_generator", "image.train_tagger"):
+        _open(window, qtbot, action).hide()
+    listed = (Path(__file__).resolve().parents[2] / "docs" / "controls.md").read_text()
+    names = [w.objectName() for w in interactive_widgets(window)
+             if w.window() is not window]  # fmt: skip
+    assert len(names) >= 20
+    assert all(NAME.match(n) and n.startswith("image.t") for n in names), names
+    assert [n for n in names if f"`{n}`" not in listed] == []
