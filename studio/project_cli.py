@@ -78,19 +78,23 @@ def _info(args) -> int:
         json.dump(data, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
         return 0
-    print(f"{data['name']}  ({data['path']})")
-    print(f"format {data['format']}, saved by Studio {data['studio_version']} on {data['saved']}")
+    from studio.core.terminal import printable as p  # names and summaries come from files
+
+    print(f"{p(data['name'])}  ({p(data['path'])})")
+    print(f"format {data['format']}, saved by Studio {p(data['studio_version'])} on "
+          f"{p(data['saved'])}")  # fmt: skip
     print(f"{_size(data['bytes'])} in all")
     for kind, doc in data["documents"].items():
         missing = [f["name"] for f in doc["files"] if f["missing"]]
-        line = f"  {kind:8} v{doc['version']}  {_size(doc['bytes']):>9}  {doc['summary']}"
+        line = f"  {p(kind):8} v{doc['version']}  {_size(doc['bytes']):>9}  {p(doc['summary'])}"
         print(line.rstrip())
         if doc["history"]:
-            print(f"           history: {len(doc['history'])} steps, last: {doc['history'][-1]}")
+            print(f"           history: {len(doc['history'])} steps, last: "
+                  f"{p(doc['history'][-1])}")  # fmt: skip
         if missing:
-            print(f"           missing: {', '.join(missing)}")
+            print(f"           missing: {p(', '.join(missing))}")
     for message in data["messages"]:
-        print(f"  ⚠ {message}")
+        print(f"  ⚠ {p(message)}")
     return 0
 
 

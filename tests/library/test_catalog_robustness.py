@@ -211,3 +211,17 @@ def test_no_raw_escape_reaches_the_terminal(tmp_path):
     listed = _studio(tmp_path, "library", "list").stdout
     assert "\\x1b]0;evil\\x07" in listed and "\\x1b[2J" in listed
     assert len(listed.strip().splitlines()) == 3
+
+
+def test_project_info_prints_no_raw_escape(tmp_path):
+    from studio.core.media import MidiClip, Note
+
+    song = tmp_path / "\x1b[2J.mid"
+    song.write_bytes(MidiClip([Note(0.0, 60, 1.0)]).to_bytes())
+    project = tmp_path / "\x1b]0;evil\x07.studio"
+    made = _studio(tmp_path, "project", "new", str(project), "--music", str(song))
+    assert made.returncode == 0, made.stderr
+    run = _studio(tmp_path, "project", "info", str(project))
+    assert run.returncode == 0, run.stderr
+    assert "\x1b" not in run.stdout + run.stderr and "\x07" not in run.stdout + run.stderr
+    assert "\\x1b]0;evil\\x07" in run.stdout
