@@ -49,6 +49,7 @@ class GanModel:
     labels: tuple[str, ...]
     text: bool  # conditioned on a text prompt (else on the classes in ``labels``)
     origin: str  # "user" or "shipped"
+    examples: tuple[str, ...] = ()  # captions it learnt from (a text model's prompt ideas)
 
     @property
     def name(self) -> str:
@@ -103,9 +104,10 @@ def describe(path: str | Path, origin: str = "user") -> GanModel:
     try:
         labels = tuple(str(x) for x in json.loads(meta.get("labels", "[]")))
         size = int(meta.get("size", "0"))
+        examples = tuple(str(x) for x in json.loads(meta.get("prompts", "[]")))
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{path.name}: its settings are unreadable ({exc})") from exc
-    return GanModel(path, meta.get("arch", "?"), size, labels, _is_text(meta), origin)
+    return GanModel(path, meta.get("arch", "?"), size, labels, _is_text(meta), origin, examples)
 
 
 def find_generators(user_dir: str | Path | None, shipped_dir: str | Path | None = None):

@@ -44,6 +44,17 @@ def test_only_generators_are_listed_with_their_classes(models_dir):
     assert names[0] == "label" and {"seed", "count", "truncation"} <= set(names)
 
 
+def test_shipped_generators_are_found_at_any_depth(models_dir, tmp_path):
+    shipped = tmp_path / "models" / "image"
+    shipped.mkdir(parents=True)
+    (shipped / "icons-64.safetensors").write_bytes(
+        (models_dir / "image-gan" / "sprites.safetensors").read_bytes()
+    )
+    found = find_generators(models_dir, tmp_path / "models")
+    assert [(m.name, m.origin) for m in found] == [("icons-64", "shipped"), ("sprites", "user")]
+    assert "shipped with Studio" in found[0].details
+
+
 def test_a_seed_gives_the_same_grid_and_a_class_is_checked(models_dir):
     path = models_dir / "image-gan" / "sprites.safetensors"
     request = {"model": str(path), "label": "water", "seed": 5, "count": 3, "scale": 1}

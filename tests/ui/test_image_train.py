@@ -214,6 +214,7 @@ def test_a_captioned_folder_trains_a_prompt_generator_the_generate_tab_draws(
     assert panel.show_generator(out)
     assert "prompt" in panel.gen.engine.currentText()
     assert panel.gen.prompt.isVisible()  # a text model draws from the prompt box
+    assert "square”" in panel.gen.prompt.placeholderText()  # ideas from its captions
     assert "label" not in panel.gen.form.values() and "to" in panel.gen.form.values()
     QTest.mouseClick(panel.gen.generate, Qt.MouseButton.LeftButton)
     assert "prompt box first" in panel.status.text()  # nothing to draw yet: a message, no job

@@ -135,3 +135,13 @@ def test_retag_replaces_an_earlier_taggers_labels(tmp_path, media, tagger_file):
     assert [t for t, _ in item_tags(catalog, picture.id)][0] == "water"
     assert dict(tag_counts(catalog)) == {"fire": 4, "water": 2}  # each item's best tag
     assert retag(catalog, tagger_file, only_new=True)["kept"] == 6
+
+
+def test_the_tag_filter_is_saved_with_the_project(tmp_path):
+    from studio.library.document import LibraryDocument
+
+    doc = LibraryDocument()
+    doc.set_tag_filter("poster: horror")
+    assert doc.summary().endswith("tagged poster: horror")
+    LibraryDocument.write_snapshot(doc.snapshot(), tmp_path)
+    assert LibraryDocument.read(tmp_path).tag_filter == "poster: horror"

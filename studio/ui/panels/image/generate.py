@@ -155,8 +155,9 @@ class GenerateMixin:
             w.setVisible(diffusion)
         model = self._gan_model(key) if key.startswith("gan:") else None
         self.gen.prompt.setVisible(diffusion or (model is not None and model.text))
+        ideas = ", ".join(f"“{e}”" for e in (model.examples[:3] if model else ()))
         self.gen.prompt.setPlaceholderText(
-            "What to draw: “a red dragon”, “sword”, “happy cat face”" if model is not None
+            f"What to draw, for example {ideas or '“a red dragon”, “sword”'}" if model is not None
             else "Prompt (for your diffusion model)"
         )  # fmt: skip
         if self.tabs.currentWidget() is self.gen:
