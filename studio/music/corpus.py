@@ -1,5 +1,11 @@
-"""The training corpus: music21's bundled collections and the user's MIDI folders, tokenized, with a
-fixed held-out split by piece.
+"""The training corpus: music21's bundled collections, the staged MIDI sets (POP909, the Groove MIDI
+Dataset, Freedoom, Nottingham) and the user's MIDI folders, tokenized, with a fixed held-out split
+by piece.
+
+A MIDI folder is recognised by its layout (see :func:`midi_set_kind`): each known set is read its
+own way (POP909's meter from ``index.xlsx`` and its held-out split by song, so the versions of a
+song go with it; Groove's long takes cut into 8-bar phrases at the tempo and meter in the file
+name), and any other folder is the user's own MIDI.
 
 Pieces are converted music21 -> MIDI -> symusic -> tokens in worker processes. A piece that fails to
 convert is skipped and counted. The held-out split is a hash of the piece id (5%), and the ids of
@@ -41,13 +47,27 @@ COLLECTIONS = {
     "oneills1850": "oneills",
     "ryansMammoth": "ryans",
 }
+# staged MIDI set -> style token
+MIDI_SETS = {"pop909": "pop", "groove": "groove", "freedoom": "game", "nottingham": "folk"}
 HELDOUT_PERCENT = 5
 MIDI_SUFFIXES = (".mid", ".midi", ".MID", ".MIDI")
+GROOVE_PHRASE_BARS = 8
+
+
+def split_group(piece_id: str) -> str:
+    """What the held-out split is decided on: a POP909 song (all its versions), a Groove take (all
+    its phrases), otherwise the piece itself."""
+    if piece_id.startswith("pop909/"):
+        return "/".join(piece_id.split("/")[:2])
+    if piece_id.startswith("groove/"):
+        return piece_id.split("#")[0]
+    return piece_id
 
 
 def is_heldout(piece_id: str) -> bool:
-    """The fixed split: 5% of pieces, chosen by a hash of their id (stable across machines)."""
-    digest = hashlib.sha1(piece_id.encode()).digest()
+    """The fixed split: 5% of pieces (of songs, for POP909), chosen by a hash of their id (stable
+    across machines)."""
+    digest = hashlib.sha1(split_group(piece_id).encode()).digest()
     return int.from_bytes(digest[:4], "big") % 100 < HELDOUT_PERCENT
 
 
@@ -81,7 +101,7 @@ class CorpusReport:
 
 
 # -- sources ---------------------------------------------------------------------------------------
-def music21_files(collections: Sequence[str] = tuple(COLLECTIONS)) -> list[tuple[str, str]]:
+def music21_files(collections: Sequence[str] = tuple(COLLECTIONS)) -> list[Item]:
     """(path, style) of every music21 corpus file in the chosen collections."""
     from music21 import corpus
 
@@ -90,19 +110,129 @@ def music21_files(collections: Sequence[str] = tuple(COLLECTIONS)) -> list[tuple
         rel = str(path).split("/corpus/")[-1]
         folder = rel.split("/")[0]
         if folder in collections:
-            out.append((str(path), COLLECTIONS[folder]))
+            out.append((str(path), COLLECTIONS[folder], rel, "{}"))
     return out
 
 
-def user_midi_files(folders: Sequence[str | Path]) -> list[tuple[str, str]]:
-    out = []
+def midi_set_kind(folder: Path) -> str | None:
+    """Which staged set ``folder`` holds, by its marker files: ``pop909`` (``POP909/index.xlsx``
+    or ``index.xlsx`` beside numbered song folders), ``groove`` (``info.csv`` beside
+    ``drummer*`` folders), ``freedoom`` (``CREDITS-MUSIC``), ``nottingham`` (a ``MIDI`` folder and
+    the Jukedeck README); None for anything else."""
+    if (folder / "POP909" / "index.xlsx").is_file() or (
+        (folder / "index.xlsx").is_file() and (folder / "001").is_dir()
+    ):
+        return "pop909"
+    if (folder / "info.csv").is_file() and any(folder.glob("drummer*")):
+        return "groove"
+    if (folder / "CREDITS-MUSIC").is_file():
+        return "freedoom"
+    readme = folder / "README.upstream.md"
+    if (folder / "MIDI").is_dir() and (
+        folder.name.lower().startswith("nottingham")
+        or (readme.is_file() and "nottingham" in readme.read_text(errors="replace").lower())
+    ):
+        return "nottingham"
+    return None
+
+
+def _midi_in(folder: Path) -> list[Path]:
+    return [p for p in sorted(folder.rglob("*")) if p.suffix in MIDI_SUFFIXES and p.is_file()]
+
+
+def pop909_meters(index: Path) -> dict[str, tuple[int, int]]:
+    """Song id -> meter, from POP909's ``index.xlsx`` (beats per measure; quavers per beat 2 gives
+    x/4, 3 compound x*3/8). Raises ValueError when openpyxl is missing or the sheet is not
+    POP909's."""
+    try:
+        import openpyxl
+    except ImportError:
+        raise ValueError(
+            "reading POP909's meters needs openpyxl: pip install 'studio[train-music]' "
+            "(or pip install openpyxl)"
+        ) from None
+    try:
+        book = openpyxl.load_workbook(index, read_only=True)
+        rows = list(book.active.iter_rows(values_only=True))
+        book.close()
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a bad file
+        raise ValueError(f"{index} is not a readable spreadsheet ({exc})") from None
+    if not rows or "num_beats_per_measure" not in [str(c) for c in rows[0]]:
+        raise ValueError(f"{index} has no num_beats_per_measure column: not POP909's index")
+    head = [str(c) for c in rows[0]]
+    song, beats = head.index("song_id"), head.index("num_beats_per_measure")
+    quavers = head.index("num_quavers_per_beat") if "num_quavers_per_beat" in head else None
+    out = {}
+    for row in rows[1:]:
+        if row[song] is None or row[beats] is None:
+            continue
+        n = int(row[beats])
+        q = int(row[quavers]) if quavers is not None and row[quavers] is not None else 2
+        out[f"{int(row[song]):03d}"] = (n * 3, 8) if q == 3 else (n, 4)
+    return out
+
+
+def _groove_meter_tempo(name: str) -> tuple[tuple[int, int], float] | None:
+    """Meter and tempo from a Groove file name: ``1_funk-groove1_138_beat_4-4.mid``."""
+    parts = Path(name).stem.split("_")
+    try:
+        n, d = (int(x) for x in parts[-1].split("-"))
+        return (n, d), float(parts[-3])
+    except (ValueError, IndexError):
+        return None
+
+
+Item = tuple[str, str, str, str]  # (path, style, piece id, JSON options for the reader)
+
+
+def midi_set_files(folder: Path, kind: str) -> list[Item]:
+    """Every file of a staged set with its piece id and how to read it."""
+    style = MIDI_SETS[kind]
+    items: list[Item] = []
+    if kind == "pop909":
+        root = folder / "POP909" if (folder / "POP909").is_dir() else folder
+        meters = pop909_meters(root / "index.xlsx")
+        for path in _midi_in(root):
+            song = path.relative_to(root).parts[0]
+            meter = meters.get(song)
+            opts = {"meter": list(meter)} if meter else {}
+            pid = f"pop909/{path.relative_to(root).as_posix()}"
+            items.append((str(path), style, pid, json.dumps(opts)))
+    elif kind == "groove":
+        for path in _midi_in(folder):
+            found = _groove_meter_tempo(path.name)
+            opts = {"phrase_bars": GROOVE_PHRASE_BARS}
+            if found:
+                opts.update(meter=list(found[0]), tempo=found[1])
+            pid = f"groove/{path.relative_to(folder).as_posix()}"
+            items.append((str(path), style, pid, json.dumps(opts)))
+    else:
+        for path in _midi_in(folder):
+            pid = f"{kind}/{path.relative_to(folder).as_posix()}"
+            items.append((str(path), style, pid, "{}"))
+    return items
+
+
+def user_midi_files(folders: Sequence[str | Path]) -> list[Item]:
+    """The files of each folder: a staged set read its own way (the folder itself, or sets found
+    one level down), everything else as the user's own MIDI."""
+    out: list[Item] = []
     for folder in folders:
         folder = Path(folder).expanduser()
         if not folder.is_dir():
             raise FileNotFoundError(f"MIDI folder {folder} does not exist")
-        for path in sorted(folder.rglob("*")):
-            if path.suffix in MIDI_SUFFIXES and path.is_file():
-                out.append((str(path), "user"))
+        kind = midi_set_kind(folder)
+        if kind:
+            out += midi_set_files(folder, kind)
+            continue
+        subsets = {sub: midi_set_kind(sub) for sub in sorted(folder.iterdir()) if sub.is_dir()}
+        for sub, sub_kind in subsets.items():
+            if sub_kind:
+                out += midi_set_files(sub, sub_kind)
+        skip = [sub for sub, sub_kind in subsets.items() if sub_kind]
+        for path in _midi_in(folder):
+            if not any(sub in path.parents for sub in skip):
+                out.append((str(path), "user", str(path), "{}"))
     return out
 
 
@@ -116,18 +246,45 @@ def _tokenizer() -> MusicTokenizer:
     return _TOKENIZER
 
 
-def _convert_file(item: tuple[str, str]) -> tuple[list[PieceTokens], int, list[str]]:
+def _read_midi(tok: MusicTokenizer, path: str, style: str, pid: str, opts: dict):
+    """One MIDI file -> pieces: the meter given (POP909, Groove) replaces the file's, and a phrase
+    length cuts the file into pieces of that many bars (Groove's takes)."""
+    import symusic
+
+    score = symusic.Score.from_midi(Path(path).read_bytes())
+    if "meter" in opts:
+        n, d = opts["meter"]
+        score.time_signatures = symusic.core.TimeSignatureTickList(
+            [symusic.TimeSignature(0, int(n), int(d))]
+        )
+    phrase = opts.get("phrase_bars")
+    if not phrase:
+        return [tok.encode_score(score, pid, style)]
+    n, d = opts.get("meter", (4, 4))
+    span = int(round(score.ticks_per_quarter * n * 4 / d * phrase))
+    end = score.end()
+    out = []
+    for k, start in enumerate(range(0, max(1, end), span)):
+        part = score.clip(start, start + span, clip_end=True).shift_time(-start)
+        if sum(len(t.notes) for t in part.tracks) < 8:
+            continue  # a take's silent or near-empty tail
+        part.time_signatures = score.time_signatures
+        out.append(tok.encode_score(part, f"{pid}#{k + 1}", style))
+    return out
+
+
+def _convert_file(item: Item) -> tuple[list[PieceTokens], int, list[str]]:
     """Worker: one corpus file (a score, an opus of many tunes, or a MIDI file) -> pieces."""
-    path, style = item
+    path, style, pid, options = item
     tok = _tokenizer()
     pieces: list[PieceTokens] = []
     failed = 0
     errors: list[str] = []
-    if style == "user":
+    if style not in COLLECTIONS.values():
         try:
-            pieces.append(tok.encode_midi_bytes(Path(path).read_bytes(), path, style))
+            pieces += _read_midi(tok, path, style, pid, json.loads(options))
         except Exception as exc:  # noqa: BLE001 - a bad file is counted, not fatal
-            errors.append(f"{path}: {type(exc).__name__}: {exc}")
+            errors.append(f"{pid}: {type(exc).__name__}: {exc}")
             failed += 1
         return pieces, failed, errors
     import warnings
@@ -239,16 +396,17 @@ def save_corpus(corpus: Corpus, path: Path) -> Path:
                 STYLES.index(p.style) if p.style in STYLES else STYLES.index("other"),
             )
         )
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(
-        tmp,
-        tokens=np.asarray(tokens, dtype=np.int16),
-        bar_offsets=np.asarray(bar_offsets, dtype=np.int64),
-        tracks=np.asarray(tracks, dtype=np.int64).reshape(-1, 4),
-        pieces=np.asarray(pieces, dtype=np.int64).reshape(-1, 8),
-        ids=np.asarray(json.dumps([p.piece_id for p in corpus.pieces])),
-    )
-    os.replace(tmp, path)
+    from studio.core.atomic import atomic_write
+
+    with atomic_write(path, "wb") as fh:
+        np.savez_compressed(
+            fh,
+            tokens=np.asarray(tokens, dtype=np.int16),
+            bar_offsets=np.asarray(bar_offsets, dtype=np.int64),
+            tracks=np.asarray(tracks, dtype=np.int64).reshape(-1, 4),
+            pieces=np.asarray(pieces, dtype=np.int64).reshape(-1, 8),
+            ids=np.asarray(json.dumps([p.piece_id for p in corpus.pieces])),
+        )
     return path
 
 

@@ -16,7 +16,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["ModelConfig", "MusicTransformer", "save_model", "load_model", "KVCache"]
+__all__ = [
+    "ModelConfig",
+    "MusicTransformer",
+    "save_model",
+    "load_model",
+    "KVCache",
+    "grow_from",
+]
 
 FORMAT = "studio-music-transformer-1"
 
@@ -153,3 +160,30 @@ def load_model(path: Path, device: str = "cpu") -> tuple[MusicTransformer, dict[
     model.load_state_dict(state)
     model.eval()
     return model.to(device), meta
+
+
+def grow_from(model: MusicTransformer, source: MusicTransformer) -> None:
+    """Start ``model`` from a smaller trained ``source`` so that it computes the same function:
+    the source's token rows (a vocabulary only grows at its end), positions, blocks and final norm
+    are copied; extra blocks get zero output projections, so they pass their input through until
+    training changes them. Raises ValueError when the widths, heads or contexts differ, or when the
+    source is deeper or has the larger vocabulary."""
+    a, b = model.cfg, source.cfg
+    if (a.d_model, a.n_heads) != (b.d_model, b.n_heads) or a.context < b.context:
+        raise ValueError(
+            f"cannot grow a d_model {b.d_model}/{b.n_heads} heads/context {b.context} model into "
+            f"d_model {a.d_model}/{a.n_heads} heads/context {a.context}"
+        )
+    if a.n_layers < b.n_layers or a.vocab_size < b.vocab_size:
+        raise ValueError("the source model is deeper or has a larger vocabulary than the target")
+    with torch.no_grad():
+        model.tok.weight[: b.vocab_size] = source.tok.weight
+        model.pos.weight[: b.context] = source.pos.weight
+        for i, block in enumerate(model.blocks):
+            if i < b.n_layers:
+                block.load_state_dict(source.blocks[i].state_dict())
+            else:
+                for layer in (block.proj, block.mlp[2]):
+                    layer.weight.zero_()
+                    layer.bias.zero_()
+        model.ln.load_state_dict(source.ln.state_dict())

@@ -6,6 +6,16 @@ miditok REMI tokens (Position, Pitch, Velocity, Duration). Because tracks come o
 given track can be kept exactly while others are written (harmonize), and because any bar can be
 replaced by a ``Fill`` placeholder whose content follows after ``FillStart`` (fill-in-the-middle),
 one model continues, infills bars and adds voices.
+
+Meter changes: a bar whose meter differs from the one before it (in that track) starts with a
+``Meter_<n>/<d>`` token, so the bar grid follows the piece's meter map. Inside a bar, Position and
+Duration count in the meter's own beat (an eighth in 6/8), as miditok writes them.
+For the bar grid of a tokenized piece use :func:`piece_bar_starts` (bar index -> start in quarter
+notes, ticks = beats * ticks per quarter) and :func:`piece_bar_at` (beat -> bar index); for a
+MidiClip, ``MidiClip.bar_starts`` / ``bar_at`` give the same grid.
+
+The vocabulary only ever grows at its end (new meters, then new styles), so a model trained on a
+smaller vocabulary keeps working: it never sees the new ids (see :meth:`MusicTokenizer.style_for`).
 """
 
 from __future__ import annotations
@@ -27,14 +37,20 @@ __all__ = [
     "STYLES",
     "TEMPO_BINS",
     "METERS",
+    "piece_bar_starts",
+    "piece_bar_at",
+    "piece_meters",
 ]
 
 SPECIALS = ("PAD", "BOS", "EOS", "TrackEnd", "Bar", "Fill", "FillStart", "FillEnd")
-STYLES = ("chorale", "essen", "oneills", "ryans", "user", "other")
+# New entries go at the END (their tokens are appended to the vocabulary, after everything else).
+STYLES = ("chorale", "essen", "oneills", "ryans", "user", "other", "pop", "groove", "game", "folk")
+_BASE_STYLES = 6  # styles the first vocabulary (450 tokens, studio-music-small) has
 TEMPO_BINS = (60, 80, 100, 120, 140, 170)  # upper edges; last bin is open
 DENSITY_EDGES = (2.0, 4.0, 6.0, 9.0)  # notes per bar per track
 METERS = ((2, 4), (3, 4), (4, 4), (5, 4), (6, 4), (7, 4), (2, 2), (3, 2), (4, 2), (3, 8), (6, 8),
-          (9, 8), (12, 8), (1, 4))  # fmt: skip
+          (9, 8), (12, 8), (1, 4), (5, 8), (7, 8))  # fmt: skip
+_BASE_METERS = 14  # meters the first vocabulary has; later ones are appended at its end
 POSITIONS_PER_BEAT = 8
 
 
@@ -97,7 +113,7 @@ class MusicTokenizer:
             use_chords=False,
             use_rests=False,
             use_pitchdrum_tokens=False,  # drums share the Pitch tokens (the track says "drums")
-            time_signature_range={8: [3, 6, 9, 12], 4: [1, 2, 3, 4, 5, 6, 7], 2: [2, 3, 4]},
+            time_signature_range={8: [3, 5, 6, 7, 9, 12], 4: [1, 2, 3, 4, 5, 6, 7], 2: [2, 3, 4]},
         )
         self.remi = miditok.REMI(self.config)
         names: list[str] = list(SPECIALS)
@@ -105,11 +121,14 @@ class MusicTokenizer:
         base = sorted(self.remi.vocab.items(), key=lambda kv: kv[1])
         names += [tok for tok, _ in base if tok.startswith(note_prefixes)]
         names += [f"Key_{PITCH_NAMES[t]}_{m}" for m in ("major", "minor") for t in range(12)]
-        names += [f"Meter_{n}/{d}" for n, d in METERS]
+        names += [f"Meter_{n}/{d}" for n, d in METERS[:_BASE_METERS]]
         names += [f"Tempo_{i}" for i in range(len(TEMPO_BINS) + 1)]
-        names += [f"Style_{s}" for s in STYLES]
+        names += [f"Style_{s}" for s in STYLES[:_BASE_STYLES]]
         names += [f"Density_{i}" for i in range(len(DENSITY_EDGES) + 1)]
         names += [f"Track_{p}" for p in range(128)] + ["Track_Drums"]
+        # appended later (a model trained before simply never sees these ids)
+        names += [f"Meter_{n}/{d}" for n, d in METERS[_BASE_METERS:]]
+        names += [f"Style_{s}" for s in STYLES[_BASE_STYLES:]]
         self.names = names
         self.ids = {name: i for i, name in enumerate(names)}
         self.base_to_ours = {
@@ -164,9 +183,17 @@ class MusicTokenizer:
             seqs = [seqs]
         for track, seq in zip(nonempty, seqs, strict=False):
             bars: list[list[int]] = []
+            current = meter
             for tok, bid in zip(seq.tokens, seq.ids, strict=False):
                 if tok == "Bar_None":
                     bars.append([])
+                elif tok.startswith("TimeSig_") and bars:
+                    n, _, d = tok[8:].partition("/")
+                    ts = (int(n), int(d))
+                    if ts != current and f"Meter_{n}/{d}" in self.ids:
+                        # a meter change: the bar starts with its Meter token
+                        bars[-1].insert(0, self.ids[f"Meter_{n}/{d}"])
+                        current = ts
                 elif bid in self.base_to_ours and bars:
                     bars[-1].append(self.base_to_ours[bid])
             while bars and not bars[-1]:
@@ -208,15 +235,17 @@ class MusicTokenizer:
         meter = (clip.beats_per_bar, clip.beat_unit)
         if meter not in METERS:
             meter = (4, 4)
-        n_bars = int(np.ceil(clip.length_beats / clip.bar_length - 1e-9)) if clip.notes else 0
+        n_bars = len(clip.bar_starts()) if clip.notes else 0
         tracks: list[TrackBars] = []
         for channel in channels:
             part = MidiClip(
                 [n for n in clip.notes if n.channel == channel],
                 bpm=clip.bpm,
-                beats_per_bar=clip.beats_per_bar,
-                beat_unit=clip.beat_unit,
+                beats_per_bar=meter[0],
+                beat_unit=meter[1],
                 programs={channel: clip.programs.get(channel, 0)},
+                meter_changes=list(clip.meter_changes),
+                length=clip.length_beats,
             )
             drum = channel == DRUM_CHANNEL
             bars: list[list[int]] = []
@@ -287,9 +316,18 @@ class MusicTokenizer:
 
     # -- decoding ----------------------------------------------------------------------------------
     def bar_notes(
-        self, tokens: Sequence[int], bar_start: float, beats_per_bar: float, channel: int
+        self,
+        tokens: Sequence[int],
+        bar_start: float,
+        beats_per_bar: float,
+        channel: int,
+        beat_unit: int = 4,
     ) -> list[Note]:
-        """Notes of one bar's tokens; malformed runs are skipped."""
+        """Notes of one bar's tokens (times in quarter notes); malformed runs are skipped.
+
+        ``beats_per_bar`` is the bar's length in quarter notes; ``beat_unit`` the meter's
+        denominator, the beat that Position and Duration count in (8: eighths, in 6/8)."""
+        scale = 4.0 / beat_unit
         notes: list[Note] = []
         pos = 0.0
         pitch: int | None = None
@@ -298,14 +336,14 @@ class MusicTokenizer:
             name = self.names[t]
             kind, _, value = name.partition("_")
             if kind == "Position":
-                pos = int(value) / POSITIONS_PER_BEAT
+                pos = int(value) / POSITIONS_PER_BEAT * scale
             elif kind == "Pitch":
                 pitch = int(value)
             elif kind == "Velocity":
                 velocity = max(1, min(127, int(value)))
             elif kind == "Duration" and pitch is not None:
                 a, b, r = (int(x) for x in value.split("."))
-                duration = a + b / r
+                duration = (a + b / r) * scale
                 if pos < beats_per_bar and duration > 0:
                     notes.append(Note(bar_start + pos, pitch, duration, velocity, channel))
                 pitch = None
@@ -316,7 +354,8 @@ class MusicTokenizer:
         notes: list[Note] = []
         programs: dict[int, int] = {}
         free = [c for c in range(16) if c != DRUM_CHANNEL]
-        beats = piece.beats_per_bar
+        meters = self.piece_meters(piece)
+        starts = _starts(meters)
         for track in piece.tracks:
             if track.drum:
                 channel = DRUM_CHANNEL
@@ -324,16 +363,95 @@ class MusicTokenizer:
                 channel = free.pop(0) if free else 15
                 programs[channel] = track.program
             for b, bar in enumerate(track.bars):
-                notes += self.bar_notes(bar, b * beats, beats, channel)
+                n, d = meters[b]
+                notes += self.bar_notes(bar, starts[b], n * 4.0 / d, channel, d)
+        changes = [
+            (starts[b], n, d) for b, (n, d) in enumerate(meters) if b and meters[b - 1] != (n, d)
+        ]
         clip = MidiClip(
             notes=sorted(notes),
             bpm=bpm or piece.tempo,
             beats_per_bar=piece.meter[0],
             programs=programs,
-            length=piece.n_bars * beats,
+            length=starts[-1],
             beat_unit=piece.meter[1],
+            meter_changes=changes,
         )
         return clip
+
+    def piece_meters(self, piece: PieceTokens) -> list[tuple[int, int]]:
+        """The meter of every bar of ``piece``: its header meter until a bar starts with a Meter
+        token (in any track), then that one."""
+        return piece_meters(piece, self)
+
+    def for_vocab(self, seq: Sequence[int], vocab_size: int) -> list[int]:
+        """``seq`` for a model with ``vocab_size`` tokens (trained before the vocabulary grew): a
+        newer style becomes ``Style_other``, a newer meter in the header ``Meter_4/4``, and newer
+        Meter tokens inside bars are dropped (the bars stay where they are)."""
+        out: list[int] = []
+        for i, t in enumerate(seq):
+            if t < vocab_size:
+                out.append(t)
+            elif self.names[t].startswith("Style_"):
+                out.append(self.ids["Style_other"])
+            elif self.names[t].startswith("Meter_") and i < 6:
+                out.append(self.ids["Meter_4/4"])
+            elif not self.names[t].startswith("Meter_"):
+                raise ValueError(f"token {self.names[t]} is newer than the model")
+        return out
+
+    def style_for(self, style: str, vocab_size: int) -> str:
+        """``style`` when a model with ``vocab_size`` tokens knows it, else "other" (a model
+        trained before the style existed never saw its token)."""
+        token = self.ids.get(f"Style_{style}")
+        return style if token is not None and token < vocab_size else "other"
+
+
+def piece_meters(piece: PieceTokens, tok: MusicTokenizer) -> list[tuple[int, int]]:
+    """The meter (numerator, denominator) of each bar of ``piece``, following its Meter tokens."""
+    changes: dict[int, tuple[int, int]] = {}
+    meter_ids = {i: n for n, i in tok.ids.items() if n.startswith("Meter_")}
+    for track in piece.tracks:
+        for b, bar in enumerate(track.bars):
+            for t in bar[:1]:
+                if t in meter_ids and b not in changes:
+                    n, _, d = meter_ids[t][6:].partition("/")
+                    changes[b] = (int(n), int(d))
+    out: list[tuple[int, int]] = []
+    current = piece.meter
+    for b in range(piece.n_bars):
+        current = changes.get(b, current)
+        out.append(current)
+    return out
+
+
+def _starts(meters: Sequence[tuple[int, int]]) -> list[float]:
+    """Bar start beats (quarter notes) for bars of these meters, plus the end as the last item."""
+    starts = [0.0]
+    for n, d in meters:
+        starts.append(starts[-1] + n * 4.0 / d)
+    return starts
+
+
+def piece_bar_starts(piece: PieceTokens, tok: MusicTokenizer, extra: int = 0) -> list[float]:
+    """Start of each bar of ``piece`` in quarter notes (ticks = beats * ticks per quarter),
+    honouring its meter changes, plus the end of the last bar; ``extra`` more bars after the end
+    continue the last meter (for bars about to be written)."""
+    meters = piece_meters(piece, tok)
+    last = meters[-1] if meters else piece.meter
+    return _starts(meters + [last] * extra)
+
+
+def piece_bar_at(piece: PieceTokens, tok: MusicTokenizer, beat: float) -> int:
+    """Index of the bar of ``piece`` holding ``beat`` (quarter notes); past the end, counted on
+    in the last meter."""
+    starts = piece_bar_starts(piece, tok)
+    index = int(np.searchsorted(starts, beat + 1e-9, side="right")) - 1
+    if index < len(starts) - 1:
+        return max(0, index)
+    meters = piece_meters(piece, tok)
+    n, d = meters[-1] if meters else piece.meter
+    return len(starts) - 1 + int((beat - starts[-1]) // (n * 4.0 / d) + 1e-9)
 
 
 def clip_key(clip: MidiClip) -> Key:
