@@ -854,7 +854,10 @@ def _read_mask(path: Path, messages: list[str]) -> np.ndarray | None:
     if not path.exists():
         messages.append(f"the mask ({path.name}) is missing; the picture opened without it")
         return None
-    grey = cv2.imdecode(np.fromfile(str(path), np.uint8), cv2.IMREAD_UNCHANGED)
+    from studio.core.chatter import captured_stderr
+
+    with captured_stderr():  # libpng's own words: the message below says it
+        grey = cv2.imdecode(np.fromfile(str(path), np.uint8), cv2.IMREAD_UNCHANGED)
     if grey is None or grey.ndim != 2:
         messages.append(f"the mask ({path.name}) could not be read; the picture opened without it")
         return None

@@ -121,12 +121,12 @@ class Compositor:
         self._static_planes: Any = None
         self._video: Any = None
         if effect.kind == "image" and effect.image is None:
-            import cv2
+            from studio.image.io import ImageError, load_picture
 
-            bgr = cv2.imread(effect.path, cv2.IMREAD_COLOR)
-            if bgr is None:
-                raise EffectError(f"cannot read the background image {effect.path}")
-            effect.image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            try:  # Studio's limits and words, not libpng's
+                effect.image = np.ascontiguousarray(load_picture(effect.path).rgb8())
+            except ImageError as exc:
+                raise EffectError(f"cannot read the background image: {exc}") from None
         if effect.kind == "video":
             from studio.video.sources import FileSource, SourceError
 

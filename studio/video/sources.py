@@ -122,6 +122,13 @@ def _to_rgb(bgr: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
+def _quiet() -> Any:
+    """Catch what OpenCV, FFmpeg and V4L2 print on stderr (:mod:`studio.core.chatter`)."""
+    from studio.core.chatter import captured_stderr
+
+    return captured_stderr()
+
+
 def list_cameras(limit: int = 4) -> list[int]:
     """Indexes of the cameras that open (tries /dev/video0.. without holding them)."""
     cv2 = _cv2()
@@ -129,7 +136,8 @@ def list_cameras(limit: int = 4) -> list[int]:
     for index in range(limit):
         if not Path(f"/dev/video{index}").exists() and Path("/dev").is_dir():
             continue
-        cap = cv2.VideoCapture(index)
+        with _quiet():  # V4L2's "can't open camera by index": the list says it
+            cap = cv2.VideoCapture(index)
         if cap.isOpened():
             found.append(index)
         cap.release()
@@ -148,7 +156,8 @@ class CameraSource(FrameSource):
         self.name = f"camera {index}"
         self.index = index
         self._started = time.monotonic()
-        self._cap = cv2.VideoCapture(index)
+        with _quiet():  # OpenCV's own warning; the message below says what to do
+            self._cap = cv2.VideoCapture(index)
         if not self._cap.isOpened():
             self._cap.release()
             raise SourceError(
@@ -190,9 +199,7 @@ class FileSource(FrameSource):
         self.name = self.path.name
         if not self.path.is_file():
             raise SourceError(f"no such video file: {self.path}")
-        from studio.core.chatter import captured_stderr
-
-        with captured_stderr():  # OpenCV's and FFmpeg's own lines: the message below says it
+        with _quiet():  # OpenCV's and FFmpeg's own lines: the message below says it
             self._cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
         if not self._cap.isOpened():
             self._cap.release()
@@ -203,7 +210,7 @@ class FileSource(FrameSource):
         count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self.frame_count = count if count > 0 else None
         self._pending: np.ndarray | None = None
-        with captured_stderr():
+        with _quiet():
             ok, bgr = self._cap.read()
         if not ok or bgr is None:
             self._cap.release()
@@ -218,7 +225,7 @@ class FileSource(FrameSource):
             bgr, stamp = self._pending, self._pending_time
             self._pending = None
         else:
-            ok, bgr = self._cap.read()
+            ok, bgr = self._cap.read()  # OpenCV keeps FFmpeg quiet while decoding
             if not ok or bgr is None:
                 if self.frame_count is None or self.position < self.frame_count:
                     self.frame_count = self.position  # the real length of a truncated file
@@ -296,11 +303,9 @@ class ImageSequenceSource(FrameSource):
         self.position = 0
 
     def _load(self, index: int) -> np.ndarray | None:
-        from studio.core.chatter import captured_stderr
-
         cv2 = _cv2()
         path = self.files[index]
-        with captured_stderr():  # libpng's and OpenCV's lines: the file is listed as skipped
+        with _quiet():  # libpng's and OpenCV's lines: the file is listed as skipped
             bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
         self.position = index + 1
         if bgr is None:

@@ -110,3 +110,17 @@ def test_the_no_person_rule():
     assert not person_found(mask)
     mask[60:80, 100:120] = 0.95  # 1% of the frame confidently a person
     assert person_found(mask)
+
+
+def test_a_damaged_picture_in_a_folder_is_left_out_in_words(tmp_path, capfd):
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    y, x = np.mgrid[0:90, 0:160]
+    good = cv2.imencode(".png", np.dstack([x, y, x]).astype(np.uint8))[1].tobytes()
+    (folder / "s_1.png").write_bytes(good)
+    (folder / "s_2.png").write_bytes(good[: len(good) // 2])  # cut short
+    out = tmp_path / "out"
+    assert main(["video", "segment", str(folder), "-o", f"{out}/", "--engine", "mog2"]) == 0
+    err = capfd.readouterr().err
+    assert "libpng" not in err  # before: "libpng error: Read Error"
+    assert "1 picture is not readable, left out (s_2.png)" in err
