@@ -47,6 +47,7 @@ class FilesMixin:
             + (", with saved parameters (History ▸ Reuse from a file)" if picture.provenance
                else "")
             + ("" if first else ", as a new layer (Edit ▸ Undo removes it)")
+            + "".join(f". ⚠ {warning}" for warning in picture.warnings[:2])
         )  # fmt: skip
         return True
 
