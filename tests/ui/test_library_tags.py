@@ -120,6 +120,18 @@ def test_tag_pictures_then_filter_by_tag(qtbot, window, media, tagger_file):
     assert panel.tag_combo.currentData() == ""
 
 
+def test_a_scan_tags_new_pictures_and_videos_with_the_newest_tagger(
+    qtbot, window, media, tagger_file
+):
+    _install(window, tagger_file)
+    panel = window.panels["library"]
+    window.raise_panel("library")
+    _wait(qtbot, panel.add_folder(media))
+    counts = {panel.tag_combo.itemData(i): panel.tag_combo.itemText(i)
+              for i in range(1, panel.tag_combo.count())}  # fmt: skip
+    assert counts == {"fire": "fire (4)", "water": "water (2)"}  # the video's frame too
+
+
 def test_retag_replaces_an_earlier_taggers_labels(tmp_path, media, tagger_file):
     from studio.library.catalog import Catalog
     from studio.library.tags import item_tags, retag, tag_counts

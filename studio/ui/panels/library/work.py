@@ -51,6 +51,9 @@ class WorkMixin:
             return None
         catalog_path = self.catalog.path
         registry = self.context.registry
+        from studio.library.tags import find_tagger
+
+        tagger = find_tagger(self.context.settings.models_dir(), self.context.store.shipped_dir)
 
         def work(_r, ctx):
             from studio.library.catalog import Catalog
@@ -60,6 +63,16 @@ class WorkMixin:
             report = catalog.scan(folders, ctx)
             ctx.progress(0.5, "features (embeddings, sound, colour)…")
             Library(catalog, registry).compute_features(ctx)
+            if tagger is not None:  # new pictures and videos, or all after a new tagger
+                from studio.library.tags import retag
+
+                ctx.progress(0.9, f"tagging with {tagger.name}…")
+                try:
+                    retag(catalog, tagger, ctx, only_new=True)
+                except ValueError as exc:  # a broken tagger file: the scan still counts
+                    import logging
+
+                    logging.getLogger(__name__).warning("tagger %s: %s", tagger.name, exc)
             return report
 
         return self.start_job(JobSpec(title="Library: scan", fn=work, family="library",
