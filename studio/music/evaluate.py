@@ -514,8 +514,8 @@ def _musegan(clips: Sequence[MidiClip]) -> dict[str, float] | None:
     return out | {"clips": len(rows)}
 
 
-def _sample(family, ref: MidiClip, style: str, seed: int) -> MidiClip:
-    """One ``SAMPLE_BARS``-bar sample in the reference's meter and style; a family that cannot
+def _sample(family, ref: MidiClip, style: str, seed: int, bars: int = SAMPLE_BARS) -> MidiClip:
+    """One sample of ``bars`` bars in the reference's meter and style; a family that cannot
     write those is asked for its defaults."""
     meter = (ref.beats_per_bar, ref.beat_unit)
     engine = getattr(family, "engine", None)
@@ -529,15 +529,15 @@ def _sample(family, ref: MidiClip, style: str, seed: int) -> MidiClip:
             meter=f"{meter[0]}/{meter[1]}" if meter in METERS else None,
             tempo=ref.bpm,
             style=style,
-            bars=SAMPLE_BARS,
+            bars=bars,
             instruments=[-1 if c == DRUM_CHANNEL else ref.programs.get(c, 0) for c in channels],
             seed=seed,
         )
         return engine.run(req)[0]
     try:
-        return family.generate(SAMPLE_BARS, meter=meter, tempo=ref.bpm, style=style, seed=seed)
+        return family.generate(bars, meter=meter, tempo=ref.bpm, style=style, seed=seed)
     except ValueError:
-        return family.generate(SAMPLE_BARS, seed=seed)
+        return family.generate(bars, seed=seed)
 
 
 def evaluate_families(
@@ -549,6 +549,7 @@ def evaluate_families(
     orders: Sequence[int] = NGRAM_ORDERS,
     context: int = 512,
     ctx: JobContext | None = None,
+    sample_bars: int = SAMPLE_BARS,
 ) -> dict:
     """One table: every family (a loaded model, or the exception that kept it from loading) and
     the n-gram baselines on the same held-out pieces.
@@ -571,14 +572,14 @@ def evaluate_families(
     ]
     context = min([context, *contexts])
     windows = heldout_windows(tok, list(held), context, max_windows)
-    refs = _reference_clips(tok, held, SAMPLE_BARS)
+    refs = _reference_clips(tok, held, sample_bars)
     ref_features = [_features(c) for c, _ in refs]
     report: dict = {
         "heldout_pieces": len(held),
         "heldout_tokens": sum(len(w) - 1 for w in windows),
         "reference_clips": len(refs),
         "samples": samples,
-        "sample_bars": SAMPLE_BARS,
+        "sample_bars": sample_bars,
         "reference": {
             "musegan": _musegan([c for c, _ in refs]),
             # the ceiling: one half of the held-out pieces scored against the other half
@@ -625,7 +626,7 @@ def evaluate_families(
             ctx.check_cancelled()
             ref, style = refs[i % len(refs)]
             try:
-                clips.append(_sample(family, ref, style, i))
+                clips.append(_sample(family, ref, style, i, sample_bars))
             except ValueError as exc:
                 errors.append(str(exc))
         clips = [c for c in clips if c.notes]

@@ -19,7 +19,9 @@ def test_one_table_for_every_family(tiny_run, tiny_corpus):
         "vae": ValueError("vae.safetensors is not a Studio music model of a known family"),
     }
     train, held = tiny_corpus.pieces[:20], tiny_corpus.pieces[20:]
-    report = evaluate_families(families, train, held, samples=3, max_windows=4, orders=(2, 4))
+    report = evaluate_families(
+        families, train, held, samples=3, max_windows=4, orders=(2, 4), sample_bars=2
+    )
     json.dumps(report)  # the --json output
     models = report["models"]
     assert list(models) == ["transformer", "lstm", "vae", "ngram-2", "ngram-4"]
