@@ -1,7 +1,7 @@
 """Child-process probes for ``studio bench core``: first paint time and GUI stalls under load.
 
-Run as ``python -m studio.ui._probe first-paint`` or ``... stall --seconds 3``; prints one JSON
-line.
+Run as ``python -m studio.ui._probe first-paint``, ``... stall --seconds 3`` or
+``... gui-export CLIP OUT``; prints one JSON line.
 """
 
 from __future__ import annotations
@@ -149,6 +149,73 @@ def stall(seconds: float) -> None:
     )
 
 
+def gui_export(clip: str, out: str) -> None:
+    """Export ``clip`` from the Video panel the way an artist does (the window up, the panel in
+    front with its preview running, Export): the job's own figures, and how much CPU the GUI
+    thread spent meanwhile."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QTimer
+
+    from studio.ui.app import create_app
+    from studio.ui.context import StudioContext
+    from studio.ui.main_window import MainWindow
+
+    app = create_app()
+    context = StudioContext.create()
+    window = MainWindow(context, restore=False, recovery=False)
+    window.resize(1280, 800)
+    window.show()
+    window.raise_panel("video")
+    panel = window.panels["video"]
+    panel.set_source("file", clip)
+    result: dict = {}
+    began = {}
+
+    def export() -> None:
+        from studio.video.bench import _cpu_seconds
+
+        began["cpu"] = _cpu_seconds()
+        began["gui_cpu"] = time.thread_time()
+        began["wall"] = time.perf_counter()
+        handle = panel.export_to(out)
+        handle.succeeded.connect(done)
+        handle.failed.connect(lambda message, _tb: finish({"error": message}))
+
+    def done(res) -> None:
+        from studio.video.bench import _cpu_seconds
+
+        wall = time.perf_counter() - began["wall"]
+        cpu = _cpu_seconds() - began["cpu"]
+        finish({
+            "cpu_ms_per_frame": round(cpu * 1000 / max(1, res.frames), 2),
+            "fps": round(res.fps, 2),
+            "frames": res.frames,
+            "seconds": round(res.seconds, 3),
+            "wall_s": round(wall, 3),
+            "gui_thread_cpu_ms_per_frame": round(
+                (time.thread_time() - began["gui_cpu"]) * 1000 / max(1, res.frames), 2
+            ),
+            "settings": panel.pipeline_inputs()[0].as_provenance(),
+        })  # fmt: skip
+
+    def finish(values: dict) -> None:
+        result.update(values)
+        window.close()
+        context.runner.shutdown()
+        app.quit()
+
+    def wait_for_preview(tries: list[int] = [0]) -> None:  # noqa: B006 - a counter
+        tries[0] += 1
+        if panel.last is not None or tries[0] > 100:  # the preview shows a frame (or 10 s)
+            export()
+        else:
+            QTimer.singleShot(100, wait_for_preview)
+
+    QTimer.singleShot(100, wait_for_preview)
+    app.exec()
+    print(json.dumps(result))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m studio.ui._probe")
     sub = parser.add_subparsers(dest="probe", required=True)
@@ -156,11 +223,16 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("bare-paint")
     s = sub.add_parser("stall")
     s.add_argument("--seconds", type=float, default=3.0)
+    e = sub.add_parser("gui-export")
+    e.add_argument("clip")
+    e.add_argument("out")
     args = parser.parse_args(argv)
     if args.probe == "first-paint":
         first_paint()
     elif args.probe == "bare-paint":
         bare_paint()
+    elif args.probe == "gui-export":
+        gui_export(args.clip, args.out)
     else:
         stall(args.seconds)
     return 0

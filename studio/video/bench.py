@@ -59,6 +59,62 @@ def _timed_export(clip: Path, out: Path, overlap: bool) -> tuple[Any, float]:
     return result, (_cpu_seconds() - cpu) * 1000 / result.frames
 
 
+def _panel_settings_export(clip: Path, out: Path) -> tuple[float, float]:
+    """The CLI's export of ``clip`` with the Video panel's default settings (what the GUI figure
+    runs): (FPS, CPU milliseconds per frame, ffmpeg's included)."""
+    from studio.video.document import VideoDocument
+    from studio.video.export import export_video
+    from studio.video.pipeline import VideoPipeline
+
+    doc = VideoDocument()
+    settings = doc.video_settings("cpu")
+    pipeline = VideoPipeline(settings, effect=doc.build_effect())
+    cpu = _cpu_seconds()
+    result = export_video(clip, out, settings, pipeline=pipeline)
+    return result.fps, (_cpu_seconds() - cpu) * 1000 / result.frames
+
+
+def gui_export_vs_cli(clip: Path, tmp: Path, ctx: JobContext, runs: int = 2) -> dict[str, Any]:
+    """The Video panel's export (``python -m studio.ui._probe gui-export``: the window up, the
+    panel in front with its preview, the same pipeline on a job worker) against the CLI's, same
+    clip and settings, alternated; the better run of each."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    cli: list[tuple[float, float]] = []
+    gui: list[dict[str, Any]] = []
+    for _ in range(runs):
+        ctx.check_cancelled()
+        cli.append(_panel_settings_export(clip, tmp / "cli.mp4"))
+        out = subprocess.run(
+            [sys.executable, "-m", "studio.ui._probe", "gui-export", str(clip),
+             str(tmp / "gui.mp4")],
+            capture_output=True, text=True, env=env, timeout=600,
+        )  # fmt: skip
+        lines = out.stdout.strip().splitlines()
+        figures = json.loads(lines[-1]) if lines else {"error": out.stderr.strip()[-300:]}
+        if "fps" not in figures:
+            return {"gui_export": f"failed: {figures.get('error', 'no result')}"}
+        gui.append(figures)
+    best_cli = max(cli)
+    best_gui = max(gui, key=lambda g: g["fps"])
+    return {
+        "gui_export_720p_fps": best_gui["fps"],
+        "cli_export_720p_panel_settings_fps": round(best_cli[0], 1),
+        "gui_export_vs_cli": round(best_gui["fps"] / best_cli[0], 3),
+        "gui_export_cpu_ms_per_frame": best_gui["cpu_ms_per_frame"],
+        "cli_export_cpu_ms_per_frame": round(min(c[1] for c in cli), 2),
+        "gui_export_vs_cli_cpu": round(
+            min(g["cpu_ms_per_frame"] for g in gui) / min(c[1] for c in cli), 3
+        ),
+        "gui_thread_cpu_ms_per_frame": min(g["gui_thread_cpu_ms_per_frame"] for g in gui),
+        "gui_export_settings": best_gui["settings"],
+    }
+
+
 def flicker_metrics(frames: int = 60, width: int = 1280, height: int = 720) -> dict[str, float]:
     """On the jittered demo clip (a still photo with per-frame sensor noise, JPEG artefacts and a
     slight shake): the mean per-pixel change of the matte between consecutive frames, raw
@@ -214,6 +270,9 @@ def bench_video(ctx: JobContext) -> dict[str, Any]:
         results["stage_ms_720p"] = {k: round(v, 2) for k, v in result.timings.items()}
         results["stage_ms_720p_serial"] = {k: round(v, 2) for k, v in serial.timings.items()}
         results["load_average"] = [round(x, 2) for x in os.getloadavg()]
+        if os.environ.get("STUDIO_BENCH_GUI_EXPORT", "1") != "0":
+            ctx.progress(0.35, "the same clip exported from the Video panel, against the CLI")
+            results.update(gui_export_vs_cli(clip, Path(tmp), ctx))
 
     ctx.check_cancelled()
     ctx.progress(0.5, "guided filter: downscaled guide against full resolution")

@@ -4,6 +4,7 @@ hand-over of a frame and its matte to the Image panel."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from studio.core.jobs import JobSpec
@@ -59,14 +60,28 @@ class ExportMixin:
         registry = self.context.registry
         path = Path(path)
 
+        interval = self.EXPORT_PREVIEW_INTERVAL_S
+
         def work(_request, ctx):
             from studio.video.pipeline import VideoPipeline
             from studio.video.sources import open_source
 
+            shown = [0.0]
+
+            def preview(processed) -> None:
+                # At most twice a second, its matte made here (a torch op that took 10-16 ms of
+                # the window's thread per preview, five times a second, when it was made there).
+                now = time.monotonic()
+                if now - shown[0] >= interval:
+                    shown[0] = now
+                    processed.matte  # noqa: B018 - made and kept on the Processed
+                    ctx.partial(processed)
+
             src = open_source(source, **options)
             pipeline = VideoPipeline(settings, registry=registry, effect=effect)
-            return export_video(src, path, settings, ctx, fmt=fmt, pipeline=pipeline,
-                                keep_audio=keep_audio, max_frames=max_frames)  # fmt: skip
+            return export_video(src, path, settings, ctx.child(ctx.progress, preview), fmt=fmt,
+                                pipeline=pipeline, keep_audio=keep_audio,
+                                max_frames=max_frames)  # fmt: skip
 
         handle = self.start_job(
             JobSpec(title=f"Video: export {path.name}", fn=work,
@@ -75,8 +90,17 @@ class ExportMixin:
         self.update_controls()
         return handle
 
+    # While exporting, the picture follows at most twice a second and only while the panel is
+    # seen: the export's frames matter, and on two cores every millisecond the window spends
+    # drawing is one the export's threads wait for.
+    EXPORT_PREVIEW_INTERVAL_S = 0.5
+
     def _on_job_partial(self, processed) -> None:
-        if self._is_current() and hasattr(processed, "matte"):
+        # (not hasattr(processed, "matte"): that made the matte, on this thread)
+        if not self._is_current() or not hasattr(processed, "matte_tensor"):
+            return
+        self.last = processed  # what "Matte to Image panel" sends
+        if self._seen():
             self.show_processed(processed)
 
     def _on_job_succeeded(self, result) -> None:
