@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import sqlite3
 import threading
@@ -565,6 +566,8 @@ class Catalog:
                   user: str = "me", at: float | None = None) -> None:  # fmt: skip
         if kind not in EVENT_KINDS:
             raise CatalogError(f"unknown feedback {kind!r}; use {', '.join(EVENT_KINDS)}")
+        if value is not None and not math.isfinite(value):
+            raise CatalogError(f"a {kind} of {value!r} is not a finite number")
         self.item(item_id)  # raises for an unknown item
         with self.transaction():
             self.db.execute(

@@ -56,6 +56,10 @@ class Library:
             key = (u_index[user], index[item_id])
             if kind == "reject":  # a rejection is final, whatever else happened
                 rejected.add(key)
+            if kind not in EVENT_KINDS or (
+                value is not None and not (isinstance(value, int | float) and np.isfinite(value))
+            ):
+                continue  # an older import stored inf or NaN: ALS would fail on it for good
             w = EVENT_KINDS[kind]
             if kind == "rating" and value is not None:
                 w = max(0.5, float(value) - 2.5) if value >= 2.5 else -1.0

@@ -115,3 +115,18 @@ def test_a_file_that_is_not_a_history_gives_a_message(tmp_path, catalog, text, w
     (tmp_path / "lb.json").write_text(text)
     with pytest.raises(HistoryError, match=why):
         import_history(catalog, tmp_path / "lb.json")
+
+
+def test_an_inf_rating_stored_by_an_older_import_is_ignored(tmp_path, catalog):
+    song = catalog.upsert(tmp_path / "a.mp3", "audio", {"title": "A"})
+    other = catalog.upsert(tmp_path / "b.mp3", "audio", {"title": "B"})
+    with catalog.transaction():  # what the old import wrote
+        for value in (float("inf"), float("-inf"), "lots"):
+            catalog.db.execute("INSERT INTO events(item_id, user, kind, value, at) VALUES "
+                               "(?, 'me', 'rating', ?, 1)", (song, value))  # fmt: skip
+    for item in (song, other):
+        catalog.add_event(item, "play", user="ann")
+    data = Library(catalog).refresh()
+    assert np.isfinite(data.matrix.data).all()
+    with pytest.raises(Exception, match="not a finite number"):
+        catalog.add_event(song, "rating", float("nan"))
