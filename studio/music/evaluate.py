@@ -18,6 +18,7 @@ from studio.core.jobs import JobContext
 from studio.core.media import DRUM_CHANNEL, MidiClip, Note
 from studio.music.keys import PITCH_NAMES, in_key_rate, parse_key
 from studio.music.metrics import (
+    CONSONANT,
     harmony_report,
     instrument_range,
     mgeval_overlap,
@@ -113,6 +114,13 @@ class HeldoutSong:
     piece_id: str
     style: str
     clip: MidiClip
+    path: str = ""
+    # the excerpt's beat 0 in the file, and the file's clock: seconds of a beat of the excerpt
+    offset: float = 0.0
+    source: MidiClip | None = None
+
+    def seconds_at(self, beat: float) -> float:
+        return (self.source or self.clip).seconds_at(self.offset + beat)
 
 
 def _midi_items(folders: Sequence[str | Path]) -> list[tuple[str, str, str, dict]]:
@@ -204,7 +212,8 @@ def heldout_songs(
                 part.notes, starts[4], starts[8]
             ):
                 continue
-            out.append(HeldoutSong(pid, style, part))
+            offset = clip.bar_starts(limit=first + 1)[first]
+            out.append(HeldoutSong(pid, style, part, path, offset, clip))
     return out
 
 
@@ -328,6 +337,83 @@ def melody_channel(clip: MidiClip) -> int | None:
 
 HARMONIZE_VOICES = (40, 41, 42)  # violin, viola, cello: the cello is the bass
 
+_ROOTS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_CHORD_QUALITIES = (  # longest prefix first
+    ("hdim7", (0, 3, 6, 10)),
+    ("dim7", (0, 3, 6, 9)),
+    ("maj7", (0, 4, 7, 11)),
+    ("min7", (0, 3, 7, 10)),
+    ("minmaj7", (0, 3, 7, 11)),
+    ("maj6", (0, 4, 7, 9)),
+    ("min6", (0, 3, 7, 9)),
+    ("sus4", (0, 5, 7)),
+    ("sus2", (0, 2, 7)),
+    ("dim", (0, 3, 6)),
+    ("aug", (0, 4, 8)),
+    ("min", (0, 3, 7)),
+    ("maj", (0, 4, 7)),
+    ("7", (0, 4, 7, 10)),
+)
+
+
+def chord_label_tones(label: str) -> frozenset[int] | None:
+    """Pitch classes of a Harte-style chord label (``B:maj``, ``C#:min7``, ``G:7/3``); None for
+    ``N`` (no chord) or a label it cannot read."""
+    root_text, _, quality = label.strip().partition(":")
+    if not root_text or root_text[0] not in _ROOTS:
+        return None
+    root = _ROOTS[root_text[0]] + root_text[1:].count("#") - root_text[1:].count("b")
+    quality = (quality or "maj").split("/")[0].split("(")[0]
+    for name, steps in sorted(_CHORD_QUALITIES, key=lambda q: -len(q[0])):
+        if quality.startswith(name):
+            return frozenset((root + i) % 12 for i in steps)
+    return None
+
+
+def read_chord_labels(path: Path) -> list[tuple[float, float, frozenset[int]]]:
+    """POP909's ``chord_midi.txt``: (start s, end s, pitch classes) of each labelled chord."""
+    out = []
+    for line in path.read_text(errors="replace").splitlines():
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        try:
+            a, b = float(parts[0]), float(parts[1])
+        except ValueError:
+            continue
+        tones = chord_label_tones(parts[2])
+        if tones is not None:
+            out.append((a, b, tones))
+    return out
+
+
+def labelled_chord_rate(
+    song: HeldoutSong, melody: Sequence[Note], added: Sequence[Note], end: float
+) -> tuple[int, int]:
+    """(good, judged): added notes sounding on a beat where the song's chord labels name a chord,
+    and how many of them are tones of that chord or a unison, third, fifth or sixth from the
+    melody note sounding then. (0, 0) when the song has no labels."""
+    labels_path = Path(song.path).with_name("chord_midi.txt") if song.path else None
+    if labels_path is None or not labels_path.is_file():
+        return 0, 0
+    labels = read_chord_labels(labels_path)
+    good = judged = 0
+    beat = 0.0
+    while beat < end - 1e-9:
+        t = song.seconds_at(beat)
+        tones = next((c for a, b, c in labels if a <= t < b), None)
+        if tones is not None:
+            mel = [n.pitch for n in melody if n.start <= beat + 1e-9 < n.end]
+            for n in added:
+                if n.channel == DRUM_CHANNEL or not (n.start <= beat + 1e-9 < n.end):
+                    continue
+                judged += 1
+                good += n.pitch % 12 in tones or (
+                    bool(mel) and abs(max(mel) - n.pitch) % 12 in CONSONANT
+                )
+        beat += 1.0
+    return good, judged
+
 
 def harmonize_eval(
     engine,
@@ -343,6 +429,7 @@ def harmonize_eval(
 
     ctx = ctx or JobContext()
     judged = good = bass_beats = bass_low = added = inside = pieces = 0
+    lab_good = lab_judged = 0
     per_piece = []
     for i, song in enumerate(songs):
         ctx.check_cancelled()
@@ -376,6 +463,11 @@ def harmonize_eval(
             part.bar_length,
             part.length_beats,
         )
+        lg, lj = labelled_chord_rate(song, part.notes, new, part.length_beats)
+        lab_good += lg
+        lab_judged += lj
+        if lj:
+            rep["labelled_chords"] = lg / lj
         pieces += 1
         judged += rep["on_beat_notes"]
         good += round(rep["on_beat_consonant"] * rep["on_beat_notes"])
@@ -394,6 +486,9 @@ def harmonize_eval(
         "in_instrument_range": round(inside / max(1, added), 4),
         "on_beat_notes": judged,
         "added_notes": added,
+        # the same test against POP909's chord labels instead of the implied chord (pop songs)
+        "on_beat_consonant_labelled": round(lab_good / lab_judged, 4) if lab_judged else None,
+        "on_beat_notes_labelled": lab_judged,
         "per_piece": per_piece,
     }
 

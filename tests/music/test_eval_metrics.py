@@ -111,3 +111,13 @@ def test_harmony_report_counts_consonance_bass_and_range():
     assert rep["bass_lowest"] == 0.0
     assert rep["in_instrument_range"] == 0.5  # 85 is above the bass's G4
     assert rep["on_beat_consonant"] < 0.7
+
+
+def test_pop909_chord_labels_read():
+    from studio.music.evaluate import chord_label_tones
+
+    assert chord_label_tones("B:maj") == frozenset({11, 3, 6})
+    assert chord_label_tones("C#:min7") == frozenset({1, 4, 8, 11})
+    assert chord_label_tones("G:7/3") == frozenset({7, 11, 2, 5})
+    assert chord_label_tones("Bb:sus4") == frozenset({10, 3, 5})
+    assert chord_label_tones("N") is None
