@@ -70,3 +70,55 @@ def bench_families(ctx: JobContext | None = None, device: str = "cpu", rounds: i
     for row in out.values():
         row["ratio_to_transformer"] = round(row["samples_per_s"] / base, 2)
     return out
+
+
+def _synthetic_pieces(n: int = 6):
+    """Hand-made 8-bar pieces (melody, bass, chords, a rock beat) tokenized as the corpus is."""
+    from studio.core.media import DRUM_CHANNEL, MidiClip, Note
+    from studio.music.tokens import MusicTokenizer
+
+    tok = MusicTokenizer()
+    pieces = []
+    for i in range(n):
+        notes = []
+        for b in range(8):
+            for e in range(8):
+                t = b * 4.0 + e * 0.5
+                notes.append(Note(t, 60 + (e * (i + 2)) % 12, 0.5, 90, 0))
+                notes.append(Note(t, 42, 0.25, 80, DRUM_CHANNEL))
+            notes.append(Note(b * 4.0, 40 + i, 4.0, 90, 1))
+            notes += [Note(b * 4.0, p + i, 4.0, 70, 2) for p in (48, 52, 55)]
+        clip = MidiClip(sorted(notes), programs={0: 73, 1: 33, 2: 0}, length=32.0)
+        piece = tok.encode_clip(clip, style="user")
+        piece.piece_id = f"freedoom/bench{i}.mid"  # read as the game style by the GAN
+        pieces.append(piece)
+    return pieces
+
+
+def family_train_rates(device: str, tiny: bool, steps: int = 3) -> dict[str, float]:
+    """Training steps/s of the LSTM, VAE and GAN recipes (their ``small`` preset; tiny: the
+    ``tiny`` one) on synthetic pieces, one process on ``device``."""
+    import numpy as np
+
+    from studio.music.families.trainer import PRESETS, FamilyTrainConfig, recipe_for
+
+    pieces = _synthetic_pieces()
+    out = {}
+    for arch in ("lstm", "vae", "gan"):
+        cfg = FamilyTrainConfig(arch=arch, **PRESETS[arch]["tiny" if tiny else "small"])
+        recipe = recipe_for(arch)(cfg, pieces, [], device, np.random.default_rng(0))
+        recipe.step(0)  # warm up
+        _sync(device)
+        began = time.perf_counter()
+        for s in range(steps):
+            recipe.step(s + 1)
+        _sync(device)
+        out[arch] = round(steps / (time.perf_counter() - began), 3)
+    return out
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
