@@ -155,6 +155,12 @@ def test_stop_ends_training_and_a_bad_folder_is_a_message(window, qtbot, picture
     assert dialog.status.text().startswith("Stopped.")
     assert dialog.start_button.isEnabled()
 
+    files.answer_next(tmp_path / "gone")  # a folder that went away meanwhile
+    _click(dialog, "image.train_folder")
+    assert dialog.status.text().startswith("⚠") and "cannot be read" in dialog.status.text()
+    _click(dialog, "image.train_start")
+    assert dialog.status.text() == "Choose a folder of pictures first."
+
     lonely = tmp_path / "one"
     lonely.mkdir()
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(lonely / "a.png")

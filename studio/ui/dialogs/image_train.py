@@ -204,7 +204,13 @@ class _TrainDialog(QDialog):
     def choose_folder(self, *_args) -> Path | None:
         path = files.ask_folder(self, "training", "A folder of your pictures")
         if path is not None:
-            self.set_folder(path)
+            try:
+                self.set_folder(path)
+            except OSError as exc:  # unreadable: say so, keep the old choice
+                self.folder = None
+                self.folder_label.setText("No folder chosen yet.")
+                self.status.setText(f"⚠ {path} cannot be read: {exc.strerror or exc}")
+                return None
         return path
 
     def set_folder(self, path: str | Path) -> None:
