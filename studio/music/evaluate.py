@@ -553,6 +553,7 @@ def _json_default(value):
 NGRAM_ORDERS = (4, 6)
 SAMPLE_BARS = 8
 MAX_SAMPLE_TRACKS = 6
+NGRAM_TRAIN_TOKENS = 1_500_000
 
 
 def _fit_vocab(windows: list[list[int]], tok, vocab: int) -> list[list[int]]:
@@ -733,7 +734,11 @@ def evaluate_families(
             row["sample_errors"] = sorted(set(errors))[:3]
         row["seconds"] = round(time.monotonic() - t0, 1)
         models[name] = row
-    train_windows = heldout_windows(tok, list(train), context)
+    # the n-grams are pure Python: they learn from an even subset of at most NGRAM_TRAIN_TOKENS
+    sizes = [sum(len(b) + 1 for t in p.tracks for b in t.bars) for p in train]
+    step = max(1, math.ceil(sum(sizes) / NGRAM_TRAIN_TOKENS))
+    train_windows = heldout_windows(tok, list(train)[::step], context)
+    report["ngram_train_tokens"] = sum(len(w) for w in train_windows)
     for i, order in enumerate(orders):
         ctx.check_cancelled()
         ctx.progress((len(names) + i) / (len(names) + len(orders)), f"the {order}-gram")
@@ -751,6 +756,19 @@ def evaluate_families(
     report["seconds"] = round(time.monotonic() - started, 1)
     ctx.progress(1.0, "done")
     return report
+
+
+def _round_robin(pieces: Sequence[PieceTokens], limit: int) -> list[PieceTokens]:
+    """Up to ``limit`` pieces taken in turn from each style, so every set is measured."""
+    by_style: dict[str, list[PieceTokens]] = {}
+    for p in sorted(pieces, key=lambda p: p.piece_id):
+        by_style.setdefault(p.style, []).append(p)
+    out: list[PieceTokens] = []
+    while len(out) < limit and any(by_style.values()):
+        for queue in by_style.values():
+            if queue and len(out) < limit:
+                out.append(queue.pop(0))
+    return out
 
 
 def eval_all(args, ctx: JobContext) -> dict:
@@ -774,7 +792,7 @@ def eval_all(args, ctx: JobContext) -> dict:
         train, held = corpus.split(None)  # a corpus the committed list does not cover
     if not held:
         raise ValueError("the corpus has no held-out pieces")
-    held = held[: args.pieces] if args.pieces else held
+    held = _round_robin(held, args.pieces) if args.pieces else held
     device = _settings_device(args)
     families: dict[str, object] = {}
     for name in FAMILIES:
