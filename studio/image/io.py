@@ -12,11 +12,14 @@ Provenance (engine, model, parameters, seed) is written as JSON into a PNG ``iTX
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
 import struct
+import warnings
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from studio.core.atomic import write_bytes
-from studio.core.chatter import Chatter, captured_stderr
+from studio.core.chatter import captured_stderr
 
 __all__ = [
     "Picture",
@@ -154,10 +157,32 @@ def _png_header(path: Path) -> Header | None:
     return Header(width, height, 16 if bits == 16 else 8, alpha)
 
 
+@contextlib.contextmanager
+def _quiet_pillow(notes: list[str]) -> Iterator[None]:
+    """Pillow's Python warnings about a damaged file ("Truncated File Read", "Tag data larger
+    than file") and the C libraries' stderr lines, caught; their words are added to ``notes``.
+    (``warnings.catch_warnings`` is process-wide; a warning another thread raises meanwhile is
+    shown when the block ends.)"""
+    with captured_stderr() as chatter, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            mine = [w for w in caught if "PIL" in w.filename or "PIL" in str(w.category)]
+            for w in caught:
+                if w not in mine:
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    notes.extend(str(w.message).strip()[:200] for w in mine)
+    notes.extend(chatter.warnings())
+
+
 def read_header(path: str | Path) -> Header:
     """Size, depth and alpha of the picture at ``path``, from its header alone (fast and small
     whatever the picture's size). Raises :class:`ImageError` for a file that is not a picture."""
-    path = Path(path).expanduser()
+    return _read_header(Path(path).expanduser(), [])
+
+
+def _read_header(path: Path, notes: list[str]) -> Header:
     if not path.is_file():
         raise ImageError(f"no such picture: {path}")
     header = _png_header(path)
@@ -167,7 +192,7 @@ def read_header(path: str | Path) -> Header:
 
     PILImage.MAX_IMAGE_PIXELS = None  # Studio checks the size itself, with a clearer message
     try:
-        with captured_stderr(), PILImage.open(path) as img:
+        with _quiet_pillow(notes), PILImage.open(path) as img:
             bands = img.getbands()
             bits = 16 if img.mode.startswith("I") or img.mode == "F" else 8
             if bits == 8 and hasattr(img, "tag_v2"):  # a TIFF says its depth in a tag
@@ -216,7 +241,8 @@ def load_picture(path: str | Path, max_pixels: int = MAX_PIXELS) -> Picture:
     :attr:`Picture.warnings`, with any problem reading the metadata. Raises :class:`ImageError`
     for a missing, corrupt, truncated or too-large file."""
     path = Path(path).expanduser()
-    header = read_header(path)
+    notes: list[str] = []  # what the decoders said about damage
+    header = _read_header(path, notes)
     check_size(header, path.name, max_pixels)
     import cv2
 
@@ -227,13 +253,13 @@ def load_picture(path: str | Path, max_pixels: int = MAX_PIXELS) -> Picture:
     if decoded is not None and decoded.shape[:2] != (header.height, header.width):
         decoded = None  # OpenCV read part of it (an animated or multi-page file): use Pillow
     if decoded is None:
-        pixels = _load_with_pillow(path)
-        chatter = Chatter()  # OpenCV's complaint is moot: Pillow read it
+        pixels = _load_with_pillow(path, notes)  # OpenCV's complaint is moot: Pillow read it
     else:
         pixels = _from_cv(decoded)
-    provenance, warnings = read_metadata(path)
-    warnings = [f"{path.name} may be damaged: {line}" for line in chatter.warnings()[:3]] + warnings
-    return Picture(pixels, provenance, path, warnings)
+        notes.extend(chatter.warnings())
+    provenance, unread = read_metadata(path)
+    said = [f"{path.name} may be damaged: {note}" for note in dict.fromkeys(notes)]
+    return Picture(pixels, provenance, path, said[:3] + unread)
 
 
 def _from_cv(decoded: np.ndarray) -> np.ndarray:
@@ -253,13 +279,13 @@ def _from_cv(decoded: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
 
 
-def _load_with_pillow(path: Path) -> np.ndarray:
+def _load_with_pillow(path: Path, notes: list[str]) -> np.ndarray:
     from PIL import Image as PILImage
     from PIL import ImageFile
 
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
-        with captured_stderr(), PILImage.open(path) as img:
+        with _quiet_pillow(notes), PILImage.open(path) as img:
             img.load()
             mode = "RGBA" if ("A" in img.getbands() or "transparency" in img.info) else "RGB"
             if img.mode in ("I;16", "I;16B", "I;16L", "I"):
@@ -315,9 +341,9 @@ def read_provenance(path: str | Path, strict: bool = False) -> dict[str, Any]:
     """The provenance Studio wrote into ``path`` ({} when there is none). Unreadable or
     too-large metadata gives {} too, or with ``strict`` (``--reuse``) an :class:`ImageError`
     saying why."""
-    provenance, warnings = read_metadata(path)
-    if strict and warnings:
-        raise ImageError(warnings[0])
+    provenance, unread = read_metadata(path)
+    if strict and unread:
+        raise ImageError(unread[0])
     return provenance
 
 

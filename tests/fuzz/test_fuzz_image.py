@@ -15,6 +15,7 @@ import json
 import os
 import struct
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,8 @@ _LONG = os.environ.get("STUDIO_FUZZ") == "fuzz"
 
 
 class ChatterLeaked(AssertionError):
-    """A C library printed on stderr: the user would see its line before Studio's."""
+    """A C library printed on stderr, or Pillow warned: the user would see its line before
+    Studio's."""
 
 
 def _read(data: bytes, suffix: str) -> None:
@@ -62,7 +64,9 @@ def image(data: bytes, suffix: str = ".png") -> None:
     saved = os.dup(2)
     os.dup2(sink.fileno(), 2)
     try:
-        _read(data, suffix)
+        with warnings.catch_warnings(record=True) as caught:  # Pillow's "Truncated File Read"
+            warnings.simplefilter("always")
+            _read(data, suffix)
     finally:
         os.dup2(saved, 2)
         os.close(saved)
@@ -71,6 +75,8 @@ def image(data: bytes, suffix: str = ".png") -> None:
         sink.close()
     if leaked:
         raise ChatterLeaked(f"printed on stderr: {leaked[:300]}")
+    if caught:
+        raise ChatterLeaked(f"warned: {caught[0].category.__name__}: {caught[0].message}")
 
 
 def check(data: bytes, suffix: str) -> str:

@@ -138,6 +138,8 @@ class PlaybackMixin:
             )
             if info.ended:
                 self.play_button.setText("Play")
+        if not getattr(processed, "person", True):  # the segmenter is nowhere sure of one
+            stats = f"{stats} · no person found" if stats else "no person found"
         self.view.show_frame(processed.frame.pixels, processed.matte, processed.output, stats)
 
     def _on_preview_failed(self, message: str, _traceback: str) -> None:
