@@ -9,6 +9,7 @@ import os
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+import studio.library.history  # noqa: F401 - imported before the first timed case
 from tests.fuzz import oracle, targets_data
 
 LONG = os.environ.get("STUDIO_FUZZ") == "fuzz"

@@ -7,6 +7,7 @@ from pathlib import Path
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+import studio.plugins.manifest  # noqa: F401 - imported before the first timed case
 from tests.fuzz import oracle, targets_data
 
 ROOT = Path(__file__).resolve().parents[2]

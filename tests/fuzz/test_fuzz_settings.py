@@ -5,6 +5,7 @@ the file unasked, and keeps each value that is valid when another is not."""
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+import studio.core.settings  # noqa: F401 - imported before the first timed case
 from tests.fuzz import oracle, targets_data
 
 _GOOD = {
