@@ -190,13 +190,24 @@ class GANRecipe:
             raise ValueError(
                 "no 4/4 pieces with drums to train the GAN on (it needs the groove or game style)"
             )
+        self.by_style = {int(s): np.flatnonzero(self.labels == s) for s in np.unique(self.labels)}
+        self.present = np.array(sorted(self.by_style))
         self.val = band_windows(val_pieces) if val_pieces else None
-        self.n_critic, self.gp = 3, 10.0
+        if self.val is not None and len(self.val[0]):  # a fixed sample, styles in equal shares
+            pick = np.random.default_rng(0)
+            labels = self.val[2]
+            per = [np.flatnonzero(labels == s) for s in np.unique(labels)]
+            chosen = np.concatenate([pick.permutation(p)[: 128 // len(per)] for p in per])
+            self.val = tuple(a[chosen] for a in self.val)
+        self.n_critic, self.gp = 2, 10.0
 
     def _batch(self):
         import torch
 
-        idx = self.rng.integers(len(self.rolls), size=self.cfg.batch_size)
+        # Styles in equal shares, whatever their number of windows (Groove has far more than
+        # Freedoom, and only Freedoom has bass and chords).
+        styles = self.rng.choice(self.present, size=self.cfg.batch_size)
+        idx = np.array([self.by_style[s][self.rng.integers(len(self.by_style[s]))] for s in styles])
         cond = self.conds[idx].copy()
         cond[self.rng.random(len(idx)) < 0.5] = 0.0  # half the time without the melody
         t = lambda a: torch.from_numpy(a).to(self.device)  # noqa: E731
