@@ -112,6 +112,12 @@ def test_tag_pictures_then_filter_by_tag(qtbot, window, media, tagger_file):
     assert panel.select(panel.items[0].id)
     assert "tagged water" in panel.details.text() and "%" in panel.details.text()
 
+    panel.document.set_filter("video")  # the counts follow the kind shown
+    qtbot.waitUntil(lambda: panel.grid.count() == 0, timeout=5000)  # no blue video
+    assert panel.tag_combo.itemText(panel.tag_combo.findData("fire")) == "fire (1)"
+    panel.document.undo()
+    qtbot.waitUntil(lambda: panel.grid.count() == 2, timeout=5000)
+
     panel.document.undo()  # each choice of the filter is an undo step: fire, then any tag
     qtbot.waitUntil(lambda: panel.grid.count() == 4, timeout=5000)
     assert panel.tag_combo.currentData() == "fire"

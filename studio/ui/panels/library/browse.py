@@ -69,12 +69,13 @@ class BrowseMixin:
         self.show_selection()
 
     def fill_tags(self) -> None:
-        """The tag filter's choices: every tag an image tagger gave, with how many items carry
-        it, most common first (read from the catalog)."""
+        """The tag filter's choices: every tag an image tagger gave, with how many items of the
+        kind shown carry it, most common first (read from the catalog)."""
         from studio.library.tags import tag_counts
 
+        kind = (self.document.kind_filter or None) if self.document is not None else None
         try:
-            counts = tag_counts(self.catalog)
+            counts = tag_counts(self.catalog, kind)
         except Exception as exc:  # noqa: BLE001 - a broken library file is a message
             self.status.setText(str(exc))
             counts = []

@@ -95,6 +95,7 @@ class LibraryPanel(BrowseMixin, WorkMixin, SuggestMixin, PanelBase):
             self._search_timer.stop()
             self.reload()
             if name == "kind_filter":
+                self.fill_tags()  # the counts of the kind shown
                 self.recommend()
         elif name == "engine":
             self.recommend()
