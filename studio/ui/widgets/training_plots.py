@@ -139,7 +139,7 @@ class ConfusionPlot(QWidget):
                        "The confusion matrix appears after training")  # fmt: skip
             return
         metrics = p.fontMetrics()
-        left = min(max(metrics.horizontalAdvance(lab) for lab in self.labels) + 8, 120)
+        left = min(max(metrics.horizontalAdvance(lab) for lab in self.labels) + 28, 140)
         top = 40
         side = max(4.0, min((self.width() - left - 6) / n, (self.height() - top - 20) / n))
         p.setPen(text_colour)
@@ -149,18 +149,28 @@ class ConfusionPlot(QWidget):
             self.width() - 4,
         )
         p.drawText(QRectF(0, 0, self.width(), 18), Qt.AlignmentFlag.AlignCenter, heading)
+        import math
+
+        every = max(1, math.ceil(metrics.height() / side))  # many labels: name every n-th row
+        numbered = side < 48  # narrow columns are numbered, the rows named with their number
         for j, label in enumerate(self.labels):  # the columns, in the rows' order
-            short = metrics.elidedText(label, Qt.TextElideMode.ElideRight, int(side) - 2)
+            if side < 16:
+                break  # too narrow even for numbers: the rows' order is theirs
+            short = str(j + 1) if numbered else \
+                metrics.elidedText(label, Qt.TextElideMode.ElideRight, int(side) - 2)  # fmt: skip
             p.drawText(QRectF(left + j * side, 20, side - 1, 18), Qt.AlignmentFlag.AlignCenter,
                        short)  # fmt: skip
         highlight = pal.highlight().color()
         for i, row in enumerate(self.matrix):
             total = max(1, sum(row))
             y = top + i * side
-            label = metrics.elidedText(self.labels[i], Qt.TextElideMode.ElideRight, left - 6)
-            p.setPen(text_colour)
-            p.drawText(QRectF(0, y, left - 4, side), Qt.AlignmentFlag.AlignRight
-                       | Qt.AlignmentFlag.AlignVCenter, label)  # fmt: skip
+            if i % every == 0:
+                name = f"{i + 1} {self.labels[i]}" if numbered and side >= 16 else self.labels[i]
+                label = metrics.elidedText(name, Qt.TextElideMode.ElideRight, left - 6)
+                p.setPen(text_colour)
+                align = Qt.AlignmentFlag.AlignRight | (Qt.AlignmentFlag.AlignVCenter if every == 1
+                                                       else Qt.AlignmentFlag.AlignTop)  # fmt: skip
+                p.drawText(QRectF(0, y, left - 4, max(side, metrics.height())), align, label)
             for j, count in enumerate(row):
                 share = count / total
                 cell = QRectF(left + j * side, y, side - 1, side - 1)
