@@ -106,11 +106,13 @@ def test_a_bad_setting_is_said_by_every_command(tmp_path):
     path = settings_path()
     path.parent.mkdir(parents=True)
     path.write_text('schema_version = 2\ntheme = "purple"\ndevice = "cpu"\n')
+    out = tmp_path / "out.wav"
     run = subprocess.run(
-        [sys.executable, "-m", "studio", "plugins", "list"], capture_output=True, text=True,
-        timeout=120,
+        [sys.executable, "-m", "studio", "voice", "say", "hello there", "-o", str(out)],
+        capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
+    assert out.stat().st_size > 1000
     assert "studio: settings: theme 'purple' is not one of 'light', 'dark'; using 'light'" in (
         run.stderr
     )
@@ -143,21 +145,3 @@ def test_a_full_disk_keeps_the_old_settings(tmp_path, monkeypatch):
         save_settings(Settings(theme="light"), path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["settings.toml"]
-
-
-def test_doctor_reports_a_deeply_nested_settings_file():
-    """The issue: a deeply nested settings.toml made `doctor` fail with RecursionError."""
-    import json
-    import subprocess
-    import sys
-
-    path = settings_path()
-    path.parent.mkdir(parents=True)
-    path.write_text("theme = " + "[" * 5000 + "]" * 5000 + "\n")
-    run = subprocess.run([sys.executable, "-m", "studio", "doctor", "--json"],
-                         capture_output=True, text=True, timeout=180)  # fmt: skip
-    assert run.returncode == 0, run.stderr
-    assert "RecursionError" not in run.stdout + run.stderr
-    section = json.loads(run.stdout)["settings"]
-    assert section["status"] == "warning"
-    assert "nests values more than 32 levels deep" in section["detail"]
