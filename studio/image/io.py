@@ -3,11 +3,15 @@
 A :class:`Picture` is an RGB or RGBA array of uint8 or uint16. Files are decoded by OpenCV (16-bit
 PNG and TIFF, alpha, greyscale), with Pillow as the fallback for what OpenCV cannot read (CMYK,
 palette, some WebP and TIFF variants). The header is read first: a picture larger than
-:data:`MAX_PIXELS` is refused with a message before anything is decoded.
+:data:`MAX_PIXELS`, or than :data:`MAX_DECODED_BYTES` once decoded, is refused with a message
+before anything is decoded. What the decoders print on stderr or warn is caught
+(:mod:`studio.core.chatter`): a refusal says it in Studio's words, damage on a picture that
+still decodes goes to :attr:`Picture.warnings`.
 
 Provenance (engine, model, parameters, seed) is written as JSON into a PNG ``iTXt`` chunk named
 ``studio:provenance``, or into an XMP packet for JPEG, WebP and TIFF, and read back by
-:func:`read_provenance` ("reuse parameters").
+:func:`read_provenance` ("reuse parameters") in bounded time and memory: at most
+:data:`MAX_METADATA_BYTES` inflated, the XMP element found by linear search.
 """
 
 from __future__ import annotations
