@@ -87,6 +87,8 @@ def test_doctor_json_reports_every_part_without_crashing():
         "music",
         "models",
         "plugins",
+        "library",
+        "leftovers",
     )
     for part in parts:
         assert part in report and report[part]["status"], part
@@ -109,7 +111,8 @@ def test_doctor_survives_a_corrupt_settings_file(isolated_dirs):
     settings.write_text("{{{{ broken")
     out = run("doctor", "--json")
     assert out.returncode == 0
-    assert "using defaults" in json.loads(out.stdout)["settings"]["detail"]
+    assert "using the defaults" in json.loads(out.stdout)["settings"]["detail"]
+    assert settings.read_text() == "{{{{ broken"  # never rewritten silently
 
 
 def test_models_list_shows_user_models(isolated_dirs):
