@@ -196,3 +196,33 @@ def test_feedback_succeeds_while_features_are_computed(tmp_path, monkeypatch):
         slow.set()
         worker.join(60)
     assert len(Catalog(path).feature("media")) == 12
+
+
+def test_a_second_writer_succeeds_while_a_scan_reads_files(tmp_path, monkeypatch):
+    """A scan reads tags outside its transactions: `feedback` or a second `add` meanwhile does
+    not wait for the batch being read (here it may wait at most 2 s)."""
+    from studio.library import scanner
+
+    _touch(tmp_path / "songs", *(f"{i}.mp3" for i in range(5)))
+    path = tmp_path / "lib.sqlite"
+    catalog = Catalog(path)
+    known = catalog.upsert(tmp_path / "known.mp3", "audio", {"title": "Known"})
+    started, slow = threading.Event(), threading.Event()
+
+    def read_metadata(_path, _kind):  # a slow disk: the writer below must not wait for it
+        started.set()
+        slow.wait(10)
+        return {"title": "x"}
+
+    monkeypatch.setattr(scanner, "read_metadata", read_metadata)
+    worker = threading.Thread(target=lambda: Catalog(path).scan([str(tmp_path / "songs")]))
+    worker.start()
+    try:
+        assert started.wait(30)
+        other = Catalog(path, busy_seconds=2.0)
+        other.add_event(known, "like")
+        other.add_folder(tmp_path / "songs")
+    finally:
+        slow.set()
+        worker.join(60)
+    assert len(Catalog(path).items()) == 6
