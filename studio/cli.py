@@ -376,9 +376,14 @@ def _cmd_voice(args) -> int:
 
 
 def _cmd_library(args) -> int:
+    from studio.library.catalog import CatalogError
     from studio.library.cli import run
+    from studio.library.history import HistoryError
 
-    return run(args)
+    try:
+        return run(args)
+    except (CatalogError, HistoryError) as exc:  # they say what is wrong in words
+        raise CliError(str(exc)) from None
 
 
 def _cmd_image(args) -> int:

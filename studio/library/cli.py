@@ -70,16 +70,12 @@ def run(args) -> int:
     ``studio:`` line in words, never a bare exception name."""
     import sqlite3
 
-    from studio.cli import CliError
     from studio.library.catalog import CatalogError, default_catalog_path
-    from studio.library.history import HistoryError
 
     try:
         return _run(args)
-    except (CatalogError, HistoryError) as exc:  # they say what is wrong in words
-        raise CliError(str(exc)) from None
     except sqlite3.DatabaseError as exc:
-        raise CliError(
+        raise CatalogError(
             f"the library at {default_catalog_path()} cannot be read ({exc}); it was left as it "
             "is: `studio doctor` checks it"
         ) from None
