@@ -77,6 +77,12 @@ def build_vae(cfg: VAEConfig):
             seq, _ = self.seq_enc(feats)
             return self.to_mu(seq), self.to_logvar(seq).clamp(-8.0, 4.0)
 
+        def forward(self, x):
+            """Training pass (what DDP wraps): (logits, mu, logvar) with z drawn from q(z|x)."""
+            mu, logvar = self.encode(x)
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+            return self.decode_teacher(z, x), mu, logvar
+
         def _conduct(self, z):
             b, n, _ = z.shape
             c, _ = self.conductor(z)
@@ -197,10 +203,7 @@ class VAERecipe:
         net.train()
         idx = self.rng.integers(len(self.train_windows), size=self.cfg.batch_size)
         x = torch.from_numpy(self.train_windows[idx]).to(self.device)
-        mu, logvar = net.encode(x) if not hasattr(net, "module") else net.module.encode(x)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-        model = net.module if hasattr(net, "module") else net
-        logits = model.decode_teacher(z, x)
+        logits, mu, logvar = net(x)
         rec = (
             torch.nn.functional.cross_entropy(
                 logits.reshape(-1, MEL_CLASSES), x.reshape(-1), reduction="sum"
