@@ -17,7 +17,7 @@ from studio.core.jobs import JobContext
 from studio.core.media import DRUM_CHANNEL, MidiClip, Note
 from studio.music import DEFAULT_MODEL
 from studio.music.keys import Key, parse_key
-from studio.music.metrics import implied_chords, instrument_range, track_ranges
+from studio.music.metrics import CONSONANT, implied_chords, instrument_range, track_ranges
 from studio.music.sampling import (
     HEADER_LEN,
     BarConstraint,
@@ -531,10 +531,12 @@ class MusicEngine:
         return clip
 
     def _voicing(self, source, melody, instruments, new_channels, grid, key, clip):
-        """Constraints that make added voices harmony: on every bar only tones of the chord the
-        melody implies there, notes held inside the bar (so each sounds against its own chord),
-        each voice inside its instrument's range, and the last melodic voice (the bass) below
-        every note sounding in its bar (it is written after the other voices)."""
+        """Constraints that make added voices harmony. A note is a tone of the chord the melody
+        implies in its bar that is also a unison, third, fifth or sixth from the melody note
+        sounding where it starts (else just consonant with that note; with no melody, a chord
+        tone); it ends before a beat where the melody moves to a note it clashes with, and inside
+        its bar. Each voice stays in its instrument's range, and the last melodic voice (the
+        bass) below every note sounding in its bar (it is written after the other voices)."""
         mel = [n for n in source.notes if n.channel == melody]
         mel_lo = min((n.pitch for n in mel), default=60)
         chords = implied_chords(mel, [g[0] for g in grid], grid[0][1] * 4.0 / grid[0][2], key)
@@ -549,17 +551,54 @@ class MusicEngine:
                 if n.channel != DRUM_CHANNEL and n.start < hi - 1e-9 and n.end > lo + 1e-9
             ]
 
+        def melody_at(beat: float) -> int | None:
+            pitches = [n.pitch for n in mel if n.start <= beat + 1e-9 < n.end]
+            return max(pitches) if pitches else None
+
+        def harmony(b: int, lo: int, hi: int, **kw) -> BarConstraint:
+            start, _num, den = grid[b]
+            per_position = 4.0 / den / POSITIONS_PER_BEAT  # quarter notes per position
+            tones = chords[min(b, len(chords) - 1)].tones
+            chord = frozenset(p for p in range(lo, hi + 1) if p % 12 in tones)
+
+            def pitches_at(pos: int) -> frozenset[int] | None:
+                m = melody_at(start + pos * per_position)
+                if m is None:
+                    return chord or None
+                near = frozenset(p for p in range(lo, hi + 1) if abs(m - p) % 12 in CONSONANT)
+                return (chord & near) or near or chord or None
+
+            def max_length(pos: int, pitch: int) -> float:
+                at = start + pos * per_position
+                beat = math.floor(at + 1e-9) + 1.0
+                end = bar_end(grid, b)
+                while beat < end - 1e-9:
+                    m = melody_at(beat)
+                    if m is not None and abs(m - pitch) % 12 not in CONSONANT:
+                        return (beat - at) / per_position
+                    beat += 1.0
+                return float("inf")
+
+            return BarConstraint(
+                lo,
+                hi,
+                min_notes=1,
+                hold_in_bar=True,
+                pitches_at=pitches_at,
+                max_length=max_length,
+                **kw,
+            )
+
         def voices(ti: int, b: int) -> BarConstraint | None:
             if instruments[ti] < 0 or b >= len(grid):
                 return None
             glo, ghi = instrument_range(instruments[ti])
-            tones = chords[min(b, len(chords) - 1)].tones
             if ti == bass:
                 below = min(sounding(b), default=ghi + 1) - 1
                 lo, hi = glo, min(ghi, below)
                 if hi - lo < 7:  # no room under the other voices: the range wins
                     lo, hi = glo, min(ghi, glo + 11)
-                return BarConstraint(lo, hi, min_notes=1, pitch_classes=tones, hold_in_bar=True)
+                return harmony(b, lo, hi)
             bar_mel = [
                 n.pitch
                 for n in mel
@@ -569,7 +608,7 @@ class MusicEngine:
             lo, hi = max(glo, mel_lo - 19), min(ghi, top)
             if hi - lo < 7:
                 lo, hi = glo, ghi
-            return BarConstraint(lo, hi, min_notes=1, pitch_classes=tones, hold_in_bar=True)
+            return harmony(b, lo, hi)
 
         return voices
 

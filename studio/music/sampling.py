@@ -45,7 +45,8 @@ class BarConstraint:
     and ``max_notes``: how many notes the bar gets (a density budget); ``pitch_classes``: the only
     pitch classes allowed (a chord); ``hold_in_bar``: no note sounds past the bar's end; ``bias``:
     (token id, log weight) pairs added to the model's logits (the prompt's positions and
-    durations, so the rhythm keeps its character)."""
+    durations, so the rhythm keeps its character); ``pitches_at`` and ``max_length`` narrow a
+    note by where it starts (harmony against the melody sounding then)."""
 
     low: int = 0
     high: int = 127
@@ -54,6 +55,10 @@ class BarConstraint:
     pitch_classes: frozenset[int] | None = None
     hold_in_bar: bool = False
     bias: tuple[tuple[int, float], ...] = ()
+    # position -> the only pitches a note starting there may have (None: no narrowing)
+    pitches_at: Callable[[int], frozenset[int] | None] | None = None
+    # (position, pitch) -> the longest the note may last, in positions
+    max_length: Callable[[int, int], float] | None = None
 
 
 ConstraintFor = Callable[[int, int], BarConstraint | None]  # (track slot, bar index)
@@ -190,22 +195,24 @@ class Sampler:
     def _scale_pitches(
         self, scale: frozenset[int] | None, pitches: tuple | None = None
     ) -> torch.Tensor:
-        """Pitch token ids in ``scale`` and inside ``pitches`` = (low, high, pitch classes)."""
-        keep = torch.ones(len(self._pitch_vals), dtype=torch.bool, device=self.device)
-        if scale is not None:
-            keep &= torch.tensor(
-                [int(p) % 12 in scale for p in self._pitch_vals], device=self.device
-            )
+        """Pitch token ids in ``scale`` and inside ``pitches`` = (low, high, pitch classes,
+        exact pitches). When nothing is left the key gives way first, then the rest but the range
+        (the instrument's range always holds)."""
+        vals = self._pitch_vals
+        keep = torch.ones(len(vals), dtype=torch.bool, device=self.device)
         if pitches is not None:
-            low, high, classes = pitches
-            keep &= (self._pitch_vals >= low) & (self._pitch_vals <= high)
+            low, high, classes, exact = (tuple(pitches) + (None,))[:4]
+            keep &= (vals >= low) & (vals <= high)
             if classes is not None:
-                keep &= torch.tensor(
-                    [int(p) % 12 in classes for p in self._pitch_vals], device=self.device
-                )
+                keep &= torch.tensor([int(p) % 12 in classes for p in vals], device=self.device)
+            if exact is not None:
+                keep &= torch.tensor([int(p) in exact for p in vals], device=self.device)
+        if scale is not None:
+            in_scale = torch.tensor([int(p) % 12 in scale for p in vals], device=self.device)
+            if bool((keep & in_scale).any()):
+                keep &= in_scale
         if not bool(keep.any()) and pitches is not None:
-            # nothing in the key fits the range (or the chord): the range (instrument) wins
-            return self._scale_pitches(None, (pitches[0], pitches[1], None))
+            return self._scale_pitches(scale, (pitches[0], pitches[1], None, None))
         return self._pitch_ids[keep]
 
     def _choose(
@@ -261,7 +268,8 @@ class Sampler:
         kind, pos = "start", 0
         g = self.grammar
         c = constraint
-        pitches = (c.low, c.high, c.pitch_classes) if c is not None else None
+        pitches = (c.low, c.high, c.pitch_classes, None) if c is not None else None
+        pitch = 0
         limit = MAX_TOKENS_PER_BAR
         if c is not None and c.max_notes is not None:
             limit = max(limit, 4 * c.max_notes + 8)
@@ -270,6 +278,8 @@ class Sampler:
         enders = torch.tensor(g.enders, device=self.device)
         while True:
             ctx.check_cancelled()
+            if c is not None and c.pitches_at is not None and kind in ("pitch", "after_note"):
+                pitches = (c.low, c.high, c.pitch_classes, c.pitches_at(pos))
             allowed = self._mask(kind, pos, bar_positions, scale, len(tokens) >= limit, pitches)
             if c is not None and kind in ("start", "after_note"):
                 if c.max_notes is not None and notes >= c.max_notes:
@@ -280,12 +290,14 @@ class Sampler:
                     more[enders] = False
                     if bool(more.any()):
                         allowed = more
-            elif c is not None and kind == "duration" and c.hold_in_bar:
-                room = bar_positions - pos
+            elif c is not None and kind == "duration" and (c.hold_in_bar or c.max_length):
+                room = float(bar_positions - pos) if c.hold_in_bar else float("inf")
+                if c.max_length is not None:
+                    room = min(room, c.max_length(pos, pitch))
                 fits = [i for i in g.durations if g.duration_steps[i] <= room + 1e-6]
-                if fits:
-                    allowed = torch.zeros_like(allowed)
-                    allowed[fits] = True
+                fits = fits or [min(g.durations, key=g.duration_steps.__getitem__)]
+                allowed = torch.zeros_like(allowed)
+                allowed[fits] = True
             t = self._choose(logits, allowed, s, gen, bias)
             if t in g.enders:
                 return tokens, logits
@@ -296,6 +308,7 @@ class Sampler:
             elif t in g.pitches:
                 kind = "velocity"
                 notes += 1
+                pitch = g.pitches[t]
             elif kind == "velocity":
                 kind = "duration"
             else:
