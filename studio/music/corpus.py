@@ -141,9 +141,11 @@ def _midi_in(folder: Path) -> list[Path]:
 
 
 def pop909_meters(index: Path) -> dict[str, tuple[int, int]]:
-    """Song id -> meter, from POP909's ``index.xlsx`` (beats per measure; quavers per beat 2 gives
-    x/4, 3 compound x*3/8). Raises ValueError when openpyxl is missing or the sheet is not
-    POP909's."""
+    """Song id -> meter, from POP909's ``index.xlsx``. Its beat is two of the MIDI files' quarter
+    notes (``beat_midi.txt`` has a downbeat every 4 quarters for 2 beats per measure, every 6 for
+    3), so n beats per measure is a bar of 2n quarters: 4/4 or 6/4. (The quavers per beat, 2 or 3,
+    is the feel inside the beat, which the position grid keeps.) Raises ValueError when openpyxl
+    is missing or the sheet is not POP909's."""
     try:
         import openpyxl
     except ImportError:
@@ -161,15 +163,24 @@ def pop909_meters(index: Path) -> dict[str, tuple[int, int]]:
         raise ValueError(f"{index} has no num_beats_per_measure column: not POP909's index")
     head = [str(c) for c in rows[0]]
     song, beats = head.index("song_id"), head.index("num_beats_per_measure")
-    quavers = head.index("num_quavers_per_beat") if "num_quavers_per_beat" in head else None
     out = {}
     for row in rows[1:]:
         if row[song] is None or row[beats] is None:
             continue
-        n = int(row[beats])
-        q = int(row[quavers]) if quavers is not None and row[quavers] is not None else 2
-        out[f"{int(row[song]):03d}"] = (n * 3, 8) if q == 3 else (n, 4)
+        out[f"{int(row[song]):03d}"] = (2 * int(row[beats]), 4)
     return out
+
+
+def pop909_downbeat(song_folder: Path) -> float | None:
+    """Seconds to the first downbeat in a POP909 song's ``beat_midi.txt`` (None without one)."""
+    try:
+        for line in (song_folder / "beat_midi.txt").read_text().splitlines():
+            fields = line.split()
+            if len(fields) >= 3 and float(fields[2]) == 1.0:
+                return float(fields[0])
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def _groove_meter_tempo(name: str) -> tuple[tuple[int, int], float] | None:
@@ -195,7 +206,10 @@ def midi_set_files(folder: Path, kind: str) -> list[Item]:
         for path in _midi_in(root):
             song = path.relative_to(root).parts[0]
             meter = meters.get(song)
-            opts = {"meter": list(meter)} if meter else {}
+            opts: dict = {"meter": list(meter)} if meter else {}
+            downbeat = pop909_downbeat(root / song)
+            if downbeat:
+                opts["downbeat_seconds"] = downbeat
             pid = f"pop909/{path.relative_to(root).as_posix()}"
             items.append((str(path), style, pid, json.dumps(opts)))
     elif kind == "groove":
@@ -254,6 +268,14 @@ def _read_midi(tok: MusicTokenizer, path: str, style: str, pid: str, opts: dict)
     score = symusic.Score.from_midi(Path(path).read_bytes())
     if "meter" in opts:
         n, d = opts["meter"]
+        if opts.get("downbeat_seconds"):
+            # pad the start so the first downbeat falls on a bar line (POP909 starts mid-bar)
+            qpm = float(score.tempos[0].qpm) if len(score.tempos) else 120.0
+            at = round(opts["downbeat_seconds"] * qpm / 60 * score.ticks_per_quarter)
+            bar = round(score.ticks_per_quarter * n * 4 / d)
+            pad = (bar - at % bar) % bar
+            if pad:
+                score = score.shift_time(pad)
         score.time_signatures = symusic.core.TimeSignatureTickList(
             [symusic.TimeSignature(0, int(n), int(d))]
         )

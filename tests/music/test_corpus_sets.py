@@ -37,18 +37,23 @@ def pop909(tmp_path):
     sheet = book.active
     sheet.append(["song_id", "name", "artist", "modify_times", "num_beats_per_measure",
                   "num_quavers_per_beat"])  # fmt: skip
-    sheet.append(["001", "a", "x", "1", "3", "2"])  # 3/4
-    sheet.append(["002", "b", "y", "1", "2", "3"])  # 6/8
+    # POP909's beat is two quarters: 3 beats is a bar of 6 quarters, 2 beats one of 4
+    sheet.append(["001", "a", "x", "1", "3", "2"])
+    sheet.append(["002", "b", "y", "1", "2", "3"])
     root.mkdir(parents=True)
     book.save(root / "index.xlsx")
     # the files declare 1/4, as most of POP909's do; the index is the real meter
     _write(root / "001" / "001.mid", _clip(12, (1, 4)))
     _write(root / "001" / "versions" / "001-v1.mid", _clip(12, (1, 4)))
     _write(root / "002" / "002.mid", _clip(12, (1, 4)))
+    # song 002's first downbeat is on its second quarter note (0.5 s at 120 bpm): a pickup
+    (root / "002" / "beat_midi.txt").write_text(
+        "0.0 1.0 0.0\n0.5 0.0 1.0\n1.0 1.0 0.0\n1.5 0.0 0.0\n2.0 1.0 0.0\n2.5 0.0 1.0\n"
+    )
     return tmp_path / "pop909"
 
 
-def test_pop909_meter_comes_from_the_index_not_the_files(pop909):
+def test_pop909_meter_comes_from_the_index_not_the_files(pop909, tok):
     assert midi_set_kind(pop909) == "pop909"
     items = user_midi_files([pop909])
     assert {i[2] for i in items} == {
@@ -56,11 +61,16 @@ def test_pop909_meter_comes_from_the_index_not_the_files(pop909):
     }  # fmt: skip
     assert all(i[1] == "pop" for i in items)
     pieces = {p.piece_id: p for item in items for p in _convert_file(item)[0]}
-    assert pieces["pop909/001/001.mid"].meter == (3, 4)
-    assert pieces["pop909/001/versions/001-v1.mid"].meter == (3, 4)
-    assert pieces["pop909/002/002.mid"].meter == (6, 8)
-    # 12 quarter notes: four 3/4 bars (in 1/4 it would have been twelve)
-    assert pieces["pop909/001/001.mid"].n_bars == 4
+    assert pieces["pop909/001/001.mid"].meter == (6, 4)
+    assert pieces["pop909/001/versions/001-v1.mid"].meter == (6, 4)
+    assert pieces["pop909/002/002.mid"].meter == (4, 4)
+    # 12 quarter notes: two 6/4 bars (in 1/4 it would have been twelve)
+    assert pieces["pop909/001/001.mid"].n_bars == 2
+    # the pickup: 3 quarters of padding put the downbeat on bar 2, so 12 + 3 quarters = 4 bars
+    song2 = pieces["pop909/002/002.mid"]
+    assert song2.n_bars == 4
+    first = tok.decode(song2).notes[0]
+    assert first.start == 3.0
 
 
 def test_pop909_without_its_index_says_so(pop909):
