@@ -77,7 +77,7 @@ def test_train_a_generator_then_draw_with_it_and_undo(window, qtbot, pictures):
     )
     assert dialog.samples.source() is not None and not dialog.samples.pixmap().isNull()
     status = dialog.status.text()
-    assert "2 classes" in status and "1 unreadable pictures skipped" in status
+    assert "2 classes" in status and "1 unreadable picture skipped" in status
     model = window.context.settings.models_dir() / "image-gan" / f"{pictures.name}-modern-32" \
         ".safetensors"  # fmt: skip
     assert model.is_file()

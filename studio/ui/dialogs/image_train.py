@@ -435,7 +435,8 @@ class TrainGeneratorDialog(_TrainDialog):
         report, grid = result
         self._show_samples(grid)
         resumed = f", resumed at step {report.resumed_from}" if report.resumed_from else ""
-        skipped = f"; {report.skipped} unreadable pictures skipped" if report.skipped else ""
+        n = report.skipped
+        skipped = f"; {n} unreadable picture{'s' * (n != 1)} skipped" if n else ""
         what = f"{len(report.labels)} classes" if report.labels else "captioned pictures"
         self.status.setText(
             f"Trained {report.steps} steps ({report.steps_per_s:.1f}/s{resumed}) on "
@@ -558,7 +559,8 @@ class TrainTaggerDialog(_TrainDialog):
         why = ", the better on validation" if len(report.models) > 1 else ""
         lines.append(f"Saved: {report.model_file} ({chosen['title']}{why})")
         if report.skipped:
-            lines.append(f"{len(report.skipped)} unreadable pictures skipped")
+            n = len(report.skipped)
+            lines.append(f"{n} unreadable picture{'s' * (n != 1)} skipped")
         self.report.setPlainText("\n".join(lines))
         self.status.setText(
             f"Trained on {report.n_train} pictures, {len(report.labels)} labels; the Library tags "

@@ -84,22 +84,33 @@ class LossPlot(QWidget):
                    Qt.AlignmentFlag.AlignLeft, f"step {s0}")  # fmt: skip
         p.drawText(QRectF(frame.left(), frame.bottom() + 2, frame.width(), 16),
                    Qt.AlignmentFlag.AlignRight, f"step {self.steps[-1]}")  # fmt: skip
+        # each loss faint as it is, and solid as a moving average (GAN losses jump every step)
+        span = max(1, len(self.steps) // 40)
         for index, name in enumerate(self.names):
             colour = QColor(self.COLOURS[index % len(self.COLOURS)])
-            path = QPainterPath()
+            raw, smooth = QPainterPath(), QPainterPath()
             started = False
+            mean = None
             for step, row in zip(self.steps, self.values, strict=True):
                 if index >= len(row) or not math.isfinite(row[index]):
                     started = False
                     continue
-                point = at(step, row[index])
+                value = row[index]
+                mean = value if mean is None else mean + (value - mean) / span
                 if started:
-                    path.lineTo(point)
+                    raw.lineTo(at(step, value))
+                    smooth.lineTo(at(step, mean))
                 else:
-                    path.moveTo(point)
+                    raw.moveTo(at(step, value))
+                    smooth.moveTo(at(step, mean))
                     started = True
-            p.setPen(QPen(colour, 1.5))
-            p.drawPath(path)
+            faint = QColor(colour)
+            faint.setAlpha(70 if span > 1 else 255)
+            p.setPen(QPen(faint, 1.0))
+            p.drawPath(raw)
+            if span > 1:
+                p.setPen(QPen(colour, 2.0))
+                p.drawPath(smooth)
             last = self.values[-1][index] if index < len(self.values[-1]) else float("nan")
             p.drawText(QRectF(frame.left() + 6 + index * 90, frame.top() + 2, 88, 16),
                        Qt.AlignmentFlag.AlignLeft, f"{name} {last:.3f}")  # fmt: skip
