@@ -302,11 +302,13 @@ def _cmd_models(args) -> int:
         print("No models found.")
         return 0
     print(f"{'NAME':24} {'KIND':10} {'LICENCE':18} {'SIZE':>10}  {'ORIGIN':8} STATUS")
+    from studio.core.terminal import printable as p  # names and cards come from files
+
     for r in rows:
         size = f"{r['size_bytes'] / 2**20:.1f} MB"
         print(
-            f"{r['name'][:24]:24} {r['kind'][:10]:10} {r['licence'][:18]:18} {size:>10}  "
-            f"{r['origin']:8} {r['status']}"
+            f"{p(r['name'][:24]):24} {p(r['kind'][:10]):10} {p(r['licence'][:18]):18} "
+            f"{size:>10}  {r['origin']:8} {p(r['status'])}"
         )
     return 0
 

@@ -328,6 +328,10 @@ def run_doctor(safe_mode: bool = False) -> dict[str, Any]:
 
 
 def format_report(report: dict[str, Any]) -> str:
+    """The report as text, one line per section (and per engine and model), with control
+    characters from file names shown as escapes."""
+    from studio.core.terminal import printable
+
     lines = []
     for name, section in report.items():
         lines.append(f"{name:9} {section.get('status', '?'):18} {section.get('detail', '')}")
@@ -335,4 +339,4 @@ def format_report(report: dict[str, Any]) -> str:
             lines.append(f"{'':28}- {engine['id']} [{engine['kind']}] {engine['title']}")
         for model in section.get("models", []):
             lines.append(f"{'':28}- {model['name']} [{model['kind']}] {model['status']}")
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)

@@ -117,7 +117,10 @@ def _problem(name: str, value: Any, error: dict[str, Any]) -> str:
 
 def _validate(data: dict[str, Any]) -> tuple[Settings, list[str]]:
     """The settings, each invalid value replaced by its default and named in a message."""
-    messages: list[str] = []
+    unknown = [k for k in data if k not in Settings.model_fields]
+    messages = [
+        f"settings: {_shown(k)} is not a setting Studio knows; ignored" for k in unknown[:5]
+    ]
     data = {k: v for k, v in data.items() if k in Settings.model_fields}
     for _ in range(len(Settings.model_fields) + 1):
         try:

@@ -145,3 +145,12 @@ def test_a_full_disk_keeps_the_old_settings(tmp_path, monkeypatch):
         save_settings(Settings(theme="light"), path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["settings.toml"]
+
+
+def test_an_unknown_setting_is_named_and_ignored():
+    path = settings_path()
+    path.parent.mkdir(parents=True)
+    path.write_text('schema_version = 2\nthem = "dark"\ndevice = "cpu"\n')
+    loaded = load_settings()
+    assert loaded.messages == ["settings: 'them' is not a setting Studio knows; ignored"]
+    assert loaded.settings.device == "cpu" and loaded.settings.theme == "light"
