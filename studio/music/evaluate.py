@@ -9,7 +9,7 @@ import math
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -197,9 +197,16 @@ def heldout_songs(
                 clip = MidiClip.load(path)
             except Exception:  # noqa: BLE001 - a file that does not read is skipped
                 continue
+            source, pad = clip, 0.0
             if "meter" in opts:
+                clip = replace(clip, meter_changes=[])
                 clip.beats_per_bar, clip.beat_unit = (int(x) for x in opts["meter"])
-                clip.meter_changes = []
+                if opts.get("downbeat_seconds"):
+                    # as the corpus reads POP909: the start padded so the first downbeat
+                    # falls on a bar line
+                    at = float(opts["downbeat_seconds"]) * clip.bpm / 60.0
+                    pad = (clip.bar_length - at % clip.bar_length) % clip.bar_length
+                    clip.notes = [replace(n, start=n.start + pad) for n in clip.notes]
             if not clip.notes:
                 continue
             first = clip.bar_at(min(n.start for n in clip.notes))[0]
@@ -212,8 +219,8 @@ def heldout_songs(
                 part.notes, starts[4], starts[8]
             ):
                 continue
-            offset = clip.bar_starts(limit=first + 1)[first]
-            out.append(HeldoutSong(pid, style, part, path, offset, clip))
+            offset = clip.bar_starts(limit=first + 1)[first] - pad  # in the file's beats
+            out.append(HeldoutSong(pid, style, part, path, offset, source))
     return out
 
 
