@@ -36,6 +36,7 @@ from studio.core.chatter import captured_stderr
 __all__ = [
     "Picture",
     "ImageError",
+    "PictureTooLarge",
     "load_picture",
     "save_picture",
     "read_provenance",
@@ -68,6 +69,10 @@ PROVENANCE_KEY = "studio:provenance"
 
 class ImageError(ValueError):
     """A picture could not be read or written (the message says why)."""
+
+
+class PictureTooLarge(ImageError):
+    """A picture is past :data:`MAX_PIXELS` or :data:`MAX_DECODED_BYTES` (from its header)."""
 
 
 @dataclass
@@ -223,13 +228,13 @@ def check_size(header: Header, name: str, max_pixels: int = MAX_PIXELS) -> None:
     if header.width <= 0 or header.height <= 0:
         raise ImageError(f"{name} says it is {header.width}x{header.height}: damaged")
     if header.pixels > max_pixels:
-        raise ImageError(
+        raise PictureTooLarge(
             f"{name} is {header.width}x{header.height} ({header.pixels / 1e6:.0f} megapixels), "
             f"larger than the {max_pixels / 1e6:.0f} megapixels Studio opens; downscale or "
             "split it first"
         )
     if header.decoded_bytes > MAX_DECODED_BYTES:
-        raise ImageError(
+        raise PictureTooLarge(
             f"{name} is {header.width}x{header.height} at {header.bits} bits "
             f"({header.decoded_bytes / 2**20:,.0f} MiB once decoded), more than the "
             f"{MAX_DECODED_BYTES / 2**20:,.0f} MiB Studio decodes; downscale it or save it "

@@ -293,21 +293,33 @@ class ImageSequenceSource(FrameSource):
         self.fps = float(fps)
         self.skipped: list[str] = []
         self.letterboxed: list[str] = []
+        self.too_large: list[str] = []
         first = self._load(0)
         while first is None and self.position < len(self.files):
             first = self._load(self.position)
         if first is None:
-            raise SourceError(f"none of the {len(self.files)} images in {spec} could be read")
+            why = f" ({self.notes()[-1]})" if self.too_large else ""
+            raise SourceError(f"none of the {len(self.files)} images in {spec} could be read{why}")
         self.height, self.width = first.shape[:2]
         self.frame_count = len(self.files)
         self.position = 0
 
     def _load(self, index: int) -> np.ndarray | None:
+        from studio.image.io import ImageError, PictureTooLarge, check_size, read_header
+
         cv2 = _cv2()
         path = self.files[index]
+        self.position = index + 1
+        try:  # the picture limits, from the header, before decoding
+            check_size(read_header(path), path.name)
+        except PictureTooLarge:
+            if path.name not in self.too_large:
+                self.too_large.append(path.name)
+            return None
+        except ImageError:
+            pass  # not a picture Pillow knows: OpenCV may still read it
         with _quiet():  # libpng's and OpenCV's lines: the file is listed as skipped
             bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        self.position = index + 1
         if bgr is None:
             if path.name not in self.skipped:
                 self.skipped.append(path.name)
@@ -341,6 +353,11 @@ class ImageSequenceSource(FrameSource):
             )
         if self.skipped:
             out.append(f"{_count(self.skipped)} not readable, left out ({_names(self.skipped)})")
+        if self.too_large:
+            out.append(
+                f"{_count(self.too_large)} larger than Studio opens, left out "
+                f"({_names(self.too_large)})"
+            )
         return out
 
     def seek(self, index: int) -> None:

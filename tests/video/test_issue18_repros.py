@@ -14,6 +14,7 @@ from studio.video.pipeline import VideoPipeline, VideoSettings
 from studio.video.refine import RefineSettings
 from studio.video.segmenters import person_found
 from studio.video.sources import DemoSource, ImageSequenceSource, letterbox
+from tests.image import bombs
 
 
 def _pngs(folder):
@@ -112,15 +113,18 @@ def test_the_no_person_rule():
     assert person_found(mask)
 
 
-def test_a_damaged_picture_in_a_folder_is_left_out_in_words(tmp_path, capfd):
+def test_damaged_and_huge_pictures_in_a_folder_are_left_out_in_words(tmp_path, capfd):
     folder = tmp_path / "shots"
     folder.mkdir()
     y, x = np.mgrid[0:90, 0:160]
     good = cv2.imencode(".png", np.dstack([x, y, x]).astype(np.uint8))[1].tobytes()
     (folder / "s_1.png").write_bytes(good)
     (folder / "s_2.png").write_bytes(good[: len(good) // 2])  # cut short
+    (folder / "s_3.png").write_bytes(bombs.huge_png())  # 249 megapixels: never decoded
     out = tmp_path / "out"
     assert main(["video", "segment", str(folder), "-o", f"{out}/", "--engine", "mog2"]) == 0
     err = capfd.readouterr().err
     assert "libpng" not in err  # before: "libpng error: Read Error"
     assert "1 picture is not readable, left out (s_2.png)" in err
+    assert "1 picture is larger than Studio opens, left out (s_3.png)" in err
+    assert len(list(out.glob("*.png"))) == 1
