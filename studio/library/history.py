@@ -56,7 +56,10 @@ def _time(value: Any) -> float:
     if isinstance(value, bool) or value is None or value == "":
         raise _Skip("time missing")
     if isinstance(value, int | float):
-        at = float(value)
+        try:
+            at = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            raise _Skip("time not between 1970 and 2200") from None
     else:
         text = str(value).strip()
         if len(text) > 40:
@@ -90,8 +93,12 @@ def _check_size(path: Path) -> None:
 
 
 def _too_many(path: Path) -> HistoryError:
+    return _too_many_name(path.name)
+
+
+def _too_many_name(name: str) -> HistoryError:
     return HistoryError(
-        f"{path.name} holds more than {MAX_ROWS:,} rows, the most Studio imports at once "
+        f"{name} holds more than {MAX_ROWS:,} rows, the most Studio imports at once "
         "(split the file); nothing was imported"
     )
 
@@ -99,23 +106,35 @@ def _too_many(path: Path) -> HistoryError:
 Listen = tuple[str, str, str, float]
 
 
-def _listenbrainz(path: Path, skipped: Counter) -> list[Listen]:
-    text = path.read_text(encoding="utf-8")
+def _json(text: str, name: str) -> Any:
+    """One JSON document, or JSON lines (one listen per line); HistoryError in words else."""
     try:
-        data: Any = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError:
-        data = []
-        for number, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            if len(data) >= MAX_ROWS:
-                raise _too_many(path) from None
-            try:
-                data.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise HistoryError(f"{path.name}, line {number}: not JSON ({exc.msg})") from None
+        pass  # JSON lines, perhaps
     except RecursionError:
-        raise HistoryError(f"{path.name}: JSON nested too deeply") from None
+        raise HistoryError(f"{name}: JSON nested too deeply") from None
+    except ValueError as exc:  # a number of thousands of digits
+        raise HistoryError(f"{name}: {exc}") from None
+    data = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        if len(data) >= MAX_ROWS:
+            raise _too_many_name(name)
+        try:
+            data.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise HistoryError(f"{name}, line {number}: not JSON ({exc.msg})") from None
+        except RecursionError:
+            raise HistoryError(f"{name}, line {number}: JSON nested too deeply") from None
+        except ValueError as exc:
+            raise HistoryError(f"{name}, line {number}: {exc}") from None
+    return data
+
+
+def _listenbrainz(path: Path, skipped: Counter) -> list[Listen]:
+    data = _json(path.read_text(encoding="utf-8"), path.name)
     if isinstance(data, dict):
         payload = data.get("payload")
         data = payload.get("listens") if isinstance(payload, dict) else data.get("listens")

@@ -20,7 +20,7 @@ _ODD_NUMBERS = st.sampled_from(
      "4.5", "", " ", "1_000", "½", "٣", "1700000000", "1e10", "-1"]
 )  # fmt: skip
 _VALUE = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**70), 2**70),
+    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.just(10**400),
     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=30), _ODD_NUMBERS,
     st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(),
                                                          max_size=2),
@@ -106,6 +106,9 @@ HISTORIES = st.one_of(
 @given(HISTORIES)
 @example((b"user,item,rating,timestamp\nann,Blue,inf,1700000000\n", ".csv"))  # the issue
 @example((b'[["a list, not a listen"]]', ".json"))  # 'list' object has no attribute 'get'
+@example((b'[{"listened_at": 1' + b"0" * 5000 + b', "track_metadata": {}}]', ".json"))
+@example((b'[{"listened_at": 1' + b"0" * 400 + b', "track_metadata": {"track_name": "a"}}]',
+          ".json"))  # fmt: skip
 @_long
 def test_any_history_ends_in_counts_or_a_message(case):
     data, suffix = case
