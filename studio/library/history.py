@@ -326,7 +326,7 @@ def _import_ratings(catalog: Catalog, path: Path, ctx: JobContext) -> dict:
 
 
 def _resolve(catalog: Catalog, key: str, tracks: _Tracks) -> int:
-    if key.isdigit() and len(key) < 19:
+    if key.isascii() and key.isdigit() and len(key) < 19:
         try:
             return catalog.item(int(key)).id
         except CatalogError:
