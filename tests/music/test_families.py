@@ -189,3 +189,27 @@ def test_commands_write_midi_and_refuse_bad_input(models, tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert main(["music", "continue", str(a), "--model", gan, "-o", str(out)]) == 1
     assert "no continue mode" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", ["lstm", "vae"])
+def test_torchrun_ddp_on_two_cpu_processes(arch, pieces, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from studio.music.corpus import Corpus, save_corpus
+
+    corpus = save_corpus(Corpus(list(pieces)), tmp_path / "corpus.npz")
+    torchrun = Path(sys.executable).with_name("torchrun")
+    env = dict(os.environ, OMP_NUM_THREADS="1", XDG_DATA_HOME=str(tmp_path / "data"))
+    out = subprocess.run(
+        [str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "studio", "music", "train",
+         "--arch", arch, "--preset", "tiny", "--steps", "4", "--corpus", str(corpus),
+         "--out", str(tmp_path / "run"), "--device", "cpu", "--name", f"ddp-{arch}"],
+        capture_output=True, text=True, timeout=300, env=env,
+        cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "step 4/4" in out.stdout
+    assert family_of(tmp_path / "run" / f"ddp-{arch}.safetensors") == arch
