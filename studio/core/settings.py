@@ -8,7 +8,6 @@ be read at all gives the defaults with a message. The file is only written by
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -147,6 +146,7 @@ def load_settings(path: Path | None = None) -> SettingsLoad:
     'light'"). A file that cannot be read at all (not TOML, nested too deeply, too new) gives the
     defaults with a message, and is left as it is. An older schema is upgraded in place (with a
     message, and the old file kept beside it as ``settings.toml.schema-<n>``)."""
+    from studio.core.atomic import write_bytes
     from studio.core.bounded_toml import TomlError, loads
 
     path = path or settings_path()
@@ -169,7 +169,7 @@ def load_settings(path: Path | None = None) -> SettingsLoad:
     if version < SCHEMA_VERSION and not messages:
         backup = path.with_name(f"{path.name}.schema-{version}")
         try:
-            shutil.copy2(path, backup)
+            write_bytes(backup, path.read_bytes())
             save_settings(settings, path)
             messages.append(
                 f"Settings upgraded from schema {version} to {SCHEMA_VERSION} (the old file "
