@@ -62,9 +62,19 @@ class LSTMRecipe:
         return {"nll": value}
 
     def export(self, path: Path, extra: dict[str, str]) -> None:
-        from studio.music.families.lstm import save_lstm
+        """Saved to read at least the transformer's context: an LSTM has no position limit, so
+        the sampler and the evaluation give it the same windows as the transformer."""
+        from dataclasses import replace
 
-        save_lstm(self.model, path, extra)
+        from studio.music.families.lstm import save_lstm
+        from studio.music.families.transformer import NLL_CONTEXT
+
+        trained = self.model.cfg
+        self.model.cfg = replace(trained, context=max(trained.context, NLL_CONTEXT))
+        try:
+            save_lstm(self.model, path, {"trained_context": str(trained.context), **extra})
+        finally:
+            self.model.cfg = trained
 
     def description(self) -> str:
         c = self.model.cfg
