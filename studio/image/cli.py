@@ -211,6 +211,7 @@ def _info(args) -> int:
             "provenance": provenance,
             "opens": True,
         }
+    report["warnings"] = warnings
     for warning in warnings:
         print(f"studio: warning: {warning}", file=sys.stderr)
     if args.json:
