@@ -39,7 +39,9 @@ def add_parser(sub) -> None:
         "--model", choices=("x4plus", "anime", "fast"), default="x4plus",
         help="x4plus: photographs (default); anime: drawings; fast: small and quick",
     )  # fmt: skip
-    up.add_argument("--tile", type=int, default=192, help="tile size in pixels")
+    up.add_argument(
+        "--tile", type=int, default=256, help="the largest tile side in pixels (default 256)"
+    )
     gen = ims.add_parser("generate", help="make a picture: patterns or your diffusion model")
     gen.add_argument("-o", "--output", required=True)
     gen.add_argument(
@@ -272,10 +274,18 @@ def run(args) -> int:
         print(f"{args.output}: style {args.style} at strength {args.strength:g}")
         return 0
     if cmd == "upscale":
-        from studio.image.upscale import upscale
+        from studio.image.upscale import calibrate, estimate, upscale
 
         picture = load_picture(args.input)
         _warn(picture)
+        w, h = picture.size
+        guess = estimate(w, h, args.model, args.tile)
+        if guess.basis.startswith("a default"):  # no speed measured here yet: measure one tile
+            calibrate(args.model)
+            guess = estimate(w, h, args.model, args.tile)
+        # said before the work starts, so the artist knows whether to wait or to go for a coffee
+        print(f"studio: upscaling {w}x{h} with {args.model}: {guess.text()}", file=sys.stderr,
+              flush=True)  # fmt: skip
         pixels = upscale(picture.pixels, args.scale, args.model, args.tile, ctx=ConsoleContext())
         step = {"engine": "studio/upscale", "model": args.model, "scale": args.scale}
         result = Picture(pixels, _history(picture, step))

@@ -423,6 +423,7 @@ class ImagePanel(ToolsMixin, GenerateMixin, LayersMixin, FilesMixin, PanelBase):
         self.mask_tools.video.setEnabled(has and "video.matte" in self.context.shared)
         self.mask_tools.alpha.setEnabled(has and doc.has_alpha)
         self.update_layer_controls()
+        self.show_upscale_estimate()
         rows = self.history_tab.history.count() > 0
         for w in (self.history_tab.restore, self.history_tab.reuse):
             w.setEnabled(rows and not busy)

@@ -169,11 +169,17 @@ class StyleTab(QWidget):
         self.upscale_scale.addItem("x4", 4)
         self.upscale_scale.addItem("x2", 2)
         self.upscale = _button("Upscale", "image.upscale", "Make the picture larger, adding detail")
+        # how long it will take, shown before it starts (x4plus takes minutes on a CPU)
+        self.upscale_estimate = named(
+            QLabel(""), "image.upscale_estimate", "How long upscaling will take on this machine"
+        )
+        self.upscale_estimate.setWordWrap(True)
         layout.addWidget(self.upscale_model)
         row = QHBoxLayout()
         row.addWidget(self.upscale_scale)
         row.addWidget(self.upscale, 1)
         layout.addLayout(row)
+        layout.addWidget(self.upscale_estimate)
 
 
 class GenerateTab(QWidget):

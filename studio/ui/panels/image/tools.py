@@ -291,6 +291,24 @@ class ToolsMixin:
             lambda out: self._applied(out, f"style {spec}", info, result=True), "image",
         )  # fmt: skip
 
+    def show_upscale_estimate(self) -> None:
+        """Next to Upscale: how long it will take for the open picture and the chosen model
+        (from the speed the last upscale measured here, else a default per CPU core)."""
+        from studio.image.upscale import UpscaleError, estimate
+
+        doc = self.document
+        label = self.style_tab.upscale_estimate
+        if doc is None or not doc.is_open:
+            label.setText("")
+            return
+        w, h = doc.size
+        try:
+            guess = estimate(w, h, doc.upscale_model)
+        except UpscaleError:
+            label.setText("")
+            return
+        label.setText(f"{w}x{h}: {guess.text()}")
+
     def upscale(self):
         from studio.image.upscale import upscale
 
