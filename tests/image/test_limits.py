@@ -1,6 +1,7 @@
 """Issue 18's picture reproductions: huge headers, metadata bombs, unclosed XMP, the C libraries'
 own lines on stderr, and the cut-out of a picture with no person in it."""
 
+import json
 import os
 import subprocess
 import sys
@@ -68,6 +69,9 @@ def test_metadata_that_inflates_to_a_gigabyte_is_skipped_with_a_message(tmp_path
     assert main(["image", "info", str(small)]) == 0
     out, err = capsys.readouterr()
     assert "4x4, 8-bit" in out and "inflate to more than 1 MiB; not read" in err
+    assert main(["image", "info", "--json", str(small)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["size"] == [4, 4] and "inflate to more than 1 MiB" in report["warnings"][0]
 
 
 def test_an_unclosed_provenance_block_is_read_in_linear_time(tmp_path, photo):
