@@ -24,7 +24,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-__all__ = ["Chatter", "captured_stderr", "is_library_line", "MAX_CHATTER_BYTES"]
+__all__ = ["Chatter", "captured_stderr", "is_library_line", "MAX_CHATTER_BYTES", "STDERR_LOCK"]
 
 #: At most this much of what the libraries print is read back (a corrupt file can make libjpeg
 #: print a line per damaged block).
@@ -52,7 +52,11 @@ _HARMLESS = re.compile(
 )
 _ERROR = re.compile(r"error|premature|truncat|incomplete|corrupt|invalid|bad|not a", re.I)
 
-_LOCK = threading.RLock()
+#: Held by whoever points file descriptor 2 elsewhere for a moment (here, and
+#: :func:`studio.core.syslibs.quiet_stderr`): two threads doing it at once could each restore the
+#: other's target and leave stderr pointing at a deleted file.
+STDERR_LOCK = threading.RLock()
+_LOCK = STDERR_LOCK
 _DEPTH = threading.local()
 
 

@@ -110,15 +110,18 @@ def quiet_stderr() -> Iterator[None]:
     """Silence native libraries' own stderr lines for a moment (LiteRT's "Created TensorFlow Lite
     XNNPACK delegate", ncnn's "vkCreateInstance failed" on a machine without Vulkan): Studio
     reports what matters itself."""
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+    from studio.core.chatter import STDERR_LOCK
+
+    with STDERR_LOCK:  # one redirection of descriptor 2 at a time (studio.core.chatter)
+        try:
+            saved = os.dup(2)
+        except OSError:
+            yield
+            return
+        try:
+            with open(os.devnull, "wb") as null:
+                os.dup2(null.fileno(), 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
