@@ -18,7 +18,7 @@ from typing import Any
 from studio.core.jobs import JobContext
 from studio.library.catalog import Catalog
 
-__all__ = ["find_tagger", "item_tags", "items_tagged", "retag", "tag_counts"]
+__all__ = ["find_tagger", "item_tags", "items_labelled", "items_tagged", "retag", "tag_counts"]
 
 TAGGED_KINDS = ("image", "video")
 
@@ -46,6 +46,20 @@ def items_tagged(catalog: Catalog, label: str, best: bool = True) -> set[int]:
     their tags at all)."""
     sql = "SELECT l.item_id FROM labels l WHERE l.label = ?" + (f" AND {_BEST}" if best else "")
     return {int(r[0]) for r in catalog.db.execute(sql, (label,))}
+
+
+def items_labelled(catalog: Catalog, text: str) -> set[int]:
+    """The ids of the items whose best tag holds every word of ``text`` (a search: "horror
+    poster" finds an item tagged "poster: horror")."""
+    words = [w.lower() for w in text.split() if w.strip()]
+    if not words:
+        return set()
+    found: dict[int, str] = {}
+    rows = catalog.db.execute(f"SELECT l.item_id, l.label FROM labels l WHERE l.label != '' "
+                              f"AND {_BEST}")  # fmt: skip
+    for item_id, label in rows:
+        found[int(item_id)] = found.get(int(item_id), "") + " " + str(label).lower()
+    return {i for i, labels in found.items() if all(w in labels for w in words)}
 
 
 def item_tags(catalog: Catalog, item_id: int) -> list[tuple[str, float]]:

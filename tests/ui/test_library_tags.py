@@ -125,6 +125,10 @@ def test_tag_pictures_then_filter_by_tag(qtbot, window, media, tagger_file):
     qtbot.waitUntil(lambda: panel.grid.count() == 7, timeout=5000)
     assert panel.tag_combo.currentData() == ""
 
+    QTest.keyClicks(panel.search, "fir")  # the search reads the tags too (no name has "fir")
+    qtbot.waitUntil(lambda: panel.grid.count() == 4, timeout=5000)
+    assert any(i.kind == "video" for i in panel.items)
+
 
 def test_a_scan_tags_new_pictures_and_videos_with_the_newest_tagger(
     qtbot, window, media, tagger_file

@@ -43,6 +43,13 @@ class BrowseMixin:
                 if text
                 else self.catalog.items(kind=kind, limit=2000)
             )
+            if text:  # a tagger's labels are searched too
+                from studio.library.tags import items_labelled
+
+                labelled = items_labelled(self.catalog, text) - {i.id for i in items}
+                if labelled:
+                    extra = [i for i in self.catalog.items(kind=kind) if i.id in labelled]
+                    items = sorted([*items, *extra], key=lambda i: i.id)
             if doc.tag_filter:
                 from studio.library.tags import items_tagged
 
