@@ -160,3 +160,25 @@ def test_the_cut_out_of_a_picture_without_a_person_says_so(tmp_path, photo, caps
     assert main(["image", "edit", str(person), "-o", str(tmp_path / "p.png"), "cutout"]) == 0
     alpha = load_picture(tmp_path / "p.png").pixels[..., 3]
     assert 0.3 < (alpha > 127).mean() < 0.8  # the astronaut, cut out
+
+
+def test_two_threads_redirecting_stderr_leave_it_where_it_was():
+    import threading
+
+    from studio.core.syslibs import quiet_stderr
+
+    before = os.fstat(2).st_ino
+    inside, go = threading.Event(), threading.Event()
+
+    def quiet():
+        inside.wait()
+        with quiet_stderr():  # waits for the capture below to end, then has its own turn
+            os.write(2, b"libpng warning: dropped\n")
+
+    thread = threading.Thread(target=quiet)
+    thread.start()
+    with captured_stderr():
+        inside.set()
+        go.wait(0.2)  # the other thread now tries to redirect descriptor 2 as well
+    thread.join()
+    assert os.fstat(2).st_ino == before
