@@ -4,8 +4,9 @@ mutated real files of every format Studio writes, and random bytes.
 
 The property: reading a file as ``image info``, ``--reuse`` and the Image panel do ends in a
 picture or in one :class:`~studio.image.io.ImageError` in words, within a time and memory budget,
-and no C library (libpng, libjpeg, OpenCV) prints on stderr. Inputs that once failed are kept in
-``corpus_image/`` and run first, every time.
+and no C library (libpng, libjpeg, OpenCV) prints on stderr, nor Pillow warns. Inputs that once
+failed are kept in ``corpus_image/`` (named by how they failed, with their suffix) and run every
+time; ``make fuzz`` leaves new ones in ``build/fuzz/failures/image/``.
 """
 
 from __future__ import annotations
