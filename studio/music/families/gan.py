@@ -118,6 +118,24 @@ def build_gan(cfg: GANConfig):
     return Generator(), Critic()
 
 
+def binarize(probs: np.ndarray) -> np.ndarray:
+    """Notes from the generator's probabilities (..., BAND_WIDTH): a drum voice sounds above 0.5;
+    the bass is one line (a step sounds when its pitches' probabilities add up past 0.5, at the
+    likeliest pitch), so a bass spread over neighbouring pitches is not lost; chords above 0.4."""
+    from studio.music.families.rolls import BASS_N
+
+    out = np.zeros_like(probs, dtype=np.float32)
+    out[..., :N_DRUMS] = probs[..., :N_DRUMS] > 0.5
+    bass = probs[..., N_DRUMS : N_DRUMS + BASS_N]
+    on = bass.sum(-1) > 0.5
+    best = bass.argmax(-1)
+    sub = out[..., N_DRUMS : N_DRUMS + BASS_N]
+    np.put_along_axis(sub, best[..., None], on[..., None].astype(np.float32), axis=-1)
+    out[..., N_DRUMS : N_DRUMS + BASS_N] = sub
+    out[..., N_DRUMS + BASS_N :] = probs[..., N_DRUMS + BASS_N :] > 0.4
+    return out
+
+
 def band_windows(pieces):
     """(rolls (N, 64, W), melody conditions (N, 64, 13), style indices (N,)) from the 4/4 pieces
     that have drums, every 4 bars; the style list is the config's default order."""
@@ -266,7 +284,7 @@ class GANRecipe:
                 .cpu()
                 .numpy()
             )
-        real_s, fake_s = roll_stats(rolls[:n]), roll_stats(fake)
+        real_s, fake_s = roll_stats(rolls[:n]), roll_stats(binarize(fake))
         out = {f"sample_{k}": v for k, v in fake_s.items()}
         out.update({f"heldout_{k}": v for k, v in real_s.items()})
         out["drum_hits_ratio"] = fake_s["drum_hits_per_bar"] / max(
@@ -360,7 +378,7 @@ class GANFamily(FamilyBase):
                 torch.full((chunks,), self.styles.index(style), device=self.device),
                 torch.from_numpy(cond).to(self.device),
             )
-        roll = probs.cpu().numpy().reshape(chunks * T, BAND_WIDTH)[: bars * STEPS]
+        roll = binarize(probs.cpu().numpy()).reshape(chunks * T, BAND_WIDTH)[: bars * STEPS]
         tracks = ("drums",) if under is not None else ("drums", "bass", "chords")
         if under is not None:
             used = {n.channel for n in under.notes}
