@@ -29,7 +29,10 @@ class LSTMRecipe:
             "lstm": torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=0.01)
         }
         context = self.model.cfg.context
-        self.sampler = ExampleSampler(self.tok, train_pieces, context, 0.5, rng)
+        # no pieces: a recipe made only to export a checkpoint
+        self.sampler = (
+            ExampleSampler(self.tok, train_pieces, context, 0.5, rng) if train_pieces else None
+        )
         self.val = (
             heldout_windows(self.tok, val_pieces, context, EVAL_WINDOWS) if val_pieces else []
         )
