@@ -41,6 +41,7 @@ __all__ = ["Clip", "MusicDocument", "TICKS_PER_BEAT", "TRANSFORMER", "CONTROL_FI
 
 TICKS_PER_BEAT = 480  # what clip.mid is written with; note times are kept on this grid
 TRANSFORMER = "studio/transformer"  # the built-in music transformer in the generator list
+FAMILY_NAMES = ("transformer", "lstm", "vae", "gan")  # studio.music.families.FAMILIES
 CLIP_MID = "clip.mid"
 TAKES = "takes"
 
@@ -180,6 +181,7 @@ def _thaw(value: Any) -> Any:
 CONTROL_FIELDS: dict[str, Any] = {
     "generator": TRANSFORMER,
     "model": "",  # the model list's text, "" for the shipped default
+    "family": "transformer",  # the chosen model's family: transformer, lstm, vae or gan
     "key": "",  # "D minor"; "" from the clip
     "meter": "",  # "3/4"; "" from the clip
     "tempo": 0,  # 0: from the clip
@@ -191,6 +193,12 @@ CONTROL_FIELDS: dict[str, Any] = {
     "seed": -1,  # -1: a new random seed each time (shown in the take)
     "variations": 1,
     "strict_key": True,
+    "interp_a": -1,  # Interpolate from: -1 the clip, N take N+1
+    "interp_b": 0,  # Interpolate to
+    "interp_steps": 5,  # clips from A to B, both ends included
+    "amount": 0.5,  # Variations: how far from the clip, 0..1
+    "groove_style": "groove",  # the GAN's style for a drum groove
+    "groove_under": True,  # the groove goes under the clip's notes (drums only)
     "plugin_values": dict,  # generator id -> {param: value} (replaced, never changed in place)
     "snap": 0.25,  # beats; 0 = off
     "velocity": 90,  # of new notes
@@ -456,6 +464,12 @@ def _field_from_json(name: str, raw: Any) -> Any:
             return tuple(sorted(int(c) for c in raw))
         if name == "plugin_values":
             return {str(k): dict(v) for k, v in dict(raw).items()}
+        if name == "family":
+            return raw if raw in FAMILY_NAMES else _INVALID
+        if name == "amount":
+            return min(1.0, max(0.0, float(raw)))
+        if name == "interp_steps":
+            return min(16, max(2, int(raw)))
         default = MusicDocument.FIELDS[name]
         if isinstance(default, bool):
             return bool(raw) if isinstance(raw, bool) else _INVALID

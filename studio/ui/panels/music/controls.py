@@ -20,18 +20,25 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QSizePolicy,
+    QSlider,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from studio.music.document import TRANSFORMER
+from studio.music.document import FAMILY_NAMES, TRANSFORMER
 from studio.music.keys import PITCH_NAMES
 from studio.music.tokens import METERS, STYLES
 from studio.ui.widgets.param_form import ParamForm
 
-__all__ = ["MusicControls", "tool_button"]
+__all__ = ["MusicControls", "tool_button", "FAMILY_TITLES", "MODE_ACTIONS"]
+
+#: How the model list names each family.
+FAMILY_TITLES = {"transformer": "Transformer", "lstm": "LSTM", "vae": "VAE", "gan": "GAN"}
+#: The panel's buttons for each family mode (the modes a family lacks are hidden).
+MODE_ACTIONS = ("generate", "continue", "infill", "harmonize", "interpolate", "variations",
+                "groove")  # fmt: skip
 
 
 def tool_button(action: QAction) -> QToolButton:
@@ -66,7 +73,12 @@ class MusicControls(QWidget):
         form.setContentsMargins(0, 0, 0, 0)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.model = QComboBox()
-        self.model.setToolTip("Music models: the shipped one and those you trained")
+        self.model.setToolTip(
+            "The music model and its family: the transformer (generate, continue, infill, "
+            "harmonize), LSTM (generate, continue), VAE (generate, interpolate, variations) or "
+            "GAN (generate, drum groove); the shipped ones and those you trained"
+        )
+        self._families: dict[str, str] = {}  # model file -> family (read once)
         self.key = QComboBox()
         self.key.addItem("from the clip", "")
         for mode in ("major", "minor"):
@@ -135,16 +147,22 @@ class MusicControls(QWidget):
                 label = {"top_p": "Top-p"}.get(name, name.capitalize())
                 form.addRow(label, widget)
         form.addRow("", self.strict_key)
+        self._family_widgets()
         self.generator.setToolTip("What writes the music: the transformer or a plugin generator")
         lay.addWidget(self.transformer_box)
+        lay.addWidget(self.vae_box)
+        lay.addWidget(self.gan_box)
         self.plugin_form = ParamForm()
         lay.addWidget(self.plugin_form)
         self.refresh_models()
 
         grid = QGridLayout()
-        for i, name in enumerate(("generate", "continue", "infill", "harmonize")):
-            grid.addWidget(tool_button(actions[name]), i // 2, i % 2)
-        grid.addWidget(tool_button(actions["cancel"]), 2, 0, 1, 2)
+        self.mode_buttons: dict[str, QToolButton] = {}
+        for i, name in enumerate(MODE_ACTIONS):
+            self.mode_buttons[name] = tool_button(actions[name])
+            grid.addWidget(self.mode_buttons[name], i // 2, i % 2)
+        grid.addWidget(tool_button(actions["cancel"]), 4, 0, 1, 2)
+        grid.addWidget(tool_button(actions["train"]), 5, 0, 1, 2)
         lay.addLayout(grid)
         lay.addWidget(progress)
         lay.addWidget(status)
@@ -159,7 +177,8 @@ class MusicControls(QWidget):
         self.takes.setMaximumHeight(120)
         lay.addWidget(self.takes)
         lay.addStretch(1)
-        self.narrow(self.generator, self.model, self.key, self.meter, self.style)
+        self.narrow(self.generator, self.model, self.key, self.meter, self.style, self.interp_a,
+                    self.interp_b, self.groove_style)  # fmt: skip
         self._connect()
 
     @staticmethod
@@ -178,8 +197,16 @@ class MusicControls(QWidget):
                 lambda _i, name=name, combo=combo: emit(name, combo.currentData())
             )
         self.model.currentIndexChanged.connect(
-            lambda _i: emit("model", self.model.currentText() if self.model.currentData() else "")
+            lambda _i: emit("model_choice", (self.model_text(), self.current_family()))
         )
+        for name in ("interp_a", "interp_b", "groove_style"):
+            combo = self.fields[name]
+            combo.currentIndexChanged.connect(
+                lambda _i, name=name, combo=combo: emit(name, combo.currentData())
+            )
+        self.interp_steps.valueChanged.connect(lambda value: emit("interp_steps", value))
+        self.amount.valueChanged.connect(lambda value: emit("amount", value / 100.0))
+        self.groove_under.toggled.connect(lambda on: emit("groove_under", on))
         for name in ("tempo", "bars", "seed", "variations", "temperature", "top_p"):
             box = self.fields[name]
             box.valueChanged.connect(lambda value, name=name: emit(name, value))
@@ -196,8 +223,9 @@ class MusicControls(QWidget):
         old = widget.blockSignals(True)
         try:
             if name == "model":
-                index = self.model.findText(value) if value else -1
-                self.model.setCurrentIndex(index if index >= 0 else self._default_model)
+                self.model.setCurrentIndex(self._model_index(value, ""))
+            elif name == "amount":
+                self.amount.setValue(round(float(value) * 100))
             elif isinstance(widget, QComboBox):
                 index = widget.findData(value)
                 widget.setCurrentIndex(max(0, index))
@@ -210,6 +238,8 @@ class MusicControls(QWidget):
                 widget.setChecked(bool(value))
         finally:
             widget.blockSignals(old)
+        if name == "amount":
+            self.amount_label.setText(f"{float(value):.2f}")
         if name == "generator":
             self.transformer_box.setVisible(value == TRANSFORMER)
             self.plugin_form.setVisible(value != TRANSFORMER)
@@ -232,8 +262,125 @@ class MusicControls(QWidget):
         finally:
             self.plugin_form.blockSignals(old)
 
+    def _family_widgets(self) -> None:
+        """Interpolate and Variations (the VAE), the drum groove (the GAN)."""
+        self.vae_box = QWidget()
+        vf = QFormLayout(self.vae_box)
+        vf.setContentsMargins(0, 0, 0, 0)
+        vf.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.interp_a = QComboBox()
+        self.interp_b = QComboBox()
+        self.interp_steps = QSpinBox()
+        self.interp_steps.setRange(2, 16)
+        self.amount = QSlider(Qt.Orientation.Horizontal)
+        self.amount.setRange(0, 100)
+        self.amount.setSingleStep(5)
+        self.amount.setPageStep(10)
+        self.amount_label = QLabel("0.50")
+        amount_row = QWidget()
+        row = QGridLayout(amount_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.amount, 0, 0)
+        row.addWidget(self.amount_label, 0, 1)
+        vf.addRow("From", self.interp_a)
+        vf.addRow("To", self.interp_b)
+        vf.addRow("Steps", self.interp_steps)
+        vf.addRow("How far", amount_row)
+        self.gan_box = QWidget()
+        gf = QFormLayout(self.gan_box)
+        gf.setContentsMargins(0, 0, 0, 0)
+        gf.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.groove_style = QComboBox()
+        for style in ("groove", "game"):
+            self.groove_style.addItem(style, style)
+        self.groove_under = QCheckBox("Under the current music")
+        gf.addRow("Groove", self.groove_style)
+        gf.addRow("", self.groove_under)
+        tips = {
+            "interp_a": "Interpolate from this: the clip in the editor or a take",
+            "interp_b": "Interpolate to this: the clip in the editor or a take",
+            "interp_steps": "How many clips from one to the other, both ends included",
+            "amount": "Variations: how far from the clip, 0 (close) to 1 (far); Variations makes "
+            "as many as the Variations count",
+            "groove_style": "The drum groove's style: groove (drum kit) or game (game music)",
+            "groove_under": "Write drums under the clip's notes; off: drums, bass and chords "
+            "of their own, added as new tracks",
+        }
+        for name, widget in (("interp_a", self.interp_a), ("interp_b", self.interp_b),
+                             ("interp_steps", self.interp_steps), ("amount", self.amount),
+                             ("groove_style", self.groove_style),
+                             ("groove_under", self.groove_under)):  # fmt: skip
+            widget.setObjectName(f"music.{name}")
+            widget.setToolTip(tips[name])
+            self.fields[name] = widget
+        self.show_takes(0)
+
+    def show_takes(self, count: int) -> None:
+        """The From / To lists: the clip and each of ``count`` takes (selection kept)."""
+        for combo in (self.interp_a, self.interp_b):
+            old = combo.blockSignals(True)
+            chosen = combo.currentData()
+            combo.clear()
+            combo.addItem("the clip", -1)
+            for i in range(count):
+                combo.addItem(f"take {i + 1}", i)
+            combo.setCurrentIndex(max(0, combo.findData(chosen)))
+            combo.blockSignals(old)
+
+    def show_family(self, family: str) -> None:
+        """Show the boxes and buttons of ``family``'s modes only."""
+        from studio.music.families import FAMILY_MODES
+
+        modes = FAMILY_MODES.get(family, frozenset({"generate"}))  # a plugin: generate only
+        for name, button in self.mode_buttons.items():
+            button.setVisible(name in modes)
+        self.vae_box.setVisible("interpolate" in modes)
+        self.gan_box.setVisible("groove" in modes)
+
+    def mirror_model(self, text: str, family: str) -> None:
+        """Show the model called ``text`` (the document's); when it is not here, the first model
+        of ``family``, else the default."""
+        old = self.model.blockSignals(True)
+        self.model.setCurrentIndex(self._model_index(text, family))
+        self.model.blockSignals(old)
+
+    def _model_index(self, text: str, family: str) -> int:
+        index = self.model.findText(text) if text else -1
+        if index >= 0 and self._enabled(index) and self.model.itemData(index) is not None:
+            return index
+        if family and family != "transformer":
+            for i in range(self.model.count()):
+                same = self.model.itemData(i, Qt.ItemDataRole.UserRole + 1) == family
+                if same and self._enabled(i) and self.model.itemData(i) is not None:
+                    return i
+        return self._default_model
+
+    def model_text(self) -> str:
+        return self.model.currentText() if self.model.currentData() else ""
+
+    def current_family(self) -> str:
+        family = self.model.currentData(Qt.ItemDataRole.UserRole + 1)
+        return family if family in FAMILY_NAMES else "transformer"
+
+    def _enabled(self, index: int) -> bool:
+        item = self.model.model().item(index)  # type: ignore[attr-defined]
+        return item is not None and item.isEnabled()
+
+    def family_of(self, entry) -> str | None:
+        """The family of a music model in the store (its file's metadata, read once)."""
+        from studio.music.families import family_of
+
+        key = str(entry.path)
+        if key not in self._families:
+            try:
+                self._families[key] = family_of(entry.path)
+            except (ValueError, OSError):
+                self._families[key] = ""
+        return self._families[key] or None
+
     def refresh_models(self) -> None:
-        """List the music models the store finds (shipped first; yours shadow same-named ones)."""
+        """List the music models the store finds by family (shipped first; yours shadow
+        same-named ones); a family without a model is listed disabled, saying how to train it."""
         from studio.music import DEFAULT_MODEL
 
         old = self.model.blockSignals(True)
@@ -243,10 +390,43 @@ class MusicControls(QWidget):
             for e in self.context.store.scan()
             if e.kind == "music" and e.card is not None and not e.problem
         ]
-        for e in entries:
-            self.model.addItem(f"{e.name} ({e.origin})", e)
-        self._default_model = next((i for i, e in enumerate(entries) if e.name == DEFAULT_MODEL), 0)
-        if not entries:
-            self.model.addItem("no music model: train one", None)
+        self._default_model = -1
+        for family in FAMILY_NAMES:
+            mine = [e for e in entries if self.family_of(e) == family]
+            title = FAMILY_TITLES[family]
+            for e in mine:
+                if e.name == DEFAULT_MODEL and self._default_model < 0:
+                    self._default_model = self.model.count()
+                self.model.addItem(f"{title}: {e.name} ({e.origin})", e)
+                self.model.setItemData(self.model.count() - 1, family, Qt.ItemDataRole.UserRole + 1)
+                self.model.setItemData(
+                    self.model.count() - 1,
+                    f"{title} model {e.name} ({e.origin}): {e.card.description}",
+                    Qt.ItemDataRole.ToolTipRole,
+                )
+            if not mine:
+                self.model.addItem(f"{title}: no model yet", None)
+                index = self.model.count() - 1
+                self.model.setItemData(index, family, Qt.ItemDataRole.UserRole + 1)
+                how = "Music ▸ Train on my MIDI folder… (the Train button below)"
+                self.model.setItemData(
+                    index,
+                    f"No {title} model is installed: train one with {how}, or "
+                    f"`studio music train --arch {family}`",
+                    Qt.ItemDataRole.ToolTipRole,
+                )
+                if family != "transformer":
+                    self.model.model().item(index).setEnabled(False)  # type: ignore[attr-defined]
+        if self._default_model < 0:
+            self._default_model = 0
         self.model.setCurrentIndex(self._default_model)
         self.model.blockSignals(old)
+
+    def select_model(self, path) -> bool:
+        """Choose the model whose file is ``path`` (a model just trained); False when unlisted."""
+        for i in range(self.model.count()):
+            entry = self.model.itemData(i)
+            if entry is not None and str(entry.path) == str(path):
+                self.model.setCurrentIndex(i)
+                return True
+        return False

@@ -12,7 +12,83 @@ from studio.core.media import MidiClip
 from studio.music.document import TRANSFORMER
 from studio.ui.jobs import JobHandle
 
-__all__ = ["GenerationMixin", "render_bar"]
+__all__ = ["GenerationMixin", "render_bar", "run_family_request", "merge_groove"]
+
+#: The modes the LSTM, VAE and GAN run here (the transformer's go through the MusicEngine).
+FAMILY_JOB_MODES = ("generate", "continue", "interpolate", "variations", "groove")
+
+
+def _concat(clips: list[MidiClip]) -> MidiClip:
+    from studio.music.cli import _concat as concat
+
+    return concat(clips)
+
+
+def merge_groove(clip: MidiClip | None, groove: MidiClip) -> MidiClip:
+    """``groove``'s tracks added to ``clip`` on channels it does not use (drums stay on the drum
+    channel), at the clip's tempo; the groove alone when the clip is empty."""
+    from studio.core.media import DRUM_CHANNEL, Note
+
+    if clip is None or not clip.notes:
+        return groove
+    used = {n.channel for n in clip.notes}
+    free = [c for c in range(16) if c != DRUM_CHANNEL and c not in used]
+    mapping: dict[int, int] = {}
+    for ch in sorted({n.channel for n in groove.notes}):
+        if ch == DRUM_CHANNEL:
+            mapping[ch] = ch
+        elif free:
+            mapping[ch] = free.pop(0)
+    notes = list(clip.notes) + [
+        Note(n.start, n.pitch, n.duration, n.velocity, mapping[n.channel])
+        for n in groove.notes
+        if n.channel in mapping
+    ]
+    programs = dict(clip.programs)
+    for ch, program in groove.programs.items():
+        if ch in mapping:
+            programs[mapping[ch]] = program
+    out = MidiClip(sorted(notes), bpm=clip.bpm, beats_per_bar=clip.beats_per_bar,
+                   programs=programs, length=max(clip.length_beats, groove.length_beats),
+                   beat_unit=clip.beat_unit)  # fmt: skip
+    out.provenance = dict(groove.provenance)
+    return out
+
+
+def run_family_request(model, request: dict[str, Any], ctx) -> list[MidiClip]:
+    """Run one LSTM / VAE / GAN request (Qt-free; the job's body): the clips to apply."""
+    mode, seed, n = request["mode"], request["seed"], request.get("n", 1)
+    if mode == "generate":
+        out = []
+        for i in range(n):
+            ctx.check_cancelled()
+            out.append(model.generate(request["bars"], meter=request["meter"],
+                                      tempo=request["tempo"], style=request["style"],
+                                      seed=seed + i, ctx=ctx))  # fmt: skip
+            ctx.progress((i + 1) / n, f"take {i + 1} of {n}")
+        return out
+    if mode == "continue":
+        out = []
+        for i in range(n):
+            ctx.check_cancelled()
+            out.append(model.continue_(request["clip"], request["bars"], seed=seed + i, ctx=ctx))
+            ctx.progress((i + 1) / n, f"take {i + 1} of {n}")
+        return out
+    if mode == "interpolate":
+        steps = model.interpolate(request["a"], request["b"], request["steps"], seed=seed, ctx=ctx)
+        whole = _concat(steps)
+        whole.provenance.update({"mode": "interpolate", "seed": seed, "steps": len(steps)})
+        return [whole, *steps]
+    if mode == "variations":
+        return model.variations(request["clip"], request["amount"], n, seed=seed, ctx=ctx)
+    if mode == "groove":
+        under = request.get("under")
+        groove = model.groove(request["style"], request["bars"], under, seed=seed, ctx=ctx)
+        if under is not None:
+            groove.bpm = under.bpm
+            return [groove]
+        return [merge_groove(request.get("clip"), groove)]
+    raise ValueError(f"the {model.family} model has no {mode} mode")
 
 
 def render_bar(request, ctx):
@@ -104,6 +180,62 @@ class GenerationMixin:
             request["clip"] = clip
         return request
 
+    def family_request(self, mode: str, family: str) -> dict[str, Any]:
+        """The request of an LSTM / VAE / GAN job. Raises ValueError (shown in the status line)
+        when the clip, the takes or the model do not allow it."""
+        from studio.music.engine import parse_meter
+        from studio.music.families import FAMILY_MODES, NotSupportedError
+
+        doc = self.document
+        if mode not in FAMILY_MODES[family]:
+            raise NotSupportedError(family, mode, FAMILY_MODES[family])
+        entry = self.controls.model.currentData()
+        if entry is None:
+            raise ValueError(f"no {family} model is installed: train one (Train on my MIDI "
+                             "folder…)")  # fmt: skip
+        request: dict[str, Any] = {
+            "mode": mode,
+            "seed": doc.seed if doc.seed >= 0 else random.SystemRandom().randrange(2**24),
+            "bars": doc.bars,
+            "n": doc.variations,
+            "_model": str(entry.path),
+            "_device": self.context.device,
+        }
+        if mode in ("continue", "variations") and not doc.clip.notes:
+            raise ValueError(f"{mode} needs notes: import, draw or generate some first")
+        if mode == "generate":
+            request["meter"] = parse_meter(doc.meter) if doc.meter else (4, 4)
+            request["tempo"] = float(doc.tempo or doc.clip.bpm or 120.0)
+            request["style"] = {"gan": doc.groove_style, "lstm": doc.style}.get(family)
+        elif mode in ("continue", "variations"):
+            request["clip"] = doc.midi_clip()
+            request["amount"] = float(doc.amount)
+        elif mode == "interpolate":
+            a, b = self._interp_clip(doc.interp_a), self._interp_clip(doc.interp_b)
+            if doc.interp_a == doc.interp_b:
+                raise ValueError("choose two different clips to interpolate: From and To are "
+                                 "the same")  # fmt: skip
+            request.update(a=a, b=b, steps=int(doc.interp_steps))
+        elif mode == "groove":
+            request["style"] = doc.groove_style
+            if doc.groove_under and doc.clip.notes:
+                request["under"] = doc.midi_clip()
+                request["bars"] = max(1, int(-(-round(doc.clip.bars, 6) // 1)))
+            else:
+                request["clip"] = doc.midi_clip()
+        return request
+
+    def _interp_clip(self, which: int) -> MidiClip:
+        doc = self.document
+        if which < 0:
+            if not doc.clip.notes:
+                raise ValueError("the clip is empty: draw, import or generate one to "
+                                 "interpolate from")  # fmt: skip
+            return doc.midi_clip()
+        if which >= len(doc.takes):
+            raise ValueError(f"there is no take {which + 1}: generate some takes first")
+        return doc.takes[which].to_midi()
+
     def _label(self, mode: str) -> str:
         """The undo step's name: what Edit ▸ Undo will say."""
         doc = self.document
@@ -113,6 +245,15 @@ class GenerationMixin:
             return f"Infill bars {first}–{last}" if last > first else f"Infill bar {first}"
         if mode == "harmonize":
             return f"Harmonize track {(doc.current_track() or 0) + 1}"
+        if mode == "interpolate":
+            name = {-1: "the clip"}
+            a = name.get(doc.interp_a, f"take {doc.interp_a + 1}")
+            b = name.get(doc.interp_b, f"take {doc.interp_b + 1}")
+            return f"Interpolate {a} to {b} in {doc.interp_steps} steps"
+        if mode == "variations":
+            return f"Variations (how far {doc.amount:.2f})"
+        if mode == "groove":
+            return f"Drum groove ({doc.groove_style})"
         return {"continue": f"Continue {bars}"}.get(mode, f"Generate {bars}")
 
     def generate(self, mode: str = "generate") -> JobHandle | None:
@@ -121,7 +262,18 @@ class GenerationMixin:
         doc = self.document
         ref_id = doc.generator
         try:
-            if ref_id == TRANSFORMER:
+            family = self.family() if ref_id == TRANSFORMER else ""
+            if family and family != "transformer":
+                request = self.family_request(mode, family)
+                label = self._label(mode)
+                spec = JobSpec(
+                    f"Music: {label.lower()}",
+                    self._family_fn(),
+                    request,
+                    family="music",
+                    key="music.generate",
+                )
+            elif ref_id == TRANSFORMER:
                 request = self.transformer_request(mode)
                 label = self._label(mode)
                 spec = JobSpec(
@@ -152,6 +304,12 @@ class GenerationMixin:
         self._job_label, self._job_document = label, doc
         self._start_listening(spec, mode)
         return self.start_job(spec)
+
+    @staticmethod
+    def _family_fn():
+        from studio.ui.panels.music import panel
+
+        return panel._run_family
 
     @staticmethod
     def _transformer_fn():

@@ -59,6 +59,32 @@ def music_host(model=None):
     return _HOST
 
 
+_FAMILY_MODELS: dict[tuple[str, str], Any] = {}
+
+
+def family_model(name_or_path: str, device: str):
+    """A loaded LSTM, VAE or GAN model (kept for the next job; on the 'music' worker)."""
+    from studio.music.families import load_family
+
+    key = (name_or_path, device)
+    if key not in _FAMILY_MODELS:
+        _FAMILY_MODELS.clear()  # one family model in memory at a time
+        _FAMILY_MODELS[key] = load_family(name_or_path, device)
+    return _FAMILY_MODELS[key]
+
+
+def _run_family(request, ctx):
+    """A job of the LSTM, VAE or GAN (on the 'music' worker): a list of clips, the first one
+    what the document shows. ``family_model`` is looked up here, so tests can put a tiny model
+    in its place."""
+    from studio.ui.panels.music import generation, panel
+
+    ctx.progress(0.0, "loading the music model")
+    model = panel.family_model(request.pop("_model"), request.pop("_device"))
+    ctx.progress(0.05, "composing")
+    return generation.run_family_request(model, request, ctx)
+
+
 def _run_transformer(request, ctx):
     """The transformer job (on the 'music' worker). ``music_host`` is looked up here, at run
     time, so tests can put a tiny model in its place."""
@@ -137,6 +163,17 @@ class MusicPanel(GenerationMixin, TransportMixin, PanelBase):
              "Rewrite the bars selected on the ruler, keeping the others"),
             ("harmonize", "Harmonize", self._on_harmonize_triggered, None,
              "Write parts around the chosen track (the tracks table)"),
+            ("interpolate", "Interpolate", self._on_interpolate_triggered, None,
+             "Morph From into To in the chosen number of steps (a VAE model); Edit ▸ Undo "
+             "takes it back"),
+            ("variations", "Variations", self._on_variations_triggered, None,
+             "Takes near the clip, as far as How far says (a VAE model)"),
+            ("groove", "Drum groove", self._on_groove_triggered, None,
+             "Drums (with bass and chords when not under the music) for the chosen bars "
+             "(a GAN model)"),
+            ("train", "Train on my MIDI folder…", self._on_train_triggered, None,
+             "Train an LSTM, VAE or GAN on a folder of your MIDI files; it appears in the "
+             "Model list"),
             ("cancel", "Cancel", self.cancel, "Escape",
              "Stop the generation or the playback (Esc)"),
             ("import", "Import…", self.import_dialog, "Ctrl+I",
@@ -178,6 +215,22 @@ class MusicPanel(GenerationMixin, TransportMixin, PanelBase):
     def _on_harmonize_triggered(self, _checked: bool = False) -> None:
         self.generate("harmonize")
 
+    def _on_interpolate_triggered(self, _checked: bool = False) -> None:
+        self.generate("interpolate")
+
+    def _on_variations_triggered(self, _checked: bool = False) -> None:
+        self.generate("variations")
+
+    def _on_groove_triggered(self, _checked: bool = False) -> None:
+        self.generate("groove")
+
+    def _on_train_triggered(self, _checked: bool = False):
+        """Open Train on my MIDI folder… (one dialog per window)."""
+        from studio.ui.dialogs.image_train import open_dialog
+        from studio.ui.dialogs.music_train import TrainMusicDialog
+
+        return open_dialog(self.window(), TrainMusicDialog)
+
     # -- the document ------------------------------------------------------------------------------
     @property
     def clip(self) -> MidiClip:
@@ -191,7 +244,8 @@ class MusicPanel(GenerationMixin, TransportMixin, PanelBase):
 
     def bind_document(self, document: MusicDocument) -> None:
         self._preview = None
-        for name in ("generator", *self.controls.fields, "snap", "velocity", "loop", "listen"):
+        for name in ("generator", "family", *self.controls.fields, "snap", "velocity", "loop",
+                     "listen"):  # fmt: skip
             self.on_document_changed(name, document.get(name))
         self.on_document_changed("clip", document.clip)
         self.on_document_changed("bar_range", document.bar_range)
@@ -215,6 +269,9 @@ class MusicPanel(GenerationMixin, TransportMixin, PanelBase):
             self._show_selection_label()
         elif name in ("takes", "take"):
             self._show_takes()
+        elif name in ("model", "family"):
+            self.controls.mirror_model(doc.model, doc.family)
+            self._show_generator()
         elif name == "generator":
             self.controls.mirror(name, value)
             self._show_generator()
@@ -251,6 +308,9 @@ class MusicPanel(GenerationMixin, TransportMixin, PanelBase):
     def _show_takes(self) -> None:
         doc = self.document
         takes = self.controls.takes
+        self.controls.show_takes(len(doc.takes))
+        for name in ("interp_a", "interp_b"):
+            self.controls.mirror(name, doc.get(name))
         takes.clear()
         for i, take in enumerate(doc.takes, start=1):
             seed = dict(take.provenance).get("seed", "?")
@@ -274,11 +334,24 @@ class MusicPanel(GenerationMixin, TransportMixin, PanelBase):
             self.velocity.setValue(selected[0].velocity)
             self.velocity.blockSignals(old)
 
+    def family(self) -> str:
+        """The family of the chosen model (what the Model list shows)."""
+        return self.controls.current_family()
+
     def _show_generator(self) -> None:
+        from studio.music.families import FAMILY_MODES
+        from studio.ui.panels.music.controls import MODE_ACTIONS
+
         doc = self.document
         is_transformer = doc.generator == TRANSFORMER
-        for name in ("continue", "infill", "harmonize"):
-            self.actions_by_name[name].setEnabled(is_transformer)
+        family = self.family() if is_transformer else ""
+        modes = FAMILY_MODES.get(family, frozenset({"generate"}))
+        self.controls.show_family(family if is_transformer else "plugin")
+        if not is_transformer:
+            self.controls.vae_box.setVisible(False)
+            self.controls.gan_box.setVisible(False)
+        for name in MODE_ACTIONS:
+            self.actions_by_name[name].setEnabled(name in modes)
         if not is_transformer:
             problem = self.controls.show_plugin(
                 doc.generator, doc.plugin_values.get(doc.generator, {})
@@ -320,6 +393,9 @@ class MusicPanel(GenerationMixin, TransportMixin, PanelBase):
         doc = self.document
         if name == "plugin_form":
             doc.set_quiet(plugin_values=doc.plugin_values | {doc.generator: dict(value)})
+        elif name == "model_choice":
+            text, family = value
+            doc.set_quiet(model=text, family=family)
         else:
             doc.set_quiet(**{name: value})
 
@@ -341,4 +417,5 @@ class MusicPanel(GenerationMixin, TransportMixin, PanelBase):
 
     def refresh_models(self) -> None:
         self.controls.refresh_models()
-        self.controls.mirror("model", self.document.model)
+        self.controls.mirror_model(self.document.model, self.document.family)
+        self._show_generator()

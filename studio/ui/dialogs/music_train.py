@@ -1,0 +1,352 @@
+"""Music ▸ Train on my MIDI folder… (the Music panel's Train button): train an LSTM, a VAE or a
+GAN on a folder of the artist's MIDI files in the background (the JobRunner), with progress, Stop
+and a live plot of the training loss and the held-out score.
+
+The engine is the one ``studio music train --arch lstm|vae|gan`` runs:
+:func:`studio.music.corpus.build_corpus` reads the folder, :func:`~studio.music.families.trainer.
+train_family` trains (resumable: training again with the same settings goes on from the
+checkpoint), :func:`studio.music.cli.export_family` writes the model with its card into
+``<model folder>/music/``, where the Music panel's Model list finds it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.jobs import JobSpec
+from studio.ui.dialogs import files
+from studio.ui.dialogs.image_train import named
+from studio.ui.widgets.training_plots import LossPlot
+
+__all__ = ["TrainMusicDialog", "ScoreRelay", "train_on_folder"]
+
+_STEP = re.compile(r"step (\d+)/\d+, loss (\S+?)(?:, held-out (\S+) (\S+))?$")
+_MIDI = (".mid", ".midi")
+_FAMILIES = (
+    ("lstm", "LSTM: generate and continue (folk-rnn style)"),
+    ("vae", "VAE: interpolate and variations (MusicVAE style)"),
+    ("gan", "GAN: drum grooves, alone or under a melody (MuseGAN style)"),
+)
+
+
+class ScoreRelay:
+    """A job context for the trainer that passes everything on and also hands the GUI, as
+    partial values, ``{"scores": [(step, training loss, held-out score)], "metric": name}`` at
+    each held-out evaluation (read from the trainer's progress messages)."""
+
+    def __init__(self, ctx) -> None:
+        self.ctx = ctx
+        self._last_val: str | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.ctx, name)
+
+    def check_cancelled(self) -> None:
+        self.ctx.check_cancelled()
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        found = _STEP.search(message or "")
+        if found and found[3] and found[4] != self._last_val:
+            self._last_val = found[4]
+            self.ctx.partial(
+                {"scores": [(int(found[1]), float(found[2]), float(found[4]))], "metric": found[3]}
+            )
+        self.ctx.progress(fraction, message)
+
+    def partial(self, value: Any) -> None:
+        self.ctx.partial(value)
+
+
+def train_on_folder(folder: Path, arch: str, preset: str, minutes: float, seed: int,
+                    fresh: bool, work_dir: Path, models_dir: Path, device: str,
+                    ctx) -> dict[str, Any]:  # fmt: skip
+    """Read ``folder``'s MIDI files, train ``arch`` for at most ``minutes``, write the model and
+    its card into ``models_dir/music``. Qt-free (the dialog's job). Raises ValueError when the
+    folder has nothing to learn from."""
+    from studio.music.cli import export_family
+    from studio.music.corpus import build_corpus, is_heldout
+    from studio.music.families.trainer import PRESETS, FamilyTrainConfig, train_family
+
+    ctx.progress(0.0, f"reading the MIDI files in {folder.name}")
+    corpus, report = build_corpus([], [folder], ctx=ctx, workers=1)
+    pieces = list(corpus.pieces)
+    if len(pieces) < 2:
+        raise ValueError(
+            f"{folder.name} has {len(pieces)} readable piece{'s' * (len(pieces) != 1)}: "
+            "training needs at least two (one is held out to score the model)"
+        )
+    held = [p for p in pieces if is_heldout(p.piece_id)] or pieces[::5]  # at least one
+    held_ids = {id(p) for p in held}
+    train = [p for p in pieces if id(p) not in held_ids]
+    cfg = FamilyTrainConfig(arch=arch, **PRESETS[arch][preset])
+    cfg.minutes, cfg.seed = minutes, seed
+    run_dir = work_dir / f"{arch}-{preset}-{folder.resolve().name}"
+    result = train_family(cfg, train, held, run_dir, ScoreRelay(ctx), device, resume=not fresh)
+    name = f"my-{arch}-{folder.resolve().name}".replace(" ", "-")
+    target = models_dir / "music" / f"{name}.safetensors"
+    command = (f"studio music train --arch {arch} --preset {preset} --minutes {minutes:g} "
+               f"--seed {seed} (on the corpus of {folder})")  # fmt: skip
+    ctx.progress(1.0, "writing the model and its card")
+    export_family(result.checkpoint, target, name, command, train)
+    return {
+        "model_file": target,
+        "step": result.step,
+        "steps": cfg.steps,
+        "val": result.val,
+        "pieces": len(train),
+        "held": len(held),
+        "failed": report.failed,
+        "seconds": result.seconds,
+    }
+
+
+class TrainMusicDialog(QDialog):
+    """Train on my MIDI folder…: the folder, the family, minutes, Train / Stop / Close, progress,
+    the status line and the live loss plot."""
+
+    def __init__(self, context, parent: QWidget | None = None) -> None:
+        from studio.ui.panels.base import ThinProgressBar
+
+        super().__init__(parent)
+        self.context = context
+        self.job = None
+        self.folder: Path | None = None
+        self.result: dict[str, Any] | None = None
+        self.setObjectName("music_train_dialog")
+        self.setWindowTitle("Train on my MIDI folder")
+        self.folder_button = named(QPushButton("MIDI folder…"), "music.train_folder",
+                                   "The folder of your MIDI files to learn from (subfolders "
+                                   "too)")  # fmt: skip
+        self.folder_label = QLabel("No folder chosen yet.")
+        self.folder_label.setWordWrap(True)
+        self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.family_combo = named(QComboBox(), "music.train_family",
+                                  "Which kind of model to train")  # fmt: skip
+        for arch, text in _FAMILIES:
+            self.family_combo.addItem(text, arch)
+        self.size_combo = named(QComboBox(), "music.train_size",
+                                "Small: the shipped size; tiny: a quick try")  # fmt: skip
+        self.size_combo.addItem("small", "small")
+        self.size_combo.addItem("tiny (a quick try)", "tiny")
+        self.minutes = named(QDoubleSpinBox(), "music.train_minutes",
+                             "How long to train at most; train again to go on")  # fmt: skip
+        self.minutes.setRange(0.05, 24 * 60)
+        self.minutes.setDecimals(2)
+        self.minutes.setValue(20)
+        self.minutes.setSuffix(" min")
+        self.seed = named(QSpinBox(), "music.train_seed",
+                          "The same seed and files train the same model")  # fmt: skip
+        self.seed.setRange(0, 2**31 - 1)
+        self.fresh = named(QCheckBox("Start over"), "music.train_fresh",
+                           "Ignore the checkpoint of an earlier training with these "
+                           "settings")  # fmt: skip
+        self.start_button = named(QPushButton("Train"), "music.train_start",
+                                  "Start training (in the background)")  # fmt: skip
+        self.start_button.setDefault(True)
+        self.stop_button = named(QPushButton("Stop"), "music.train_stop", "Stop training")
+        self.stop_button.setEnabled(False)
+        self.close_button = named(
+            QPushButton("Close"),
+            "music.train_close",
+            "Close this window (training goes on in the background)",
+        )
+        self.use_button = named(
+            QPushButton("Use it in the Music panel"),
+            "music.train_use",
+            "Choose the trained model in the Music panel's Model list",
+        )
+        self.use_button.setEnabled(False)
+        self.progress = ThinProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.status = QLabel("Choose a folder of MIDI files.")
+        self.status.setObjectName("music_train_status")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.loss_plot = LossPlot(("training loss", "held-out"))
+        self.loss_plot.setObjectName("music_train_losses")
+        self.loss_plot.setToolTip("The training loss and the held-out score at each evaluation")
+
+        form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        form.addRow(self.folder_button, self.folder_label)
+        form.addRow("Model", self.family_combo)
+        form.addRow("Size", self.size_combo)
+        form.addRow("Minutes", self.minutes)
+        form.addRow("Seed", self.seed)
+        form.addRow("", self.fresh)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.stop_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.close_button)
+        left = QVBoxLayout()
+        left.addLayout(form)
+        left.addLayout(buttons)
+        left.addWidget(self.progress)
+        left.addWidget(self.status)
+        left.addWidget(self.use_button)
+        left.addStretch(1)
+        outer = QHBoxLayout(self)
+        outer.addLayout(left, 2)
+        outer.addWidget(self.loss_plot, 3)
+        self.folder_button.clicked.connect(self.choose_folder)
+        self.start_button.clicked.connect(self.start)
+        self.stop_button.clicked.connect(self.stop)
+        self.close_button.clicked.connect(self.close)
+        self.use_button.clicked.connect(self.use_result)
+        self.resize(860, 460)
+
+    # -- the folder --------------------------------------------------------------------------------
+    def choose_folder(self, *_args) -> Path | None:
+        path = files.ask_folder(self, "music-training", "A folder of your MIDI files")
+        if path is None:
+            return None
+        try:
+            count = sum(1 for f in Path(path).rglob("*") if f.suffix.lower() in _MIDI)
+        except OSError as exc:
+            self.folder = None
+            self.folder_label.setText("No folder chosen yet.")
+            self.status.setText(f"⚠ {path} cannot be read: {exc.strerror or exc}")
+            return None
+        if not count:
+            self.folder = None
+            self.folder_label.setText(f"{path}\nno MIDI files (.mid, .midi) in it")
+            self.status.setText("⚠ Choose a folder with MIDI files in it.")
+            return None
+        self.folder = Path(path)
+        self.folder_label.setText(f"{path}\n{count} MIDI file{'s' * (count != 1)}")
+        self.status.setText("Ready: press Train.")
+        return self.folder
+
+    # -- the job -----------------------------------------------------------------------------------
+    def busy(self) -> bool:
+        return self.job is not None and not self.job.done
+
+    def start(self, *_args):
+        """Train in the background; the model lands in the model folder with its card."""
+        if self.busy():
+            self.status.setText("Already training: wait, or press Stop.")
+            return None
+        if self.folder is None:
+            self.status.setText("Choose a folder of MIDI files first.")
+            return None
+        from studio.core import paths
+
+        folder, arch = self.folder, str(self.family_combo.currentData())
+        preset, minutes = str(self.size_combo.currentData()), float(self.minutes.value())
+        seed, fresh, device = int(self.seed.value()), self.fresh.isChecked(), self.context.device
+        work_dir = paths.data_dir() / "training" / "music"
+        models_dir = self.context.settings.models_dir()
+
+        def work(_r, ctx):
+            return train_on_folder(folder, arch, preset, minutes, seed, fresh, work_dir,
+                                   models_dir, device, ctx)  # fmt: skip
+
+        handle = self.context.runner.submit(
+            JobSpec(
+                title=f"Music: train a {arch.upper()} on {folder.name}",
+                fn=work,
+                family="music-train",
+                key="music.train",
+            )  # fmt: skip
+        )
+        self.job = handle
+        handle.progressed.connect(self._on_job_progressed)
+        handle.partial.connect(self._on_job_partial)
+        handle.succeeded.connect(self._on_job_succeeded)
+        handle.failed.connect(self._on_job_failed)
+        handle.cancelled.connect(self._on_job_cancelled)
+        handle.finished.connect(self._update_buttons)
+        self.loss_plot.clear()
+        self.use_button.setEnabled(False)
+        self.progress.setValue(0)
+        self.status.setText("Starting…")
+        self._started = time.monotonic()
+        self._update_buttons()
+        return handle
+
+    def stop(self, *_args) -> None:
+        if self.busy():
+            self.job.cancel()
+            self.status.setText("Stopping…")
+
+    def _update_buttons(self) -> None:
+        busy = self.busy()
+        self.start_button.setEnabled(not busy)
+        self.stop_button.setEnabled(busy)
+        self.folder_button.setEnabled(not busy)
+        self.family_combo.setEnabled(not busy)
+
+    def _mine(self) -> bool:
+        return self.sender() is self.job
+
+    def _on_job_progressed(self, fraction: float, message: str) -> None:
+        if self._mine():
+            self.progress.setValue(int(fraction * 1000))
+            self.status.setText(message)
+
+    def _on_job_partial(self, value) -> None:
+        if not self._mine() or not isinstance(value, dict) or "scores" not in value:
+            return
+        self.loss_plot.names = ("training loss", f"held-out {value.get('metric', 'score')}")
+        points = [p for p in value["scores"] if all(math.isfinite(v) for v in p[1:])]
+        self.loss_plot.add(points)
+
+    def _on_job_failed(self, message: str, _traceback: str) -> None:
+        if self._mine():
+            self.status.setText(f"⚠ {message}")
+
+    def _on_job_cancelled(self) -> None:
+        if self._mine():
+            self.status.setText("Stopped. Train again with the same settings to go on from the "
+                                "last checkpoint.")  # fmt: skip
+
+    def _on_job_succeeded(self, result: dict[str, Any]) -> None:
+        if not self._mine():
+            return
+        self.result = result
+        self.progress.setValue(1000)
+        val = result["val"] or {}
+        shown = ", ".join(f"held-out {k} {v:.3f}" for k, v in val.items())
+        early = (f" (stopped at the time limit; train again to go on to step {result['steps']})"
+                 if result["step"] < result["steps"] else "")  # fmt: skip
+        failed = f"; {result['failed']} file(s) could not be read" if result["failed"] else ""
+        self.status.setText(
+            f"Trained {result['step']} steps on {result['pieces']} pieces ({result['held']} held "
+            f"out){early}{failed}. {shown}.\nSaved {Path(result['model_file']).name} with its "
+            f"card in {Path(result['model_file']).parent}; it is in the Music panel's Model list."
+        )
+        self.use_button.setEnabled(True)
+        panel = getattr(self.parent(), "panels", {}).get("music")
+        if panel is not None:
+            panel.refresh_models()
+
+    def use_result(self, *_args) -> bool:
+        """Choose the trained model in the Music panel's Model list, raised."""
+        window = self.parent()
+        if self.result is None or not hasattr(window, "panels"):
+            return False
+        window.raise_panel("music")
+        panel = window.panels["music"]
+        panel.refresh_models()
+        return panel.controls.select_model(self.result["model_file"])

@@ -1,0 +1,195 @@
+"""The Music panel's model picker and the families' modes, clicked like an artist does, on tiny
+untrained VAE and GAN models made here (never the corpus): the picker names each family and shows
+its modes only, Interpolate between two takes, Variations with the How far slider, a drum groove
+under the clip, each one undo step; then Train on my MIDI folder… trains a tiny model that lands
+in the model folder with its card and appears in the picker."""
+
+import shutil
+import tomllib
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QComboBox, QDialog, QPushButton, QSlider, QToolButton
+
+torch = pytest.importorskip("torch")
+
+from studio.core.media import DRUM_CHANNEL, MidiClip, Note  # noqa: E402
+from studio.ui.dialogs import files  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def melody(bars: int = 4, shift: int = 0, step: float = 1.0) -> MidiClip:
+    scale = [60, 62, 64, 65, 67, 69, 71, 72]
+    notes, t, i = [], 0.0, 0
+    while t < bars * 4:
+        notes.append(Note(t, scale[i % 8] + shift, step, 90, 0))
+        t += step
+        i += 1
+    return MidiClip(notes, bpm=100.0, programs={0: 73}, length=bars * 4.0)
+
+
+def band(bars: int = 8) -> MidiClip:
+    clip = melody(bars, step=0.5)
+    notes = list(clip.notes)
+    for b in range(bars):
+        notes.append(Note(b * 4.0, 40, 2.0, 90, 1))
+        for e in range(8):
+            notes.append(Note(b * 4.0 + e * 0.5, 42, 0.25, 80, DRUM_CHANNEL))
+        notes.append(Note(b * 4.0, 36, 0.25, 100, DRUM_CHANNEL))
+    return MidiClip(sorted(notes), bpm=120.0, programs={0: 73, 1: 33}, length=bars * 4.0)
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory):
+    """A tiny VAE and GAN, trained 4 steps and exported with their cards."""
+    from studio.music.cli import export_family
+    from studio.music.families.trainer import PRESETS, FamilyTrainConfig, train_family
+    from studio.music.tokens import MusicTokenizer
+
+    tok = MusicTokenizer()
+    pieces = []
+    for i in range(6):
+        p = tok.encode_clip(band(8) if i % 2 else melody(8, shift=i), style="user")
+        p.piece_id = f"freedoom/test{i}.mid"
+        pieces.append(p)
+    tmp = tmp_path_factory.mktemp("music-models")
+    out = {}
+    for arch in ("vae", "gan"):
+        cfg = FamilyTrainConfig(arch=arch, **{**PRESETS[arch]["tiny"], "steps": 4})
+        train_family(cfg, pieces[:4], pieces[4:], tmp / arch, device="cpu", resume=False)
+        out[arch] = export_family(tmp / arch / "checkpoint.pt", tmp / f"tiny-{arch}.safetensors",
+                                  f"tiny-{arch}", "test", pieces)  # fmt: skip
+    return out
+
+
+@pytest.fixture
+def panel(window, context, tiny_models):
+    from studio.core.models import CARD_SUFFIX
+
+    folder = context.settings.models_dir() / "music"
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in tiny_models.values():
+        shutil.copy2(path, folder / path.name)
+        shutil.copy2(path.with_name(path.name + CARD_SUFFIX), folder / (path.name + CARD_SUFFIX))
+    window.raise_panel("music")
+    panel = window.panels["music"]
+    panel.refresh_models()
+    return panel
+
+
+def choose(panel, text_start: str) -> None:
+    combo = panel.findChild(QComboBox, "music.model")
+    index = next(i for i in range(combo.count()) if combo.itemText(i).startswith(text_start))
+    combo.setCurrentIndex(index)  # what picking the item does
+
+
+def click(panel, name: str) -> None:
+    button = panel.findChild(QToolButton, name)
+    assert button is not None and button.isVisible() and button.isEnabled(), name
+    QTest.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def wait_job(qtbot, panel) -> None:
+    assert panel.job is not None, panel.status.text()
+    qtbot.waitUntil(lambda: panel.job.done, timeout=60000)
+    assert not panel.status.text().startswith("⚠"), panel.status.text()
+
+
+def test_the_picker_names_each_family_and_shows_its_modes(panel):
+    combo = panel.findChild(QComboBox, "music.model")
+    texts = [combo.itemText(i) for i in range(combo.count())]
+    assert "VAE: tiny-vae (user)" in texts and "GAN: tiny-gan (user)" in texts
+    lstm = texts.index("LSTM: no model yet")
+    assert not combo.model().item(lstm).isEnabled()
+    assert "Train on my MIDI folder" in combo.itemData(lstm, Qt.ItemDataRole.ToolTipRole)
+    choose(panel, "VAE:")
+    doc = panel.document
+    assert (doc.family, doc.model) == ("vae", "VAE: tiny-vae (user)")
+    shown = {n for n in ("generate", "continue", "infill", "harmonize", "interpolate",
+                         "variations", "groove")
+             if panel.findChild(QToolButton, f"music.{n}").isVisible()}  # fmt: skip
+    assert shown == {"generate", "interpolate", "variations"}
+    choose(panel, "GAN:")
+    assert doc.family == "gan"
+    assert panel.findChild(QToolButton, "music.groove").isVisible()
+    assert not panel.findChild(QToolButton, "music.interpolate").isVisible()
+    assert panel.findChild(QComboBox, "music.groove_style").isVisible()
+
+
+def test_interpolate_variations_and_groove_are_one_undo_step_each(qtbot, panel):
+    doc = panel.document
+    doc.apply_generation("Two takes", [melody(4), melody(4, shift=7, step=0.5)])
+    choose(panel, "VAE:")
+    a, b = (panel.findChild(QComboBox, f"music.interp_{x}") for x in "ab")
+    a.setCurrentIndex(a.findData(0))
+    b.setCurrentIndex(b.findData(1))
+    panel.findChild(QComboBox, "music.interp_a")  # the takes are listed by name
+    assert [b.itemText(i) for i in range(b.count())] == ["the clip", "take 1", "take 2"]
+    panel.controls.interp_steps.setValue(3)
+    click(panel, "music.interpolate")
+    wait_job(qtbot, panel)
+    assert len(doc.takes) == 4  # the whole morph, then each of the 3 steps
+    assert doc.clip.bars >= 3 * 4 - 1e-6  # the steps one after another
+    assert doc.undo_stack.undo_text() == "Interpolate take 1 to take 2 in 3 steps"
+    doc.undo()
+    assert len(doc.takes) == 2 and doc.clip == doc.takes[0]
+
+    slider = panel.findChild(QSlider, "music.amount")
+    slider.setFocus()
+    QTest.keyClick(slider, Qt.Key.Key_End)  # as far as it goes
+    assert doc.amount == 1.0 and panel.controls.amount_label.text() == "1.00"
+    panel.controls.variations.setValue(3)
+    before = doc.clip
+    click(panel, "music.variations")
+    wait_job(qtbot, panel)
+    assert len(doc.takes) == 3
+    assert doc.undo_stack.undo_text() == "Variations (how far 1.00)"
+    doc.undo()
+    assert doc.clip == before
+
+    choose(panel, "GAN:")
+    assert panel.findChild(type(panel.controls.groove_under), "music.groove_under").isChecked()
+    melody_notes = set(doc.clip.notes)
+    click(panel, "music.groove")
+    wait_job(qtbot, panel)
+    assert melody_notes <= set(doc.clip.notes)  # the melody kept exactly
+    assert doc.undo_stack.undo_text() == "Drum groove (groove)"
+    doc.undo()
+    assert set(doc.clip.notes) == melody_notes
+
+
+def test_train_on_my_midi_folder_lands_in_the_picker(qtbot, window, panel, tmp_path):
+    for i in range(4):
+        (tmp_path / f"tune{i}.mid").write_bytes(melody(8, shift=i).to_bytes())
+    click(panel, "music.train")
+    dialog = next(d for d in window.findChildren(QDialog) if d.objectName() == "music_train_dialog")
+    qtbot.waitExposed(dialog)
+    files.answer_next(tmp_path)
+    QTest.mouseClick(dialog.findChild(QPushButton, "music.train_folder"), Qt.MouseButton.LeftButton)
+    assert "4 MIDI files" in dialog.folder_label.text()
+    family = dialog.findChild(QComboBox, "music.train_family")
+    family.setCurrentIndex(family.findData("vae"))
+    size = dialog.findChild(QComboBox, "music.train_size")
+    size.setCurrentIndex(size.findData("tiny"))
+    QTest.mouseClick(dialog.findChild(QPushButton, "music.train_start"), Qt.MouseButton.LeftButton)
+    assert dialog.findChild(QPushButton, "music.train_stop").isEnabled()
+    qtbot.waitUntil(
+        lambda: dialog.result is not None or "⚠" in dialog.status.text(), timeout=120000
+    )
+    assert dialog.result is not None, dialog.status.text()
+    assert dialog.loss_plot.steps, "the held-out score was plotted while it trained"
+    model = dialog.result["model_file"]
+    card = tomllib.loads(model.with_name(model.name + ".card.toml").read_text())
+    assert card["family"] == "vae" and card["sha256"]
+    assert model.parent == window.context.settings.models_dir() / "music"
+    QTest.mouseClick(dialog.findChild(QPushButton, "music.train_use"), Qt.MouseButton.LeftButton)
+    assert panel.document.family == "vae"
+    assert panel.document.model == f"VAE: {card['name']} (user)"
