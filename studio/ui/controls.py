@@ -216,8 +216,10 @@ def main(argv: list[str]) -> int:  # pragma: no cover - a maintenance command
             TrainTaggerDialog,
             open_dialog,
         )
+        from studio.ui.dialogs.music_train import TrainMusicDialog
 
-        for dialog in (TrainGeneratorDialog, TrainTaggerDialog):  # made on first use: list them
+        # made on first use: list them
+        for dialog in (TrainGeneratorDialog, TrainTaggerDialog, TrainMusicDialog):
             open_dialog(window, dialog).hide()
         text = markdown(window)
         window.close()

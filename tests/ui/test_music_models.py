@@ -114,9 +114,9 @@ def test_the_picker_names_each_family_and_shows_its_modes(panel):
     doc = panel.document
     assert (doc.family, doc.model) == ("vae", "VAE: tiny-vae (user)")
     shown = {n for n in ("generate", "continue", "infill", "harmonize", "interpolate",
-                         "variations", "groove")
+                         "vary", "groove")
              if panel.findChild(QToolButton, f"music.{n}").isVisible()}  # fmt: skip
-    assert shown == {"generate", "interpolate", "variations"}
+    assert shown == {"generate", "interpolate", "vary"}
     choose(panel, "GAN:")
     assert doc.family == "gan"
     assert panel.findChild(QToolButton, "music.groove").isVisible()
@@ -148,7 +148,7 @@ def test_interpolate_variations_and_groove_are_one_undo_step_each(qtbot, panel):
     assert doc.amount == 1.0 and panel.controls.amount_label.text() == "1.00"
     panel.controls.variations.setValue(3)
     before = doc.clip
-    click(panel, "music.variations")
+    click(panel, "music.vary")
     wait_job(qtbot, panel)
     assert len(doc.takes) == 3
     assert doc.undo_stack.undo_text() == "Variations (how far 1.00)"

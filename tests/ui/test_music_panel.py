@@ -331,10 +331,10 @@ def test_model_list_offers_your_trained_models(qtbot, panel, doc, tiny_run, isol
     panel.context.store = ModelStore(folder.parent)
     panel.refresh_models()
     combo = panel.findChild(QComboBox, "music.model")
-    index = combo.findText("tiny (user)")
+    index = combo.findText("Transformer: tiny (user)")  # the picker names the family
     assert index >= 0
     combo.setCurrentIndex(index)
-    assert doc.model == "tiny (user)"
+    assert (doc.model, doc.family) == ("Transformer: tiny (user)", "transformer")
     doc.set_quiet(bars=1, instruments="piano")
     handle = panel.generate()
     with qtbot.waitSignal(handle.finished, timeout=60000):

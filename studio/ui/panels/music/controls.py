@@ -36,9 +36,10 @@ __all__ = ["MusicControls", "tool_button", "FAMILY_TITLES", "MODE_ACTIONS"]
 
 #: How the model list names each family.
 FAMILY_TITLES = {"transformer": "Transformer", "lstm": "LSTM", "vae": "VAE", "gan": "GAN"}
-#: The panel's buttons for each family mode (the modes a family lacks are hidden).
-MODE_ACTIONS = ("generate", "continue", "infill", "harmonize", "interpolate", "variations",
-                "groove")  # fmt: skip
+#: The panel's buttons (action name -> the family mode it runs; those a family lacks are hidden).
+MODE_ACTIONS = {"generate": "generate", "continue": "continue", "infill": "infill",
+                "harmonize": "harmonize", "interpolate": "interpolate", "vary": "variations",
+                "groove": "groove"}  # fmt: skip
 
 
 def tool_button(action: QAction) -> QToolButton:
@@ -333,7 +334,7 @@ class MusicControls(QWidget):
 
         modes = FAMILY_MODES.get(family, frozenset({"generate"}))  # a plugin: generate only
         for name, button in self.mode_buttons.items():
-            button.setVisible(name in modes)
+            button.setVisible(MODE_ACTIONS[name] in modes)
         self.vae_box.setVisible("interpolate" in modes)
         self.gan_box.setVisible("groove" in modes)
 
@@ -346,6 +347,8 @@ class MusicControls(QWidget):
 
     def _model_index(self, text: str, family: str) -> int:
         index = self.model.findText(text) if text else -1
+        if index < 0 and text:  # a project saved before the list named families
+            index = self.model.findText(f"{FAMILY_TITLES['transformer']}: {text}")
         if index >= 0 and self._enabled(index) and self.model.itemData(index) is not None:
             return index
         if family and family != "transformer":

@@ -166,7 +166,7 @@ class MusicPanel(GenerationMixin, TransportMixin, PanelBase):
             ("interpolate", "Interpolate", self._on_interpolate_triggered, None,
              "Morph From into To in the chosen number of steps (a VAE model); Edit ▸ Undo "
              "takes it back"),
-            ("variations", "Variations", self._on_variations_triggered, None,
+            ("vary", "Variations", self._on_variations_triggered, None,
              "Takes near the clip, as far as How far says (a VAE model)"),
             ("groove", "Drum groove", self._on_groove_triggered, None,
              "Drums (with bass and chords when not under the music) for the chosen bars "
@@ -350,8 +350,8 @@ class MusicPanel(GenerationMixin, TransportMixin, PanelBase):
         if not is_transformer:
             self.controls.vae_box.setVisible(False)
             self.controls.gan_box.setVisible(False)
-        for name in MODE_ACTIONS:
-            self.actions_by_name[name].setEnabled(name in modes)
+        for name, mode in MODE_ACTIONS.items():
+            self.actions_by_name[name].setEnabled(mode in modes)
         if not is_transformer:
             problem = self.controls.show_plugin(
                 doc.generator, doc.plugin_values.get(doc.generator, {})
