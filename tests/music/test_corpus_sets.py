@@ -140,3 +140,18 @@ def test_freedoom_and_nottingham_and_a_parent_folder(tmp_path):
     assert {(t.program, t.drum) for t in game.tracks} == {(33, False), (0, True)}
     # one set pointed at directly works too
     assert {i[1] for i in user_midi_files([notts])} == {"folk"}
+
+
+def test_corpus_command_without_openpyxl_says_what_to_install(
+    pop909, tmp_path, monkeypatch, capsys
+):
+    import sys
+
+    from studio.cli import main
+
+    monkeypatch.setitem(sys.modules, "openpyxl", None)  # import openpyxl now fails
+    out = tmp_path / "c.npz"
+    rc = main(["music", "corpus", "--collections", "", "--midi", str(pop909), "-o", str(out)])
+    err = capsys.readouterr().err
+    assert rc != 0 and not out.exists()
+    assert err.startswith("studio: ") and "openpyxl" in err and "Traceback" not in err
