@@ -409,7 +409,7 @@ def implied_chords(
     """The chord the melody implies in each bar: the key's diatonic triad (and the minor key's
     major V) whose tones cover most of the bar's melody, weighted by duration, with strong beats
     and long notes counting more; ties go to the tonic, then to the previous bar's chord. A bar
-    with no melody keeps the previous chord."""
+    with no melody takes the next bar's chord (the one it leads into), or at the end the last."""
     starts = list(bar_starts) or [0.0]
     if key is None:
         pitched = [n for n in melody if n.channel != DRUM_CHANNEL]
@@ -420,7 +420,7 @@ def implied_chords(
         )
     candidates = _diatonic_chords(key)
     tonic = candidates[0]
-    out: list[Chord] = []
+    out: list[Chord | None] = []
     for b, lo in enumerate(starts):
         hi = starts[b + 1] if b + 1 < len(starts) else lo + bar_length
         weights = np.zeros(12)
@@ -431,9 +431,9 @@ def implied_chords(
             strong = 1.5 if abs((n.start - lo) % 1.0) < 1e-6 else 1.0
             weights[n.pitch % 12] += overlap * strong
         if not weights.any():
-            out.append(out[-1] if out else tonic)
+            out.append(None)  # filled below
             continue
-        prev = out[-1] if out else tonic
+        prev = next((c for c in reversed(out) if c is not None), tonic)
 
         def score(c: Chord, weights: np.ndarray = weights, prev: Chord = prev) -> float:
             covered = sum(weights[pc] for pc in c.tones) / weights.sum()
@@ -441,7 +441,13 @@ def implied_chords(
             return covered + root_bonus + 0.02 * (c == tonic) + 0.01 * (c == prev)
 
         out.append(max(candidates, key=score))
-    return out
+    # a bar with no melody takes the chord of the next bar that has one (a pickup or an intro
+    # leads into it), else the last one before
+    for b in range(len(out)):
+        if out[b] is None:
+            later = next((c for c in out[b:] if c is not None), None)
+            out[b] = later or next((c for c in reversed(out[:b]) if c is not None), tonic)
+    return [c if c is not None else tonic for c in out]
 
 
 def melody_at(melody: Sequence[Note], beat: float) -> int | None:
