@@ -70,7 +70,7 @@ class MusicControls(QWidget):
         lay.addWidget(self.generator)
 
         self.transformer_box = QWidget()
-        form = QFormLayout(self.transformer_box)
+        self.form = form = QFormLayout(self.transformer_box)
         form.setContentsMargins(0, 0, 0, 0)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.model = QComboBox()
@@ -335,6 +335,11 @@ class MusicControls(QWidget):
         modes = FAMILY_MODES.get(family, frozenset({"generate"}))  # a plugin: generate only
         for name, button in self.mode_buttons.items():
             button.setVisible(MODE_ACTIONS[name] in modes)
+        # what only the transformer reads (and the style, which the GAN takes from Groove)
+        only = {"key", "instruments", "temperature", "top_p", "strict_key"}
+        for name in (*only, "style"):
+            shown = family in ("transformer", "plugin") or (name == "style" and family == "lstm")
+            self.form.setRowVisible(self.fields[name], shown)
         self.vae_box.setVisible("interpolate" in modes)
         self.gan_box.setVisible("groove" in modes)
 
