@@ -73,7 +73,8 @@ class _MBConv(nn.Module):
 
 
 class EfficientNetLite0(nn.Module):
-    """EfficientNet-Lite0. :meth:`features` gives the pooled 1,280-d embedding; ``forward`` the
+    """EfficientNet-Lite0. :meth:`features` gives the pooled 1,280-d embedding (2,024-d with
+    ``pool_stages``); ``forward`` the
     1,000 ImageNet logits. Input: RGB in [0, 1], normalised inside (ImageNet mean and std).
     """
 
@@ -91,11 +92,26 @@ class EfficientNetLite0(nn.Module):
         self.blocks = nn.Sequential(*blocks)
         self.head = nn.Sequential(nn.Conv2d(cin, 1280, 1, bias=False), _bn(1280), nn.ReLU6(True))
         self.fc = nn.Linear(1280, 1000)
+        #: with True, :meth:`features` also pools the last block of stages 3-7 (40 + 80 + 112 +
+        #: 192 + 320 numbers) before the 1,280: shapes and colours as well as ImageNet objects
+        self.pool_stages = False
+        ends, count = [], 0
+        for *_, repeats in _STAGES:
+            count += repeats
+            ends.append(count - 1)
+        self._stage_ends = frozenset(ends[2:])
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        x = (x - self.mean) / self.std
-        x = self.head(self.blocks(self.stem(x)))
-        return x.mean(dim=(2, 3))
+        x = self.stem((x - self.mean) / self.std)
+        if not self.pool_stages:
+            return self.head(self.blocks(x)).mean(dim=(2, 3))
+        pooled = []
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if i in self._stage_ends:
+                pooled.append(x.mean(dim=(2, 3)))
+        pooled.append(self.head(x).mean(dim=(2, 3)))
+        return torch.cat(pooled, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.features(x))

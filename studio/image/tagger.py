@@ -284,7 +284,8 @@ def _cached_features(backbone, x, files, size, ctx=None, span=(0.0, 1.0), flip=F
     from studio.core import paths
     from studio.core.atomic import atomic_path
 
-    digest = hashlib.sha256(f"lite0-v1 {size} {flip} {len(files)}".encode())
+    stages = " stages" if getattr(backbone, "pool_stages", False) else ""
+    digest = hashlib.sha256(f"lite0-v1 {size} {flip} {len(files)}{stages}".encode())
     for file in files:
         try:
             st = Path(file).stat()
@@ -429,6 +430,7 @@ def train_tagger(
     models: tuple[str, ...] = ("transfer", "scratch"),
     command: str = "",
     mirror: bool = True,
+    stages: bool = True,
     ctx=None,
 ) -> TaggerReport:
     """Train both taggers on ``folder`` (one subfolder per label), score them on a stratified 20%
@@ -437,7 +439,8 @@ def train_tagger(
 
     ``epochs``: the from-scratch CNN's limit (early-stopped on validation). ``fine_tune``: epochs
     of fine-tuning the last two Lite0 stages after the head (0: head only). ``mirror``: the transfer
-    head also learns from mirror images (twice the feature extraction).
+    head also learns from mirror images (twice the feature extraction). ``stages``: the transfer
+    features also pool Lite0's intermediate stages (2,024 numbers, not 1,280).
     Raises ValueError for a folder that cannot train a tagger; RuntimeError when the transfer model
     is asked for and its weights package is missing.
     """
@@ -462,6 +465,7 @@ def train_tagger(
         from studio.image._lite0 import load_lite0
 
         backbone = load_lite0()
+        backbone.pool_stages = stages
         t0 = time.perf_counter()
         feats = _cached_features(backbone, x, data.files, size, ctx, (0.1, 0.4))
         tv_files = [data.files[i] for i in trainval]
@@ -801,6 +805,7 @@ def load_tagger(path: str | Path) -> Tagger:
             backbone.eval()
         else:
             backbone = load_lite0()
+        backbone.pool_stages = state["head.weight"].shape[1] > 1280
         head = nn.Linear(state["head.weight"].shape[1], len(labels))
         head.load_state_dict({"weight": state["head.weight"], "bias": state["head.bias"]})
         net = _TransferNet(backbone, state["mu"], state["sigma"], head).eval()

@@ -160,3 +160,16 @@ def test_tag_reports_an_unreadable_file(trained, tmp_path):
     (tmp_path / "bad.png").write_bytes(b"nope")
     [result] = tag_files(load_tagger(out), [tmp_path / "bad.png"])
     assert "cannot read" in result["error"]
+
+
+def test_the_shipped_openmoji_tagger_matches_its_card_and_tags():
+    from studio.core.resources import resource_path
+
+    path = resource_path("models", "image", "openmoji-tagger.safetensors")
+    card = tomllib.loads(path.with_name(path.name + ".card.toml").read_text())
+    assert sha256_file(path) == card["sha256"]
+    assert "CC BY-SA 4.0" in card["licence"] and card["metrics"]["heldout_accuracy"] > 0.6
+    tagger = load_tagger(path)
+    assert len(tagger.labels) == 12 and "flags" in tagger.labels
+    probs = tagger.predict(np.ones((2, 3, tagger.size, tagger.size), np.float32))
+    assert probs.shape == (2, 12) and np.allclose(probs.sum(1), 1, atol=1e-4)
