@@ -56,6 +56,8 @@ KIND = "gan"
 Z_DIM = 128
 TEXT_DIM = 384  # MiniLM sentence embeddings
 TEXT_CODE = 128  # what the generator makes of them
+MODE_SEEKING = 2.0  # text models: weight of the mode-seeking term ...
+MODE_TARGET = 0.25  # ... until two latents' pictures differ this much (mean |difference| per |dz|)
 ARCHS = ("dcgan", "modern")
 SIZES = (32, 64)
 
@@ -519,7 +521,9 @@ def train_gan(
         if text_dim:
             idx = torch.randint(0, len(yt), (batch,))
             real, cls = xt[pimg[idx]].to(device), embt[yt[idx].to(device)]
-            fake_cls = embt[yt[torch.randint(0, len(yt), (batch,))].to(device)]
+            # the captions in pairs: two latents per caption, for the mode-seeking term below
+            half = yt[torch.randint(0, len(yt), ((batch + 1) // 2,))]
+            fake_cls = embt[torch.cat([half, half])[:batch].to(device)]
             wrong = embt[yt[torch.randint(0, len(yt), (batch,))].to(device)]
         else:
             idx = torch.randint(0, len(xt), (batch,))
@@ -546,11 +550,21 @@ def train_gan(
         with torch.autocast("cuda", enabled=use_amp):
             g_out = disc(augment(fake), fake_cls)
             g_loss = F.softplus(-g_out).mean() if arch == "dcgan" else -g_out.mean()
+            if text_dim and batch >= 4:
+                # mode seeking (Mao et al. 2019): two latents with one caption must give pictures
+                # that differ, or the generator learns one picture per caption
+                h = batch // 2
+                lz = (fake[:h] - fake[h : 2 * h]).abs().mean(dim=(1, 2, 3)) / (
+                    (z[:h] - z[h : 2 * h]).abs().mean(1)
+                )
+                g_loss = g_loss + MODE_SEEKING * F.relu(MODE_TARGET - lz).mean()
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
         with torch.no_grad():
             decay = 0.999 if step > 500 else 0.9
+            if text_dim:  # warms up: averages over about a tenth of the steps so far
+                decay = min(0.999, 1 - 1 / (1 + step / 10))
             for pe, pg in zip(ema.parameters(), gen.parameters(), strict=True):
                 pe.lerp_(pg, 1 - decay)
             for be, bg in zip(ema.buffers(), gen.buffers(), strict=True):
