@@ -97,9 +97,14 @@ def click(panel, name: str) -> None:
     QTest.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
-def wait_job(qtbot, panel) -> None:
+def wait_job(qtbot, panel, label: str) -> None:
+    """Wait until the job's result is applied as the undo step ``label`` (or it failed)."""
     assert panel.job is not None, panel.status.text()
-    qtbot.waitUntil(lambda: panel.job.done, timeout=60000)
+    doc = panel.document
+    qtbot.waitUntil(
+        lambda: doc.undo_stack.undo_text() == label or panel.status.text().startswith("⚠"),
+        timeout=60000,
+    )
     assert not panel.status.text().startswith("⚠"), panel.status.text()
 
 
@@ -135,7 +140,7 @@ def test_interpolate_variations_and_groove_are_one_undo_step_each(qtbot, panel):
     assert [b.itemText(i) for i in range(b.count())] == ["the clip", "take 1", "take 2"]
     panel.controls.interp_steps.setValue(3)
     click(panel, "music.interpolate")
-    wait_job(qtbot, panel)
+    wait_job(qtbot, panel, "Interpolate take 1 to take 2 in 3 steps")
     assert len(doc.takes) == 4  # the whole morph, then each of the 3 steps
     assert doc.clip.bars >= 3 * 4 - 1e-6  # the steps one after another
     assert doc.undo_stack.undo_text() == "Interpolate take 1 to take 2 in 3 steps"
@@ -149,7 +154,7 @@ def test_interpolate_variations_and_groove_are_one_undo_step_each(qtbot, panel):
     panel.controls.variations.setValue(3)
     before = doc.clip
     click(panel, "music.vary")
-    wait_job(qtbot, panel)
+    wait_job(qtbot, panel, "Variations (how far 1.00)")
     assert len(doc.takes) == 3
     assert doc.undo_stack.undo_text() == "Variations (how far 1.00)"
     doc.undo()
@@ -159,8 +164,9 @@ def test_interpolate_variations_and_groove_are_one_undo_step_each(qtbot, panel):
     assert panel.findChild(type(panel.controls.groove_under), "music.groove_under").isChecked()
     melody_notes = set(doc.clip.notes)
     click(panel, "music.groove")
-    wait_job(qtbot, panel)
+    wait_job(qtbot, panel, "Drum groove (groove)")
     assert melody_notes <= set(doc.clip.notes)  # the melody kept exactly
+    assert any(n.channel == DRUM_CHANNEL for n in doc.clip.notes)  # with drums under it
     assert doc.undo_stack.undo_text() == "Drum groove (groove)"
     doc.undo()
     assert set(doc.clip.notes) == melody_notes
