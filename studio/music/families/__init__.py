@@ -199,7 +199,9 @@ def family_of(path: str | Path) -> str:
 
     path = Path(path)
     try:
-        with safe_open(str(path), framework="pt") as fh:
+        # numpy, not torch: only the metadata is read, and the Music panel asks this while it is
+        # built on the window's thread (framework="pt" imported torch there, seconds when busy)
+        with safe_open(str(path), framework="numpy") as fh:
             meta = dict(fh.metadata() or {})
     except Exception as exc:  # noqa: BLE001 - safetensors raises its own type for bad files
         raise ValueError(f"{path.name} is not a readable music model ({exc})") from exc
