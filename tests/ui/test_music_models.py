@@ -49,7 +49,7 @@ def band(bars: int = 8) -> MidiClip:
 
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory):
-    """A tiny VAE and GAN, trained 4 steps and exported with their cards."""
+    """A tiny LSTM, VAE and GAN, trained 4 steps and exported with their cards."""
     from studio.music.cli import export_family
     from studio.music.families.trainer import PRESETS, FamilyTrainConfig, train_family
     from studio.music.tokens import MusicTokenizer
@@ -62,7 +62,7 @@ def tiny_models(tmp_path_factory):
         pieces.append(p)
     tmp = tmp_path_factory.mktemp("music-models")
     out = {}
-    for arch in ("vae", "gan"):
+    for arch in ("lstm", "vae", "gan"):
         cfg = FamilyTrainConfig(arch=arch, **{**PRESETS[arch]["tiny"], "steps": 4})
         train_family(cfg, pieces[:4], pieces[4:], tmp / arch, device="cpu", resume=False)
         out[arch] = export_family(tmp / arch / "checkpoint.pt", tmp / f"tiny-{arch}.safetensors",
@@ -112,6 +112,11 @@ def test_the_picker_names_each_family_and_shows_its_modes(panel):
     combo = panel.findChild(QComboBox, "music.model")
     texts = [combo.itemText(i) for i in range(combo.count())]
     assert "VAE: tiny-vae (user)" in texts and "GAN: tiny-gan (user)" in texts
+    assert "LSTM: tiny-lstm (user)" in texts
+    for path in (panel.context.settings.models_dir() / "music").glob("tiny-lstm*"):
+        path.unlink()
+    panel.refresh_models()
+    texts = [combo.itemText(i) for i in range(combo.count())]
     lstm = texts.index("LSTM: no model yet")
     assert not combo.model().item(lstm).isEnabled()
     assert "Train on my MIDI folder" in combo.itemData(lstm, Qt.ItemDataRole.ToolTipRole)
@@ -170,6 +175,21 @@ def test_interpolate_variations_and_groove_are_one_undo_step_each(qtbot, panel):
     assert doc.undo_stack.undo_text() == "Drum groove (groove)"
     doc.undo()
     assert set(doc.clip.notes) == melody_notes
+
+
+def test_the_lstm_continues_the_clip_as_one_undo_step(qtbot, panel):
+    doc = panel.document
+    doc.replace_clip("Import", melody(2))
+    choose(panel, "LSTM:")
+    assert doc.family == "lstm"
+    assert not panel.findChild(QToolButton, "music.infill").isVisible()
+    panel.controls.bars.setValue(1)
+    before = set(doc.clip.notes)
+    click(panel, "music.continue")
+    wait_job(qtbot, panel, "Continue 1 bar")
+    assert before <= set(doc.clip.notes)  # the input's notes kept exactly
+    doc.undo()
+    assert set(doc.clip.notes) == before
 
 
 def test_train_on_my_midi_folder_lands_in_the_picker(qtbot, window, panel, tmp_path):
