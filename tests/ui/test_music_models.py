@@ -219,3 +219,36 @@ def test_train_on_my_midi_folder_lands_in_the_picker(qtbot, window, panel, tmp_p
     QTest.mouseClick(dialog.findChild(QPushButton, "music.train_use"), Qt.MouseButton.LeftButton)
     assert panel.document.family == "vae"
     assert panel.document.model == f"VAE: {card['name']} (user)"
+
+
+def test_a_family_job_runs_off_the_gui_thread_and_esc_cancels_it(qtbot, window, panel, monkeypatch):
+    import threading
+
+    from studio.ui.panels.music import panel as music_panel
+
+    started, threads = threading.Event(), []
+
+    class Slow:  # a VAE that takes until it is cancelled
+        family = "vae"
+
+        def variations(self, clip, amount, n, *, seed=0, ctx=None):
+            threads.append(threading.current_thread())
+            started.set()
+            while True:
+                ctx.progress(0.5, "thinking")
+                ctx.check_cancelled()
+                threading.Event().wait(0.01)
+
+    monkeypatch.setattr(music_panel, "family_model", lambda name, device: Slow())
+    doc = panel.document
+    doc.replace_clip("Import", melody(2))
+    before = doc.clip
+    choose(panel, "VAE:")
+    click(panel, "music.vary")
+    qtbot.waitUntil(started.is_set, timeout=20000)
+    assert threads[0] is not threading.main_thread()
+    assert panel.actions_by_name["cancel"].isEnabled()
+    panel.editor.setFocus()
+    QTest.keyClick(panel.editor, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: panel.status.text() == panel.cancelled_message, timeout=20000)
+    assert doc.clip == before and doc.undo_stack.undo_text() == "Import"
