@@ -197,6 +197,7 @@ CONTROL_FIELDS: dict[str, Any] = {
     "interp_b": 0,  # Interpolate to
     "interp_steps": 5,  # clips from A to B, both ends included
     "amount": 0.5,  # Variations: how far from the clip, 0..1
+    "density": 1.0,  # Density: the VAE's note-density direction, -2 (fewer) .. 2 (more)
     "groove_style": "groove",  # the GAN's style for a drum groove
     "groove_under": True,  # the groove goes under the clip's notes (drums only)
     "plugin_values": dict,  # generator id -> {param: value} (replaced, never changed in place)
@@ -468,6 +469,8 @@ def _field_from_json(name: str, raw: Any) -> Any:
             return raw if raw in FAMILY_NAMES else _INVALID
         if name == "amount":
             return min(1.0, max(0.0, float(raw)))
+        if name == "density":
+            return min(2.0, max(-2.0, float(raw)))
         if name == "interp_steps":
             return min(16, max(2, int(raw)))
         default = MusicDocument.FIELDS[name]

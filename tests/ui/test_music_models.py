@@ -124,9 +124,9 @@ def test_the_picker_names_each_family_and_shows_its_modes(panel):
     doc = panel.document
     assert (doc.family, doc.model) == ("vae", "VAE: tiny-vae (user)")
     shown = {n for n in ("generate", "continue", "infill", "harmonize", "interpolate",
-                         "vary", "groove")
+                         "vary", "attribute", "groove")
              if panel.findChild(QToolButton, f"music.{n}").isVisible()}  # fmt: skip
-    assert shown == {"generate", "interpolate", "vary"}
+    assert shown == {"generate", "interpolate", "vary", "attribute"}
     choose(panel, "GAN:")
     assert doc.family == "gan"
     assert panel.findChild(QToolButton, "music.groove").isVisible()
@@ -162,6 +162,16 @@ def test_interpolate_variations_and_groove_are_one_undo_step_each(qtbot, panel):
     wait_job(qtbot, panel, "Variations (how far 1.00)")
     assert len(doc.takes) == 3
     assert doc.undo_stack.undo_text() == "Variations (how far 1.00)"
+    doc.undo()
+    assert doc.clip == before
+
+    density = panel.findChild(QSlider, "music.density")
+    density.setFocus()
+    QTest.keyClick(density, Qt.Key.Key_Home)  # fewest notes
+    assert doc.density == -2.0 and panel.controls.density_label.text() == "-2.0"
+    click(panel, "music.attribute")
+    wait_job(qtbot, panel, "Density -2.0")
+    assert doc.clip.provenance_dict().get("amount") == -2.0
     doc.undo()
     assert doc.clip == before
 

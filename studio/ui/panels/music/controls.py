@@ -39,7 +39,7 @@ FAMILY_TITLES = {"transformer": "Transformer", "lstm": "LSTM", "vae": "VAE", "ga
 #: The panel's buttons (action name -> the family mode it runs; those a family lacks are hidden).
 MODE_ACTIONS = {"generate": "generate", "continue": "continue", "infill": "infill",
                 "harmonize": "harmonize", "interpolate": "interpolate", "vary": "variations",
-                "groove": "groove"}  # fmt: skip
+                "attribute": "attributes", "groove": "groove"}  # fmt: skip
 
 
 def tool_button(action: QAction) -> QToolButton:
@@ -162,8 +162,8 @@ class MusicControls(QWidget):
         for i, name in enumerate(MODE_ACTIONS):
             self.mode_buttons[name] = tool_button(actions[name])
             grid.addWidget(self.mode_buttons[name], i // 2, i % 2)
-        grid.addWidget(tool_button(actions["cancel"]), 4, 0, 1, 2)
-        grid.addWidget(tool_button(actions["train"]), 5, 0, 1, 2)
+        grid.addWidget(tool_button(actions["cancel"]), 5, 0, 1, 2)
+        grid.addWidget(tool_button(actions["train"]), 6, 0, 1, 2)
         lay.addLayout(grid)
         lay.addWidget(progress)
         lay.addWidget(status)
@@ -207,6 +207,7 @@ class MusicControls(QWidget):
             )
         self.interp_steps.valueChanged.connect(lambda value: emit("interp_steps", value))
         self.amount.valueChanged.connect(lambda value: emit("amount", value / 100.0))
+        self.density.valueChanged.connect(lambda value: emit("density", value / 10.0))
         self.groove_under.toggled.connect(lambda on: emit("groove_under", on))
         for name in ("tempo", "bars", "seed", "variations", "temperature", "top_p"):
             box = self.fields[name]
@@ -227,6 +228,8 @@ class MusicControls(QWidget):
                 self.model.setCurrentIndex(self._model_index(value, ""))
             elif name == "amount":
                 self.amount.setValue(round(float(value) * 100))
+            elif name == "density":
+                self.density.setValue(round(float(value) * 10))
             elif isinstance(widget, QComboBox):
                 index = widget.findData(value)
                 widget.setCurrentIndex(max(0, index))
@@ -241,6 +244,8 @@ class MusicControls(QWidget):
             widget.blockSignals(old)
         if name == "amount":
             self.amount_label.setText(f"{float(value):.2f}")
+        if name == "density":
+            self.density_label.setText(f"{float(value):+.1f}")
         if name == "generator":
             self.transformer_box.setVisible(value == TRANSFORMER)
             self.plugin_form.setVisible(value != TRANSFORMER)
@@ -287,6 +292,16 @@ class MusicControls(QWidget):
         vf.addRow("To", self.interp_b)
         vf.addRow("Steps", self.interp_steps)
         vf.addRow("How far", amount_row)
+        self.density = QSlider(Qt.Orientation.Horizontal)
+        self.density.setRange(-20, 20)
+        self.density.setPageStep(5)
+        self.density_label = QLabel("+1.0")
+        density_row = QWidget()
+        row = QGridLayout(density_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.density, 0, 0)
+        row.addWidget(self.density_label, 0, 1)
+        vf.addRow("Density", density_row)
         self.gan_box = QWidget()
         gf = QFormLayout(self.gan_box)
         gf.setContentsMargins(0, 0, 0, 0)
@@ -303,12 +318,15 @@ class MusicControls(QWidget):
             "interp_steps": "How many clips from one to the other, both ends included",
             "amount": "Variations: how far from the clip, 0 (close) to 1 (far); Variations makes "
             "as many as the Variations count",
+            "density": "Density: fewer notes (left, -2) or more (right, +2), moved along the "
+            "VAE's note-density direction",
             "groove_style": "The drum groove's style: groove (drum kit) or game (game music)",
             "groove_under": "Write drums under the clip's notes; off: drums, bass and chords "
             "of their own, added as new tracks",
         }
         for name, widget in (("interp_a", self.interp_a), ("interp_b", self.interp_b),
                              ("interp_steps", self.interp_steps), ("amount", self.amount),
+                             ("density", self.density),
                              ("groove_style", self.groove_style),
                              ("groove_under", self.groove_under)):  # fmt: skip
             widget.setObjectName(f"music.{name}")

@@ -14,9 +14,6 @@ from studio.ui.jobs import JobHandle
 
 __all__ = ["GenerationMixin", "render_bar", "run_family_request", "merge_groove"]
 
-#: The modes the LSTM, VAE and GAN run here (the transformer's go through the MusicEngine).
-FAMILY_JOB_MODES = ("generate", "continue", "interpolate", "variations", "groove")
-
 
 def _concat(clips: list[MidiClip]) -> MidiClip:
     from studio.music.cli import _concat as concat
@@ -81,6 +78,9 @@ def run_family_request(model, request: dict[str, Any], ctx) -> list[MidiClip]:
         return [whole, *steps]
     if mode == "variations":
         return model.variations(request["clip"], request["amount"], n, seed=seed, ctx=ctx)
+    if mode == "attributes":
+        return [model.attribute(request["clip"], "density", request["density"], seed=seed,
+                                ctx=ctx)]  # fmt: skip
     if mode == "groove":
         under = request.get("under")
         groove = model.groove(request["style"], request["bars"], under, seed=seed, ctx=ctx)
@@ -201,15 +201,16 @@ class GenerationMixin:
             "_model": str(entry.path),
             "_device": self.context.device,
         }
-        if mode in ("continue", "variations") and not doc.clip.notes:
+        if mode in ("continue", "variations", "attributes") and not doc.clip.notes:
             raise ValueError(f"{mode} needs notes: import, draw or generate some first")
         if mode == "generate":
             request["meter"] = parse_meter(doc.meter) if doc.meter else (4, 4)
             request["tempo"] = float(doc.tempo or doc.clip.bpm or 120.0)
             request["style"] = {"gan": doc.groove_style, "lstm": doc.style}.get(family)
-        elif mode in ("continue", "variations"):
+        elif mode in ("continue", "variations", "attributes"):
             request["clip"] = doc.midi_clip()
             request["amount"] = float(doc.amount)
+            request["density"] = float(doc.density)
         elif mode == "interpolate":
             a, b = self._interp_clip(doc.interp_a), self._interp_clip(doc.interp_b)
             if doc.interp_a == doc.interp_b:
@@ -252,6 +253,8 @@ class GenerationMixin:
             return f"Interpolate {a} to {b} in {doc.interp_steps} steps"
         if mode == "variations":
             return f"Variations (how far {doc.amount:.2f})"
+        if mode == "attributes":
+            return f"Density {doc.density:+.1f}"
         if mode == "groove":
             return f"Drum groove ({doc.groove_style})"
         return {"continue": f"Continue {bars}"}.get(mode, f"Generate {bars}")

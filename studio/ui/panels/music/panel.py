@@ -168,6 +168,8 @@ class MusicPanel(GenerationMixin, TransportMixin, PanelBase):
              "takes it back"),
             ("vary", "Variations", self._on_variations_triggered, None,
              "Takes near the clip, as far as How far says (a VAE model)"),
+            ("attribute", "Density", self._on_attribute_triggered, None,
+             "The clip with fewer or more notes, as the Density slider says (a VAE model)"),
             ("groove", "Drum groove", self._on_groove_triggered, None,
              "Drums (with bass and chords when not under the music) for the chosen bars "
              "(a GAN model)"),
@@ -220,6 +222,9 @@ class MusicPanel(GenerationMixin, TransportMixin, PanelBase):
 
     def _on_variations_triggered(self, _checked: bool = False) -> None:
         self.generate("variations")
+
+    def _on_attribute_triggered(self, _checked: bool = False) -> None:
+        self.generate("attributes")
 
     def _on_groove_triggered(self, _checked: bool = False) -> None:
         self.generate("groove")
