@@ -263,7 +263,7 @@ def test_track_names_keys_markers_and_lyrics_survive_a_project(tmp_path):
 def test_the_chosen_model_family_and_its_settings_are_saved_and_read_back(tmp_path):
     doc = MusicDocument(clip=Clip.from_midi(MidiClip([Note(0, 60, 1)])))
     doc.set_quiet(model="VAE: mine (user)", family="vae", interp_a=0, interp_b=2, interp_steps=7,
-                  amount=0.8, groove_style="game", groove_under=False)  # fmt: skip
+                  amount=0.8, density=-1.5, groove_style="game", groove_under=False)  # fmt: skip
     assert not doc.undo_stack.can_undo  # settings, not undo steps
     folder = tmp_path / "music"
     folder.mkdir()
@@ -273,13 +273,15 @@ def test_the_chosen_model_family_and_its_settings_are_saved_and_read_back(tmp_pa
         "VAE: mine (user)", "vae", 0, 2)  # fmt: skip
     assert (again.interp_steps, again.amount, again.groove_style, again.groove_under) == (
         7, 0.8, "game", False)  # fmt: skip
+    assert again.density == -1.5
 
 
 def test_a_bad_family_or_amount_in_the_file_is_corrected(tmp_path):
     folder = tmp_path / "music"
     folder.mkdir()
     MidiClip([Note(0, 60, 1)]).save(folder / "clip.mid")
-    fields = {"family": "diffusion", "amount": 7.5, "interp_steps": 1000}
+    fields = {"family": "diffusion", "amount": 7.5, "interp_steps": 1000, "density": -9}
     (folder / "document.json").write_text(json.dumps({"version": 1, "fields": fields}))
     doc = MusicDocument.read(folder)
     assert doc.family == "transformer" and doc.amount == 1.0 and doc.interp_steps == 16
+    assert doc.density == -2.0
