@@ -397,7 +397,16 @@ class MusicEngine:
             lo, hi = max(glo, plo - RANGE_MARGIN), min(ghi, phi + RANGE_MARGIN)
             if lo > hi:  # the prompt lies outside the instrument: its nearest octave of it
                 lo, hi = (glo, min(ghi, glo + 11)) if phi < glo else (max(glo, ghi - 11), ghi)
-            density = sum(1 for n in ctx_notes if n.channel == c) / max(1, len(ctx_bars))
+            mine = sum(1 for n in ctx_notes if n.channel == c)
+            density = mine / max(1, len(ctx_bars))
+            replaced = [b for t, b in slots if t == ti and b < len(grid)]
+            if not mine and replaced:
+                # nothing around to follow (the whole clip is rewritten, or the track plays only
+                # there): keep the density of the notes being replaced
+                lo_r, hi_r = grid[min(replaced)][0], bar_end(grid, max(replaced))
+                density = sum(
+                    1 for n in clip.notes if n.channel == c and lo_r - 1e-9 <= n.start < hi_r - 1e-9
+                ) / len(replaced)
             track = piece.tracks[ti]
             bias = rhythm_bias(self.tok, [track.bars[b] for b in ctx_bars if b < len(track.bars)])
             order = sorted(b for t, b in slots if t == ti)

@@ -92,3 +92,11 @@ def test_infill_follows_the_meter_map(shipped):
     assert notes_in(out.notes, 16, 22)
     outside = [n for n in clip.notes if not 16 <= n.start < 22]
     assert sorted(n for n in out.notes if not 16 <= n.start < 22) == sorted(outside)
+
+
+def test_infill_of_the_whole_clip_keeps_its_density(shipped):
+    """With no bars around to follow, an infill keeps the density of the notes it replaces."""
+    clip = reel(2)
+    [out] = shipped.run(MusicRequest(mode="infill", clip=clip, bar_range=(1, 2), seed=7))
+    assert abs(len(out.notes) - len(clip.notes)) <= 0.35 * len(clip.notes)
+    check_new_notes(out.notes, clip.notes, out.programs)
