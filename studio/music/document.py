@@ -193,8 +193,10 @@ CONTROL_FIELDS: dict[str, Any] = {
     "seed": -1,  # -1: a new random seed each time (shown in the take)
     "variations": 1,
     "strict_key": True,
-    "interp_a": -1,  # Interpolate from: -1 the clip, N take N+1
+    "interp_a": -1,  # Interpolate from: -1 the clip, N take N+1, -2 the file interp_a_file
     "interp_b": 0,  # Interpolate to
+    "interp_a_file": "",  # a MIDI file to interpolate from
+    "interp_b_file": "",  # a MIDI file to interpolate to
     "interp_steps": 5,  # clips from A to B, both ends included
     "amount": 0.5,  # Variations: how far from the clip, 0..1
     "density": 1.0,  # Density: the VAE's note-density direction, -2 (fewer) .. 2 (more)

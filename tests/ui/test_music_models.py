@@ -141,8 +141,8 @@ def test_interpolate_variations_and_groove_are_one_undo_step_each(qtbot, panel):
     a, b = (panel.findChild(QComboBox, f"music.interp_{x}") for x in "ab")
     a.setCurrentIndex(a.findData(0))
     b.setCurrentIndex(b.findData(1))
-    panel.findChild(QComboBox, "music.interp_a")  # the takes are listed by name
-    assert [b.itemText(i) for i in range(b.count())] == ["the clip", "take 1", "take 2"]
+    texts = [b.itemText(i) for i in range(b.count())]  # the takes are listed by name
+    assert texts == ["the clip", "take 1", "take 2", "a MIDI file…"]
     panel.controls.interp_steps.setValue(3)
     click(panel, "music.interpolate")
     wait_job(qtbot, panel, "Interpolate take 1 to take 2 in 3 steps")
@@ -185,6 +185,30 @@ def test_interpolate_variations_and_groove_are_one_undo_step_each(qtbot, panel):
     assert doc.undo_stack.undo_text() == "Drum groove (groove)"
     doc.undo()
     assert set(doc.clip.notes) == melody_notes
+
+
+def test_interpolate_between_two_midi_files(qtbot, panel, tmp_path):
+    doc = panel.document
+    (tmp_path / "a.mid").write_bytes(melody(2).to_bytes())
+    (tmp_path / "b.mid").write_bytes(melody(2, shift=5, step=0.5).to_bytes())
+    choose(panel, "VAE:")
+    for end, name in (("a", "a.mid"), ("b", "b.mid")):
+        combo = panel.findChild(QComboBox, f"music.interp_{end}")
+        files.answer_next(tmp_path / name)
+        combo.setCurrentIndex(combo.findText("a MIDI file…"))  # asks for the file
+        assert combo.currentText() == f"file: {name}"
+    assert (doc.interp_a, doc.interp_b) == (-2, -2)
+    assert doc.interp_b_file == str(tmp_path / "b.mid")
+    files.answer_next(None)  # a cancelled choice keeps the file
+    a = panel.findChild(QComboBox, "music.interp_a")
+    a.setCurrentIndex(a.findText("a MIDI file…"))
+    assert a.currentText() == "file: a.mid" and doc.interp_a == -2
+    panel.controls.interp_steps.setValue(2)
+    click(panel, "music.interpolate")
+    wait_job(qtbot, panel, "Interpolate a.mid to b.mid in 2 steps")
+    assert len(doc.takes) == 3
+    doc.undo()
+    assert doc.clip.notes == ()
 
 
 def test_the_lstm_continues_the_clip_as_one_undo_step(qtbot, panel):

@@ -34,6 +34,10 @@ from studio.ui.widgets.param_form import ParamForm
 
 __all__ = ["MusicControls", "tool_button", "FAMILY_TITLES", "MODE_ACTIONS"]
 
+#: From / To values beyond the clip (-1) and the takes (0, 1, ...): the chosen MIDI file, and
+#: the item that asks for one.
+FILE_END, ASK_FILE = -2, -3
+
 #: How the model list names each family.
 FAMILY_TITLES = {"transformer": "Transformer", "lstm": "LSTM", "vae": "VAE", "gan": "GAN"}
 #: The panel's buttons (action name -> the family mode it runs; those a family lacks are hidden).
@@ -313,8 +317,8 @@ class MusicControls(QWidget):
         gf.addRow("Groove", self.groove_style)
         gf.addRow("", self.groove_under)
         tips = {
-            "interp_a": "Interpolate from this: the clip in the editor or a take",
-            "interp_b": "Interpolate to this: the clip in the editor or a take",
+            "interp_a": "Interpolate from this: the clip in the editor, a take or a MIDI file",
+            "interp_b": "Interpolate to this: the clip in the editor, a take or a MIDI file",
             "interp_steps": "How many clips from one to the other, both ends included",
             "amount": "Variations: how far from the clip, 0 (close) to 1 (far); Variations makes "
             "as many as the Variations count",
@@ -334,15 +338,22 @@ class MusicControls(QWidget):
             self.fields[name] = widget
         self.show_takes(0)
 
-    def show_takes(self, count: int) -> None:
-        """The From / To lists: the clip and each of ``count`` takes (selection kept)."""
-        for combo in (self.interp_a, self.interp_b):
+    def show_takes(self, count: int, files: tuple[str, str] = ("", "")) -> None:
+        """The From / To lists: the clip, each of ``count`` takes, the MIDI file chosen for
+        each end (``files``) and "a MIDI file…" to choose one (selection kept)."""
+        from pathlib import Path
+
+        for combo, file in zip((self.interp_a, self.interp_b), files, strict=True):
             old = combo.blockSignals(True)
             chosen = combo.currentData()
             combo.clear()
             combo.addItem("the clip", -1)
             for i in range(count):
                 combo.addItem(f"take {i + 1}", i)
+            if file:
+                combo.addItem(f"file: {Path(file).name}", FILE_END)
+                combo.setItemData(combo.count() - 1, file, Qt.ItemDataRole.ToolTipRole)
+            combo.addItem("a MIDI file…", ASK_FILE)
             combo.setCurrentIndex(max(0, combo.findData(chosen)))
             combo.blockSignals(old)
 
@@ -434,7 +445,7 @@ class MusicControls(QWidget):
                 self.model.addItem(f"{title}: no model yet", None)
                 index = self.model.count() - 1
                 self.model.setItemData(index, family, Qt.ItemDataRole.UserRole + 1)
-                how = "Music ▸ Train on my MIDI folder… (the Train button below)"
+                how = "the Train on my MIDI folder… button below"
                 self.model.setItemData(
                     index,
                     f"No {title} model is installed: train one with {how}, or "

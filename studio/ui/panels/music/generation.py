@@ -212,8 +212,9 @@ class GenerationMixin:
             request["amount"] = float(doc.amount)
             request["density"] = float(doc.density)
         elif mode == "interpolate":
-            a, b = self._interp_clip(doc.interp_a), self._interp_clip(doc.interp_b)
-            if doc.interp_a == doc.interp_b:
+            a = self._interp_clip(doc.interp_a, doc.interp_a_file)
+            b = self._interp_clip(doc.interp_b, doc.interp_b_file)
+            if doc.interp_a == doc.interp_b and (doc.interp_a != -2 or a.notes == b.notes):
                 raise ValueError("choose two different clips to interpolate: From and To are "
                                  "the same")  # fmt: skip
             request.update(a=a, b=b, steps=int(doc.interp_steps))
@@ -226,8 +227,20 @@ class GenerationMixin:
                 request["clip"] = doc.midi_clip()
         return request
 
-    def _interp_clip(self, which: int) -> MidiClip:
+    def _interp_clip(self, which: int, file: str = "") -> MidiClip:
         doc = self.document
+        if which == -2:
+            from pathlib import Path
+
+            if not file:
+                raise ValueError("choose the MIDI file to interpolate with (a MIDI file…)")
+            try:
+                clip = MidiClip.load(Path(file))
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"{Path(file).name} cannot be read: {exc}") from None
+            if not clip.notes:
+                raise ValueError(f"{Path(file).name} has no notes")
+            return clip
         if which < 0:
             if not doc.clip.notes:
                 raise ValueError("the clip is empty: draw, import or generate one to "
@@ -247,8 +260,11 @@ class GenerationMixin:
         if mode == "harmonize":
             return f"Harmonize track {(doc.current_track() or 0) + 1}"
         if mode == "interpolate":
-            name = {-1: "the clip"}
+            from pathlib import Path
+
+            name = {-1: "the clip", -2: Path(doc.interp_a_file).name}
             a = name.get(doc.interp_a, f"take {doc.interp_a + 1}")
+            name[-2] = Path(doc.interp_b_file).name
             b = name.get(doc.interp_b, f"take {doc.interp_b + 1}")
             return f"Interpolate {a} to {b} in {doc.interp_steps} steps"
         if mode == "variations":

@@ -22,7 +22,7 @@ from studio.music.document import TRANSFORMER, MusicDocument, grid_note
 from studio.ui.context import StudioContext
 from studio.ui.jobs import JobHandle
 from studio.ui.panels.base import PanelBase
-from studio.ui.panels.music.controls import MusicControls
+from studio.ui.panels.music.controls import ASK_FILE, FILE_END, MusicControls
 from studio.ui.panels.music.generation import GenerationMixin
 from studio.ui.panels.music.tracks import TracksTable
 from studio.ui.panels.music.transport import TransportMixin
@@ -272,7 +272,7 @@ class MusicPanel(GenerationMixin, TransportMixin, PanelBase):
             self.editor.bar_selection = value
             self.editor.viewport().update()
             self._show_selection_label()
-        elif name in ("takes", "take"):
+        elif name in ("takes", "take", "interp_a_file", "interp_b_file"):
             self._show_takes()
         elif name in ("model", "family"):
             self.controls.mirror_model(doc.model, doc.family)
@@ -313,7 +313,7 @@ class MusicPanel(GenerationMixin, TransportMixin, PanelBase):
     def _show_takes(self) -> None:
         doc = self.document
         takes = self.controls.takes
-        self.controls.show_takes(len(doc.takes))
+        self.controls.show_takes(len(doc.takes), (doc.interp_a_file, doc.interp_b_file))
         for name in ("interp_a", "interp_b"):
             self.controls.mirror(name, doc.get(name))
         takes.clear()
@@ -401,8 +401,24 @@ class MusicPanel(GenerationMixin, TransportMixin, PanelBase):
         elif name == "model_choice":
             text, family = value
             doc.set_quiet(model=text, family=family)
+        elif name in ("interp_a", "interp_b") and value == ASK_FILE:
+            self.ask_interp_file(name)
         else:
             doc.set_quiet(**{name: value})
+
+    def ask_interp_file(self, name: str) -> Path | None:
+        """Interpolate from / to (``name``) a MIDI file the artist picks; None if cancelled."""
+        from studio.ui.dialogs import files
+
+        end = "from" if name == "interp_a" else "to"
+        path = files.ask_open(self, "midi", f"A MIDI file to interpolate {end}",
+                              "MIDI files (*.mid *.midi)")  # fmt: skip
+        doc = self.document
+        if path is None:
+            self.controls.mirror(name, doc.get(name))  # back to what was chosen
+            return None
+        doc.set_quiet(**{f"{name}_file": str(path), name: FILE_END})
+        return path
 
     def _on_takes_clicked(self, item) -> None:
         row = self.controls.takes.row(item)
