@@ -534,7 +534,7 @@ def eval_command(args) -> int:
         voices = parse_instruments(args.instruments) if args.instruments else HARMONIZE_VOICES
         report["harmonize"] = harmonize_eval(engine, songs, args.seed, instruments=voices, ctx=ctx)
     if args.all:
-        report["all"] = eval_all(args, ctx)
+        report |= eval_all(args, ctx)  # "models", keyed by family, at the top level
     if args.json:
         json.dump(report, sys.stdout, indent=2, default=_json_default)
         print()
@@ -546,8 +546,8 @@ def eval_command(args) -> int:
             _print_section(f" {mode}", rep[mode])
     if "harmonize" in report:
         _print_section("harmonize", report["harmonize"])
-    if "all" in report:
-        print_table(report["all"])
+    if "models" in report:
+        print_table(report)
     return 0
 
 
