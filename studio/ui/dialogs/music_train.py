@@ -1,12 +1,13 @@
-"""Music ▸ Train on my MIDI folder… (the Music panel's Train button): train an LSTM, a VAE or a
+"""Train on my MIDI folder… (the Music panel's button): train a transformer, an LSTM, a VAE or a
 GAN on a folder of the artist's MIDI files in the background (the JobRunner), with progress, Stop
 and a live plot of the training loss and the held-out score.
 
-The engine is the one ``studio music train --arch lstm|vae|gan`` runs:
-:func:`studio.music.corpus.build_corpus` reads the folder, :func:`~studio.music.families.trainer.
-train_family` trains (resumable: training again with the same settings goes on from the
-checkpoint), :func:`studio.music.cli.export_family` writes the model with its card into
-``<model folder>/music/``, where the Music panel's Model list finds it.
+The engines are the ones ``studio music train --arch ...`` runs:
+:func:`studio.music.corpus.build_corpus` reads the folder; :func:`studio.music.training.train`
+(the transformer) or :func:`~studio.music.families.trainer.train_family` trains, resumably (training
+again with the same settings goes on from the checkpoint); :func:`studio.music.cli.export` or
+``export_family`` writes the model with its card into ``<model folder>/music/``, where the Music
+panel's Model list finds it.
 """
 
 from __future__ import annotations
@@ -39,9 +40,11 @@ from studio.ui.widgets.training_plots import LossPlot
 
 __all__ = ["TrainMusicDialog", "ScoreRelay", "train_on_folder"]
 
-_STEP = re.compile(r"step (\d+)/\d+, loss (\S+?)(?:, held-out (\S+) (\S+))?$")
+# "step 40/200, loss 2.345, held-out nll 2.456" (the transformer's names no metric: its loss)
+_STEP = re.compile(r"step (\d+)/\d+, loss (\S+?)(?:, held-out (?:(\S+) )?(\S+))?$")
 _MIDI = (".mid", ".midi")
 _FAMILIES = (
+    ("transformer", "Transformer: generate, continue, infill, harmonize"),
     ("lstm", "LSTM: generate and continue (folk-rnn style)"),
     ("vae", "VAE: interpolate and variations (MusicVAE style)"),
     ("gan", "GAN: drum grooves, alone or under a melody (MuseGAN style)"),
@@ -65,11 +68,10 @@ class ScoreRelay:
 
     def progress(self, fraction: float, message: str = "") -> None:
         found = _STEP.search(message or "")
-        if found and found[3] and found[4] != self._last_val:
+        if found and found[4] and found[4] != self._last_val:
             self._last_val = found[4]
-            self.ctx.partial(
-                {"scores": [(int(found[1]), float(found[2]), float(found[4]))], "metric": found[3]}
-            )
+            self.ctx.partial({"scores": [(int(found[1]), float(found[2]), float(found[4]))],
+                              "metric": found[3] or "loss"})  # fmt: skip
         self.ctx.progress(fraction, message)
 
     def partial(self, value: Any) -> None:
@@ -82,9 +84,7 @@ def train_on_folder(folder: Path, arch: str, preset: str, minutes: float, seed: 
     """Read ``folder``'s MIDI files, train ``arch`` for at most ``minutes``, write the model and
     its card into ``models_dir/music``. Qt-free (the dialog's job). Raises ValueError when the
     folder has nothing to learn from."""
-    from studio.music.cli import export_family
     from studio.music.corpus import build_corpus, is_heldout
-    from studio.music.families.trainer import PRESETS, FamilyTrainConfig, train_family
 
     ctx.progress(0.0, f"reading the MIDI files in {folder.name}")
     corpus, report = build_corpus([], [folder], ctx=ctx, workers=1)
@@ -97,25 +97,46 @@ def train_on_folder(folder: Path, arch: str, preset: str, minutes: float, seed: 
     held = [p for p in pieces if is_heldout(p.piece_id)] or pieces[::5]  # at least one
     held_ids = {id(p) for p in held}
     train = [p for p in pieces if id(p) not in held_ids]
-    cfg = FamilyTrainConfig(arch=arch, **PRESETS[arch][preset])
-    cfg.minutes, cfg.seed = minutes, seed
     run_dir = work_dir / f"{arch}-{preset}-{folder.resolve().name}"
-    result = train_family(cfg, train, held, run_dir, ScoreRelay(ctx), device, resume=not fresh)
     name = f"my-{arch}-{folder.resolve().name}".replace(" ", "-")
     target = models_dir / "music" / f"{name}.safetensors"
     command = (f"studio music train --arch {arch} --preset {preset} --minutes {minutes:g} "
                f"--seed {seed} (on the corpus of {folder})")  # fmt: skip
-    ctx.progress(1.0, "writing the model and its card")
-    export_family(result.checkpoint, target, name, command, train)
+    relay = ScoreRelay(ctx)
+    if arch == "transformer":
+        from dataclasses import replace
+
+        from studio.music.cli import export
+        from studio.music.training import PRESETS, TrainConfig
+        from studio.music.training import train as train_transformer
+
+        tcfg = replace(TrainConfig(**PRESETS[preset]), minutes=minutes, seed=seed)
+        tresult = train_transformer(tcfg, train, held, run_dir, relay, device, resume=not fresh)
+        ctx.progress(1.0, "writing the model and its card")
+        export(tresult.checkpoint, target, name, command, tresult)
+        step, steps = tresult.step, tcfg.steps
+        val = None if tresult.val_loss is None else {"loss": tresult.val_loss}
+        seconds = tresult.seconds
+    else:
+        from studio.music.cli import export_family
+        from studio.music.families.trainer import PRESETS as FAMILY_PRESETS
+        from studio.music.families.trainer import FamilyTrainConfig, train_family
+
+        cfg = FamilyTrainConfig(arch=arch, **FAMILY_PRESETS[arch][preset])
+        cfg.minutes, cfg.seed = minutes, seed
+        result = train_family(cfg, train, held, run_dir, relay, device, resume=not fresh)
+        ctx.progress(1.0, "writing the model and its card")
+        export_family(result.checkpoint, target, name, command, train)
+        step, steps, val, seconds = result.step, cfg.steps, result.val, result.seconds
     return {
         "model_file": target,
-        "step": result.step,
-        "steps": cfg.steps,
-        "val": result.val,
+        "step": step,
+        "steps": steps,
+        "val": val,
         "pieces": len(train),
         "held": len(held),
         "failed": report.failed,
-        "seconds": result.seconds,
+        "seconds": seconds,
     }
 
 

@@ -174,8 +174,8 @@ class MusicPanel(GenerationMixin, TransportMixin, PanelBase):
              "Drums (with bass and chords when not under the music) for the chosen bars "
              "(a GAN model)"),
             ("train", "Train on my MIDI folder…", self._on_train_triggered, None,
-             "Train an LSTM, VAE or GAN on a folder of your MIDI files; it appears in the "
-             "Model list"),
+             "Train a transformer, LSTM, VAE or GAN on a folder of your MIDI files; it "
+             "appears in the Model list"),
             ("cancel", "Cancel", self.cancel, "Escape",
              "Stop the generation or the playback (Esc)"),
             ("import", "Import…", self.import_dialog, "Ctrl+I",
