@@ -10,7 +10,7 @@ import tomllib
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QComboBox, QDialog, QPushButton, QSlider, QToolButton
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDialog, QPushButton, QSlider, QToolButton
 
 torch = pytest.importorskip("torch")
 
@@ -185,6 +185,17 @@ def test_interpolate_variations_and_groove_are_one_undo_step_each(qtbot, panel):
     assert doc.undo_stack.undo_text() == "Drum groove (groove)"
     doc.undo()
     assert set(doc.clip.notes) == melody_notes
+
+    # not under the music: drums, bass and chords for Bars bars, added as tracks of their own
+    panel.findChild(QCheckBox, "music.groove_under").click()
+    assert doc.groove_under is False
+    panel.controls.bars.setValue(4)
+    click(panel, "music.groove")
+    wait_job(qtbot, panel, "Drum groove (groove)")
+    added = set(doc.clip.notes) - melody_notes
+    assert melody_notes <= set(doc.clip.notes) and added
+    assert not {n.channel for n in added} & {n.channel for n in melody_notes if n.channel != 9}
+    assert max(n.start for n in added) < 4 * 4.0
 
 
 def test_interpolate_between_two_midi_files(qtbot, panel, tmp_path):
