@@ -25,6 +25,7 @@ from studio.music.metrics import (
     musegan_metrics,
     notes_in,
     piece_features,
+    rhythm_similarity,
     track_ranges,
 )
 from studio.music.ngram import KneserNey
@@ -268,6 +269,7 @@ def continuation_eval(
     for mode in ("continue", "infill"):
         dens_ok = n_pieces = 0
         in_prompt = in_gm = total = 0
+        rhythm: list[float] = []
         for i, song in enumerate(songs):
             ctx.check_cancelled()
             ctx.progress((i + (mode == "infill") * len(songs)) / (2 * len(songs)), song.piece_id)
@@ -305,6 +307,7 @@ def continuation_eval(
             ok = abs(new_density - ref_density) <= 0.35 * ref_density + 1e-9
             dens_ok += ok
             n_pieces += 1
+            rhythm.append(rhythm_similarity(new, ref))
             a, b = _range_checks(new, context, out.programs)
             in_prompt += a
             in_gm += b
@@ -317,12 +320,16 @@ def continuation_eval(
                     "new_notes_per_bar": round(new_density, 2),
                     "in_prompt_range": round(a / max(1, len(new)), 3),
                     "in_instrument_range": round(b / max(1, len(new)), 3),
+                    "rhythm_similarity": round(rhythm[-1], 3),
                 }
             )
         report[mode] = {
             "density_within_35pct": round(dens_ok / max(1, n_pieces), 4),
             "in_prompt_range": round(in_prompt / max(1, total), 4),
             "in_instrument_range": round(in_gm / max(1, total), 4),
+            # where notes fall in the beat and how long they last, new bars against the prompt's
+            # last 4 (the bars around an infill), 1 = alike; a mean over pieces
+            "rhythm_similarity": round(float(np.mean(rhythm)), 4) if rhythm else None,
             "pieces": n_pieces,
             "new_notes": total,
         }

@@ -39,6 +39,7 @@ __all__ = [
     "bar_index",
     "density",
     "track_ranges",
+    "rhythm_similarity",
     "implied_chords",
     "chord_tones",
     "harmony_report",
@@ -146,6 +147,33 @@ def notes_in(notes: Iterable[Note], lo: float, hi: float) -> list[Note]:
 def density(notes: Sequence[Note], lo: float, hi: float, n_bars: int) -> float:
     """Notes per bar that start in [lo, hi), which spans ``n_bars`` bars."""
     return len(notes_in(notes, lo, hi)) / max(1, n_bars)
+
+
+def _onset_histogram(notes: Sequence[Note], duration: bool) -> np.ndarray:
+    """Where in the beat notes start (on the beat, the 8th, the 16ths, elsewhere) or how long they
+    last (a 16th or less, an 8th, a quarter, half, longer), as fractions."""
+    hist = np.zeros(5)
+    for n in notes:
+        if duration:
+            edges = (0.26, 0.51, 1.01, 2.01)
+            hist[int(np.searchsorted(edges, n.duration))] += 1
+        else:
+            frac = n.start % 1.0
+            slot = round(frac * 4)
+            hist[slot if abs(frac * 4 - slot) < 0.1 and slot < 4 else 4] += 1
+    return hist / hist.sum() if hist.sum() else hist
+
+
+def rhythm_similarity(new: Sequence[Note], reference: Sequence[Note]) -> float:
+    """How alike two passages' rhythms are, 0..1: the mean histogram intersection of where notes
+    start within the beat and of how long they last."""
+    if not new or not reference:
+        return 0.0 if (new or reference) else 1.0
+    out = []
+    for duration in (False, True):
+        a, b = _onset_histogram(new, duration), _onset_histogram(reference, duration)
+        out.append(float(np.minimum(a, b).sum()))
+    return float(np.mean(out))
 
 
 def track_ranges(notes: Iterable[Note]) -> dict[int, tuple[int, int]]:

@@ -121,3 +121,13 @@ def test_pop909_chord_labels_read():
     assert chord_label_tones("G:7/3") == frozenset({7, 11, 2, 5})
     assert chord_label_tones("Bb:sus4") == frozenset({10, 3, 5})
     assert chord_label_tones("N") is None
+
+
+def test_rhythm_similarity():
+    from studio.music.metrics import rhythm_similarity
+
+    eighths = line([60, 62] * 8, step=0.5)
+    more_eighths = line([64, 65] * 8, step=0.5, start=8.0)
+    quarters = line([60, 62] * 4, step=1.0)
+    assert rhythm_similarity(eighths, more_eighths) == pytest.approx(1.0)
+    assert rhythm_similarity(quarters, eighths) < 0.6
