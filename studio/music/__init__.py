@@ -9,8 +9,8 @@ from pathlib import Path
 
 __all__ = ["DEFAULT_MODEL", "find_model_path"]
 
-#: The shipped music model, in ``resources/models/music/``.
-DEFAULT_MODEL = "studio-music-small"
+#: The shipped music model, in ``resources/models/music/`` (studio-music-small ships beside it).
+DEFAULT_MODEL = "studio-music-medium"
 
 
 def find_model_path(arg: str | None = None) -> Path:
