@@ -45,7 +45,8 @@ def send_from(panel: QWidget, kind: str, item: Any = None) -> list:
         status.setText(f"Sent to Arrange: {len(clips)} lane{'s' * (len(clips) != 1)} at its "
                        "playhead (Edit ▸ Undo there takes it back).")  # fmt: skip
     window = panel.window()
-    if hasattr(window, "raise_panel") and "arrange" in getattr(window, "panels", {}):
+    # panel_docks lists every panel; ``panels`` only the ones built so far (Arrange may not be yet)
+    if hasattr(window, "raise_panel") and "arrange" in getattr(window, "panel_docks", {}):
         window.raise_panel("arrange")
     return clips
 
