@@ -83,3 +83,20 @@ def test_odd_meters_have_tokens(tok, meter):
     assert piece.meter == meter
     assert piece_bar_starts(piece, tok) == pytest.approx([0.0, meter[0] / 2, meter[0]])
     assert tok.decode(piece).notes[1].start == second
+
+
+def test_the_default_model_knows_every_style_and_meter(tok):
+    from studio.core.models import ModelCard, sha256_file
+    from studio.core.resources import resources_dir
+    from studio.music import DEFAULT_MODEL
+    from studio.music.model import load_model
+
+    path = resources_dir() / "models" / "music" / f"{DEFAULT_MODEL}.safetensors"
+    card = ModelCard.from_toml(path.with_name(path.name + ".card.toml"))
+    assert card.sha256 == sha256_file(path) and path.stat().st_size <= 25 * 2**20
+    model, _meta = load_model(path)
+    assert model.cfg.vocab_size == tok.vocab_size
+    assert all(tok.style_for(s, model.cfg.vocab_size) == s for s in STYLES)
+    # the card credits every set it was trained on
+    for credit in ("POP909", "Groove MIDI Dataset", "CC BY 4.0", "Freedoom", "Korp", "Nottingham"):
+        assert credit in card.source
