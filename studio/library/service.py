@@ -375,11 +375,14 @@ def _tagger() -> tuple[str, Any] | None:
     import logging
 
     try:
-        from studio.image._tagger_cli import default_tagger
+        from studio.core.models import ModelStore
         from studio.image.tagger import load_tagger, tag_files
+        from studio.library.tags import find_tagger
 
-        path = default_tagger()
-    except (ImportError, ValueError):
+        path = find_tagger(ModelStore.from_settings().user_dir)  # the artist's own, never the
+    except (ImportError, ValueError):  # shipped emoji one (see find_tagger)
+        return None
+    if path is None:
         return None
     try:
         tagger = load_tagger(path)

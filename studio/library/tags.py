@@ -72,21 +72,17 @@ def item_tags(catalog: Catalog, item_id: int) -> list[tuple[str, float]]:
     return [(str(label), float(conf or 0.0)) for label, conf in rows]
 
 
-def find_tagger(models_dir: str | Path | None = None, shipped_dir: str | Path | None = None):
-    """The tagger the Library uses: the newest in ``<models_dir>/tagger``, else the shipped
-    OpenMoji one; None when there is none."""
-    found: list[Path] = []
-    if models_dir is not None:
-        folder = Path(models_dir) / "tagger"
-        if folder.is_dir():
-            found = sorted(folder.glob("*.safetensors"), key=lambda p: p.stat().st_mtime)
-    if found:
-        return found[-1]
-    if shipped_dir is not None:
-        shipped = Path(shipped_dir) / "image" / "openmoji-tagger.safetensors"
-        if shipped.is_file():
-            return shipped
-    return None
+def find_tagger(models_dir: str | Path | None = None):
+    """The tagger the Library uses: the newest the artist trained, in ``<models_dir>/tagger``;
+    None when there is none. The shipped OpenMoji tagger (12 emoji groups, for ``studio image
+    tag``) is deliberately not used: its groups say nothing true about an artist's own pictures."""
+    if models_dir is None:
+        return None
+    folder = Path(models_dir) / "tagger"
+    if not folder.is_dir():
+        return None
+    found = sorted(folder.glob("*.safetensors"), key=lambda p: p.stat().st_mtime)
+    return found[-1] if found else None
 
 
 def _frame_pixels(item, size: int):

@@ -53,7 +53,7 @@ class WorkMixin:
         registry = self.context.registry
         from studio.library.tags import find_tagger
 
-        tagger = find_tagger(self.context.settings.models_dir(), self.context.store.shipped_dir)
+        tagger = find_tagger(self.context.settings.models_dir())
 
         def work(_r, ctx):
             from studio.library.catalog import Catalog
@@ -86,7 +86,7 @@ class WorkMixin:
         if self._busy():
             self.status.setText("Busy: wait, or cancel (Esc).")
             return None
-        tagger = find_tagger(self.context.settings.models_dir(), self.context.store.shipped_dir)
+        tagger = find_tagger(self.context.settings.models_dir())
         if tagger is None:
             self.status.setText("No tagger yet: train one with Image ▸ Train a tagger… (one "
                                 "subfolder of pictures per label).")  # fmt: skip
