@@ -22,7 +22,9 @@ def _controls(p: argparse.ArgumentParser, bars_default: int | None = 8) -> None:
     p.add_argument(
         "--style",
         default="chorale",
-        help="chorale, essen, oneills, ryans, user or other (default chorale)",
+        help="chorale, essen, oneills, ryans, pop, groove, game, folk, user or other (default "
+        "chorale; the shipped model for music21's styles is studio-music-small, else "
+        "studio-music-medium)",
     )
     p.add_argument("--density", type=int, choices=range(5), help="notes per bar, 0 (sparse) to 4")
     if bars_default is not None:
@@ -173,7 +175,7 @@ def load_engine(args):
     from studio.music.engine import MusicEngine
 
     device = _settings_device(args)
-    path = find_model_path(getattr(args, "model", None))
+    path = find_model_path(getattr(args, "model", None), getattr(args, "style", None))
     if path.suffix == ".pt":
         from studio.music.training import load_checkpoint_model
 

@@ -418,7 +418,9 @@ class MusicControls(QWidget):
     def refresh_models(self) -> None:
         """List the music models the store finds by family (shipped first; yours shadow
         same-named ones); a family without a model is listed disabled, saying how to train it."""
-        from studio.music import DEFAULT_MODEL
+        from studio.music import default_model_for
+
+        default_name = default_model_for(self.style.currentData())  # small for music21's styles
 
         old = self.model.blockSignals(True)
         self.model.clear()
@@ -432,7 +434,7 @@ class MusicControls(QWidget):
             mine = [e for e in entries if self.family_of(e) == family]
             title = FAMILY_TITLES[family]
             for e in mine:
-                if e.name == DEFAULT_MODEL and self._default_model < 0:
+                if e.name == default_name and self._default_model < 0:
                     self._default_model = self.model.count()
                 self.model.addItem(f"{title}: {e.name} ({e.origin})", e)
                 self.model.setItemData(self.model.count() - 1, family, Qt.ItemDataRole.UserRole + 1)
