@@ -170,7 +170,7 @@ def _settings_device(args) -> str:
 
 
 def load_engine(args):
-    if args.model in ("transformer",):
+    if getattr(args, "model", None) == "transformer":
         args.model = None  # the shipped transformer
     from studio.music.engine import MusicEngine
 
