@@ -814,6 +814,14 @@ def eval_all(args, ctx: JobContext) -> dict:
             families[name] = load_family(name, device)
         except (FileNotFoundError, ValueError) as exc:
             families[name] = exc
+    try:  # the previous shipped transformer, still the default for music21's styles
+        from studio.core.models import ModelStore
+
+        store = ModelStore.from_settings()
+        small = store.verify(store.find("studio-music-small", "music"))
+        families["transformer-small"] = load_family(small, device)
+    except (KeyError, FileNotFoundError, ValueError) as exc:
+        families["transformer-small"] = FileNotFoundError(str(exc))
     orders = tuple(int(o) for o in args.orders.split(","))
     return evaluate_families(families, train, held, args.samples, args.windows, orders, ctx=ctx)
 

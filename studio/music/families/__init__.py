@@ -45,7 +45,7 @@ FAMILY_MODES: dict[str, frozenset[str]] = {
 
 #: The shipped model of each family, in ``resources/models/music/``.
 SHIPPED = {
-    "transformer": "studio-music-small",
+    "transformer": "studio-music-medium",  # studio.music.DEFAULT_MODEL
     "lstm": "studio-music-lstm",
     "vae": "studio-music-vae",
     "gan": "studio-music-gan",
