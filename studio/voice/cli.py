@@ -6,6 +6,8 @@ import re
 import sys
 from pathlib import Path
 
+from studio.core.terminal import printable
+
 __all__ = ["add_parser", "run"]
 
 
@@ -72,7 +74,11 @@ def run(args) -> int:
             print()
             return 0
         for v in voices:
-            print(f"{v.id:34} {v.language:10} {v.quality:26} {v.sample_rate:>6} Hz  {v.licence}")
+            print(
+                printable(
+                    f"{v.id:34} {v.language:10} {v.quality:26} {v.sample_rate:>6} Hz  {v.licence}"
+                )
+            )
             if v.restriction:
                 print(f"{'':34} ⚠ {v.restriction}")
         for problem in cache.problems:
@@ -117,10 +123,12 @@ def run(args) -> int:
                 text, settings, ConsoleContext(), cache=cache, sink=writer, keep_seconds=0
             )
         for warning in result.warnings:
-            print(f"⚠ {warning}", file=sys.stderr)
+            print(printable(f"⚠ {warning}"), file=sys.stderr)
         print(
-            f"{args.output}: {result.duration:.1f} s, {len(result.marks)} sentences, "
-            f"voice {', '.join(result.voices_used)}"
+            printable(
+                f"{args.output}: {result.duration:.1f} s, {len(result.marks)} sentences, "
+                f"voice {', '.join(result.voices_used)}"
+            )
         )
         return 0
     if cmd == "sing":
@@ -136,7 +144,10 @@ def run(args) -> int:
             lyrics = Path(args.lyrics_file).read_text(encoding="utf-8")
         if not lyrics.strip() and clip.lyrics:
             lyrics = midi_lyrics(clip.lyrics)
-            print(f"singing the lyrics in {Path(args.midi).name}: {lyrics[:60]}", file=sys.stderr)
+            print(
+                printable(f"singing the lyrics in {Path(args.midi).name}: {lyrics[:60]}"),
+                file=sys.stderr,
+            )
         settings = SingSettings(
             voice=args.voice,
             vibrato_depth=args.vibrato,
@@ -155,7 +166,7 @@ def run(args) -> int:
             cache=cache,
         )
         for message in result.messages:
-            print(f"⚠ {message}", file=sys.stderr)
+            print(printable(f"⚠ {message}"), file=sys.stderr)
         audio = result.audio
         with AudioWriter(
             args.output,
@@ -168,6 +179,10 @@ def run(args) -> int:
             writer.write(audio.samples)
         shown = " ".join(n.syllable for n in result.notes[:12])
         more = " …" if len(result.notes) > 12 else ""
-        print(f"{args.output}: {audio.duration:.1f} s, {len(result.notes)} notes ({shown}{more})")
+        print(
+            printable(
+                f"{args.output}: {audio.duration:.1f} s, {len(result.notes)} notes ({shown}{more})"
+            )
+        )
         return 0
     raise ValueError(f"unknown voice command {cmd}")

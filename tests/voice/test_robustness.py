@@ -231,3 +231,18 @@ def test_sing_uses_the_lyrics_a_midi_file_carries(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "singing the lyrics in song.mid: Hap-py birth-day" in captured.err
     assert "(Hap py birth day)" in captured.out and soundfile.info(str(out)).duration > 1.5
+
+
+def test_sing_prints_a_midi_files_control_characters_as_escapes(tmp_path, capsys):
+    # lyrics in a MIDI file written elsewhere may hold terminal codes (clear screen, window title)
+    from studio.core.media import MidiClip, Note
+
+    song = tmp_path / "song.mid"
+    MidiClip(
+        [Note(i * 1.0, 60, 1.0) for i in range(2)],
+        lyrics=[(0.0, "la\x1b[2J"), (1.0, "\x1b]0;evil\x07la")],
+    ).save(song)
+    assert main(["voice", "sing", str(song), "-o", str(tmp_path / "sung.wav")]) == 0
+    captured = capsys.readouterr()
+    assert "\x1b" not in captured.out + captured.err and "\x07" not in captured.out + captured.err
+    assert "\\x1b" in captured.err  # shown, not obeyed
