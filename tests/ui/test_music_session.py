@@ -47,6 +47,9 @@ def _wait_for_job(qtbot, panel, before: int) -> None:
     """Wait until the generation started after ``before`` undo steps has finished."""
     qtbot.waitUntil(lambda: panel.job is not None and panel.job.done, timeout=60000)
     assert panel.job.state == JobState.SUCCEEDED, panel.job.error
+    # the job is done in its worker before its queued result reaches the panel
+    qtbot.waitUntil(lambda: len(panel.document.undo_stack.labels()) > before, timeout=10000)
+    qtbot.wait(50)  # a second step, were there one, would be queued right behind
     assert len(panel.document.undo_stack.labels()) == before + 1  # ONE step per generation
 
 
