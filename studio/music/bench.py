@@ -13,12 +13,14 @@ __all__ = ["bench_music"]
 
 
 def _engine(device: str):
-    """The shipped model, or (when none is installed) an untrained one of the same size."""
-    from studio.music import find_model_path
+    """The shipped model an artist gets for the default style (chorale), or (when none is
+    installed) an untrained one of the same size."""
+    from studio.music import default_model_for, find_model_path
     from studio.music.engine import MusicEngine
 
     try:
-        return MusicEngine.load(find_model_path(None), device), "shipped model"
+        path = find_model_path(None, "chorale")
+        return MusicEngine.load(path, device), f"shipped model ({default_model_for('chorale')})"
     except FileNotFoundError:
         from studio.music.model import ModelConfig, MusicTransformer
         from studio.music.tokens import MusicTokenizer
@@ -51,7 +53,8 @@ def bench_music(ctx: JobContext) -> dict[str, Any]:
 
     # 1. sampling to 512 tokens of context: with the cache against recomputing everything
     ctx.progress(0.05, "KV cache against full recomputation")
-    prompt = torch.randint(10, engine.tok.vocab_size, (1, 384), generator=gen)
+    vocab = int(getattr(model.cfg, "vocab_size", engine.tok.vocab_size))  # an older model's
+    prompt = torch.randint(10, vocab, (1, 384), generator=gen)
     new = 512 - 384
     with torch.inference_mode():
         start = time.perf_counter()
