@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.jobs import JobSpec
 from studio.ui.dialogs import files
+from studio.ui.dialogs.training_job import TrainingJobMixin
 from studio.ui.widgets.training_plots import ConfusionPlot, LossPlot, PixelView
 
 __all__ = ["TrainGeneratorDialog", "TrainTaggerDialog", "add_image_menu", "LossRelay"]
@@ -136,7 +137,7 @@ class LossRelay:
         self.ctx.partial(value)
 
 
-class _TrainDialog(QDialog):
+class _TrainDialog(TrainingJobMixin, QDialog):
     """What both dialogs share: the folder, Train / Stop / Close, progress and the status line."""
 
     prefix = ""
@@ -232,9 +233,6 @@ class _TrainDialog(QDialog):
         self.status.setText("Ready: press Train.")
 
     # -- the job -----------------------------------------------------------------------------------
-    def busy(self) -> bool:
-        return self.job is not None and not self.job.done
-
     def _submit(self, title: str, work) -> Any:
         if self.busy():
             self.status.setText("Already training: wait, or press Stop.")
@@ -245,49 +243,7 @@ class _TrainDialog(QDialog):
         handle = self.context.runner.submit(
             JobSpec(title=title, fn=work, family=self.family, key=f"image.{self.prefix}")
         )
-        self.job = handle
-        handle.progressed.connect(self._on_job_progressed)
-        handle.partial.connect(self._on_job_partial)
-        handle.succeeded.connect(self._on_job_succeeded)
-        handle.failed.connect(self._on_job_failed)
-        handle.cancelled.connect(self._on_job_cancelled)
-        handle.finished.connect(self._update_buttons)
-        self.progress.setValue(0)
-        self.status.setText("Starting…")
-        self._update_buttons()
-        return handle
-
-    def stop(self, *_args) -> None:
-        if self.busy():
-            self.job.cancel()
-            self.status.setText("Stopping…")
-
-    def _update_buttons(self) -> None:
-        busy = self.busy()
-        self.start_button.setEnabled(not busy)
-        self.stop_button.setEnabled(busy)
-        self.folder_button.setEnabled(not busy)
-
-    def _mine(self) -> bool:
-        return self.sender() is self.job
-
-    def _on_job_progressed(self, fraction: float, message: str) -> None:
-        if self._mine():
-            self.progress.setValue(int(fraction * 1000))
-            self.status.setText(message)
-
-    def _on_job_partial(self, value) -> None:
-        """(override)"""
-
-    def _on_job_failed(self, message: str, _traceback: str) -> None:
-        if self._mine():
-            self.status.setText(f"⚠ {message}")
-
-    def _on_job_cancelled(self) -> None:
-        if self._mine():
-            self.status.setText(self.stopped_message)
-
-    stopped_message = "Stopped."
+        return self.watch(handle)
 
     def _on_job_succeeded(self, result) -> None:
         if self._mine():

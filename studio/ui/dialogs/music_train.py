@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from studio.core.jobs import JobSpec
 from studio.ui.dialogs import files
 from studio.ui.dialogs.image_train import named
+from studio.ui.dialogs.training_job import TrainingJobMixin
 from studio.ui.widgets.training_plots import LossPlot
 
 __all__ = ["TrainMusicDialog", "ScoreRelay", "train_on_folder"]
@@ -140,9 +141,12 @@ def train_on_folder(folder: Path, arch: str, preset: str, minutes: float, seed: 
     }
 
 
-class TrainMusicDialog(QDialog):
+class TrainMusicDialog(TrainingJobMixin, QDialog):
     """Train on my MIDI folder…: the folder, the family, minutes, Train / Stop / Close, progress,
     the status line and the live loss plot."""
+
+    stopped_message = ("Stopped. Train again with the same settings to go on from the last "
+                       "checkpoint.")  # fmt: skip
 
     def __init__(self, context, parent: QWidget | None = None) -> None:
         from studio.ui.panels.base import ThinProgressBar
@@ -260,9 +264,6 @@ class TrainMusicDialog(QDialog):
         return self.folder
 
     # -- the job -----------------------------------------------------------------------------------
-    def busy(self) -> bool:
-        return self.job is not None and not self.job.done
-
     def start(self, *_args):
         """Train in the background; the model lands in the model folder with its card."""
         if self.busy():
@@ -291,40 +292,14 @@ class TrainMusicDialog(QDialog):
                 key="music.train",
             )  # fmt: skip
         )
-        self.job = handle
-        handle.progressed.connect(self._on_job_progressed)
-        handle.partial.connect(self._on_job_partial)
-        handle.succeeded.connect(self._on_job_succeeded)
-        handle.failed.connect(self._on_job_failed)
-        handle.cancelled.connect(self._on_job_cancelled)
-        handle.finished.connect(self._update_buttons)
         self.loss_plot.clear()
         self.use_button.setEnabled(False)
-        self.progress.setValue(0)
-        self.status.setText("Starting…")
         self._started = time.monotonic()
-        self._update_buttons()
-        return handle
-
-    def stop(self, *_args) -> None:
-        if self.busy():
-            self.job.cancel()
-            self.status.setText("Stopping…")
+        return self.watch(handle)
 
     def _update_buttons(self) -> None:
-        busy = self.busy()
-        self.start_button.setEnabled(not busy)
-        self.stop_button.setEnabled(busy)
-        self.folder_button.setEnabled(not busy)
-        self.family_combo.setEnabled(not busy)
-
-    def _mine(self) -> bool:
-        return self.sender() is self.job
-
-    def _on_job_progressed(self, fraction: float, message: str) -> None:
-        if self._mine():
-            self.progress.setValue(int(fraction * 1000))
-            self.status.setText(message)
+        super()._update_buttons()
+        self.family_combo.setEnabled(not self.busy())
 
     def _on_job_partial(self, value) -> None:
         if not self._mine() or not isinstance(value, dict) or "scores" not in value:
@@ -332,15 +307,6 @@ class TrainMusicDialog(QDialog):
         self.loss_plot.names = ("training loss", f"held-out {value.get('metric', 'score')}")
         points = [p for p in value["scores"] if all(math.isfinite(v) for v in p[1:])]
         self.loss_plot.add(points)
-
-    def _on_job_failed(self, message: str, _traceback: str) -> None:
-        if self._mine():
-            self.status.setText(f"⚠ {message}")
-
-    def _on_job_cancelled(self) -> None:
-        if self._mine():
-            self.status.setText("Stopped. Train again with the same settings to go on from the "
-                                "last checkpoint.")  # fmt: skip
 
     def _on_job_succeeded(self, result: dict[str, Any]) -> None:
         if not self._mine():
