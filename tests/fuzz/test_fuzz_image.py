@@ -25,6 +25,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tests.fuzz import oracle
+from tests.fuzz.mutation import apply_edit, edits
 from tests.image import bombs
 
 # Budgets per case, under tracemalloc (several times slower than a plain run). Pictures are
@@ -117,11 +118,7 @@ def _plain_jpeg() -> bytes:
     return cv2.imencode(".jpg", pixels)[1].tobytes()
 
 
-_edit = st.tuples(
-    st.sampled_from(["set", "insert", "delete", "truncate", "repeat"]),
-    st.integers(0, 1 << 16),
-    st.binary(min_size=1, max_size=8),
-)
+_edit = edits("repeat", 1 << 16, 8)
 
 
 @st.composite
@@ -130,15 +127,7 @@ def mutated(draw) -> tuple[bytes, str]:
     data = bytearray(seed)
     for kind, at, blob in draw(st.lists(_edit, max_size=6)):
         at %= max(1, len(data))
-        if kind == "set":
-            data[at : at + len(blob)] = blob
-        elif kind == "insert":
-            data[at:at] = blob
-        elif kind == "delete":
-            del data[at : at + len(blob)]
-        elif kind == "truncate":
-            del data[at:]
-        else:
+        if not apply_edit(data, kind, at, blob):  # repeat
             data[at:at] = data[at : at + 16] * (blob[0] % 32)
     return bytes(data), suffix
 

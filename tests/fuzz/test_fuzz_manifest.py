@@ -9,17 +9,14 @@ from hypothesis import strategies as st
 
 import studio.plugins.manifest  # noqa: F401 - imported before the first timed case
 from tests.fuzz import oracle, targets_data
+from tests.fuzz.mutation import apply_edit, edits
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = [p.read_bytes() for p in sorted(ROOT.glob("plugins/*/*/studio-plugin.toml"))] + [
     (ROOT / "studio" / "builtin" / "studio-plugin.toml").read_bytes()
 ]
 
-_edit = st.tuples(
-    st.sampled_from(["set", "insert", "delete", "truncate", "nest"]),
-    st.integers(0, 8192),
-    st.binary(min_size=1, max_size=6),
-)
+_edit = edits("nest", 8192, 6)
 
 
 @st.composite
@@ -27,15 +24,7 @@ def mutated(draw) -> bytes:
     data = bytearray(draw(st.sampled_from(SEEDS)))
     for kind, at, blob in draw(st.lists(_edit, max_size=5)):
         at %= max(1, len(data))
-        if kind == "set":
-            data[at : at + len(blob)] = blob
-        elif kind == "insert":
-            data[at:at] = blob
-        elif kind == "delete":
-            del data[at : at + len(blob)]
-        elif kind == "truncate":
-            del data[at:]
-        else:  # a value nested deeply where a string was
+        if not apply_edit(data, kind, at, blob):  # a value nested deeply where a string was
             depth = draw(st.sampled_from([9, 100, 5000]))
             data[at:at] = b"x = " + b"[" * depth + b"]" * depth + b"\n"
     return bytes(data)

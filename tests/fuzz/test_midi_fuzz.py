@@ -6,6 +6,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tests.fuzz import oracle, targets
+from tests.fuzz.mutation import apply_edit, edits
 
 
 def _vlq(n: int) -> bytes:
@@ -46,11 +47,7 @@ def _seeds() -> list[bytes]:
 
 SEEDS = _seeds()
 
-_edit = st.tuples(
-    st.sampled_from(["set", "insert", "delete", "truncate", "repeat"]),
-    st.integers(0, 4096),
-    st.binary(min_size=1, max_size=6),
-)
+_edit = edits("repeat", 4096, 6)
 
 
 @st.composite
@@ -58,15 +55,7 @@ def mutated(draw) -> bytes:
     data = bytearray(draw(st.sampled_from(SEEDS)))
     for kind, at, blob in draw(st.lists(_edit, max_size=6)):
         at %= max(1, len(data))
-        if kind == "set":
-            data[at : at + len(blob)] = blob
-        elif kind == "insert":
-            data[at:at] = blob
-        elif kind == "delete":
-            del data[at : at + len(blob)]
-        elif kind == "truncate":
-            del data[at:]
-        else:
+        if not apply_edit(data, kind, at, blob):  # repeat
             data[at:at] = data[at : at + 8] * (blob[0] % 16)
     return bytes(data)
 
