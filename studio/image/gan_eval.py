@@ -95,6 +95,18 @@ def _diversity(feats: np.ndarray, classes: np.ndarray) -> float:
     return float(np.mean(vals)) if vals else float("nan")
 
 
+def _reference_features(held01, train01, seed: int):
+    """The Lite0 backbone, the held-out pictures' features and those of as many training
+    pictures (drawn with ``seed``), all at 64 px: what every generator is scored against."""
+    from studio.image._lite0 import load_lite0
+
+    backbone = load_lite0()
+    f_held = _features(backbone, _resize(held01, 64))
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(train01), min(len(train01), len(held01)), replace=False)
+    return backbone, f_held, _features(backbone, _resize(train01[pick], 64))
+
+
 def evaluate_generators(
     generators: list[str | Path],
     train_dir: str | Path,
@@ -111,7 +123,6 @@ def evaluate_generators(
     pictures themselves as if generated, the floor a generator can reach. Raises ValueError when a
     generator's classes do not match the folders.
     """
-    from studio.image._lite0 import load_lite0
     from studio.image.gan import find_captions, load_generator, load_pictures, sample
     from studio.image.tagger import load_tagger
 
@@ -126,11 +137,7 @@ def evaluate_generators(
     if labels != train_labels:
         raise ValueError("the training and held-out folders have different classes")
     held01, train01 = (held + 1) / 2, (train + 1) / 2
-    backbone = load_lite0()
-    f_held = _features(backbone, _resize(held01, 64))
-    rng = np.random.default_rng(seed)
-    pick = rng.choice(len(train01), min(len(train01), len(held01)), replace=False)
-    f_train = _features(backbone, _resize(train01[pick], 64))
+    backbone, f_held, f_train = _reference_features(held01, train01, seed)
     judge = load_tagger(tagger) if tagger else None
 
     def prompt_accuracy(x01, classes):
@@ -209,7 +216,6 @@ def _evaluate_text(paths, gens, train_dir, heldout_dir, tagger, *, seed: int = 0
     per held-out picture, drawn from its first caption. Prompt accuracy: how often the tagger puts
     that icon in the held-out picture's group (only pictures whose group the tagger knows), against
     the same with the prompts shuffled (what the text adds) and the majority group (chance)."""
-    from studio.image._lite0 import load_lite0
     from studio.image.gan import find_captions, load_captioned, read_captions, sample_prompt
     from studio.image.tagger import load_tagger
 
@@ -226,11 +232,7 @@ def _evaluate_text(paths, gens, train_dir, heldout_dir, tagger, *, seed: int = 0
     labels = sorted({g for g in held_groups if g}) or ["all"]
     held_y = np.asarray([labels.index(g) if g in labels else 0 for g in held_groups])
     held01, train01 = (held + 1) / 2, (train + 1) / 2
-    backbone = load_lite0()
-    f_held = _features(backbone, _resize(held01, 64))
-    rng = np.random.default_rng(seed)
-    pick = rng.choice(len(train01), min(len(train01), len(held01)), replace=False)
-    f_train = _features(backbone, _resize(train01[pick], 64))
+    backbone, f_held, f_train = _reference_features(held01, train01, seed)
     judge = load_tagger(tagger) if tagger else None
     judged = np.asarray([bool(judge) and g in judge.labels for g in held_groups])
     truth = np.asarray(
