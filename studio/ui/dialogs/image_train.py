@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.jobs import JobSpec
 from studio.ui.dialogs import files
-from studio.ui.dialogs.training_job import TrainingJobMixin
+from studio.ui.dialogs.training_job import ContextRelay, TrainingJobMixin
 from studio.ui.widgets.training_plots import ConfusionPlot, LossPlot, PixelView
 
 __all__ = ["TrainGeneratorDialog", "TrainTaggerDialog", "add_image_menu", "LossRelay"]
@@ -90,23 +90,17 @@ def open_dialog(window, cls):
     return dialog
 
 
-class LossRelay:
+class LossRelay(ContextRelay):
     """A job context for ``train_gan`` that passes everything on and also hands the GUI, as
     partial values, the losses of every step (read from its progress messages; a few times a
     second) and each new sample grid as pixels (read here, in the worker, so the GUI thread never
     touches the disk)."""
 
     def __init__(self, ctx, every_s: float = 0.3) -> None:
-        self.ctx = ctx
+        super().__init__(ctx)
         self.every_s = every_s
         self._points: list[tuple[int, float, float]] = []
         self._last = 0.0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.ctx, name)
-
-    def check_cancelled(self) -> None:
-        self.ctx.check_cancelled()
 
     def progress(self, fraction: float, message: str = "") -> None:
         found = _LOSSES.search(message or "")

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 from studio.core.jobs import JobSpec
 from studio.ui.dialogs import files
 from studio.ui.dialogs.image_train import named
-from studio.ui.dialogs.training_job import TrainingJobMixin
+from studio.ui.dialogs.training_job import ContextRelay, TrainingJobMixin
 from studio.ui.widgets.training_plots import LossPlot
 
 __all__ = ["TrainMusicDialog", "ScoreRelay", "train_on_folder"]
@@ -52,20 +52,14 @@ _FAMILIES = (
 )
 
 
-class ScoreRelay:
+class ScoreRelay(ContextRelay):
     """A job context for the trainer that passes everything on and also hands the GUI, as
     partial values, ``{"scores": [(step, training loss, held-out score)], "metric": name}`` at
     each held-out evaluation (read from the trainer's progress messages)."""
 
     def __init__(self, ctx) -> None:
-        self.ctx = ctx
+        super().__init__(ctx)
         self._last_val: str | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.ctx, name)
-
-    def check_cancelled(self) -> None:
-        self.ctx.check_cancelled()
 
     def progress(self, fraction: float, message: str = "") -> None:
         found = _STEP.search(message or "")
@@ -74,9 +68,6 @@ class ScoreRelay:
             self.ctx.partial({"scores": [(int(found[1]), float(found[2]), float(found[4]))],
                               "metric": found[3] or "loss"})  # fmt: skip
         self.ctx.progress(fraction, message)
-
-    def partial(self, value: Any) -> None:
-        self.ctx.partial(value)
 
 
 def train_on_folder(folder: Path, arch: str, preset: str, minutes: float, seed: int,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["TrainingJobMixin"]
+__all__ = ["ContextRelay", "TrainingJobMixin"]
 
 
 class TrainingJobMixin:
@@ -72,3 +72,23 @@ class TrainingJobMixin:
     def _on_job_cancelled(self) -> None:
         if self._mine():
             self.status.setText(self.stopped_message)
+
+
+class ContextRelay:
+    """A job context that passes everything on to ``ctx``; a training dialog's relay overrides
+    ``progress`` or ``partial`` to hand the GUI what it plots."""
+
+    def __init__(self, ctx) -> None:
+        self.ctx = ctx
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.ctx, name)
+
+    def check_cancelled(self) -> None:
+        self.ctx.check_cancelled()
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        self.ctx.progress(fraction, message)
+
+    def partial(self, value: Any) -> None:
+        self.ctx.partial(value)
