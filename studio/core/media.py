@@ -12,9 +12,10 @@ import math
 import wave
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where arrays are made: the window paints without it
+    import numpy as np
 
 __all__ = [
     "Note",
@@ -534,6 +535,8 @@ class AudioClip:
     provenance: Provenance = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        import numpy as np
+
         self.samples = np.asarray(self.samples, dtype=np.float32)
         if self.sample_rate <= 0:
             raise ValueError("sample_rate must be positive")
@@ -548,6 +551,8 @@ class AudioClip:
 
     def save_wav(self, path: str | Path) -> Path:
         """Write 16-bit PCM WAV."""
+        import numpy as np
+
         path = Path(path)
         pcm = (np.clip(self.samples, -1.0, 1.0) * 32767).astype("<i2")
         with wave.open(str(path), "wb") as wav:
@@ -568,6 +573,8 @@ class AudioClip:
             raise ValueError(f"{Path(path).name} is not a readable WAV file ({exc})") from exc
         if width != 2:
             raise ValueError(f"{Path(path).name}: only 16-bit WAV is supported")
+        import numpy as np
+
         data = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
         if channels > 1:
             data = data.reshape(-1, channels)
@@ -582,6 +589,8 @@ class Image:
     provenance: Provenance = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        import numpy as np
+
         self.pixels = np.asarray(self.pixels)
         if self.pixels.dtype != np.uint8:
             raise ValueError("Image pixels must be uint8")
@@ -602,6 +611,8 @@ class Mask:
     provenance: Provenance = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        import numpy as np
+
         self.alpha = np.clip(np.asarray(self.alpha, dtype=np.float32), 0.0, 1.0)
         if self.alpha.ndim != 2:
             raise ValueError("Mask alpha must be shaped (height, width)")
