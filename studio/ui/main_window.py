@@ -1,11 +1,13 @@
 """The main window: six dockable panels, the Jobs and Log docks, menus and the status bar.
 
-Start-up paints first and builds after: ``MainWindow(context=None)`` (what ``studio`` runs) shows
-the docks with a placeholder each, paints, and only then makes the StudioContext (settings,
-plugins, the job runner), the menus and the panel in front. Every other panel is built the first
-time its dock is shown or ``window.panels[id]`` is asked for, so no panel's code, no engine and no
-numpy is imported before the first paint. ``MainWindow(context)`` (tests, ``studio shot``)
-builds the same way but at once, without waiting for a paint.
+Start-up paints the panel in front and loads the rest after: ``MainWindow(context=None)`` (what
+``studio`` runs) makes a starting StudioContext (the job runner and the project, see
+:meth:`StudioContext.starting`), the docks and the panel whose dock shows, so the first paint is the
+real panel. Right after the paint it reads the settings, finds the plugins (the panel then lists
+their generators and the models), and builds the menus. Every other panel is built the first time
+its dock is shown or ``window.panels[id]`` is asked for, so no engine, no model runtime, no numpy
+and no pydantic is imported before the first paint. ``MainWindow(context)`` (tests, ``studio
+shot``) builds the same way but at once, without waiting for a paint.
 """
 
 from __future__ import annotations
@@ -121,19 +123,26 @@ class MainWindow(QMainWindow):
         if context is not None:
             self._start(context)
         else:
+            from studio.ui.context import StudioContext
+
+            # The panel in front is built when its dock is first shown (in show(), before the
+            # first paint) with this context; the settings and plugins come after the paint.
+            self.context = StudioContext.starting(safe_mode)
+            self._build_docks()
             self.statusBar().showMessage("Starting…")
 
     def _start_after_paint(self) -> None:
         """The first paint is on screen: make the context and build what is visible."""
         if self._closed or self._started:
             return
-        from studio.ui.context import StudioContext
-
-        context = StudioContext.create(safe_mode=self._safe_mode)
+        context = self.context
+        context.load()  # the settings (pydantic), then the plugins (entry points, manifests)
         app = QApplication.instance()
         if app.property("studio_theme") != context.settings.theme:
             apply_theme(app, context.settings.theme)
         self.statusBar().clearMessage()
+        for panel in list(self.panels.values()):  # built before the paint: plugins, models
+            panel.on_context_loaded()
         self._start(context)
 
     def _build_docks(self) -> None:
@@ -163,6 +172,7 @@ class MainWindow(QMainWindow):
             else:
                 self.tabifyDockWidget(first, dock)
             self.panel_docks[panel_id] = dock
+            dock.visibilityChanged.connect(self._on_dock_visibility_changed)
 
         self.jobs_view = JobsView(self.context.runner)
         self.jobs_dock = QDockWidget("Jobs", self)
@@ -192,15 +202,14 @@ class MainWindow(QMainWindow):
         from studio.ui.project_controller import ProjectController
 
         self.context = context
-        self._build_docks()
+        if not self.panel_docks:
+            self._build_docks()
         self.projects = ProjectController(self, recovery=self._recovery)
         self._build_menus()
         self.device_label.setText(context.device_text)
         self.context.runner.submitted.connect(self._on_runner_submitted)
         self._started = True
         self._build_visible_panels()
-        for dock in self.panel_docks.values():
-            dock.visibilityChanged.connect(self._on_dock_visibility_changed)
         QApplication.instance().focusChanged.connect(self._on_app_focus_changed)
         self.projects.connect_initial()
         if self._recovery:
@@ -232,8 +241,9 @@ class MainWindow(QMainWindow):
     # -- panels, built on first show ---------------------------------------------------------------
     def _build_panel(self, panel_id: str) -> QWidget:
         """Build panel ``panel_id`` into its dock (the placeholder goes). Raises KeyError before
-        the window has started (there is no context to build it with yet)."""
-        if not self._started or panel_id in self._building:
+        the docks exist (``MainWindow(context)`` builds them at once, ``MainWindow(None)`` before
+        it shows)."""
+        if not self.panel_docks or panel_id in self._building:
             raise KeyError(f"panel {panel_id!r} is not built yet")
         self._building.add(panel_id)
         try:
@@ -632,7 +642,11 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._closed = True
-        if not self._started:  # closed before it was built: nothing runs, no layout to save
+        if not self._started:  # closed before the paint's load: no job ran, no layout to save
+            for panel in self.panels.values():
+                panel.shutdown()
+            if self.context is not None:
+                self.context.runner.shutdown()
             if self._own_log_handler:
                 logging.getLogger().removeHandler(self.log_handler)
             super().closeEvent(event)

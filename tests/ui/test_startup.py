@@ -1,5 +1,6 @@
-"""Start-up: the window paints before any engine, model runtime or panel is loaded; the panel in
-front is built right after, every other one on its first show."""
+"""Start-up: the window's first paint shows the real panel in front, before any engine, model
+runtime, numpy or pydantic is loaded; the settings and plugins come right after the paint, every
+other panel on its first show."""
 
 from __future__ import annotations
 
@@ -13,24 +14,38 @@ from PySide6.QtGui import QAction
 from studio.ui.panels import PANEL_IDS, PANEL_TITLES, panel_class
 
 # Run as a child process (other tests' imports would leak into sys.modules here): start the
-# window the way `studio` does, note what is imported and built at the first paint and once the
-# window has started, then quit.
+# window the way `studio` does, note what is imported, built and shown at the first paint and
+# once the window has started, then quit.
 _CHILD = r"""
 import json, sys
+from PySide6.QtWidgets import QComboBox, QToolButton
 from studio.ui.app import create_app, open_window, setup_logging
 app = create_app()
 window = open_window(log_handler=setup_logging(file_log=False), restore=False, recovery=False)
 seen = {}
 HEAVY = ("torch", "onnxruntime", "cv2", "mediapipe", "numpy", "scipy", "pydantic")
+def shown(name, kind):
+    w = window.findChild(kind, name)
+    return w is not None and w.isVisible() and not w.visibleRegion().isEmpty()
 def painted():
     seen["at_paint"] = [m for m in HEAVY if m in sys.modules]
     seen["built_at_paint"] = sorted(window.panels)
     seen["started_at_paint"] = window.is_started
+    seen["shown_at_paint"] = [shown(n, k) for n, k in (
+        ("music.editor", object), ("music.generator", QComboBox), ("music.key", QComboBox),
+        ("music.style", QComboBox), ("music.play", QToolButton))]
+    # (in the controls' scroll area, below the fold of the default window size)
+    seen["generate_at_paint"] = window.findChild(QToolButton, "music.generate").isVisible()
+    seen["placeholder_at_paint"] = window.panel_docks["music"].widget().objectName()
+    seen["generators_at_paint"] = window.findChild(QComboBox, "music.generator").count()
 def started():
     seen["built_at_start"] = sorted(window.panels)
     seen["front_has_document"] = window.panels["music"].document is not None
     seen["heavy_at_start"] = [m for m in ("torch", "onnxruntime", "cv2", "mediapipe")
                               if m in sys.modules]
+    generator = window.findChild(QComboBox, "music.generator")
+    seen["generators_at_start"] = [generator.itemText(i) for i in range(generator.count())]
+    seen["models_at_start"] = window.findChild(QComboBox, "music.model").count()
     window.close()
     app.quit()
 window.first_painted.connect(painted)
@@ -40,7 +55,7 @@ print(json.dumps(seen))
 """
 
 
-def test_the_window_paints_before_engines_numpy_or_any_panel_load(isolated_dirs):
+def test_the_first_paint_shows_the_front_panel_before_engines_numpy_or_pydantic(isolated_dirs):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     out = subprocess.run(
         [sys.executable, "-c", _CHILD], capture_output=True, text=True, env=env, timeout=120
@@ -48,11 +63,29 @@ def test_the_window_paints_before_engines_numpy_or_any_panel_load(isolated_dirs)
     assert out.returncode == 0, out.stderr
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     assert seen["at_paint"] == [], f"imported before the first paint: {seen['at_paint']}"
-    assert seen["built_at_paint"] == [] and seen["started_at_paint"] is False
-    # right after the paint: the panel in front only, with its document; no model runtime yet
+    # the first paint is the Music panel itself (editor, buttons, filled combos), not a placeholder
+    assert seen["built_at_paint"] == ["music"] and seen["started_at_paint"] is False
+    assert seen["placeholder_at_paint"] == "music_panel"
+    assert seen["shown_at_paint"] == [True] * 5 and seen["generate_at_paint"] is True
+    # right after the paint: the settings and plugins are loaded, the plugin generators and the
+    # models are listed; still only the front panel is built, and no model runtime is loaded
+    assert seen["generators_at_paint"] == 1  # the transformer; plugins come after the paint
+    assert "Music transformer" in seen["generators_at_start"]
+    assert len(seen["generators_at_start"]) > 1, "the built-in plugins' MIDI generators"
+    assert seen["models_at_start"] >= 4  # one line per model family at least
     assert seen["built_at_start"] == ["music"]
     assert seen["front_has_document"] is True
     assert seen["heavy_at_start"] == []
+
+
+def test_the_music_columns_copies_of_engine_names_agree():
+    """The Music controls copy the key, meter and style names (the engine modules import numpy,
+    and the column is built before the first paint)."""
+    from studio.music.keys import PITCH_NAMES
+    from studio.music.tokens import METERS, STYLES
+    from studio.ui.panels.music import controls
+
+    assert (controls.PITCH_NAMES, controls.METERS, controls.STYLES) == (PITCH_NAMES, METERS, STYLES)
 
 
 def test_each_panel_is_built_when_first_shown_and_works(qtbot, window):

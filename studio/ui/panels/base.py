@@ -109,6 +109,11 @@ class PanelBase(QWidget):
         """One field of the document changed (an edit, an undo, a redo): redraw what shows it
         (override)."""
 
+    def on_context_loaded(self) -> None:
+        """The context's settings, plugins and model store are ready: a panel built before the
+        window's first paint (the one in front) lists its plugin and model choices now (override).
+        """
+
     def shutdown(self) -> None:
         """The window is closing: stop sound, ports and timers (the runner cancels the jobs)."""
 

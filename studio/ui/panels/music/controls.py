@@ -28,11 +28,17 @@ from PySide6.QtWidgets import (
 )
 
 from studio.music.document import FAMILY_NAMES, TRANSFORMER
-from studio.music.keys import PITCH_NAMES
-from studio.music.tokens import METERS, STYLES
 from studio.ui.widgets.param_form import ParamForm
 
 __all__ = ["MusicControls", "tool_button", "FAMILY_TITLES", "MODE_ACTIONS"]
+
+# Copies of studio.music.keys.PITCH_NAMES and studio.music.tokens' METERS and STYLES: those
+# modules import numpy, and this column is built before the window's first paint
+# (tests/ui/test_startup.py checks that the copies agree).
+PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+METERS = ((2, 4), (3, 4), (4, 4), (5, 4), (6, 4), (7, 4), (2, 2), (3, 2), (4, 2), (3, 8), (6, 8),
+          (9, 8), (12, 8), (1, 4), (5, 8), (7, 8))  # fmt: skip
+STYLES = ("chorale", "essen", "oneills", "ryans", "user", "other", "pop", "groove", "game", "folk")
 
 #: From / To values beyond the clip (-1) and the takes (0, 1, ...): the chosen MIDI file, and
 #: the item that asks for one.
@@ -68,8 +74,9 @@ class MusicControls(QWidget):
         lay.addWidget(QLabel("<h3>Music</h3>"))
         self.generator = QComboBox()
         self.generator.addItem("Music transformer", TRANSFORMER)
-        for ref in context.registry.contributions("midi"):
-            self.generator.addItem(ref.title, ref.id)
+        self._default_model = 0
+        if context.loaded:  # else the window calls refresh_generators once the plugins are found
+            self.refresh_generators()
         lay.addWidget(QLabel("Generator"))
         lay.addWidget(self.generator)
 
@@ -159,7 +166,8 @@ class MusicControls(QWidget):
         lay.addWidget(self.gan_box)
         self.plugin_form = ParamForm()
         lay.addWidget(self.plugin_form)
-        self.refresh_models()
+        if context.loaded:  # else with refresh_generators: the store needs the settings
+            self.refresh_models()
 
         grid = QGridLayout()
         self.mode_buttons: dict[str, QToolButton] = {}
@@ -253,6 +261,17 @@ class MusicControls(QWidget):
         if name == "generator":
             self.transformer_box.setVisible(value == TRANSFORMER)
             self.plugin_form.setVisible(value != TRANSFORMER)
+
+    def refresh_generators(self) -> None:
+        """List the plugins' MIDI generators after the transformer (selection kept)."""
+        old = self.generator.blockSignals(True)
+        chosen = self.generator.currentData()
+        while self.generator.count() > 1:
+            self.generator.removeItem(1)
+        for ref in self.context.registry.contributions("midi"):
+            self.generator.addItem(ref.title, ref.id)
+        self.generator.setCurrentIndex(max(0, self.generator.findData(chosen)))
+        self.generator.blockSignals(old)
 
     def show_plugin(self, ref_id: str, values: dict) -> str:
         """Build the form of plugin generator ``ref_id`` with ``values``; "" or what went wrong."""

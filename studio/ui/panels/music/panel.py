@@ -436,6 +436,13 @@ class MusicPanel(GenerationMixin, TransportMixin, PanelBase):
         source = self.document.source
         return Path(source) if source and Path(source).exists() else None
 
+    def on_context_loaded(self) -> None:
+        """The settings are read and the plugins found (built before the first paint, the panel
+        showed the transformer only): list the plugin generators and the models."""
+        self.controls.refresh_generators()
+        self.controls.mirror("generator", self.document.generator)
+        self.refresh_models()
+
     def refresh_models(self) -> None:
         self.controls.refresh_models()
         self.controls.mirror_model(self.document.model, self.document.family)

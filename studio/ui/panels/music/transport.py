@@ -45,15 +45,27 @@ class TransportMixin:
     """The toolbar half of MusicPanel."""
 
     def setup_transport(self) -> None:
-        from studio.music.playback import AudioPlayer
-
-        self.player = AudioPlayer()
+        self._player = None
         self._play_start = 0.0
         self._play_timer = QTimer(self)
         self._play_timer.setInterval(40)
         self._play_timer.timeout.connect(self._on_play_timer_timeout)
         self.midi_inputs: list[str] = []
         self.ports_problem = ""
+
+    @property
+    def player(self):
+        """The audio player, made on first use (studio.music.playback imports numpy, and the
+        panel is built before the window's first paint)."""
+        if self._player is None:
+            from studio.music.playback import AudioPlayer
+
+            self._player = AudioPlayer()
+        return self._player
+
+    @player.setter
+    def player(self, value) -> None:
+        self._player = value
 
     def build_toolbar(self) -> QToolBar:
         bar = QToolBar()
