@@ -126,7 +126,13 @@ def _eval(args, ctx) -> int:
 
     paths = [_resolve_engine(g) for g in args.generators]
     result = evaluate_generators(
-        paths, args.train, args.heldout, args.tagger, seed=args.seed, ctx=ctx
+        paths,
+        args.train,
+        args.heldout,
+        args.tagger,
+        seed=args.seed,
+        inception=not getattr(args, "no_inception", False),
+        ctx=ctx,
     )
     if args.json:
         json.dump(result, sys.stdout, indent=2)
@@ -137,23 +143,29 @@ def _eval(args, ctx) -> int:
         return "n/a" if v is None else format(v, spec)
 
     ref = result["reference"]
-    print(f"{result['n_heldout']} held-out pictures; FID/KID on EfficientNet-Lite0 features")
     print(
-        "| generator | FID (Lite0) | KID (Lite0) | prompt accuracy | diversity "
-        "| NN distance / held-out's | near-copies |"
+        f"{result['n_heldout']} held-out pictures; FID/KID on EfficientNet-Lite0 features and on "
+        "Inception-v3 features (unverified weights)"
     )
-    print("|---|---|---|---|---|---|---|")
     print(
-        f"| training pictures (floor) | {fmt(ref['fid_lite0'], '.2f')} | "
+        "| generator | FID (Inception, unverified) | KID (Inception, unverified) | FID (Lite0) "
+        "| KID (Lite0) | prompt accuracy | diversity | NN distance / held-out's | near-copies |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        f"| training pictures (floor) | {fmt(ref.get('fid_inception'), '.2f')} | "
+        f"{fmt(ref.get('kid_inception'), '.4f')} | {fmt(ref['fid_lite0'], '.2f')} | "
         f"{fmt(ref['kid_lite0'], '.4f')} | {fmt(ref['prompt_accuracy'])} | "
         f"{fmt(ref['diversity'])} | - | - |"
     )
     for path, m in result["models"].items():
         print(
-            f"| {Path(path).name} ({m['arch']}) | {fmt(m['fid_lite0'], '.2f')} | "
+            f"| {Path(path).name} ({m['arch']}) | {fmt(m.get('fid_inception'), '.2f')} | "
+            f"{fmt(m.get('kid_inception'), '.4f')} | {fmt(m['fid_lite0'], '.2f')} | "
             f"{fmt(m['kid_lite0'], '.4f')} | {fmt(m['prompt_accuracy'])} | "
             f"{fmt(m['diversity'])} | {fmt(m['nn_ratio'], '.2f')} | {fmt(m['copies'])} |"
         )
+    print(result["inception"]["note"])
     print(
         "near-copies: generated pictures closer to a training picture than 95% of held-out "
         "pictures are to theirs"
