@@ -1,26 +1,38 @@
-"""Training the music transformer: resumable, deterministic for a seed, CUDA when present, DDP under
-torchrun.
+"""The music transformer's training recipe for the one music trainer
+(:func:`studio.music.families.trainer.train_family`, which owns the loop: checkpoints, resume,
+``--minutes``, seeding, progress, held-out metrics, CUDA and DDP under torchrun).
 
 Examples are bar-aligned windows of a piece with the tracks in a random order; half of them are
 turned into fill-in-the-middle examples (a span of bars in one or all tracks moved after
-``FillStart``), so one model continues, infills and adds voices.
+``FillStart``), so one model continues, infills and adds voices. :class:`TokenRecipe` is the step
+and held-out NLL that the transformer and the LSTM share; :func:`train` keeps the transformer's
+own settings (:class:`TrainConfig`, :data:`PRESETS`) as they were.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from studio.core.jobs import JobContext
+from studio.music.families.trainer import FamilyTrainConfig
 from studio.music.tokens import MusicTokenizer, PieceTokens
 
-__all__ = ["TrainConfig", "ExampleSampler", "train", "heldout_windows", "cross_entropy", "PRESETS"]
+__all__ = [
+    "TrainConfig",
+    "ExampleSampler",
+    "TokenRecipe",
+    "TransformerRecipe",
+    "train",
+    "heldout_windows",
+    "cross_entropy",
+    "PRESETS",
+]
 
 
 @dataclass
@@ -243,6 +255,169 @@ def _lr(cfg: TrainConfig, step: int) -> float:
     )
 
 
+#: TrainConfig's fields that the one trainer's config has too; the others are the transformer's
+#: ``model`` settings there (its size, the schedule's floor, its examples and held-out windows).
+_COMMON = (
+    "steps",
+    "batch_size",
+    "lr",
+    "warmup",
+    "seed",
+    "eval_every",
+    "checkpoint_every",
+    "minutes",
+)
+
+
+def family_config(cfg: TrainConfig) -> FamilyTrainConfig:
+    """The one trainer's config for a transformer's :class:`TrainConfig`."""
+    own = asdict(cfg)
+    common = {k: own.pop(k) for k in _COMMON}
+    return FamilyTrainConfig(arch="transformer", model=own, **common)
+
+
+def transformer_config(raw: dict[str, Any]) -> TrainConfig:
+    """The :class:`TrainConfig` a checkpoint's saved config describes: the one trainer's (``arch``
+    and ``model``) or one written by the transformer's former loop (TrainConfig's own fields).
+    Raises ValueError for another family's or settings this version does not know."""
+    if "arch" in raw:
+        if raw["arch"] != "transformer":
+            raise ValueError(f"it holds a {raw['arch']} model, not a transformer")
+        raw = {**{k: raw[k] for k in _COMMON}, **raw["model"]}
+    known = {f.name for f in fields(TrainConfig)}
+    if set(raw) - known:
+        raise ValueError(f"it has settings this version does not know: {sorted(set(raw) - known)}")
+    return TrainConfig(**raw)
+
+
+class TokenRecipe:
+    """What the token families (the transformer and the LSTM) share in the one trainer: training
+    examples from :class:`ExampleSampler`, a step (cross-entropy, gradients clipped at 1) and the
+    held-out NLL on :func:`heldout_windows`. A subclass builds ``model``, ``models``,
+    ``optimizers`` and ``tok``, then calls :meth:`_data`."""
+
+    metric = "nll"
+    key = "token"  # the name of its one model and optimizer
+
+    def _data(self, train_pieces, val_pieces, rng, shard, fim_rate: float, windows: int) -> None:
+        from studio.music.families.trainer import shard_of
+
+        context = self.model.cfg.context
+        self.nets = dict(self.models)
+        # no pieces: a recipe made only to export a checkpoint
+        self.sampler = (
+            ExampleSampler(self.tok, shard_of(train_pieces, shard), context, fim_rate, rng)
+            if train_pieces
+            else None
+        )
+        self.val = heldout_windows(self.tok, val_pieces, context, windows) if val_pieces else []
+
+    def step(self, step: int) -> dict[str, float]:
+        import torch
+        from torch.nn import functional as F
+
+        net, opt = self.nets[self.key], self.optimizers[self.key]
+        net.train()
+        x, y = self.sampler.batch(self.cfg.batch_size)
+        logits, _ = net(x.to(self.device))
+        loss = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]),
+            y.to(self.device).reshape(-1),
+            ignore_index=self.tok.PAD,
+        )
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        opt.step()
+        return {"loss": float(loss.detach())}
+
+    def evaluate(self) -> dict[str, float]:
+        if not self.val:
+            return {}
+        value, _ = cross_entropy(self.model, self.val, self.tok.PAD, self.device)
+        return {"nll": value}
+
+
+class TransformerRecipe(TokenRecipe):
+    """The transformer in the one trainer: AdamW (no decay on biases and norms), a warm-up then a
+    cosine learning rate down to ``min_lr_ratio``, and optionally a start from a smaller trained
+    model (``init_from``)."""
+
+    key = "transformer"
+
+    def __init__(self, cfg, train_pieces, val_pieces, device, rng, shard=(0, 1)) -> None:
+        import torch
+
+        from studio.music.model import ModelConfig, MusicTransformer
+
+        self.cfg, self.device = cfg, device
+        self.own = t = transformer_config(asdict(cfg))
+        self.tok = MusicTokenizer()
+        self.model = MusicTransformer(
+            ModelConfig(self.tok.vocab_size, t.context, t.d_model, t.n_layers, t.n_heads, t.dropout)
+        ).to(device)
+        decay = [p for p in self.model.parameters() if p.dim() >= 2]
+        no_decay = [p for p in self.model.parameters() if p.dim() < 2]
+        self.models = {"transformer": self.model}
+        self.optimizers = {
+            "transformer": torch.optim.AdamW(
+                [
+                    {"params": decay, "weight_decay": t.weight_decay},
+                    {"params": no_decay, "weight_decay": 0.0},
+                ],
+                lr=t.lr,
+                betas=(0.9, 0.95),
+            )
+        }
+        self._data(train_pieces, val_pieces, rng, shard, t.fim_rate, t.eval_windows)
+
+    def begin(self) -> None:
+        """On a fresh start (not a resume): the weights of ``init_from``, grown to this size."""
+        if self.own.init_from:
+            from studio.music.model import grow_from, load_model
+
+            source, _meta = load_model(_init_source(self.own.init_from), self.device)
+            grow_from(self.model, source)
+
+    def lr_at(self, step: int) -> float:
+        return _lr(self.own, step)
+
+    @staticmethod
+    def upgrade_checkpoint(state: dict[str, Any]) -> dict[str, Any]:
+        """A checkpoint of the transformer's former loop (``model``, ``optimizer`` and its own
+        config) in the one trainer's form, so a run begun before resumes where it was."""
+        from studio.music.families.trainer import fixed_settings
+
+        if "model" not in state or "optimizer" not in state:
+            raise ValueError("it is not a checkpoint of a music model")
+        cfg = family_config(transformer_config(json.loads(state["config"])))
+        history = []
+        for record in json.loads(state["history"]):
+            if "val_loss" in record:
+                record = dict(record)
+                record["val"] = {"nll": record.pop("val_loss")}
+            history.append(record)
+        return {
+            "model.transformer": state["model"],
+            "opt.transformer": state["optimizer"],
+            "step": state["step"],
+            "fixed": json.dumps(fixed_settings(cfg)),
+            "config": json.dumps(asdict(cfg)),
+            "history": json.dumps(history),
+            "rng": state["rng"],
+            "torch_rng": state["torch_rng"],
+        }
+
+    def export(self, path: Path, extra: dict[str, str]) -> None:
+        from studio.music.model import save_model
+
+        save_model(self.model, path, extra)
+
+    def description(self) -> str:
+        t = self.own
+        return f"music transformer, d_model {t.d_model}, {t.n_layers} layers, context {t.context}"
+
+
 def train(
     cfg: TrainConfig,
     train_pieces: list[PieceTokens],
@@ -252,167 +427,48 @@ def train(
     device: str | None = None,
     resume: bool = True,
 ) -> TrainResult:
-    """Train (or resume) a model into ``out_dir`` (checkpoint.pt, history.json).
+    """Train (or resume) a transformer into ``out_dir`` (checkpoint.pt, history.json) with the one
+    music trainer (:func:`studio.music.families.trainer.train_family`): deterministic for a seed,
+    across resumes too; DDP under torchrun. A checkpoint of the former transformer loop resumes.
+    Raises ValueError when there is nothing to train on or the checkpoint has other settings."""
+    from studio.music.families.trainer import train_family
 
-    Under torchrun (WORLD_SIZE > 1) it runs DistributedDataParallel: gloo on the CPU, nccl on CUDA;
-    rank 0 writes checkpoints and reports progress. Raises ValueError when there is nothing to train
-    on.
-    """
-    import torch
-    import torch.distributed as dist
-    from torch.nn import functional as F
-
-    from studio.core.devices import pick_device
-    from studio.music.model import ModelConfig, MusicTransformer
-
-    ctx = ctx or JobContext()
-    if not train_pieces:
-        raise ValueError("no training pieces: build a corpus first")
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    device = device or pick_device("auto")
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if device == "cuda" else "gloo")
-        if device == "cuda":
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    main = rank == 0
-    out_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path = out_dir / "checkpoint.pt"
-
-    tok = MusicTokenizer()
-    torch.manual_seed(cfg.seed)
-    model_cfg = ModelConfig(
-        tok.vocab_size, cfg.context, cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.dropout
+    result = train_family(
+        family_config(cfg), train_pieces, val_pieces, out_dir, ctx, device, resume
     )
-    model = MusicTransformer(model_cfg)
-    if cfg.init_from and not (resume and ckpt_path.exists()):
-        from studio.music.model import grow_from, load_model
-
-        source, _meta = load_model(_init_source(cfg.init_from))
-        grow_from(model, source)
-    model = model.to(device)
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW(
-        [
-            {"params": decay, "weight_decay": cfg.weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ],
-        lr=cfg.lr,
-        betas=(0.9, 0.95),
-    )
-    rng = np.random.default_rng([cfg.seed, rank])
-    step, history = 0, []
-    if resume and ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location=device, weights_only=True)
-        saved = json.loads(state["config"])
-        fixed = set(asdict(cfg)) - {"steps", "minutes", "eval_every", "checkpoint_every"}
-        if any(saved.get(k) != v for k, v in asdict(cfg).items() if k in fixed):
-            raise ValueError(
-                f"{ckpt_path} was trained with other settings; use a new folder or --no-resume"
-            )
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        step = int(state["step"])
-        history = json.loads(state["history"])
-        states = json.loads(state["rng"])
-        if rank < len(states):
-            rng.bit_generator.state = states[rank]
-        torch.set_rng_state(state["torch_rng"])
-    net = model
-    if world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(model)
-    sampler = ExampleSampler(tok, train_pieces, cfg.context, cfg.fim_rate, rng)
-    val = heldout_windows(tok, val_pieces, cfg.context, cfg.eval_windows) if val_pieces else []
-    started = time.monotonic()
-    deadline = started + cfg.minutes * 60 if cfg.minutes else None
-    losses: list[float] = []
-    val_loss = history[-1].get("val_loss") if history else None
-
-    def save() -> None:
-        if not main:
-            return
-        from studio.core.atomic import atomic_write, write_text
-
-        rng_states = [rng.bit_generator.state]
-        with atomic_write(ckpt_path, "wb") as fh:
-            torch.save(
-                {
-                    "model": model.state_dict(),
-                    "optimizer": opt.state_dict(),
-                    "step": step,
-                    "config": json.dumps(asdict(cfg)),
-                    "history": json.dumps(history),
-                    "rng": json.dumps(rng_states),
-                    "torch_rng": torch.get_rng_state(),
-                },
-                fh,
-            )
-        write_text(out_dir / "history.json", json.dumps(history, indent=1))
-
-    while step < cfg.steps:
-        ctx.check_cancelled()
-        net.train()
-        for group in opt.param_groups:
-            group["lr"] = _lr(cfg, step)
-        x, y = sampler.batch(cfg.batch_size)
-        logits, _ = net(x.to(device))
-        loss = F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), y.to(device).reshape(-1), ignore_index=tok.PAD
-        )
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        step += 1
-        losses.append(float(loss.detach()))
-        record = {
-            "step": step,
-            "loss": round(float(np.mean(losses[-20:])), 4),
-            "seconds": round(time.monotonic() - started, 1),
-        }
-        if main and val and (step % cfg.eval_every == 0 or step == cfg.steps):
-            val_loss, _ = cross_entropy(model, val, tok.PAD, device)
-            record["val_loss"] = round(val_loss, 4)
-        if main and ("val_loss" in record or step % 10 == 0):
-            history.append(record)
-        if main:
-            vl = f", held-out {val_loss:.3f}" if val_loss is not None else ""
-            ctx.progress(
-                step / cfg.steps, f"step {step}/{cfg.steps}, loss {record['loss']:.3f}{vl}"
-            )
-        out_of_time = deadline is not None and time.monotonic() > deadline
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time:
-            save()
-        if out_of_time:
-            break
-    save()
-    if world > 1:
-        dist.barrier()
+    val_loss = (result.val or {}).get("nll")
     return TrainResult(
-        ckpt_path,
-        step,
-        float(np.mean(losses[-20:])) if losses else float("nan"),
+        result.checkpoint,
+        result.step,
+        result.train_loss,
         val_loss,
-        history,
-        time.monotonic() - started,
+        result.history,
+        result.seconds,
     )
 
 
 def load_checkpoint_model(path: Path, device: str = "cpu"):
-    """The model inside a training checkpoint (weights only, no pickle)."""
+    """(model, TrainConfig, step) of a transformer training checkpoint (weights only, no pickle),
+    of the one trainer or of the former transformer loop. Raises ValueError for another family's."""
     import torch
 
     from studio.music.model import ModelConfig, MusicTransformer
 
     state = torch.load(path, map_location="cpu", weights_only=True)
-    cfg = TrainConfig(**json.loads(state["config"]))
+    try:
+        cfg = transformer_config(json.loads(state["config"]))
+    except (KeyError, ValueError) as exc:
+        raise ValueError(
+            f"{Path(path).name} is not a transformer training checkpoint: {exc}"
+        ) from exc
     tok = MusicTokenizer()
     model = MusicTransformer(
         ModelConfig(
             tok.vocab_size, cfg.context, cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.dropout
         )
     )
-    model.load_state_dict(state["model"])
+    model.load_state_dict(
+        state["model.transformer"] if "model.transformer" in state else state["model"]
+    )
     model.eval()
     return model.to(device), cfg, int(state["step"])

@@ -189,8 +189,10 @@ def roll_stats(rolls: np.ndarray) -> dict[str, float]:
 class GANRecipe:
     metric = "drum_hits_ratio"
 
-    def __init__(self, cfg, train_pieces, val_pieces, device, rng) -> None:
+    def __init__(self, cfg, train_pieces, val_pieces, device, rng, shard=(0, 1)) -> None:
         import torch
+
+        from studio.music.families.trainer import shard_of
 
         self.cfg, self.device, self.rng = cfg, device, rng
         self.gcfg = GANConfig(**cfg.model)
@@ -208,7 +210,11 @@ class GANRecipe:
             raise ValueError(
                 "no 4/4 pieces with drums to train the GAN on (it needs the groove or game style)"
             )
-        self.by_style = {int(s): np.flatnonzero(self.labels == s) for s in np.unique(self.labels)}
+        # under torchrun each rank draws from its own share of every style's windows
+        self.by_style = {
+            int(s): shard_of(np.flatnonzero(self.labels == s), shard)
+            for s in np.unique(self.labels)
+        }
         self.present = np.array(sorted(self.by_style))
         self.val = band_windows(val_pieces) if val_pieces else None
         if self.val is not None and len(self.val[0]):  # a fixed sample, styles in equal shares
@@ -218,6 +224,14 @@ class GANRecipe:
             chosen = np.concatenate([pick.permutation(p)[: 128 // len(per)] for p in per])
             self.val = tuple(a[chosen] for a in self.val)
         self.n_critic, self.gp = 2, 10.0
+
+    def _noise(self, *shape: int):
+        """Noise from the recipe's own random stream: a rank's own under torchrun, the same on
+        the CPU and CUDA for a seed, and in the checkpoint, so a resumed run draws what it would
+        have."""
+        import torch
+
+        return torch.from_numpy(self.rng.standard_normal(shape, dtype=np.float32)).to(self.device)
 
     def _batch(self):
         import torch
@@ -241,10 +255,10 @@ class GANRecipe:
         b = self.cfg.batch_size
         for _ in range(self.n_critic):
             real, cond, style = self._batch()
-            z = torch.randn(b, self.gcfg.z, device=self.device)
+            z = self._noise(b, self.gcfg.z)
             with torch.no_grad():
                 fake = gen(z, style, cond)
-            alpha = torch.rand(b, 1, 1, device=self.device)
+            alpha = torch.from_numpy(self.rng.random((b, 1, 1), dtype=np.float32)).to(self.device)
             mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
             score = critic(mixed, style, cond)
             grad = torch.autograd.grad(score.sum(), mixed, create_graph=True)[0]
@@ -255,7 +269,7 @@ class GANRecipe:
             c_loss.backward()
             c_opt.step()
         real, cond, style = self._batch()
-        z = torch.randn(b, self.gcfg.z, device=self.device)
+        z = self._noise(b, self.gcfg.z)
         g_loss = -critic(gen(z, style, cond), style, cond).mean()
         g_opt.zero_grad(set_to_none=True)
         g_loss.backward()

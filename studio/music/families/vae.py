@@ -181,8 +181,10 @@ def _elbo_per_step(model, windows: np.ndarray, device: str, batch: int = 64) -> 
 class VAERecipe:
     metric = "elbo"
 
-    def __init__(self, cfg, train_pieces, val_pieces, device, rng) -> None:
+    def __init__(self, cfg, train_pieces, val_pieces, device, rng, shard=(0, 1)) -> None:
         import torch
+
+        from studio.music.families.trainer import shard_of
 
         self.cfg, self.device, self.rng = cfg, device, rng
         self.model = build_vae(VAEConfig(**cfg.model)).to(device)
@@ -192,6 +194,7 @@ class VAERecipe:
         self.train_windows = piece_windows(train_pieces)
         if train_pieces and not len(self.train_windows):
             raise ValueError("no 4/4 melodies of at least two bars to train the VAE on")
+        self.train_windows = shard_of(self.train_windows, shard)  # a rank's share (torchrun)
         self.val_windows = piece_windows(val_pieces, limit=512) if val_pieces else None
         self.free_bits = 2.0  # nats per bar that cost nothing (MusicVAE's free bits)
         self.beta_max, self.beta_steps = 0.5, 2000
