@@ -60,9 +60,12 @@ def _run(
     ctx: JobContext, args: list[str], timeout: float = 120.0, pycache: str | None = None
 ) -> tuple[float, str]:
     """Run a child process, killable by cancel. Returns (seconds, stdout)."""
+    env = _child_env(pycache)
     start = time.perf_counter()
+    # a probe's "seconds since start" counts from here (studio.ui._probe._process_age)
+    env["STUDIO_PROBE_SPAWNED_AT"] = repr(time.time())
     proc = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_child_env(pycache)
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
     try:
         while True:
