@@ -26,12 +26,10 @@ from pathlib import Path  # noqa: E402
 
 
 def _age() -> float:
-    try:
-        import psutil
+    """Seconds since this process started (see studio.ui._probe: psutil's start time is late)."""
+    from studio.ui._probe import _process_age
 
-        return time.time() - psutil.Process().create_time()
-    except Exception:  # noqa: BLE001
-        return time.perf_counter() - _T0
+    return _process_age()
 
 
 def _window():
