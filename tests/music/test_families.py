@@ -146,15 +146,20 @@ def test_gan_grooves_in_a_style_and_puts_drums_under_a_melody(models):
         fam.groove("polka", 4)
 
 
-def test_training_resumes_to_the_same_weights(pieces, tmp_path):
-    _train("vae", pieces, tmp_path / "straight", steps=4)
-    _train("vae", pieces, tmp_path / "halves", steps=2)
-    _train("vae", pieces, tmp_path / "halves", steps=4, resume=True)
-    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
-    b = torch.load(tmp_path / "halves" / "checkpoint.pt", weights_only=True)
+@pytest.mark.parametrize("arch,model", [("vae", "vae"), ("gan", "generator")])
+def test_training_resumes_to_the_same_weights(arch, model, pieces, tmp_path):
+    _train(arch, pieces, tmp_path / "straight", steps=4)
+    _train(arch, pieces, tmp_path / "again", steps=4)
+    _train(arch, pieces, tmp_path / "halves", steps=2)
+    _train(arch, pieces, tmp_path / "halves", steps=4, resume=True)
+    a, again, b = (
+        torch.load(tmp_path / run / "checkpoint.pt", weights_only=True)
+        for run in ("straight", "again", "halves")
+    )
     assert a["step"] == b["step"] == 4
-    for k, v in a["model.vae"].items():
-        assert torch.equal(v, b["model.vae"][k]), k
+    for k, v in a[f"model.{model}"].items():
+        assert torch.equal(v, again[f"model.{model}"][k]), k  # the same seed, the same weights
+        assert torch.equal(v, b[f"model.{model}"][k]), k
     history = json.loads((tmp_path / "halves" / "history.json").read_text())
     assert history[-1]["step"] == 4 and "val" in history[-1]
 
@@ -192,7 +197,7 @@ def test_commands_write_midi_and_refuse_bad_input(models, tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("arch", ["lstm", "vae"])
+@pytest.mark.parametrize("arch", ["lstm", "vae", "gan"])
 def test_torchrun_ddp_on_two_cpu_processes(arch, pieces, tmp_path):
     import os
     import subprocess
@@ -212,4 +217,11 @@ def test_torchrun_ddp_on_two_cpu_processes(arch, pieces, tmp_path):
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
     assert "step 4/4" in out.stdout
-    assert family_of(tmp_path / "run" / f"ddp-{arch}.safetensors") == arch
+    model = tmp_path / "run" / f"ddp-{arch}.safetensors"
+    assert family_of(model) == arch
+    # both processes ended with the same weights (the trainer compares them; rank 0 wrote them)
+    ranks = json.loads(torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["ranks"])
+    assert ranks["world"] == 2 and len(set(ranks["weights_sha256"])) == 1
+    if arch == "gan":  # the model it wrote plays: a 4-bar groove with drums
+        clip = load_family(str(model)).groove("groove", 4, seed=1)
+        assert clip.bars == 4 and any(n.channel == DRUM_CHANNEL for n in clip.notes)

@@ -76,6 +76,69 @@ def test_training_is_deterministic_for_a_seed_and_resumes_exactly(tiny_corpus, t
     assert c.val_loss == pytest.approx(a.val_loss, abs=1e-5)
 
 
+def _as_former_loop_checkpoint(path: Path) -> None:
+    """Rewrite a transformer checkpoint in the layout of the transformer's former loop (its own
+    config, ``model``/``optimizer``, ``val_loss`` in the history), as runs begun before left."""
+    state = torch.load(path, weights_only=True)
+    raw = json.loads(state["config"])
+    own = {k: v for k, v in raw.items() if k not in ("arch", "model")} | raw["model"]
+    history = []
+    for record in json.loads(state["history"]):
+        val = record.pop("val", None)
+        if val:
+            record["val_loss"] = val["nll"]
+        history.append(record)
+    old = {
+        "model": state["model.transformer"],
+        "optimizer": state["opt.transformer"],
+        "step": state["step"],
+        "config": json.dumps(own),
+        "history": json.dumps(history),
+        "rng": state["rng"],
+        "torch_rng": state["torch_rng"][0],
+    }
+    torch.save(old, path)
+
+
+def test_a_run_of_the_former_transformer_loop_resumes_and_loads(tiny_corpus, tmp_path):
+    from studio.music.training import load_checkpoint_model
+
+    train_p, val_p = tiny_corpus.pieces[:20], tiny_corpus.pieces[20:]
+    steps = {"eval_every": 6, "checkpoint_every": 6}
+    cfg = TrainConfig(**(PRESETS["tiny"] | steps | {"steps": 12}))
+    straight = train(cfg, train_p, val_p, tmp_path / "straight", device="cpu")
+    half = TrainConfig(**(PRESETS["tiny"] | steps | {"steps": 6}))
+    train(half, train_p, val_p, tmp_path / "old", device="cpu")
+    _as_former_loop_checkpoint(tmp_path / "old" / "checkpoint.pt")
+    model, loaded_cfg, step = load_checkpoint_model(tmp_path / "old" / "checkpoint.pt")
+    assert step == 6 and loaded_cfg == half and model.cfg.d_model == half.d_model
+    resumed = train(cfg, train_p, val_p, tmp_path / "old", device="cpu")
+    assert resumed.step == 12
+    assert resumed.val_loss == pytest.approx(straight.val_loss, abs=1e-6)
+    assert [h["val"]["nll"] for h in resumed.history if "val" in h] == [
+        h["val"]["nll"] for h in straight.history if "val" in h
+    ]
+    # the former layout with other settings is refused in words, as before
+    other = TrainConfig(**(PRESETS["tiny"] | {"steps": 12, "d_model": 32}))
+    _as_former_loop_checkpoint(tmp_path / "old" / "checkpoint.pt")
+    with pytest.raises(ValueError, match="other settings; use a new folder or --no-resume"):
+        train(other, train_p, val_p, tmp_path / "old", device="cpu")
+
+
+def test_another_familys_checkpoint_is_not_taken_for_a_transformer(tiny_corpus, tmp_path):
+    from studio.music.families.trainer import PRESETS as FAMILY_PRESETS
+    from studio.music.families.trainer import FamilyTrainConfig, train_family
+    from studio.music.training import load_checkpoint_model
+
+    lstm = FamilyTrainConfig(arch="lstm", **(FAMILY_PRESETS["lstm"]["tiny"] | {"steps": 2}))
+    train_family(lstm, tiny_corpus.pieces[:20], [], tmp_path, device="cpu", resume=False)
+    with pytest.raises(ValueError, match="not a transformer training checkpoint.*lstm"):
+        load_checkpoint_model(tmp_path / "checkpoint.pt")
+    with pytest.raises(ValueError, match="other settings"):
+        train(TrainConfig(**(PRESETS["tiny"] | {"steps": 2})), tiny_corpus.pieces[:20], [],
+              tmp_path, device="cpu")  # fmt: skip
+
+
 def test_training_learns_something(tiny_run, tiny_corpus):
     history = json.loads((tiny_run[0].parent / "history.json").read_text())
     losses = [h["loss"] for h in history]
@@ -144,3 +207,5 @@ def test_torchrun_ddp_on_two_cpu_processes(tiny_corpus, tmp_path):
     assert (tmp_path / "run" / "checkpoint.pt").exists()
     assert (tmp_path / "run" / "ddp-test.safetensors").exists()
     assert "step 4/4" in out.stdout
+    ranks = json.loads(torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["ranks"])
+    assert ranks["world"] == 2 and len(set(ranks["weights_sha256"])) == 1  # the same weights
