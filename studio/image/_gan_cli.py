@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -59,6 +60,8 @@ def run_gan_command(args, ctx) -> int:
             captions=args.captions,
             ctx=ctx,
         )
+        if int(os.environ.get("RANK", "0")) != 0:
+            return 0  # under torchrun rank 0 reports for every process
         if args.json:
             json.dump(report.__dict__, sys.stdout, indent=2)
             print()
@@ -69,6 +72,7 @@ def run_gan_command(args, ctx) -> int:
                 f"{report.steps} steps ({report.steps_per_s:.2f}/s), D loss {report.d_loss:.3f}, "
                 f"G loss {report.g_loss:.3f}; {len(report.labels)} classes, "
                 f"{report.skipped} unreadable skipped"
+                + (f"; {report.processes} processes (DDP)" if report.processes > 1 else "")
             )
             print(f"generator: {report.model_file}\nsamples: {report.samples_png}")
         return 0
@@ -77,7 +81,7 @@ def run_gan_command(args, ctx) -> int:
     from studio.image.io import Picture, save_picture
 
     path = _resolve_engine(args.engine)
-    seed = args.seed if args.seed is not None else int.from_bytes(__import__("os").urandom(3))
+    seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(3))
     if not 1 <= args.n <= 256:
         raise ValueError("-n must be 1 to 256")
     if args.truncation < 0:

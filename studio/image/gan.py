@@ -359,6 +359,28 @@ class GanReport:
     labels: list[str]
     skipped: int
     resumed_from: int
+    processes: int = 1  # > 1 under torchrun: each step then took `processes` batches
+
+
+def _distributed(device: str) -> tuple[int, int, str, bool]:
+    """(rank, world size, this process's device, whether we started the process group) under
+    torchrun (WORLD_SIZE > 1): gloo on the CPU, nccl on CUDA with one GPU per process."""
+    import os
+
+    import torch.distributed as dist
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, device, False
+    started = False
+    if device.startswith("cuda"):
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        _torch().cuda.set_device(local)
+        device = f"cuda:{local}"
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+        started = True
+    return dist.get_rank(), dist.get_world_size(), device, started
 
 
 def _save_atomic(obj: dict, path: Path) -> None:
@@ -420,11 +442,48 @@ def train_gan(
     sample grid goes to ``output.samples.png``. With a ``captions`` file (or a captions.json,
     .tsv or .txt in ``folder``) it is conditioned on text (MiniLM embeddings of the captions; the
     discriminator also learns to reject real pictures with the wrong caption) instead of classes.
+    Under torchrun (``WORLD_SIZE`` > 1) it trains with DistributedDataParallel: gloo on the CPU,
+    nccl on CUDA (one GPU per process). Each process takes every WORLD_SIZE-th picture (or caption
+    pair) and ``batch`` of them per step; both networks' gradients are averaged across processes;
+    rank 0 alone reads the clock for ``minutes``, reports progress, and writes the checkpoint, the
+    samples and the model. The same seed and number of processes give the same generator.
+
     Raises ValueError for an unusable folder or captions file, or a checkpoint made with another
     architecture, size, conditioning or set of classes.
     """
+    import contextlib
+
+    rank, world, device, own_group = _distributed(device)
+    try:
+        return _train(
+            folder, output, size=size, arch=arch, minutes=minutes, steps=steps, batch=batch,
+            seed=seed, resume=resume, sample_every_s=sample_every_s,
+            checkpoint_every_s=checkpoint_every_s, device=device, command=command,
+            captions=captions, ctx=ctx if rank == 0 else None, rank=rank, world=world,
+        )  # fmt: skip
+    finally:
+        if own_group:
+            import torch.distributed as dist
+
+            with contextlib.suppress(RuntimeError, ValueError):
+                dist.destroy_process_group()
+
+
+def _train(
+    folder, output, *, size, arch, minutes, steps, batch, seed, resume, sample_every_s,
+    checkpoint_every_s, device, command, captions, ctx, rank, world,
+) -> GanReport:  # fmt: skip
+    """:func:`train_gan` in one process of ``world`` (``rank`` 0 writes the files)."""
+    import contextlib
+
     torch = _torch()
     import torch.nn.functional as F  # noqa: N812
+
+    main = rank == 0
+    distributed = world > 1
+    if distributed:
+        import torch.distributed as dist
+        from torch.nn.parallel import DistributedDataParallel
 
     if minutes is None and steps is None:
         minutes = 10.0
@@ -451,6 +510,16 @@ def train_gan(
         y = pair_txt
     else:
         x, y, labels, skipped = load_pictures(folder, size, ctx)
+    n_pictures = len(x)
+    if distributed:  # each process its share of the pictures (caption pairs for text models)
+        if len(y) < world:
+            raise ValueError(
+                f"{len(y)} pictures cannot be shared among {world} processes: use fewer"
+            )
+        if text_dim:
+            pair_img, y = pair_img[rank::world], y[rank::world]
+        else:
+            x, y = x[rank::world], y[rank::world]
     torch.manual_seed(seed)
     np.random.seed(seed)
     gen, disc = _build(arch, size, len(labels), text_dim)
@@ -481,6 +550,14 @@ def train_gan(
         torch.set_rng_state(state["rng"])
     resumed_from = step
     gen.to(device), disc.to(device), ema.to(device)
+    g_net, d_net = gen, disc  # what the steps call: the same networks, DDP-wrapped under torchrun
+    if distributed:
+        # the networks start equal (same seed; DDP also sends rank 0's); the batches, latents
+        # and augmentations differ per process but repeat for a seed, a rank and a resume step
+        torch.manual_seed(seed * 1_000_003 + rank * 7919 + step)
+        ids = [torch.device(device).index] if device.startswith("cuda") else None
+        g_net = DistributedDataParallel(gen, device_ids=ids)
+        d_net = DistributedDataParallel(disc, device_ids=ids)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     if text_dim:
         embt = torch.from_numpy(emb).to(device)
@@ -512,11 +589,17 @@ def train_gan(
             ckpt_path,
         )
 
+    cancelled = False
     while True:
         elapsed = time.perf_counter() - t0
-        if steps is not None and step >= steps:
-            break
-        if budget is not None and elapsed >= budget:
+        stop = (steps is not None and step >= steps) or (budget is not None and elapsed >= budget)
+        if distributed:  # rank 0's clock and cancel button decide for every process
+            cancelled = cancelled or (ctx is not None and ctx.cancelled)
+            flag = torch.tensor([float(stop), float(cancelled)], device=device)
+            dist.broadcast(flag, 0)
+            stop, cancelled = bool(flag[0] > 0), bool(flag[1] > 0)
+            stop = stop or cancelled
+        if stop:
             break
         z = torch.randn(batch, Z_DIM, device=device)
         if text_dim:
@@ -531,12 +614,12 @@ def train_gan(
             real, cls = xt[idx].to(device), yt[idx].to(device)
             fake_cls = yt[torch.randint(0, len(yt), (batch,))].to(device)
         with torch.autocast("cuda", enabled=use_amp):
-            fake = gen(z, fake_cls)
-            d_fake = disc(augment(fake.detach()), fake_cls)
+            fake = g_net(z, fake_cls)
+            d_fake = d_net(augment(fake.detach()), fake_cls)
             if text_dim:  # matching-aware: a real picture with another caption counts as fake
-                d_real, d_wrong = disc(augment(real), cls, wrong)
+                d_real, d_wrong = d_net(augment(real), cls, wrong)
             else:
-                d_real, d_wrong = disc(augment(real), cls), None
+                d_real, d_wrong = d_net(augment(real), cls), None
             if arch == "dcgan":
                 d_loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
                 if d_wrong is not None:
@@ -548,19 +631,22 @@ def train_gan(
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
-        with torch.autocast("cuda", enabled=use_amp):
-            g_out = disc(augment(fake), fake_cls)
-            g_loss = F.softplus(-g_out).mean() if arch == "dcgan" else -g_out.mean()
-            if text_dim and batch >= 4:
-                # mode seeking (Mao et al. 2019): two latents with one caption must give pictures
-                # that differ, or the generator learns one picture per caption
-                h = batch // 2
-                lz = (fake[:h] - fake[h : 2 * h]).abs().mean(dim=(1, 2, 3)) / (
-                    (z[:h] - z[h : 2 * h]).abs().mean(1)
-                )
-                g_loss = g_loss + MODE_SEEKING * F.relu(MODE_TARGET - lz).mean()
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
+        # the G step's gradients on D are thrown away: don't average them across processes
+        no_sync = d_net.no_sync() if distributed else contextlib.nullcontext()
+        with no_sync:
+            with torch.autocast("cuda", enabled=use_amp):
+                g_out = d_net(augment(fake), fake_cls)
+                g_loss = F.softplus(-g_out).mean() if arch == "dcgan" else -g_out.mean()
+                if text_dim and batch >= 4:
+                    # mode seeking (Mao et al. 2019): two latents with one caption must give
+                    # pictures that differ, or the generator learns one picture per caption
+                    h = batch // 2
+                    lz = (fake[:h] - fake[h : 2 * h]).abs().mean(dim=(1, 2, 3)) / (
+                        (z[:h] - z[h : 2 * h]).abs().mean(1)
+                    )
+                    g_loss = g_loss + MODE_SEEKING * F.relu(MODE_TARGET - lz).mean()
+            opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
         opt_g.step()
         with torch.no_grad():
             decay = 0.999 if step > 500 else 0.9
@@ -574,23 +660,27 @@ def train_gan(
         d_loss_v, g_loss_v = float(d_loss.detach()), float(g_loss.detach())
         now = time.perf_counter()
         if ctx is not None:
-            ctx.check_cancelled()
+            if not distributed:
+                ctx.check_cancelled()
             frac = (now - t0) / budget if budget else step / max(steps or 1, 1)
             ctx.progress(
                 min(0.02 + 0.96 * frac, 0.98), f"step {step}: D {d_loss_v:.3f}, G {g_loss_v:.3f}"
             )
-        if now - last_ckpt >= checkpoint_every_s:
+        if main and now - last_ckpt >= checkpoint_every_s:
             checkpoint()
             last_ckpt = now
-        if now - last_sample >= sample_every_s:
+        if main and now - last_sample >= sample_every_s:
             _sample_grid(ema if arch == "modern" else gen, grid_conds, device, samples_path)
             last_sample = now
             if ctx is not None:
                 ctx.partial(str(samples_path))
     seconds = time.perf_counter() - t0
-    checkpoint()
+    if cancelled and ctx is not None:
+        ctx.check_cancelled()  # rank 0 raises Cancelled once every process has stopped
     final = ema if arch == "modern" else gen
-    _sample_grid(final, grid_conds, device, samples_path)
+    if main:
+        checkpoint()
+        _sample_grid(final, grid_conds, device, samples_path)
     run_steps = step - resumed_from
     report = GanReport(
         step,
@@ -603,10 +693,15 @@ def train_gan(
         labels,
         len(skipped),
         resumed_from,
+        world,
     )
-    _save_generator(
-        final, output, arch, size, labels, report, len(x), folder, command, text_dim, prompts
-    )
+    if main:
+        _save_generator(
+            final, output, arch, size, labels, report, n_pictures,
+            folder, command, text_dim, prompts,
+        )  # fmt: skip
+    if distributed:
+        dist.barrier()  # the model is written before any process returns
     return report
 
 
