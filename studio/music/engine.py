@@ -12,6 +12,7 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 from studio.core.jobs import JobContext
 from studio.core.media import DRUM_CHANNEL, MidiClip, Note
@@ -40,6 +41,7 @@ from studio.music.training import piece_bar_costs
 __all__ = [
     "MusicRequest",
     "MusicEngine",
+    "NoteListener",
     "parse_bars",
     "parse_meter",
     "parse_instruments",
@@ -124,6 +126,23 @@ def parse_instruments(text: str) -> list[int]:
     return out
 
 
+class NoteListener(Protocol):
+    """Hears a generation's notes while they are written (a live player): each note as soon as
+    it can sound, then each bar's final notes. Called on the job's thread; must not block."""
+
+    def begin(self, bpm: float, programs: dict[int, int]) -> None:
+        """Notes are coming at ``bpm``, with these General MIDI programs per channel (called
+        before the first note of each pass of the sampler)."""
+
+    def note_started(self, note: Note) -> None:
+        """A new note: its onset, pitch, velocity and channel are final; its duration is not
+        chosen yet (it lasts to the end of its bar until :meth:`bar_written` says)."""
+
+    def bar_written(self, channel: int, start: float, end: float, notes: list[Note]) -> None:
+        """Every note of ``channel`` starting in beats [start, end), as the result holds them
+        (lengths final; a note :meth:`note_started` announced that is missing was dropped)."""
+
+
 @dataclass
 class MusicRequest:
     """What to make. ``clip`` is the input of continue, infill and harmonize."""
@@ -145,6 +164,8 @@ class MusicRequest:
     seed: int = 0
     variations: int = 1
     strict_key: bool = True
+    # hears the first variation's notes while they are written; never changes what is written
+    listener: NoteListener | None = field(default=None, repr=False, compare=False)
 
     def validate(self) -> None:
         if self.mode not in MODES:
@@ -224,6 +245,7 @@ class MusicEngine:
             sub = ctx.child(progress, ctx.partial if i == 0 else None)
             one = copy.copy(req)
             one.seed = req.seed + i
+            one.listener = req.listener if i == 0 else None
             clip = getattr(self, f"_{req.mode}")(one, sub)
             clip.provenance.update(
                 {
@@ -237,6 +259,20 @@ class MusicEngine:
             )
             clips.append(clip)
         return clips
+
+    def warm(self, req: MusicRequest | None = None) -> None:
+        """Get ready for ``req`` (a generate request; default: the default one): run the model on
+        its first tokens now, so that when it comes its first note is written sooner. The
+        result of a later :meth:`run` is the same warm or not."""
+        req = req or MusicRequest()
+        req.validate()
+        vocab = int(getattr(self.model.cfg, "vocab_size", self.tok.vocab_size))
+        if self.tok.ids.get(f"Style_{req.style}", vocab) >= vocab:
+            req = replace(req, style="other")
+        key, meter, tempo = self._controls(replace(req, clip=None))
+        program = req.instruments[0] if req.instruments else 0
+        header = self._header(req, key, meter, tempo)
+        self.sampler.warm(header + [self.tok.track_token(max(program, 0), program < 0)])
 
     def _settings(self, req: MusicRequest) -> SampleSettings:
         return SampleSettings(req.temperature, req.top_p, req.seed, req.strict_key)
@@ -287,8 +323,12 @@ class MusicEngine:
         def on_bar(ti: int, b: int, tokens: list[int]) -> None:
             add_notes(clip, self._bar_notes(tokens, grid[first_bar + b], channels[ti], end))
             clip.notes.sort()
+            _bar_written(req.listener, clip, grid, first_bar + b, channels[ti])
             ctx.partial(replace(clip, notes=list(clip.notes)))  # a snapshot for the GUI
 
+        on_note = _note_sink(req.listener, grid, channels, end, first_bar)
+        if req.listener is not None:
+            req.listener.begin(clip.bpm, dict(clip.programs))
         self.sampler.run_tracks(
             header,
             context_tracks,
@@ -301,6 +341,7 @@ class MusicEngine:
             on_bar,
             drums=[c == DRUM_CHANNEL for c in channels],
             constraint_for=constraint_for,
+            on_note=on_note,
         )
 
     def _bar_notes(
@@ -356,8 +397,11 @@ class MusicEngine:
             counted(ti, tokens)
             add_notes(clip, self._bar_notes(tokens, grid[b], channels[ti], end))
             clip.notes.sort()
+            _bar_written(req.listener, clip, grid, b, channels[ti])
             ctx.partial(replace(clip, notes=list(clip.notes)))  # a snapshot for the GUI
 
+        if req.listener is not None:
+            req.listener.begin(clip.bpm, dict(clip.programs))
         self.sampler.run_fill(
             piece,
             slots,
@@ -367,6 +411,7 @@ class MusicEngine:
             on_bar,
             constraint_for=constraint_for,
             positions=lambda b: grid[b][1] * POSITIONS_PER_BEAT,
+            on_note=_note_sink(req.listener, grid, channels, end),
         )
         return clip
 
@@ -620,6 +665,48 @@ class MusicEngine:
             return harmony(b, lo, hi)
 
         return voices
+
+
+def _note_sink(
+    listener: NoteListener | None,
+    grid: list[tuple[float, int, int]],
+    channels: list[int],
+    end: float | None,
+    first_bar: int = 0,
+):
+    """The sampler's note callback for ``listener``: (track slot, bar, position, pitch, velocity)
+    as a Note at its beat (as :meth:`MusicEngine._bar_notes` places it), lasting to its bar's end
+    (a drum: one hit) until the bar is written. None without a listener."""
+    if listener is None:
+        return None
+
+    def on_note(ti: int, b: int, position: int, pitch: int, velocity: int) -> None:
+        bar = first_bar + b
+        start, _num, den = grid[bar]
+        at = start + (position / POSITIONS_PER_BEAT) * (4.0 / den)
+        stop = bar_end(grid, bar) if end is None else min(end, bar_end(grid, bar))
+        if at >= stop - 1e-9:
+            return  # past the requested bars: the result drops it too
+        channel = channels[ti]
+        length = min(stop - at, DRUM_HIT) if channel == DRUM_CHANNEL else stop - at
+        listener.note_started(Note(at, pitch, length, velocity, channel))
+
+    return on_note
+
+
+def _bar_written(
+    listener: NoteListener | None,
+    clip: MidiClip,
+    grid: list[tuple[float, int, int]],
+    bar: int,
+    channel: int,
+) -> None:
+    """Tell ``listener`` the final notes of ``bar`` on ``channel`` (as the clip holds them)."""
+    if listener is None:
+        return
+    lo, hi = grid[bar][0], bar_end(grid, bar)
+    notes = [n for n in clip.notes if n.channel == channel and lo - 1e-9 <= n.start < hi - 1e-9]
+    listener.bar_written(channel, lo, hi, notes)
 
 
 def bar_grid(clip: MidiClip, n_bars: int) -> list[tuple[float, int, int]]:

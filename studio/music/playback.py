@@ -4,18 +4,22 @@ and recording a seed from a MIDI input. No Qt: the panel polls :attr:`AudioPlaye
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from studio.core.media import AudioClip, MidiClip, Note
+from studio.core.media import DRUM_CHANNEL, AudioClip, MidiClip, Note
 from studio.core.syslibs import quiet_stderr
 
 __all__ = [
     "AudioPlayer",
+    "LivePlayer",
     "NoAudioDevice",
     "MidiRecorder",
     "midi_ports",
@@ -147,6 +151,313 @@ class AudioPlayer:
                 stream.close()
             except Exception:  # noqa: BLE001 - a vanished device must not block stopping
                 pass
+
+
+class LivePlayer:
+    """Plays a generation's notes while it is written: each note sounds as soon as the sampler
+    has chosen it, not once its bar (or the clip) is done.
+
+    A FluidSynth synth with the SoundFont loaded and an output stream opened are kept warm
+    (:meth:`prepare`, on a worker); the stream's callback renders the synth a small block at a
+    time (:data:`BLOCK` frames) and starts and ends notes at their frame. The first note sets the
+    clock: it sounds in the next block, and every later note at its beat from there (one whose
+    time has passed, as a track written after the first, sounds at once). The engine calls it as
+    a :class:`studio.music.engine.NoteListener` (:meth:`begin`, :meth:`note_started`,
+    :meth:`bar_written`) from the job's thread; the panel calls :meth:`reset`, :meth:`finish` and
+    :meth:`stop`. ``first_heard`` is the ``time.perf_counter()`` at which the first note's first
+    sample reaches the output (the callback's time plus the output latency). Qt-free.
+    """
+
+    BLOCK = 128  # frames per callback: 2.9 ms at 44.1 kHz
+    RELEASE = 1.0  # seconds of sound after the last note ends
+    GAIN = 4.0  # the level Listen always used (the GM SoundFont is quiet)
+
+    def __init__(
+        self, soundfont: Path | None = None, sample_rate: int = 44100, paced: bool = False
+    ) -> None:
+        self.soundfont = soundfont
+        self.rate = sample_rate
+        # ``paced``: the callback waits for the wall clock (ALSA's null device has no clock and
+        # would call back as fast as it can: benchmarks and tests on a machine with no sound card)
+        self.paced = paced
+        self._clock: tuple[float, int] | None = None  # (perf_counter, frames) since the start
+        self._lock = threading.RLock()
+        self._prepare_lock = threading.Lock()
+        self._synth = None
+        self._sfid = -1
+        self._stream = None
+        self._latency = 0.0
+        self.problem = ""  # why nothing can be heard (no output device, no synth), or ""
+        self._clear(0.0)
+
+    def _clear(self, offset_beats: float) -> None:
+        self._events: list[
+            tuple[int, int, int, tuple, int]
+        ] = []  # frame, off/on, seq, key, version
+        self._seq = itertools.count()
+        self._notes: dict[
+            tuple, list
+        ] = {}  # key -> [on frame, off frame, version, velocity, sounded]
+        self._frame = 0  # frames played since reset
+        self._origin: tuple[float, int] | None = None  # (beat, frame) of the first note
+        self._last_off = 0
+        self._finished = False
+        self._silence = True  # all notes off before the next block
+        self._programs: dict[int, int] = {}
+        self._selected: set[int] = set()  # channels whose program the synth has
+        self.offset_beats = offset_beats
+        self.bpm = 120.0
+        self.first_heard: float | None = None
+        self.notes_heard = 0
+
+    # -- warm ----------------------------------------------------------------------------------
+    @property
+    def prepared(self) -> bool:
+        return self._synth is not None and self._stream is not None
+
+    def prepare(self) -> bool:
+        """Load the synth and open the output (about 0.1 s; call it on a worker). False, with
+        :attr:`problem` saying why, when there is no output device or no synth."""
+        with self._prepare_lock:
+            if self.prepared:
+                return True
+            ok, why = AudioPlayer.output_available()
+            if not ok:
+                self.problem = why + "; use Render to write a WAV or FLAC file instead"
+                return False
+            try:
+                from studio.music.synth import _fluidsynth, default_soundfont
+
+                fluidsynth = _fluidsynth()
+                font = Path(self.soundfont) if self.soundfont else default_soundfont()
+                synth = fluidsynth.Synth(gain=self.GAIN, samplerate=float(self.rate))
+                sfid = synth.sfload(str(font))
+                if sfid < 0:
+                    synth.delete()
+                    self.problem = f"{font.name} is not a readable SoundFont"
+                    return False
+            except Exception as exc:  # noqa: BLE001 - SynthUnavailable, OSError from the library
+                self.problem = str(exc)
+                return False
+            try:
+                import sounddevice as sd
+
+                stream = sd.OutputStream(
+                    samplerate=self.rate,
+                    channels=2,
+                    dtype="float32",
+                    blocksize=self.BLOCK,
+                    latency="low",
+                    callback=self._callback,
+                )
+            except Exception as exc:  # noqa: BLE001 - PortAudio raises its own error type
+                synth.delete()
+                self.problem = (
+                    f"could not open the audio output ({exc}); use Render to write a WAV or "
+                    "FLAC file instead"
+                )
+                return False
+            with self._lock:
+                self._synth, self._sfid = synth, sfid
+                self._stream, self._latency = stream, float(stream.latency)
+            self.problem = ""
+            return True
+
+    # -- the panel's side ----------------------------------------------------------------------
+    def reset(self, offset_beats: float = 0.0) -> None:
+        """Forget what was scheduled (a new generation starts; notes sounding are released)."""
+        with self._lock:
+            self._clear(offset_beats)
+
+    def finish(self) -> None:
+        """The generation ended: play what is scheduled, then stop by itself."""
+        with self._lock:
+            self._finished = True
+
+    def stop(self) -> None:
+        """Silence now (the synth and the stream stay open for the next generation)."""
+        with self._lock:
+            self._clear(self.offset_beats)
+            self._finished = True
+            stream = self._stream
+        if stream is not None:
+            try:
+                stream.stop()
+            except Exception:  # noqa: BLE001 - a vanished device must not block stopping
+                pass
+
+    def close(self) -> None:
+        """Stop and let go of the synth and the output."""
+        self.stop()
+        with self._prepare_lock, self._lock:
+            stream, synth = self._stream, self._synth
+            self._stream, self._synth = None, None
+        if stream is not None:
+            try:
+                stream.close()
+            except Exception:  # noqa: BLE001
+                pass
+        if synth is not None:
+            synth.delete()
+
+    @property
+    def playing(self) -> bool:
+        """Notes are scheduled or sounding (or the generation may still add some)."""
+        stream = self._stream
+        if stream is None or self._origin is None or not stream.active:
+            return False
+        with self._lock:
+            return not self._finished or bool(self._events) or not self._released()
+
+    def _released(self) -> bool:
+        return self._frame >= self._last_off + int(self.RELEASE * self.rate)
+
+    @property
+    def position(self) -> float:
+        """The playhead in beats of the clip."""
+        with self._lock:
+            if self._origin is None:
+                return self.offset_beats
+            beat, frame = self._origin
+            return beat + (self._frame - frame) / self.rate * self.bpm / 60.0
+
+    # -- the engine's side (NoteListener) --------------------------------------------------------
+    def begin(self, bpm: float, programs: dict[int, int]) -> None:
+        """The tempo and the instruments of the notes to come; starts the output (and loads the
+        synth first when :meth:`prepare` has not run)."""
+        if not self.prepare():
+            return
+        with self._lock:
+            self.bpm = float(bpm) or 120.0
+            for channel, program in programs.items():
+                if self._programs.get(channel) != program:
+                    self._programs[channel] = program
+                    self._selected.discard(channel)
+            self._finished = False
+        stream = self._stream
+        if stream is not None and not stream.active:
+            try:
+                if not stream.stopped:
+                    stream.stop()
+                self._clock = None
+                stream.start()
+            except Exception as exc:  # noqa: BLE001
+                self.problem = f"could not start the audio output ({exc})"
+
+    def _frame_of(self, beat: float) -> int:
+        assert self._origin is not None
+        origin_beat, origin_frame = self._origin
+        return origin_frame + int(round((beat - origin_beat) * 60.0 / self.bpm * self.rate))
+
+    def _push(self, frame: int, on: int, key: tuple, version: int) -> None:
+        heapq.heappush(self._events, (frame, on, next(self._seq), key, version))
+
+    def note_started(self, note: Note) -> None:
+        """Schedule ``note`` (to its bar's end until :meth:`bar_written` gives its length)."""
+        if self._synth is None:
+            return
+        with self._lock:
+            key = (note.channel, note.pitch, round(note.start, 6))
+            if key in self._notes:
+                return
+            if self._origin is None:
+                self._origin = (note.start, self._frame)
+            on = max(self._frame, self._frame_of(note.start))
+            off = max(on + 64, self._frame_of(note.end))
+            self._notes[key] = [on, off, 0, note.velocity, False]
+            self._push(on, 1, key, 0)
+            self._push(off, 0, key, 0)
+            self._last_off = max(self._last_off, off)
+
+    def bar_written(self, channel: int, start: float, end: float, notes: list[Note]) -> None:
+        """The bar's final notes: lengths set, dropped notes cancelled, missing ones added."""
+        if self._synth is None:
+            return
+        final = {(n.channel, n.pitch, round(n.start, 6)): n for n in notes}
+        with self._lock:
+            for key, state in list(self._notes.items()):
+                if key[0] != channel or not start - 1e-9 <= key[2] < end - 1e-9:
+                    continue
+                note = final.get(key)
+                if note is None and not state[4]:
+                    del self._notes[key]  # dropped before it sounded: its events are skipped
+                    continue
+                off = self._frame if note is None else max(state[0] + 64, self._frame_of(note.end))
+                if off != state[1]:
+                    state[1], state[2] = max(off, self._frame), state[2] + 1
+                    self._push(state[1], 0, key, state[2])
+                    self._last_off = max(self._last_off, state[1])
+        for key, note in final.items():
+            if key not in self._notes:
+                self.note_started(note)
+
+    # -- the audio thread ----------------------------------------------------------------------
+    def _render(self, out, at: int, count: int) -> int:
+        """Render ``count`` frames of the synth into ``out`` from ``at``; returns the new ``at``."""
+        raw = self._synth.get_samples(count)
+        out[at : at + count] = np.clip(
+            np.asarray(raw, dtype=np.float32).reshape(-1, 2) / 32768.0, -1.0, 1.0
+        )
+        self._frame += count
+        return at + count
+
+    def _callback(self, outdata, frames, time_info, _status) -> None:
+        called = time.perf_counter()
+        if self.paced:
+            if self._clock is None:
+                self._clock = (called, 0)
+            began, done = self._clock
+            wait = began + done / self.rate - called
+            if wait > 0:
+                time.sleep(wait)
+                called = time.perf_counter()
+            self._clock = (began, done + frames)
+        with self._lock:
+            synth = self._synth
+            if synth is None:
+                outdata[:] = 0
+                return
+            if self._silence:  # a reset: what sounded from the last generation stops
+                for ch in range(16):
+                    synth.cc(ch, 123, 0)  # all notes off
+                self._silence = False
+            for ch in range(16):
+                if ch not in self._selected:
+                    program = 0 if ch == DRUM_CHANNEL else max(0, self._programs.get(ch, 0))
+                    bank = 128 if ch == DRUM_CHANNEL else 0
+                    synth.program_select(ch, self._sfid, bank, program)
+                    self._selected.add(ch)
+            at = 0
+            end = self._frame + frames
+            while at < frames:
+                if self._events and self._events[0][0] < end:
+                    frame, on, _seq, key, version = heapq.heappop(self._events)
+                    if frame > self._frame:
+                        at = self._render(outdata, at, frame - self._frame)
+                    state = self._notes.get(key)
+                    if state is None or (not on and version != state[2]):
+                        continue  # a note forgotten by reset, or an end moved later
+                    channel, pitch, _start = key
+                    if on:
+                        synth.noteon(channel, pitch, state[3])
+                        state[4] = True
+                        self.notes_heard += 1
+                        if self.first_heard is None:
+                            latency = self._latency
+                            dac = getattr(time_info, "outputBufferDacTime", 0.0)
+                            now = getattr(time_info, "currentTime", 0.0)
+                            if 0.0 < dac - now < 1.0:
+                                latency = max(latency, dac - now)
+                            self.first_heard = called + at / self.rate + latency
+                    elif state[4]:
+                        synth.noteoff(channel, pitch)
+                else:
+                    at = self._render(outdata, at, frames - at)
+            done = self._finished and not self._events and self._released()
+        if done:
+            import sounddevice as sd
+
+            raise sd.CallbackStop
 
 
 def midi_ports() -> tuple[list[str], list[str], str]:

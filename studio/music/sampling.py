@@ -21,10 +21,19 @@ from studio.core.media import DRUM_CHANNEL, Note
 from studio.music.keys import Key
 from studio.music.tokens import POSITIONS_PER_BEAT, MusicTokenizer, PieceTokens
 
-__all__ = ["Sampler", "SampleSettings", "BarSink", "BarConstraint", "ConstraintFor", "rhythm_bias"]
+__all__ = [
+    "Sampler",
+    "SampleSettings",
+    "BarSink",
+    "NoteSink",
+    "BarConstraint",
+    "ConstraintFor",
+    "rhythm_bias",
+]
 
 MAX_TOKENS_PER_BAR = 96
 HEADER_LEN = 6
+MEMO_TOKENS = HEADER_LEN + 2  # the tokens whose model state is kept: header, first track, Bar
 
 
 @contextmanager
@@ -50,6 +59,10 @@ class SampleSettings:
 
 
 BarSink = Callable[[int, int, list[int]], None]  # (track slot, bar index, tokens) -> None
+# (track slot, bar index, position, pitch, velocity) -> None: a note as soon as it can sound (its
+# onset, pitch and velocity are chosen; its duration is the next token), for playback that starts
+# before the bar is written. Only reads what was chosen, so the result is the same without it.
+NoteSink = Callable[[int, int, int, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -111,6 +124,7 @@ class _Grammar:
     positions: dict[int, int] = field(default_factory=dict)  # token id -> position index
     pitches: dict[int, int] = field(default_factory=dict)
     velocities: list[int] = field(default_factory=list)
+    velocity_of: dict[int, int] = field(default_factory=dict)  # id -> MIDI velocity
     durations: list[int] = field(default_factory=list)
     enders: list[int] = field(default_factory=list)
 
@@ -129,6 +143,7 @@ class _Grammar:
                 g.pitches[i] = int(value)
             elif kind == "Velocity":
                 g.velocities.append(i)
+                g.velocity_of[i] = max(1, min(127, int(value)))
             elif kind == "Duration":
                 g.durations.append(i)
                 a, b, r = (int(x) for x in value.split("."))
@@ -151,14 +166,22 @@ class Sampler:
         )
         self._allowed_cache: dict[tuple, torch.Tensor] = {}
         self._v = v
+        # (tokens) -> (logits, KV cache) after a request's first tokens (its header, first track
+        # and Bar): the same computation gives the same tensors, so a warm one is reused as is
+        self._memo: dict[tuple[int, ...], tuple[torch.Tensor, object]] = {}
 
     # -- the model ---------------------------------------------------------------------------------
     def _start(self, prefix: list[int]) -> torch.Tensor:
         """Prefill the cache with ``prefix``; returns the logits for the next token."""
         self._tokens = list(prefix)
+        known = self._memo.get(tuple(prefix))
+        if known is not None:
+            logits, self._cache = known
+            return logits
         x = torch.tensor([prefix], device=self.device)
         with torch.inference_mode():
             logits, self._cache = self.model(x, use_cache=True)
+        self._remember(logits[0, -1])
         return logits[0, -1]
 
     def _push(self, token: int) -> torch.Tensor:
@@ -168,10 +191,33 @@ class Sampler:
         if len(self._tokens) >= self.context:
             keep = self.context // 2
             return self._start(self._tokens[:HEADER_LEN] + self._tokens[-keep:])
+        if len(self._tokens) <= MEMO_TOKENS:
+            known = self._memo.get(tuple(self._tokens))
+            if known is not None:
+                logits, self._cache = known
+                return logits
         x = torch.tensor([[token]], device=self.device)
         with torch.inference_mode():
             logits, self._cache = self.model(x, past=self._cache, use_cache=True)
+        self._remember(logits[0, -1])
         return logits[0, -1]
+
+    def _remember(self, logits: torch.Tensor) -> None:
+        """Keep the state after a request's first few tokens (the header, the first track and its
+        Bar), so the next request with the same settings starts without running the model."""
+        if len(self._tokens) > MEMO_TOKENS:
+            return
+        if len(self._memo) >= 32:
+            self._memo.pop(next(iter(self._memo)))
+        self._memo[tuple(self._tokens)] = (logits, self._cache)
+
+    def warm(self, prefix: list[int]) -> None:
+        """Run ``prefix`` (a request's header and first track token) and its first Bar now, so a
+        request starting with them reaches its first note sooner (a panel calls this when it
+        is shown or a model is picked, on the model's worker)."""
+        with _one_cpu_thread(self.device):
+            self._start(prefix)
+            self._push(self.tok.BAR)
 
     # -- choosing ----------------------------------------------------------------------------------
     def _mask(
@@ -274,11 +320,14 @@ class Sampler:
         gen: torch.Generator,
         ctx: JobContext,
         constraint: BarConstraint | None = None,
+        on_note: Callable[[int, int, int], None] | None = None,
     ) -> tuple[list[int], torch.Tensor]:
         """Sample one bar's note tokens after a Bar token; returns (tokens, logits after them).
 
         The bar ends when the model chooses an end token (which is not pushed: the caller places the
-        next structural token). A ``constraint`` narrows pitches, durations and the note count."""
+        next structural token). A ``constraint`` narrows pitches, durations and the note count.
+        ``on_note(position, pitch, velocity)`` hears each note once its velocity is chosen, before
+        the model is run for its duration (so playback can start it a token earlier)."""
         tokens: list[int] = []
         kind, pos = "start", 0
         g = self.grammar
@@ -316,6 +365,8 @@ class Sampler:
             t = self._choose(logits, allowed, s, gen, bias)
             if t in g.enders:
                 return tokens, logits
+            if on_note is not None and kind == "velocity":
+                on_note(pos, pitch, g.velocity_of[t])
             tokens.append(t)
             logits = self._push(t)
             if t in g.positions:
@@ -350,10 +401,12 @@ class Sampler:
         on_bar: BarSink | None = None,
         drums: Sequence[bool] = (),
         constraint_for: ConstraintFor | None = None,
+        on_note: NoteSink | None = None,
     ) -> list[list[list[int]]]:
         """Write ``new_tracks`` (track tokens), ``n_bars`` each, after the given context tracks.
         ``constraint_for(track slot, bar)`` narrows each bar (it may look at the bars written
-        so far: tracks are written one after another)."""
+        so far: tracks are written one after another); ``on_note`` hears each note as it is
+        chosen (see :data:`NoteSink`)."""
         gen = torch.Generator().manual_seed(s.seed)
         prefix = list(header)
         for track_token, bars in context_tracks:
@@ -373,7 +426,9 @@ class Sampler:
             for b in range(n_bars):
                 logits = self._push(self.tok.BAR)
                 c = constraint_for(ti, b) if constraint_for else None
-                tokens, logits = self.sample_bar(logits, bar_positions, scale, s, gen, ctx, c)
+                tokens, logits = self.sample_bar(
+                    logits, bar_positions, scale, s, gen, ctx, c, _bound(on_note, ti, b)
+                )
                 bars.append(tokens)
                 if on_bar:
                     on_bar(ti, b, tokens)
@@ -382,7 +437,13 @@ class Sampler:
             out.append(bars)
         return out
 
-    def run_fill(
+    def run_fill(self, *args, **kwargs) -> dict[tuple[int, int], list[int]]:
+        """:meth:`_run_fill` on one CPU thread (continue and infill decode token by token too:
+        see :meth:`run_tracks`)."""
+        with _one_cpu_thread(self.device):
+            return self._run_fill(*args, **kwargs)
+
+    def _run_fill(
         self,
         piece: PieceTokens,
         fill: Sequence[tuple[int, int]],
@@ -392,10 +453,12 @@ class Sampler:
         on_bar: BarSink | None = None,
         constraint_for: ConstraintFor | None = None,
         positions: Callable[[int], int] | None = None,
+        on_note: NoteSink | None = None,
     ) -> dict[tuple[int, int], list[int]]:
         """Fill the (track, bar) slots of ``piece`` (bars outside ``bars`` are left out of the
         prompt). Returns the new tokens of each slot. ``positions(bar)`` is how many positions
-        the bar has (default: the piece's meter); ``constraint_for(track, bar)`` narrows it."""
+        the bar has (default: the piece's meter); ``constraint_for(track, bar)`` narrows it;
+        ``on_note`` hears each note as it is chosen (see :data:`NoteSink`)."""
         gen = torch.Generator().manual_seed(s.seed)
         fill = sorted(set(fill))
         prompt = self.tok.sequence(piece, None, bars, fill, eos=False)
@@ -409,12 +472,25 @@ class Sampler:
             logits = self._push(self.tok.BAR)
             c = constraint_for(ti, b) if constraint_for else None
             n_pos = positions(b) if positions else bar_positions
-            tokens, logits = self.sample_bar(logits, n_pos, scale, s, gen, ctx, c)
+            tokens, logits = self.sample_bar(
+                logits, n_pos, scale, s, gen, ctx, c, _bound(on_note, ti, b)
+            )
             result[(ti, b)] = tokens
             if on_bar:
                 on_bar(ti, b, tokens)
             ctx.progress((i + 1) / len(fill), f"bar {b + 1}")
         return result
+
+
+def _bound(on_note: NoteSink | None, ti: int, b: int) -> Callable[[int, int, int], None] | None:
+    """``on_note`` with its track slot and bar filled in (None stays None)."""
+    if on_note is None:
+        return None
+
+    def note(position: int, pitch: int, velocity: int) -> None:
+        on_note(ti, b, position, pitch, velocity)
+
+    return note
 
 
 def bar_window(costs: np.ndarray, focus: tuple[int, int], budget: int) -> tuple[int, int]:
