@@ -187,6 +187,10 @@ def roll_stats(rolls: np.ndarray) -> dict[str, float]:
 
 
 class GANRecipe:
+    """WGAN-GP on band windows. Under torchrun the trainer wraps the generator and the critic in
+    DDP; each rank draws from its own share of every style's windows, and its noise from its own
+    random stream."""
+
     metric = "drum_hits_ratio"
 
     def __init__(self, cfg, train_pieces, val_pieces, device, rng, shard=(0, 1)) -> None:
