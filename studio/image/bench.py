@@ -1,6 +1,9 @@
 """``studio bench image``: tool previews at screen size against the full 24-megapixel picture,
-style transfer at 1024x1024, x4 upscaling of 512x512, and our diffusion pipeline's speed against
-plain diffusers on the same model and settings."""
+style transfer at 1024x1024, x4 upscaling of 512x512, our diffusion pipeline's speed against
+plain diffusers on the same model and settings, and the image models of our own: GAN training
+steps per second (dcgan against modern, equal batch, on the CPU and on CUDA when present), icons
+per second at 64 px and the first icon's latency from a warm click, and the tagger's images per
+second for training and inference (Lite0 transfer against the CNN from scratch)."""
 
 from __future__ import annotations
 
@@ -14,10 +17,11 @@ import numpy as np
 
 from studio.core.jobs import JobContext
 
-__all__ = ["bench_image", "POINT_TOOLS"]
+__all__ = ["bench_image", "gan_training_rows", "icon_rows", "tagger_rows", "POINT_TOOLS"]
 
 POINT_TOOLS = ("levels", "curves", "brightness", "contrast", "saturation", "hue")
 SCREEN = 1600  # the preview proxy's long side
+SHAPE_COLOURS = (("red", (220, 40, 30)), ("green", (30, 170, 60)), ("blue", (30, 70, 220)))
 
 
 def _timed(fn, repeat: int = 3) -> float:
@@ -40,7 +44,8 @@ def _photo(width: int, height: int) -> np.ndarray:
 def bench_image(ctx: JobContext) -> dict[str, Any]:
     """point-tool previews at screen size vs full 24 MP; heavy filters' quick and screen
     previews; style transfer 1024x1024; x4 upscaling of 512x512; diffusion steps/s ours vs
-    plain diffusers"""
+    plain diffusers; GAN training steps/s dcgan vs modern; icons/s and first-icon latency;
+    tagger images/s, transfer vs from scratch"""
     import os
 
     from studio.image.ops import OPS, apply_op, make_proxy
@@ -94,8 +99,161 @@ def bench_image(ctx: JobContext) -> dict[str, Any]:
         results[f"upscale_x4_512_{model}_s"] = round(time.perf_counter() - began, 2)
     ctx.progress(0.85, "diffusion: ours against plain diffusers")
     results.update(_diffusion_overhead())
+    ctx.progress(0.88, "GAN training steps per second: dcgan against modern")
+    results.update(gan_training_rows(ctx))
+    ctx.progress(0.93, "icons per second and the first icon's latency")
+    results.update(icon_rows(ctx))
+    ctx.progress(0.96, "tagger: training and inference, transfer against from scratch")
+    results.update(tagger_rows(ctx))
+    results["load_average"] = round(os.getloadavg()[0], 2)
     ctx.progress(1.0, "done")
     return results
+
+
+def _shapes_folder(root: Path, per_class: int, size: int = 64, seed: int = 0) -> Path:
+    """``root/<colour>/<i>.png``: three classes of coloured discs and squares on white, made here
+    (no data set needed), the kind of picture the generator and tagger learn from."""
+    from PIL import Image as PILImage
+    from PIL import ImageDraw
+
+    rng = np.random.default_rng(seed)
+    for label, colour in SHAPE_COLOURS:
+        (root / label).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            pic = PILImage.new("RGB", (size, size), "white")
+            draw = ImageDraw.Draw(pic)
+            r = int(rng.integers(size // 6, size // 3))
+            cx, cy = rng.integers(r, size - r, 2)
+            box = (int(cx - r), int(cy - r), int(cx + r), int(cy + r))
+            (draw.ellipse if i % 2 else draw.rectangle)(box, fill=colour)
+            pic.save(root / label / f"{i}.png")
+    return root
+
+
+def gan_training_rows(
+    ctx: JobContext, seconds: float = 8.0, rounds: int = 2, size: int = 64, batch: int = 32
+) -> dict[str, Any]:
+    """Training steps per second of ``studio image train-gan``'s loop, dcgan against modern at
+    equal batch, alternating ``rounds`` times for ``seconds`` each (medians), on the CPU and on
+    CUDA when present."""
+    import torch
+
+    from studio.image.gan import train_gan
+
+    out: dict[str, Any] = {"gan_train_setting": f"{size} px, batch {batch}, 3 classes"}
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = _shapes_folder(Path(tmp) / "pics", max(batch, 12), size)
+        for device in devices:
+            rates: dict[str, list[float]] = {"dcgan": [], "modern": []}
+            for r in range(rounds):
+                for arch in ("dcgan", "modern"):
+                    ctx.check_cancelled()
+                    report = train_gan(
+                        folder, Path(tmp) / f"{arch}-{r}.safetensors", size=size, arch=arch,
+                        minutes=seconds / 60, batch=batch, resume=False, device=device,
+                        sample_every_s=1e9, checkpoint_every_s=1e9,
+                    )  # fmt: skip
+                    rates[arch].append(report.steps_per_s)
+            dcgan, modern = statistics.median(rates["dcgan"]), statistics.median(rates["modern"])
+            out[f"gan_train_steps_per_s_dcgan_{device}"] = round(dcgan, 3)
+            out[f"gan_train_steps_per_s_modern_{device}"] = round(modern, 3)
+            out[f"gan_train_modern_vs_dcgan_{device}"] = round(modern / dcgan, 3)
+    return out
+
+
+def icon_rows(ctx: JobContext, n: int = 64, rounds: int = 3) -> dict[str, Any]:
+    """Icons per second at 64 px (``n`` in one batch, one prompt) and the first icon's latency
+    from a warm click (model and MiniLM loaded, a prompt never typed before: the Generate tab's
+    whole path, embedding included), against the prompt's embedding alone. The shipped icon
+    generator when there is one, else the same text-conditioned network untrained (speed does
+    not depend on the weights)."""
+    import secrets
+
+    from studio.image import gan_models
+    from studio.image.gan import embed_prompts, load_generator, sample_prompt
+
+    words = ("dragon", "sword", "cat face", "potion", "castle", "shield", "tree", "skull")
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            from studio.image.gan import shipped_icons_model
+
+            path, source = shipped_icons_model(), "shipped icon generator"
+        except ValueError:
+            path, source = _untrained_icon_model(Path(tmp)), "untrained text generator, 64 px"
+        model = load_generator(path)
+        sample_prompt(model, 2, 0, "a red dragon")  # warm: the network and MiniLM loaded
+        per_batch = []
+        for r in range(rounds):
+            ctx.check_cancelled()
+            began = time.perf_counter()
+            sample_prompt(model, n, r, "a red dragon")
+            per_batch.append(time.perf_counter() - began)
+        request = {"model": str(path), "count": 1, "seed": 1}
+        gan_models.generate({**request, "prompt": "a blue shield"})  # the engine's model warm
+        first, embed = [], []
+        for r in range(rounds):
+            ctx.check_cancelled()
+            nonce = secrets.token_hex(3)  # a new prompt: nothing cached
+            prompt = f"a {words[r % len(words)]} {nonce}"
+            began = time.perf_counter()
+            gan_models.generate({**request, "prompt": prompt})
+            first.append(time.perf_counter() - began)
+            began = time.perf_counter()
+            embed_prompts([f"{prompt} again"])
+            embed.append(time.perf_counter() - began)
+    first_ms = statistics.median(first) * 1000
+    embed_ms = statistics.median(embed) * 1000
+    return {
+        "icon_model": source,
+        "icons_per_s_64px": round(n / statistics.median(per_batch), 1),
+        "first_icon_warm_ms": round(first_ms, 1),
+        "first_icon_prompt_embedding_ms": round(embed_ms, 1),
+        "first_icon_vs_embedding_alone": round(first_ms / embed_ms, 2),
+    }
+
+
+def _untrained_icon_model(tmp: Path) -> Path:
+    """A text-conditioned 64 px generator after one training step on captioned shapes."""
+    import json
+
+    from studio.image.gan import train_gan
+
+    folder = _shapes_folder(tmp / "captioned", 4)
+    captions = {
+        f"{label}/{i}.png": f"a {label} {'disc' if i % 2 else 'square'}"
+        for label in ("red", "green", "blue")
+        for i in range(4)
+    }
+    (folder / "captions.json").write_text(json.dumps(captions), encoding="utf-8")
+    out = tmp / "icons-untrained.safetensors"
+    train_gan(folder, out, size=64, arch="modern", steps=1, batch=4, resume=False)
+    return out
+
+
+def tagger_rows(ctx: JobContext, per_class: int = 40, epochs: int = 8) -> dict[str, Any]:
+    """Images per second of ``studio image train-tagger`` for training and inference,
+    EfficientNet-Lite0 transfer (a linear head on its features, mirror images included) against
+    the small CNN from scratch, on three classes of shapes at 64 px, in one run."""
+    from studio.image.tagger import train_tagger
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = _shapes_folder(Path(tmp) / "pics", per_class)
+        report = train_tagger(folder, Path(tmp) / "tagger.safetensors", epochs=epochs, seed=0)
+    t, s = report.models["transfer"], report.models["scratch"]
+    return {
+        "tagger_setting": f"3 classes x {per_class} pictures, 64 px, scratch {epochs} epochs",
+        "tagger_train_images_per_s_transfer": round(t["train_images_per_s"], 1),
+        "tagger_train_images_per_s_scratch": round(s["train_images_per_s"], 1),
+        "tagger_train_transfer_vs_scratch": round(
+            t["train_images_per_s"] / s["train_images_per_s"], 3
+        ),
+        "tagger_infer_images_per_s_transfer": round(t["infer_images_per_s"], 1),
+        "tagger_infer_images_per_s_scratch": round(s["infer_images_per_s"], 1),
+        "tagger_infer_transfer_vs_scratch": round(
+            t["infer_images_per_s"] / s["infer_images_per_s"], 3
+        ),
+    }
 
 
 _STYLE_FILE: Path | None = None
