@@ -209,6 +209,7 @@ class LivePlayer:
         self.bpm = 120.0
         self.first_heard: float | None = None
         self.notes_heard = 0
+        self._stopped = False  # stop() was called: nothing more sounds until reset()
 
     # -- warm ----------------------------------------------------------------------------------
     @property
@@ -278,7 +279,7 @@ class LivePlayer:
         """Silence now (the synth and the stream stay open for the next generation)."""
         with self._lock:
             self._clear(self.offset_beats)
-            self._finished = True
+            self._finished = self._stopped = True
             stream = self._stream
         if stream is not None:
             try:
@@ -325,7 +326,7 @@ class LivePlayer:
     def begin(self, bpm: float, programs: dict[int, int]) -> None:
         """The tempo and the instruments of the notes to come; starts the output (and loads the
         synth first when :meth:`prepare` has not run)."""
-        if not self.prepare():
+        if self._stopped or not self.prepare():
             return
         with self._lock:
             self.bpm = float(bpm) or 120.0
@@ -354,7 +355,7 @@ class LivePlayer:
 
     def note_started(self, note: Note) -> None:
         """Schedule ``note`` (to its bar's end until :meth:`bar_written` gives its length)."""
-        if self._synth is None:
+        if self._synth is None or self._stopped:
             return
         with self._lock:
             key = (note.channel, note.pitch, round(note.start, 6))
@@ -371,7 +372,7 @@ class LivePlayer:
 
     def bar_written(self, channel: int, start: float, end: float, notes: list[Note]) -> None:
         """The bar's final notes: lengths set, dropped notes cancelled, missing ones added."""
-        if self._synth is None:
+        if self._synth is None or self._stopped:
             return
         final = {(n.channel, n.pitch, round(n.start, 6)): n for n in notes}
         with self._lock:

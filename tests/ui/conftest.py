@@ -4,6 +4,13 @@ from studio.ui.context import StudioContext
 from studio.ui.main_window import MainWindow
 
 
+@pytest.fixture(autouse=True)
+def _no_preload(monkeypatch):
+    """Panels do not load their models when shown (tests swap tiny models in; a test of the
+    preload turns it back on)."""
+    monkeypatch.setenv("STUDIO_PRELOAD", "0")
+
+
 @pytest.fixture
 def context(qapp):
     ctx = StudioContext.create()

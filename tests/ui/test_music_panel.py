@@ -343,23 +343,6 @@ def test_model_list_offers_your_trained_models(qtbot, panel, doc, tiny_run, isol
     assert music_panel._HOST_KEY == folder / "tiny.safetensors"
 
 
-def test_listen_plays_bars_while_they_are_written(qtbot, panel, doc, tiny_host, monkeypatch):
-    heard = []
-    monkeypatch.setattr(panel.player, "append", lambda audio: heard.append(audio))
-    panel.listen_action.trigger()
-    assert doc.listen
-    doc.replace_clip("Import", MidiClip([Note(i * 1.0, 60 + i % 7, 1.0) for i in range(8)]))
-    doc.set_quiet(bars=3)
-    handle = panel.generate("continue")
-    with qtbot.waitSignal(handle.finished, timeout=60000):
-        pass
-    assert handle.state == JobState.SUCCEEDED, handle.error
-    qtbot.waitUntil(lambda: len(heard) == 3, timeout=20000)
-    assert all(len(a.samples) == 2 * 44100 for a in heard)  # one 4/4 bar at 120 BPM each
-    assert panel.player.offset_beats == 8.0  # the continuation starts after the two given bars
-    assert doc.undo_stack.undo_text() == "Continue 3 bars"
-
-
 def test_listen_without_a_sound_card_says_so(qtbot, panel, doc, tiny_host, monkeypatch):
     from studio.music.playback import AudioPlayer
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from PySide6.QtCore import QTimer
+
 from studio.core.jobs import JobSpec
 from studio.core.media import MidiClip
 from studio.music.document import TRANSFORMER
@@ -125,8 +127,73 @@ class _CancelState:
         self.panel.update_cancel()
 
 
+def _warm_transformer(request, ctx):
+    """Load the transformer and run it on the panel's current settings' first tokens (on the
+    'music' worker, where generations run), so a click pays only for its own first notes."""
+    from studio.music.engine import MusicRequest
+    from studio.ui.panels.music import panel
+
+    host = panel.music_host(request.pop("_model"))
+    ctx.progress(0.0, "loading the music model" if not host.loaded else "warming up")
+    engine = host.get(request.pop("_device"))
+    with host.inference():
+        engine.warm(MusicRequest(**request))
+    return None
+
+
+def preload_enabled() -> bool:
+    """Whether the panel loads its model when shown (``STUDIO_PRELOAD=0`` turns it off: tests
+    that swap the model in, or a machine short of memory)."""
+    import os
+
+    return os.environ.get("STUDIO_PRELOAD", "1") != "0"
+
+
 class GenerationMixin:
     """The generation half of MusicPanel (it needs the panel's document, controls and editor)."""
+
+    _warmed_once = False
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if not self._warmed_once:
+            self._warmed_once = True
+            self.controls.edited.connect(self._on_controls_edited_warm)
+            if preload_enabled():
+                # after the window's first paint and whatever the click that showed it started
+                QTimer.singleShot(500, self, self.warm)
+
+    def _on_controls_edited_warm(self, name: str, _value) -> None:
+        if name == "model_choice" and preload_enabled():
+            QTimer.singleShot(0, self, self.warm)
+
+    def warm(self) -> JobHandle | None:
+        """Get the chosen transformer ready on its worker (loaded, its first tokens run for the
+        current settings) and, with Listen on, Listen's sound, so that Generate's first note
+        sounds within a few milliseconds. None when there is nothing to warm (another family,
+        a plugin, or a job running)."""
+        doc = self.document
+        if doc.listen:
+            self.warm_sound()
+        if doc.generator != TRANSFORMER or self.family() not in ("", "transformer"):
+            return None
+        if self.job is not None and not self.job.done:
+            return None  # it is loading or using the model already
+        try:
+            request = self.transformer_request("generate")
+        except ValueError:
+            return None
+        for name in ("seed", "variations"):
+            request.pop(name, None)
+        return self.context.runner.submit(
+            JobSpec(
+                "Music: getting the model ready",
+                _warm_transformer,
+                request,
+                family="music",
+                key="music.warm",
+            )
+        )
 
     @property
     def cancel_button(self) -> _CancelState:
@@ -134,6 +201,7 @@ class GenerationMixin:
 
     def update_cancel(self) -> None:
         busy = (self.job is not None and not self.job.done) or self.player.playing
+        busy = busy or self._live_sounding()
         self.actions_by_name["cancel"].setEnabled(busy or self._play_pending())
 
     def _play_pending(self) -> bool:
@@ -322,7 +390,12 @@ class GenerationMixin:
             return None
         self._job_label, self._job_document = label, doc
         self._start_listening(spec, mode)
-        return self.start_job(spec)
+        live = self._attach_live(spec) if family in ("", "transformer") else None
+        handle = self.start_job(spec)
+        self._live_job = handle if live is not None else None
+        if live is not None:
+            self._play_timer.start()  # the playhead follows the notes as they sound
+        return handle
 
     @staticmethod
     def _family_fn():
@@ -347,7 +420,7 @@ class GenerationMixin:
         if self._is_current():
             self._preview = clip  # shown, not in the document (and not an undo step)
             self.editor.set_clip(clip, keep_selection=True)
-            if self.document.listen:
+            if self.document.listen and not self._live_listening():
                 self._listen(clip, final=False)
 
     def _end_preview(self) -> None:
@@ -365,7 +438,10 @@ class GenerationMixin:
             self.update_cancel()
             return
         had_notes = bool(doc.clip.notes)
-        if doc.listen:
+        if self._live_listening():
+            self.live.finish()  # what is scheduled plays out, then the output stops
+            self._live_problem()
+        elif doc.listen:
             self._listen(clips[0], final=True)
         doc.apply_generation(self._job_label, clips)  # one undo step, whatever the mode
         if self.editor.clip.notes != list(doc.clip.notes):  # the same notes as before the job
@@ -383,12 +459,14 @@ class GenerationMixin:
 
     def _on_job_failed(self, message: str, _tb: str) -> None:
         if self._is_current():
+            self._stop_live()
             self._end_preview()
             self.update_cancel()
             self.status.setText(f"⚠ {message}")
 
     def _on_job_cancelled(self) -> None:
         if self._is_current():
+            self._stop_live()
             self._end_preview()  # drop the preview: the document never changed
             self.update_cancel()
             self.status.setText(self.cancelled_message)
@@ -413,6 +491,42 @@ class GenerationMixin:
             self.player.offset_beats = self._listen_from
             tempo = spec.request.get("tempo") if isinstance(spec.request, dict) else None
             self.player.bpm = tempo or doc.clip.bpm
+
+    # -- Listen, live: each note sounds as soon as the transformer has chosen it ------------------
+    def _attach_live(self, spec: JobSpec):
+        """Hand the transformer job the live player when Listen is on (its notes then sound while
+        it writes them, from the job's thread straight to the audio callback: no hop through
+        this thread). None when Listen is off, or when the player knows it cannot sound (then
+        the status line says why, and Listen turns off)."""
+        doc = self.document
+        if not doc.listen or not isinstance(spec.request, dict) or "_model" not in spec.request:
+            return None
+        live = self.live
+        if live.problem:
+            self._live_problem()
+            return None
+        live.reset(self._listen_from)
+        spec.request["listener"] = live
+        return live
+
+    def _live_listening(self) -> bool:
+        """The current (or last) job's notes go to the live player."""
+        return getattr(self, "_live_job", None) is not None
+
+    def _stop_live(self) -> None:
+        if self._live_listening():
+            self._live_job = None
+            self.live.stop()
+            self._live_problem()
+
+    def _live_problem(self) -> None:
+        """Say why Listen could not sound (no output device, no synth) and turn it off."""
+        problem = self.live.problem
+        if problem:
+            self._live_job = None
+            self.document.set_quiet(listen=False)
+            self.listen_problem = f"⚠ Listen: {problem}"
+            self.status.setText(self.listen_problem)
 
     def _listen(self, clip: MidiClip, final: bool) -> None:
         """Queue each newly finished bar of a job's preview for playback, in order (bars written

@@ -19,6 +19,9 @@ from studio.ui.panels.arrange.send import send_button
 
 __all__ = ["TransportMixin", "SNAPS"]
 
+# Listen's live player waits for the wall clock in its callback: only for an output with no clock
+# of its own (ALSA's null device, in tests); a sound card paces it.
+LIVE_PACED = False
 SNAPS = (("1/4", 1.0), ("1/8", 0.5), ("1/16", 0.25), ("1/32", 0.125), ("off", 0.0))
 MIDI_FILTER = "MIDI files (*.mid *.midi)"
 
@@ -46,6 +49,7 @@ class TransportMixin:
 
     def setup_transport(self) -> None:
         self._player = None
+        self._live = None
         self._play_start = 0.0
         self._play_timer = QTimer(self)
         self._play_timer.setInterval(40)
@@ -66,6 +70,38 @@ class TransportMixin:
     @player.setter
     def player(self, value) -> None:
         self._player = value
+
+    @property
+    def live(self):
+        """The live player of Listen (notes sound as the transformer writes them), made on first
+        use; its synth and output are opened on a worker (:meth:`warm_sound`)."""
+        if self._live is None:
+            from studio.music.playback import LivePlayer
+
+            self._live = LivePlayer(self.soundfont(), paced=LIVE_PACED)
+        return self._live
+
+    @live.setter
+    def live(self, value) -> None:
+        self._live = value
+
+    def warm_sound(self) -> JobHandle | None:
+        """Load Listen's synth and open the output on a worker, so the first note of the next
+        generation sounds at once (None when it is ready)."""
+        live = self.live
+        if getattr(live, "prepared", False) or live.problem:
+            return None
+        prepare = live.prepare
+
+        def work(_request, _ctx):
+            return prepare()
+
+        return self.context.runner.submit(
+            JobSpec("Music: getting Listen's sound ready", work, None, key="music.warm-sound")
+        )
+
+    def _live_sounding(self) -> bool:
+        return self._live is not None and self._live.playing
 
     def build_toolbar(self) -> QToolBar:
         bar = QToolBar()
@@ -165,6 +201,8 @@ class TransportMixin:
 
     def _on_listen_toggled(self, on: bool) -> None:
         self.document.set_quiet(listen=bool(on))
+        if on:
+            self.warm_sound()
 
     def _on_zoom_in_triggered(self, _checked: bool = False) -> None:
         self.editor.zoom(1.25)
@@ -315,6 +353,12 @@ class TransportMixin:
         self.update_cancel()
 
     def _on_play_timer_timeout(self) -> None:
+        if self._live_listening():
+            if self._live_sounding():
+                self.editor.set_playhead(self.live.position)
+            elif self.job is None or self.job.done:
+                self.stop()  # the generation ended and its last note has rung out
+            return
         if not self.player.playing:
             self.stop()
             return
@@ -334,6 +378,9 @@ class TransportMixin:
         if self._play_pending():
             self.play_job.cancel()
         self.player.stop()
+        if self._live is not None:
+            self._live.stop()
+        self._live_job = None
         self._play_timer.stop()
         self.editor.set_playhead(None)
         self.update_cancel()
@@ -415,6 +462,8 @@ class TransportMixin:
 
     def shutdown(self) -> None:
         self.stop()
+        if self._live is not None:
+            self._live.close()
         if getattr(self, "_record_port", None) is not None:
             self._record_port.close()
             self._record_port = None
