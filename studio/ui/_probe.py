@@ -42,32 +42,12 @@ def first_paint() -> None:
     has painted (built and on screen: ``usable_s``), then the moment the window is fully built
     (settings, plugins, menus) and ``started``."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QEvent, QObject, QTimer
-
-    from studio.ui.app import add_file_log, create_app, open_window, setup_logging
+    from studio.ui.app import add_file_log_soon, create_app, open_window, setup_logging
 
     app = create_app()
     result = {}
-    holder: dict = {}
-
-    class FrontPainted(QObject):
-        """Notes the first paint of a built panel that is on screen."""
-
-        def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
-            if "usable_s" not in result and event.type() == QEvent.Type.Paint:
-                window = holder.get("window")
-                panels = list(window.panels.values()) if window is not None else []
-                if any(obj is p and p.isVisible() for p in panels):
-                    result["usable_cpu_s"] = round(time.process_time(), 4)
-                    result["usable_s"] = round(_process_age(), 4)
-                    result["usable_panel"] = obj.objectName()
-            return False
-
-    watcher = FrontPainted()
-    app.installEventFilter(watcher)
     window = open_window(log_handler=setup_logging(file_log=False), restore=False, recovery=False)
-    holder["window"] = window
-    window.first_painted.connect(add_file_log)
+    watcher: list = []
 
     def painted() -> None:
         result["first_paint_cpu_s"] = round(time.process_time(), 4)
@@ -75,23 +55,48 @@ def first_paint() -> None:
         # what had been imported when the window painted (none of these should have)
         heavy = ("numpy", "torch", "onnxruntime", "cv2", "mediapipe", "pydantic", "PIL")
         result["imported_at_paint"] = [m for m in heavy if m in sys.modules]
+        # The panels paint right after the window, in the same pass: watch for the first built
+        # one on screen (from here, so the probe adds nothing before the first paint).
+        watcher.append(_FrontPainted(window, result))
+        app.installEventFilter(watcher[0])
+
+    window.first_painted.connect(painted)
+    window.first_painted.connect(add_file_log_soon)  # as `studio` does
 
     def started() -> None:
         result["started_s"] = round(_process_age(), 4)
         if "usable_s" in result:
             finish()
         else:  # the panel in front paints after this (a layout that shows it late)
+            from PySide6.QtCore import QTimer
+
             QTimer.singleShot(0, finish)
 
     def finish() -> None:
-        app.removeEventFilter(watcher)
+        if watcher:
+            app.removeEventFilter(watcher[0])
         window.close()
         app.quit()
 
-    window.first_painted.connect(painted)
     window.started.connect(started)
     app.exec()
     print(json.dumps(result))
+
+
+def _FrontPainted(window, result: dict):  # noqa: N802 - makes a QObject (imported late)
+    """An event filter noting ``usable_s``: the first paint of a built panel that is visible."""
+    from PySide6.QtCore import QEvent, QObject
+
+    class FrontPainted(QObject):
+        def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
+            if "usable_s" not in result and event.type() == QEvent.Type.Paint:
+                if any(obj is p and p.isVisible() for p in window.panels.values()):
+                    result["usable_cpu_s"] = round(time.process_time(), 4)
+                    result["usable_s"] = round(_process_age(), 4)
+                    result["usable_panel"] = obj.objectName()
+            return False
+
+    return FrontPainted()
 
 
 def bare_paint() -> None:

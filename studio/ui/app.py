@@ -27,6 +27,7 @@ __all__ = [
     "open_window",
     "setup_logging",
     "add_file_log",
+    "add_file_log_soon",
     "install_exception_hook",
 ]
 
@@ -69,6 +70,12 @@ def add_file_log() -> None:
         logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
     )
     root.addHandler(file_handler)
+
+
+def add_file_log_soon() -> None:
+    """``add_file_log`` once the paint in progress is done (connected to ``first_painted``, which
+    the window emits before its panels paint), and before the window loads the rest and logs."""
+    QTimer.singleShot(0, add_file_log)
 
 
 class _ErrorRelay(QObject):
@@ -163,7 +170,7 @@ def run_gui(
         return 3
     handler = setup_logging(file_log=False)
     window = open_window(safe_mode, panel, log_handler=handler)
-    window.first_painted.connect(add_file_log)  # before the window builds (and logs)
+    window.first_painted.connect(add_file_log_soon)  # before the window builds (and logs)
 
     def started() -> None:
         if project:
