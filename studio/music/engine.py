@@ -273,6 +273,9 @@ class MusicEngine:
         program = req.instruments[0] if req.instruments else 0
         header = self._header(req, key, meter, tempo)
         self.sampler.warm(header + [self.tok.track_token(max(program, 0), program < 0)])
+        # one bar of the first track, thrown away: the first sampling's one-off costs (masks,
+        # torch's first calls of its sampling kernels) are paid now, not after the click
+        self.run(replace(req, bars=1, variations=1, instruments=[program], listener=None))
 
     def _settings(self, req: MusicRequest) -> SampleSettings:
         return SampleSettings(req.temperature, req.top_p, req.seed, req.strict_key)
