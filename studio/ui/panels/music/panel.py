@@ -109,6 +109,8 @@ class MusicPanel(GenerationMixin, TransportMixin, PanelBase):
         self.listen_problem = ""
         self._preview: MidiClip | None = None  # a job's bars so far, shown but not in the document
         self.setup_transport()
+        if context.loaded:  # else right after the first paint (studio.music.playback: numpy)
+            self.player  # noqa: B018  (made now, on the window's thread, as before any job)
 
         self.editor = PianoRollEditor()
         self.editor.setObjectName("music.editor")
@@ -439,6 +441,7 @@ class MusicPanel(GenerationMixin, TransportMixin, PanelBase):
     def on_context_loaded(self) -> None:
         """The settings are read and the plugins found (built before the first paint, the panel
         showed the transformer only): list the plugin generators and the models."""
+        self.player  # noqa: B018  (the audio player, on the window's thread before any job runs)
         self.controls.refresh_generators()
         self.controls.mirror("generator", self.document.generator)
         self.refresh_models()
