@@ -188,6 +188,7 @@ class LivePlayer:
         self._stream = None
         self._latency = 0.0
         self.problem = ""  # why nothing can be heard (no output device, no synth), or ""
+        self._generation = 0  # counts resets: a session of an older one is ignored
         self._clear(0.0)
 
     def _clear(self, offset_beats: float) -> None:
@@ -269,6 +270,13 @@ class LivePlayer:
         """Forget what was scheduled (a new generation starts; notes sounding are released)."""
         with self._lock:
             self._clear(offset_beats)
+            self._generation += 1
+
+    def listener(self) -> _LiveSession:
+        """What to hand one generation (call after :meth:`reset`): it passes the notes on until
+        the next :meth:`reset`, so a cancelled job still finishing its note cannot slip into the
+        next generation's timeline."""
+        return _LiveSession(self, self._generation)
 
     def finish(self) -> None:
         """The generation ended: play what is scheduled, then stop by itself."""
@@ -459,6 +467,29 @@ class LivePlayer:
             import sounddevice as sd
 
             raise sd.CallbackStop
+
+
+class _LiveSession:
+    """One generation's view of a :class:`LivePlayer` (a NoteListener): silent once the player
+    was reset for another."""
+
+    def __init__(self, player: LivePlayer, generation: int) -> None:
+        self.player, self.generation = player, generation
+
+    def _current(self) -> bool:
+        return self.player._generation == self.generation
+
+    def begin(self, bpm: float, programs: dict[int, int]) -> None:
+        if self._current():
+            self.player.begin(bpm, programs)
+
+    def note_started(self, note: Note) -> None:
+        if self._current():
+            self.player.note_started(note)
+
+    def bar_written(self, channel: int, start: float, end: float, notes: list[Note]) -> None:
+        if self._current():
+            self.player.bar_written(channel, start, end, notes)
 
 
 def midi_ports() -> tuple[list[str], list[str], str]:

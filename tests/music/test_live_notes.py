@@ -90,6 +90,27 @@ def test_only_the_first_variation_is_heard_and_warming_changes_nothing(engine):
     assert sig(heard.final.values()) == sig(a.notes)
 
 
+def test_a_new_generation_silences_the_last_ones_late_notes():
+    from studio.music.playback import LivePlayer
+
+    class Player(LivePlayer):
+        def __init__(self):
+            super().__init__()
+            self.got = []
+
+        def note_started(self, note):
+            self.got.append(note.pitch)
+
+    player = Player()
+    player.reset()
+    old = player.listener()
+    player.reset()  # the next Generate, while the cancelled job writes one more note
+    new = player.listener()
+    old.note_started(Note(0.0, 60, 1.0))
+    new.note_started(Note(0.0, 62, 1.0))
+    assert player.got == [62]
+
+
 def test_live_player_sounds_the_first_note_in_the_next_block(tmp_path):
     """On ALSA's null device (no sound card here), paced like a real one."""
     conf = tmp_path / "asound.conf"

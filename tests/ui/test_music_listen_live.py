@@ -53,6 +53,9 @@ class RecordingLive:
     def reset(self, offset_beats: float = 0.0) -> None:
         self.offsets.append(offset_beats)
 
+    def listener(self):
+        return self
+
     def begin(self, bpm, programs) -> None:
         pass
 

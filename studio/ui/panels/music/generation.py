@@ -506,7 +506,8 @@ class GenerationMixin:
             self._live_problem()
             return None
         live.reset(self._listen_from)
-        spec.request["listener"] = live
+        # the notes go through a session of this job: a stale job's last notes are ignored
+        spec.request["listener"] = live.listener()
         return live
 
     def _live_listening(self) -> bool:
