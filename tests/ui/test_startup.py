@@ -78,6 +78,27 @@ def test_the_first_paint_shows_the_front_panel_before_engines_numpy_or_pydantic(
     assert seen["heavy_at_start"] == []
 
 
+def test_the_start_up_probe_times_the_front_panel_from_the_process_start(isolated_dirs):
+    """`studio bench core`'s probe: usable_s is when the panel in front painted (here with the
+    window), and its clock starts when the process does (psutil's start time was ~0.4 s early)."""
+    import time
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    env.pop("STUDIO_PROBE_SPAWNED_AT", None)  # the probe's own clock: the kernel's start time
+    spawned = time.time()
+    out = subprocess.run(
+        [sys.executable, "-m", "studio.ui._probe", "first-paint"],
+        capture_output=True, text=True, env=env, timeout=120, check=True,
+    )  # fmt: skip
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["usable_panel"] == "music_panel"
+    assert result["first_paint_s"] <= result["usable_s"] <= result["started_s"]
+    assert result["imported_at_paint"] == []
+    # the age at the paint agrees with this process's clock, to the kernel's 10 ms tick and the
+    # fork: a start time off by whole seconds fails here
+    assert abs(result["first_paint_s"] - (result["first_paint_at"] - spawned)) < 0.2
+
+
 def test_the_music_columns_copies_of_engine_names_agree():
     """The Music controls copy the key, meter and style names (the engine modules import numpy,
     and the column is built before the first paint)."""
