@@ -371,6 +371,8 @@ class LivePlayer:
                 return
             if self._origin is None:
                 self._origin = (note.start, self._frame)
+            if self._frame_of(note.end) <= self._frame:
+                return  # written after it would have ended (a slow machine): not a click
             on = max(self._frame, self._frame_of(note.start))
             off = max(on + 64, self._frame_of(note.end))
             self._notes[key] = [on, off, 0, note.velocity, False]
