@@ -74,6 +74,8 @@ def run_gan_command(args, ctx) -> int:
                 f"{report.skipped} unreadable skipped"
                 + (f"; {report.processes} processes (DDP)" if report.processes > 1 else "")
             )
+            if report.note:
+                print(f"note: {report.note}")
             print(f"generator: {report.model_file}\nsamples: {report.samples_png}")
         return 0
     # generate with a trained generator

@@ -213,43 +213,27 @@ def load_pictures(folder: str | Path, size: int, ctx=None):
     """(pixels in [-1, 1] as (N, 3, S, S) float32, class indices, class names, skipped files).
 
     Subfolders are classes; a folder of pictures with no subfolders is one class. Raises ValueError
-    with fewer than 2 readable pictures.
+    with fewer than 2 readable pictures. See :func:`_read_classes`.
     """
-    from studio.image.tagger import IMAGE_SUFFIXES, read_rgb
+    return _read_classes(folder, size, ctx)[:4]
 
-    root = Path(folder)
-    if not root.is_dir():
-        raise ValueError(f"{root} is not a folder")
-    subs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    groups: list[tuple[str, list[Path]]] = []
-    for sub in subs:
-        files = sorted(f for f in sub.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
-        if files:
-            groups.append((sub.name, files))
-    loose = sorted(f for f in root.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
-    if not groups:
-        groups = [("all", loose)]
-    pixels, targets, skipped = [], [], []
-    total = sum(len(f) for _, f in groups)
-    done = 0
-    for index, (_name, files) in enumerate(groups):
-        for file in files:
-            done += 1
-            try:
-                pixels.append(read_rgb(file, size))
-                targets.append(index)
-            except ValueError as exc:
-                skipped.append((str(file), str(exc)))
-            if ctx is not None and done % 200 == 0:
-                ctx.check_cancelled()
-                ctx.progress(0.02 * done / total, f"reading {done}/{total}")
-    if len(pixels) < 2:
+
+def _read_classes(folder: str | Path, size: int, ctx=None, seed: int = 0):
+    """:func:`load_pictures` and a note for the user (a sample taken, a class left out), read by
+    :func:`studio.image.folder.read_folder`: odd modes converted, broken files skipped and
+    counted, a seeded sample of a very large folder."""
+    from studio.image.folder import read_folder
+
+    data = read_folder(folder, size, loose_as_one_class=True, seed=seed, ctx=ctx)
+    if len(data.files) < 2:
         raise ValueError(
-            f"{root}: a generator needs at least 2 readable pictures, found "
-            f"{len(pixels)} ({len(skipped)} unreadable)"
+            f"{folder}: a generator needs at least 2 readable pictures, found "
+            f"{len(data.files)} ({len(data.skipped)} unreadable)"
         )
-    x = np.stack(pixels) * 2 - 1
-    return x.astype(np.float32), np.asarray(targets, np.int64), [g for g, _ in groups], skipped
+    x = data.pixels
+    x *= 2  # in place: a large folder's pixels are not copied twice
+    x -= 1
+    return x, data.targets, data.labels, data.skipped, data.note
 
 
 CAPTION_FILES = ("captions.json", "captions.tsv", "captions.txt")
@@ -312,7 +296,7 @@ def find_captions(folder: str | Path) -> Path | None:
 def load_captioned(folder: str | Path, size: int, captions: str | Path, ctx=None):
     """(pixels (N, 3, S, S) in [-1, 1], per-picture caption lists, skipped files) for the pictures a
     captions file names (relative to ``folder``). Raises ValueError with fewer than 2 usable."""
-    from studio.image.tagger import read_rgb
+    from studio.image.folder import read_rgb
 
     root = Path(folder)
     if not root.is_dir():
@@ -360,6 +344,7 @@ class GanReport:
     skipped: int
     resumed_from: int
     processes: int = 1  # > 1 under torchrun: each step then took `processes` batches
+    note: str = ""  # what the user should know about the folder (a sample read, a class left out)
 
 
 def _distributed(device: str) -> tuple[int, int, str, bool]:
@@ -388,6 +373,40 @@ def _save_atomic(obj: dict, path: Path) -> None:
 
     with atomic_path(path) as tmp:
         _torch().save(obj, tmp)
+
+
+def _foreign_checkpoint(path: Path, exc: BaseException) -> str:
+    reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+    return (
+        f"{path.name} is not a checkpoint of this generator (damaged, or another program's: "
+        f"{reason}); it was left as it is: delete it, or train with --fresh to replace it"
+    )
+
+
+def _read_checkpoint(path: Path) -> dict:
+    """A training checkpoint written by :func:`_train`. Raises ValueError, in words, for a file
+    that is damaged or not one (another program's, a torn copy), and leaves it as it is."""
+    try:
+        state = _torch().load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a foreign file
+        raise ValueError(_foreign_checkpoint(path, exc)) from None
+    if not isinstance(state, dict) or not isinstance(state.get("meta"), dict):
+        raise ValueError(_foreign_checkpoint(path, ValueError("no generator settings in it")))
+    return state
+
+
+def _refuse_other_model(output: Path) -> None:
+    """Raise ValueError when ``output`` exists and is not a generator (a tagger, a music model):
+    training would overwrite it."""
+    from studio.image._modelfile import describe_model
+
+    if output.is_file():
+        what = describe_model(output)
+        if what != "a Studio generator":
+            raise ValueError(
+                f"{output.name} is {what}, not a generator; it was left as it is: choose "
+                "another output file (-o)"
+            )
 
 
 def _grid(images: np.ndarray, cols: int) -> np.ndarray:
@@ -495,6 +514,8 @@ def _train(
         captions = find_captions(folder)
     text_dim = TEXT_DIM if captions is not None else 0
     prompts: list[str] = []
+    note = ""
+    _refuse_other_model(output)
     if text_dim:
         x, caps, skipped = load_captioned(folder, size, captions, ctx)
         texts = sorted({c for cs in caps for c in cs})
@@ -509,7 +530,7 @@ def _train(
         prompts = [caps[i][0] for i in range(0, len(caps), step_pick)][:12]
         y = pair_txt
     else:
-        x, y, labels, skipped = load_pictures(folder, size, ctx)
+        x, y, labels, skipped, note = _read_classes(folder, size, ctx, seed)
     n_pictures = len(x)
     if distributed:  # each process its share of the pictures (caption pairs for text models)
         if len(y) < world:
@@ -531,7 +552,7 @@ def _train(
     step = 0
     spent = 0.0
     if resume and ckpt_path.is_file():
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        state = _read_checkpoint(ckpt_path)
         mine = {"arch": arch, "size": size, "labels": labels, "text_dim": text_dim}
         theirs = {k: state["meta"].get(k, 0 if k == "text_dim" else None) for k in mine}
         if theirs != mine:
@@ -541,13 +562,16 @@ def _train(
             raise ValueError(
                 f"{ckpt_path.name} was made with {diff}; delete it or train with the same settings"
             )
-        gen.load_state_dict(state["gen"])
-        disc.load_state_dict(state["disc"])
-        ema.load_state_dict(state["ema"])
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        step, spent = int(state["step"]), float(state["seconds"])
-        torch.set_rng_state(state["rng"])
+        try:
+            gen.load_state_dict(state["gen"])
+            disc.load_state_dict(state["disc"])
+            ema.load_state_dict(state["ema"])
+            opt_g.load_state_dict(state["opt_g"])
+            opt_d.load_state_dict(state["opt_d"])
+            step, spent = int(state["step"]), float(state["seconds"])
+            torch.set_rng_state(state["rng"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise ValueError(_foreign_checkpoint(ckpt_path, exc)) from None
     resumed_from = step
     gen.to(device), disc.to(device), ema.to(device)
     g_net, d_net = gen, disc  # what the steps call: the same networks, DDP-wrapped under torchrun
@@ -694,6 +718,7 @@ def _train(
         len(skipped),
         resumed_from,
         world,
+        note,
     )
     if main:
         _save_generator(
