@@ -556,6 +556,7 @@ class MusicEngine:
         meter = piece.meter
         grid = bar_grid(req.clip, piece.n_bars)
         voices = self._voicing(req.clip, melody, instruments, new_channels, grid, key, clip)
+        spans = phrase_spans([n for n in req.clip.notes if n.channel == melody])
         for start in range(0, piece.n_bars, window):
             end = min(piece.n_bars, start + window)
 
@@ -582,21 +583,30 @@ class MusicEngine:
                 grid=grid,
             )
         melodic = [c for c, p in zip(new_channels, instruments, strict=True) if p >= 0]
+        # the voices sing with the melody's phrases: none starts where the melody is silent
+        clip.notes = [n for n in clip.notes if n.channel not in melodic or _inside(spans, n.start)]
         clip.provenance["key"] = key.name
         if melodic:
             clip.provenance["bass_channel"] = melodic[-1]
         return clip
 
     def _voicing(self, source, melody, instruments, new_channels, grid, key, clip):
-        """Constraints that make added voices harmony. A note is a tone of the chord the melody
-        implies in its bar that is also a unison, third, fifth or sixth from the melody note
-        sounding where it starts (else just consonant with that note; with no melody, a chord
-        tone); it ends before a beat where the melody moves to a note it clashes with, and inside
-        its bar. Each voice stays in its instrument's range, and the last melodic voice (the
-        bass) below every note sounding in its bar (it is written after the other voices)."""
+        """Constraints that make added voices harmony. Each beat has a chord: the one the chord
+        model (:mod:`studio.music.chords`, fitted on POP909's labels) finds likeliest for the
+        whole melody, else the diatonic triad the melody implies in the bar. A note starting
+        under a melody note is a tone of that chord that is also a third, fifth or sixth from it
+        (a unison or octave only when nothing else fits; else just consonant with it), and the
+        bass takes the root where it can; one starting where the melody rests is one of the
+        chord's likeliest tones (mostly the note the phrase ended on). A note ends before a beat
+        where the melody moves to a note it clashes with, or rests and it is no likely tone of
+        the chord there; inside its bar; and where the melody's phrase ends (:func:`phrase_spans`:
+        in a bar where the melody is silent, the voices are too). Each voice stays in its
+        instrument's range, and the last melodic voice (the bass) below every note sounding in
+        its bar (it is written after the other voices)."""
         mel = [n for n in source.notes if n.channel == melody]
         mel_lo = min((n.pitch for n in mel), default=60)
-        chords = implied_chords(mel, [g[0] for g in grid], grid[0][1] * 4.0 / grid[0][2], key)
+        beat_chords = _beat_chords(mel, grid, key)
+        spans = phrase_spans(mel)
         melodic = [i for i, p in enumerate(instruments) if p >= 0]
         bass = melodic[-1] if melodic else None
 
@@ -612,26 +622,47 @@ class MusicEngine:
             pitches = [n.pitch for n in mel if n.start <= beat + 1e-9 < n.end]
             return max(pitches) if pitches else None
 
-        def harmony(b: int, lo: int, hi: int, **kw) -> BarConstraint:
+        def chord_at(beat: float) -> tuple[frozenset[int], frozenset[int], int]:
+            """(tones, likeliest tones, root) of the chord at ``beat``."""
+            i = min(max(0, int(math.floor(beat + 1e-9))), len(beat_chords) - 1)
+            return beat_chords[i]
+
+        def harmony(b: int, lo: int, hi: int, is_bass: bool = False, **kw) -> BarConstraint:
             start, _num, den = grid[b]
             per_position = 4.0 / den / POSITIONS_PER_BEAT  # quarter notes per position
-            tones = chords[min(b, len(chords) - 1)].tones
-            chord = frozenset(p for p in range(lo, hi + 1) if p % 12 in tones)
+            span = range(lo, hi + 1)
 
             def pitches_at(pos: int) -> frozenset[int] | None:
-                m = melody_at(start + pos * per_position)
+                at = start + pos * per_position
+                tones, likely, root = chord_at(at)
+                chord = frozenset(p for p in span if p % 12 in tones)
+                m = melody_at(at)
                 if m is None:
-                    return chord or None
-                near = frozenset(p for p in range(lo, hi + 1) if abs(m - p) % 12 in CONSONANT)
+                    safe = frozenset(p for p in span if p % 12 in likely)
+                    if is_bass:
+                        roots = frozenset(p for p in safe if p % 12 == root)
+                        return roots or safe or chord or None
+                    return safe or chord or None
+                near = frozenset(p for p in span if abs(m - p) % 12 in CONSONANT)
+                if is_bass:
+                    roots = frozenset(p for p in chord & near if p % 12 == root)
+                    if roots:
+                        return roots
+                else:  # a third, fifth or sixth from the melody rather than its octave
+                    apart = frozenset(p for p in chord & near if (p - m) % 12)
+                    if apart:
+                        return apart
                 return (chord & near) or near or chord or None
 
             def max_length(pos: int, pitch: int) -> float:
                 at = start + pos * per_position
                 beat = math.floor(at + 1e-9) + 1.0
-                end = bar_end(grid, b)
+                end = min(bar_end(grid, b), _span_end(spans, at))
                 while beat < end - 1e-9:
                     m = melody_at(beat)
                     if m is not None and abs(m - pitch) % 12 not in CONSONANT:
+                        return (beat - at) / per_position
+                    if m is None and pitch % 12 not in chord_at(beat)[1]:
                         return (beat - at) / per_position
                     beat += 1.0
                 return float("inf")
@@ -650,12 +681,14 @@ class MusicEngine:
             if instruments[ti] < 0 or b >= len(grid):
                 return None
             glo, ghi = instrument_range(instruments[ti])
+            if not any(lo < bar_end(grid, b) - 1e-9 and hi > grid[b][0] + 1e-9 for lo, hi in spans):
+                return BarConstraint(glo, ghi, max_notes=0)  # the melody is silent all bar
             if ti == bass:
                 below = min(sounding(b), default=ghi + 1) - 1
                 lo, hi = glo, min(ghi, below)
                 if hi - lo < 7:  # no room under the other voices: the range wins
                     lo, hi = glo, min(ghi, glo + 11)
-                return harmony(b, lo, hi)
+                return harmony(b, lo, hi, is_bass=True)
             bar_mel = [
                 n.pitch
                 for n in mel
@@ -710,6 +743,60 @@ def _bar_written(
     lo, hi = grid[bar][0], bar_end(grid, bar)
     notes = [n for n in clip.notes if n.channel == channel and lo - 1e-9 <= n.start < hi - 1e-9]
     listener.bar_written(channel, lo, hi, notes)
+
+
+HOLD_BEATS = 2.0  # how long the voices go on after the melody's phrase ends
+
+
+def phrase_spans(melody: list[Note], hold: float = HOLD_BEATS) -> list[tuple[float, float]]:
+    """Where harmonize's voices sing: from each melody note to ``hold`` beats after it ends,
+    joined. Before the melody enters and where it rests longer, the voices rest too (nothing to
+    harmonize: the chord there is a guess)."""
+    out: list[tuple[float, float]] = []
+    for n in sorted(melody, key=lambda n: n.start):
+        lo, hi = n.start, n.end + hold
+        if out and lo <= out[-1][1] + 1e-9:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def _inside(spans: list[tuple[float, float]], at: float) -> bool:
+    return any(lo - 1e-9 <= at < hi - 1e-9 for lo, hi in spans)
+
+
+def _span_end(spans: list[tuple[float, float]], at: float) -> float:
+    """Where the span holding ``at`` ends (``at`` itself when none holds it)."""
+    return next((hi for lo, hi in spans if lo - 1e-9 <= at < hi - 1e-9), at)
+
+
+def _beat_chords(
+    melody: list[Note], grid: list[tuple[float, int, int]], key: Key
+) -> list[tuple[frozenset[int], frozenset[int], int]]:
+    """(tones, likeliest tones, root) of the chord under each beat of ``grid``: the chord model's
+    (:func:`studio.music.chords.default_model`) when it is shipped, else each bar's implied
+    diatonic triad."""
+    from studio.music.chords import default_model
+
+    starts = [g[0] for g in grid]
+    bar_length = grid[0][1] * 4.0 / grid[0][2]
+    n_beats = max(1, int(math.ceil(bar_end(grid, len(grid) - 1) - 1e-9)))
+    model = default_model()
+    if model is not None and melody:
+        return [
+            (c.chord.tones, c.safe_tones(), c.chord.root)
+            for c in model.chords(melody, n_beats, starts, bar_length, key)
+        ]
+    chords = implied_chords(melody, starts, bar_length, key)
+    out = []
+    for beat in range(n_beats):
+        b = 0
+        while b + 1 < len(starts) and starts[b + 1] <= beat + 1e-9:
+            b += 1
+        c = chords[min(b, len(chords) - 1)]
+        out.append((c.tones, c.tones, c.root))
+    return out
 
 
 def bar_grid(clip: MidiClip, n_bars: int) -> list[tuple[float, int, int]]:

@@ -8,7 +8,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -175,16 +175,21 @@ def excerpt(clip: MidiClip, first_bar: int, n_bars: int) -> MidiClip | None:
 
 
 def heldout_songs(
-    folders: Sequence[str | Path], limit: int = 20, bars: int = 12
+    folders: Sequence[str | Path],
+    limit: int = 20,
+    bars: int = 12,
+    select: Callable[[str], bool] | None = None,
 ) -> list[HeldoutSong]:
     """Up to ``limit`` held-out songs (the corpus's split, one version per POP909 song) with at
     least ``bars`` bars from their first note, taken in turn from each style so every set is
-    measured; each is cut to those bars."""
+    measured; each is cut to those bars. ``select`` picks other songs by id instead (a validation
+    split of training songs, :func:`studio.music.chords.is_validation`)."""
     from studio.music.corpus import is_heldout
 
+    select = select or is_heldout
     by_style: dict[str, list[tuple[str, str, dict]]] = {}
     for path, style, pid, opts in _midi_items(folders):
-        if "/versions/" in pid or not is_heldout(pid):
+        if "/versions/" in pid or not select(pid):
             continue
         by_style.setdefault(style, []).append((path, pid, opts))
     queues = {s: sorted(items, key=lambda x: x[1]) for s, items in sorted(by_style.items())}
