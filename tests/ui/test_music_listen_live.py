@@ -103,9 +103,11 @@ def test_generate_starts_sounding_while_it_is_still_composing(qtbot, panel, tiny
     assert sig(live.final.values()) == sig(doc.clip.notes)
     assert (first_note.start, first_note.pitch) in {(n.start, n.pitch) for n in doc.clip.notes}
     assert live.finished and doc.undo_stack.undo_text() == "Generate 4 bars"
-    # Stop (the toolbar) silences it
-    qtbot.mouseClick(panel.toolbar.widgetForAction(panel.stop_action), Qt.MouseButton.LeftButton)
-    assert live.stopped
+    # still sounding after the job: Space (play/stop) silences it instead of playing over it
+    live.playing = True
+    panel.editor.setFocus()
+    qtbot.keyClick(panel.editor, Qt.Key.Key_Space)
+    assert live.stopped and not panel.player.playing and panel.play_job is None
 
 
 def test_continue_listens_from_where_the_new_bars_begin(qtbot, panel, tiny_host):

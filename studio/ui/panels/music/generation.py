@@ -413,7 +413,7 @@ class GenerationMixin:
     def cancel(self, _checked: bool = False) -> None:
         if self.job is not None and not self.job.done:
             self.job.cancel()
-        elif self.player.playing or self._play_pending():
+        elif self.player.playing or self._play_pending() or self._live_sounding():
             self.stop()
 
     def _on_job_partial(self, clip: MidiClip) -> None:

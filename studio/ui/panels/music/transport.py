@@ -293,7 +293,7 @@ class TransportMixin:
         self.toggle_play()
 
     def toggle_play(self) -> None:
-        if self.player.playing or self._play_pending():
+        if self.player.playing or self._play_pending() or self._live_sounding():
             self.stop()
         else:
             self.play()
