@@ -112,7 +112,8 @@ class TransportMixin:
             ("stop", "Stop", self.stop, None, "Stop playback (Esc)", False),
             ("loop", "Loop", self._on_loop_toggled, "L", "Loop the selected bars (L)", True),
             ("listen", "Listen", self._on_listen_toggled, None,
-             "Hear the bars while they are written", True),
+             "Hear the notes while they are written (the transformer: each as soon as it is "
+             "chosen)", True),
             ("record", "Record", self.toggle_record, None,
              "Record a seed from a MIDI keyboard", True),
             ("render", "Render…", self.render_dialog, None,
