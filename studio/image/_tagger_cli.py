@@ -105,6 +105,10 @@ def run_tagger_command(args, ctx) -> int:
         )
         for _file, why in report.skipped[:10]:
             print(f"  skipped {why}")
+        if len(report.skipped) > 10:
+            print(f"  ... and {len(report.skipped) - 10} more")
+        if report.note:
+            print(f"note: {report.note}")
         print(report.table())
         for m in report.models.values():
             print(f"\n{m['title']}: per-class precision / recall on the held-out pictures")

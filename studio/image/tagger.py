@@ -22,6 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from studio.image.folder import IMAGE_SUFFIXES, read_rgb
+from studio.image.folder import MAX_FILES as MAX_FOLDER_FILES
+
 __all__ = [
     "IMAGE_SUFFIXES",
     "LabelledSet",
@@ -33,8 +36,7 @@ __all__ = [
     "train_tagger",
 ]
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
-MAX_FILES = 200_000
+MAX_FILES = MAX_FOLDER_FILES
 KIND = "tagger"
 
 
@@ -47,84 +49,34 @@ class LabelledSet:
     labels: list[str]
     files: list[str]
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    note: str = ""  # what the user should know (a sample read, a label left out)
 
 
-def read_rgb(path: str | Path, size: int) -> np.ndarray:
-    """One picture as (3, size, size) float32 in [0, 1]: the first frame, CMYK and 16-bit
-    converted, alpha flattened on white, padded to a square with white. Raises ValueError when the
-    file cannot be decoded.
+def load_labelled_folder(root: str | Path, size: int = 64, ctx=None, seed: int = 0) -> LabelledSet:
+    """Every picture under ``root/<label>/`` (recursively), read at ``size`` px by
+    :func:`studio.image.folder.read_folder`: odd modes converted, corrupt files skipped and listed
+    in ``skipped``, a seeded sample of a very large folder, labels with no readable picture left
+    out (``note`` says so). Raises ValueError, before decoding anything, when ``root`` has fewer
+    than two labels with pictures, or more than 200,000 files; after, when fewer than two labels
+    have a readable picture.
     """
-    from PIL import Image as PILImage
-    from PIL import ImageOps
+    from studio.image.folder import read_folder
 
-    try:
-        with PILImage.open(path) as img:
-            img.seek(0)  # animated GIF/WebP: the first frame
-            img.load()
-            if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-                arr = np.asarray(img, dtype=np.float64)
-                top = 65535.0 if arr.max() > 255 else 255.0
-                img = PILImage.fromarray((arr / top * 255).clip(0, 255).astype(np.uint8))
-            if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
-                rgba = img.convert("RGBA")
-                flat = PILImage.new("RGBA", rgba.size, (255, 255, 255, 255))
-                flat.alpha_composite(rgba)
-                img = flat
-            img = img.convert("RGB")
-    except Exception as exc:  # PIL raises many kinds for a broken file
-        raise ValueError(f"cannot read {Path(path).name}: {exc}") from exc
-    img = ImageOps.pad(img, (size, size), PILImage.BILINEAR, color=(255, 255, 255))
-    return np.asarray(img, dtype=np.float32).transpose(2, 0, 1) / 255.0
+    def two_labels(groups: dict) -> None:
+        if len(groups) < 2:
+            found = f"one ({next(iter(groups))})" if groups else "none"
+            raise ValueError(
+                f"{root} needs one subfolder per label with pictures in it, at least two labels; "
+                f"found {found}"
+            )
 
-
-def load_labelled_folder(root: str | Path, size: int = 64, ctx=None) -> LabelledSet:
-    """Every picture under ``root/<label>/`` (recursively), read at ``size`` px.
-
-    Corrupt files are skipped and listed in ``skipped``. Raises ValueError when ``root`` has fewer
-    than two labels with pictures, or more than 200,000 files.
-    """
-    root = Path(root)
-    if not root.is_dir():
-        raise ValueError(f"{root} is not a folder")
-    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    entries: list[tuple[Path, str]] = []
-    for folder in folders:
-        for file in sorted(folder.rglob("*")):
-            if file.suffix.lower() in IMAGE_SUFFIXES and file.is_file():
-                entries.append((file, folder.name))
-                if len(entries) > MAX_FILES:
-                    raise ValueError(
-                        f"{root} holds more than {MAX_FILES:,} pictures; train on a sample of it"
-                    )
-    labels = sorted({label for _, label in entries})
-    if len(labels) < 2:
-        found = f"one ({labels[0]})" if labels else "none"
-        raise ValueError(
-            f"{root} needs one subfolder per label with pictures in it, at least two labels; "
-            f"found {found}"
-        )
-    index = {label: i for i, label in enumerate(labels)}
-    pixels, targets, files, skipped = [], [], [], []
-    for i, (file, label) in enumerate(entries):
-        if ctx is not None and i % 100 == 0:
-            ctx.check_cancelled()
-            ctx.progress(0.1 * i / len(entries), f"reading {i}/{len(entries)}")
-        try:
-            pixels.append(read_rgb(file, size))
-        except ValueError as exc:
-            skipped.append((str(file), str(exc)))
-            continue
-        targets.append(index[label])
-        files.append(str(file))
-    present = sorted(set(targets))
-    if len(present) < 2:
+    data = read_folder(root, size, seed=seed, check=two_labels, ctx=ctx)
+    if len(set(data.targets.tolist())) < 2:
         raise ValueError(
             f"{root}: fewer than two labels have a readable picture "
-            f"({len(skipped)} files skipped as unreadable)"
+            f"({len(data.skipped)} files skipped as unreadable)"
         )
-    return LabelledSet(
-        np.stack(pixels), np.asarray(targets, dtype=np.int64), labels, files, skipped
-    )
+    return LabelledSet(data.pixels, data.targets, data.labels, data.files, data.skipped, data.note)
 
 
 def stratified_split(
@@ -372,6 +324,7 @@ class TaggerReport:
     skipped: list[tuple[str, str]]
     model_file: str = ""
     confusion_png: str = ""
+    note: str = ""  # what the user should know about the folder (a sample read, a label left out)
 
     def as_json(self) -> dict:
         return {
@@ -383,6 +336,7 @@ class TaggerReport:
             "skipped": len(self.skipped),
             "model_file": self.model_file,
             "confusion_png": self.confusion_png,
+            "note": self.note,
             "models": self.models,
         }
 
@@ -446,8 +400,17 @@ def train_tagger(
     """
     import torch
 
+    from studio.image._modelfile import describe_model
+
     output = Path(output)
-    data = load_labelled_folder(folder, size, ctx)
+    if not 16 <= size <= 512:
+        raise ValueError(f"--size must be 16 to 512 pixels, not {size}")
+    if output.is_file() and (what := describe_model(output)) != "a Studio tagger":
+        raise ValueError(
+            f"{output.name} is {what}, not a tagger; it was left as it is: choose another "
+            "output file (-o)"
+        )
+    data = load_labelled_folder(folder, size, ctx, seed)
     n = len(data.labels)
     trainval, test = stratified_split(data.targets, 0.2, seed)
     if len(test) == 0:
@@ -567,6 +530,7 @@ def train_tagger(
         results,
         chosen,
         data.skipped,
+        note=data.note,
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     _save(
@@ -656,6 +620,7 @@ def _save(path: Path, state: dict, kind: str, labels, size, report: TaggerReport
     import torch
     from safetensors.torch import save_file
 
+    from studio.core.atomic import atomic_path, write_text
     from studio.core.models import sha256_file
 
     meta = {
@@ -665,11 +630,12 @@ def _save(path: Path, state: dict, kind: str, labels, size, report: TaggerReport
         "size": str(size),
         "format": "1",
     }
-    save_file(
-        {k: v.detach().to(torch.float32).contiguous() for k, v in state.items()},
-        str(path),
-        metadata=meta,
-    )
+    with atomic_path(path) as tmp:  # a kill -9 mid-write leaves the previous tagger whole
+        save_file(
+            {k: v.detach().to(torch.float32).contiguous() for k, v in state.items()},
+            str(tmp),
+            metadata=meta,
+        )
     m = report.models[kind]
     metrics = {
         f"{name}_heldout_accuracy": round(r["accuracy"], 4) for name, r in report.models.items()
@@ -716,7 +682,7 @@ def _save(path: Path, state: dict, kind: str, labels, size, report: TaggerReport
     }
     import tomli_w
 
-    path.with_name(path.name + ".card.toml").write_text(tomli_w.dumps(card), encoding="utf-8")
+    write_text(path.with_name(path.name + ".card.toml"), tomli_w.dumps(card))
 
 
 def _confusion_png(report: TaggerReport, path: Path) -> None:
@@ -751,7 +717,10 @@ def _confusion_png(report: TaggerReport, path: Path) -> None:
                         color="white" if cm[i, j] > cm.max() / 2 else "black",
                     )
     fig.tight_layout()
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    from studio.core.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)
 
 
