@@ -303,3 +303,19 @@ def test_a_family_job_runs_off_the_gui_thread_and_esc_cancels_it(qtbot, window, 
     QTest.keyClick(panel.editor, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: panel.status.text() == panel.cancelled_message, timeout=20000)
     assert doc.clip == before and doc.undo_stack.undo_text() == "Import"
+
+
+def test_listen_plays_an_lstm_continuation_bar_by_bar_once_it_is_written(qtbot, panel, monkeypatch):
+    heard = []
+    monkeypatch.setattr(panel.player, "append", lambda audio: heard.append(audio))
+    doc = panel.document
+    doc.replace_clip("Import", melody(2))  # two bars at 100 BPM
+    choose(panel, "LSTM: tiny-lstm")
+    panel.listen_action.trigger()
+    assert doc.listen
+    panel.controls.bars.setValue(2)
+    click(panel, "music.continue")
+    wait_job(qtbot, panel, "Continue 2 bars")
+    qtbot.waitUntil(lambda: len(heard) == 2, timeout=20000)
+    assert all(len(a.samples) == round(4 * 60 / 100 * 44100) for a in heard)  # a bar each
+    assert panel.player.offset_beats == 8.0  # from where the new bars begin
