@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, ClassVar
-
-from psygnal import Signal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from studio.core.atomic import write_text
 
@@ -43,6 +42,42 @@ __all__ = [
     "check_format",
     "stored_fields",
 ]
+
+
+class _LazySignal:
+    """A psygnal ``Signal`` made on its first use. Importing psygnal reads its own version through
+    importlib.metadata (a scan of the installed packages): a twentieth of a second that the window
+    would spend before its first paint, where the panel in front is built with its document but
+    follows the document's events only right after the paint."""
+
+    def __init__(self, *types: Any) -> None:
+        self._types = types
+        self._owner: type = object
+        self._name = ""
+        self._signal: Any = None
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._owner, self._name = owner, name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if self._signal is None:
+            with _SIGNAL_LOCK:  # (documents are also read and written on worker threads)
+                if self._signal is None:
+                    from psygnal import Signal as _Signal
+
+                    signal = _Signal(*self._types)
+                    signal.__set_name__(self._owner, self._name)
+                    self._signal = signal
+        return self._signal.__get__(instance, owner)
+
+
+_SIGNAL_LOCK = threading.Lock()
+
+
+if TYPE_CHECKING:
+    from psygnal import Signal
+else:
+    Signal = _LazySignal
 
 DOCUMENT_JSON = "document.json"
 
@@ -377,8 +412,7 @@ def check_format(data: dict[str, Any], version: int, what: str) -> None:
         raise DocumentError(f"{what}: its format number is not a number") from None
     if found > version:
         raise DocumentError(
-            f"{what} was written by a newer Studio (format {found}, this one reads up to "
-            f"{version})"
+            f"{what} was written by a newer Studio (format {found}, this one reads up to {version})"
         )
 
 

@@ -23,7 +23,8 @@ from studio.ui.app import create_app, open_window, setup_logging
 app = create_app()
 window = open_window(log_handler=setup_logging(file_log=False), restore=False, recovery=False)
 seen = {}
-HEAVY = ("torch", "onnxruntime", "cv2", "mediapipe", "numpy", "scipy", "pydantic")
+HEAVY = ("torch", "onnxruntime", "cv2", "mediapipe", "numpy", "scipy", "pydantic", "psygnal",
+         "importlib.metadata")
 def shown(name, kind):
     w = window.findChild(kind, name)
     return w is not None and w.isVisible() and not w.visibleRegion().isEmpty()

@@ -152,7 +152,13 @@ class MusicPanel(GenerationMixin, TransportMixin, PanelBase):
         self.controls.edited.connect(self._on_controls_edited)
         self.controls.takes.itemClicked.connect(self._on_takes_clicked)
         self.controls.takes.itemActivated.connect(self._on_takes_clicked)
-        self.set_document(context.project.document(self.panel_id))
+        document = context.project.document(self.panel_id)
+        self._unfollowed = not context.loaded
+        if self._unfollowed:  # before the first paint: shown now, followed right after the paint
+            self.document = document
+            self.bind_document(document)
+        else:
+            self.set_document(document)
 
     # -- actions -----------------------------------------------------------------------------------
     def _make_actions(self) -> None:
@@ -442,6 +448,10 @@ class MusicPanel(GenerationMixin, TransportMixin, PanelBase):
         """The settings are read and the plugins found (built before the first paint, the panel
         showed the transformer only): list the plugin generators and the models."""
         self.player  # noqa: B018  (the audio player, on the window's thread before any job runs)
+        if self._unfollowed:  # follow its events now (and redraw)
+            self._unfollowed = False
+            document, self.document = self.document, None
+            self.set_document(document)
         self.controls.refresh_generators()
         self.controls.mirror("generator", self.document.generator)
         self.refresh_models()
