@@ -49,10 +49,10 @@ def read_rgb(path: str | Path, size: int) -> np.ndarray:
     from studio.image.io import Header, check_size
 
     name = Path(path).name
+    PILImage.MAX_IMAGE_PIXELS = None  # as in studio.image.io: Studio checks sizes itself, below
     try:
         with PILImage.open(path) as img:
-            # from the header, before decoding: Pillow's own bomb check is off once any Studio
-            # code has opened a picture (studio.image.io checks sizes itself)
+            # from the header, before decoding: the same limits as everywhere in Studio
             bits = 16 if img.mode.startswith("I") or img.mode == "F" else 8
             alpha = "A" in img.getbands() or "transparency" in img.info
             check_size(Header(int(img.width), int(img.height), bits, alpha), name)

@@ -201,28 +201,36 @@ class _TrainDialog(TrainingJobMixin, QDialog):
         if path is not None:
             try:
                 self.set_folder(path)
-            except OSError as exc:  # unreadable: say so, keep the old choice
+            except (OSError, ValueError) as exc:  # unreadable or over-full: say so
                 self.folder = None
                 self.folder_label.setText("No folder chosen yet.")
-                self.status.setText(f"⚠ {path} cannot be read: {exc.strerror or exc}")
+                if isinstance(exc, OSError):
+                    self.status.setText(f"⚠ {path} cannot be read: {exc.strerror or exc}")
+                else:
+                    self.status.setText(f"⚠ {exc}")
                 return None
         return path
 
     def set_folder(self, path: str | Path) -> None:
-        from studio.image.tagger import IMAGE_SUFFIXES
+        """Show what the folder holds (names only: nothing is decoded here). Raises OSError or
+        ValueError for a folder that cannot be read or holds too many files."""
+        from studio.image import folder as pictures
 
+        if not Path(path).is_dir():
+            raise FileNotFoundError(2, "it is not there (moved or deleted?)", str(path))
         self.folder = Path(path)
-        subs = [p for p in self.folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
-        counted = [(s.name, sum(1 for f in s.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES))
-                   for s in sorted(subs)[:200]]  # fmt: skip
-        counted = [(n, c) for n, c in counted if c]
+        groups = pictures.list_pictures(self.folder, loose_as_one_class=False)
+        counted = [(name, len(found)) for name, found in groups.items()]
         if counted:
             shown = ", ".join(f"{n} ({c})" for n, c in counted[:8])
             more = f" and {len(counted) - 8} more" if len(counted) > 8 else ""
             text = f"{self.folder}\n{len(counted)} classes: {shown}{more}"
         else:
-            loose = sum(1 for f in self.folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+            loose = len(pictures.list_pictures(self.folder, loose_as_one_class=True).get("all", []))
             text = f"{self.folder}\n{loose} pictures, no subfolders (one class)"
+        total = sum(c for _, c in counted) if counted else loose
+        if total > pictures.MAX_PICTURES:
+            text += f"\n{total:,} pictures: a random {pictures.MAX_PICTURES:,} of them will be read"
         self.folder_label.setText(text)
         self.status.setText("Ready: press Train.")
 
@@ -388,9 +396,10 @@ class TrainGeneratorDialog(_TrainDialog):
         n = report.skipped
         skipped = f"; {n} unreadable picture{'s' * (n != 1)} skipped" if n else ""
         what = f"{len(report.labels)} classes" if report.labels else "captioned pictures"
+        note = f" ({report.note})" if getattr(report, "note", "") else ""
         self.status.setText(
             f"Trained {report.steps} steps ({report.steps_per_s:.1f}/s{resumed}) on "
-            f"{what}{skipped}. Saved {Path(report.model_file).name} with "
+            f"{what}{skipped}{note}. Saved {Path(report.model_file).name} with "
             f"its card in {Path(report.model_file).parent}."
         )
         self.open_button.setEnabled(True)
@@ -510,7 +519,12 @@ class TrainTaggerDialog(_TrainDialog):
         lines.append(f"Saved: {report.model_file} ({chosen['title']}{why})")
         if report.skipped:
             n = len(report.skipped)
-            lines.append(f"{n} unreadable picture{'s' * (n != 1)} skipped")
+            lines.append(f"{n} unreadable picture{'s' * (n != 1)} skipped:")
+            lines += [f"  {why}" for _file, why in report.skipped[:5]]
+            if n > 5:
+                lines.append(f"  ... and {n - 5} more")
+        if report.note:
+            lines.append(f"Note: {report.note}")
         self.report.setPlainText("\n".join(lines))
         self.status.setText(
             f"Trained on {report.n_train} pictures, {len(report.labels)} labels; the Library tags "
