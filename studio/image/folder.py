@@ -61,8 +61,10 @@ def read_rgb(path: str | Path, size: int) -> np.ndarray:
                 img.draft("RGB", (size * 2, size * 2))
             img.load()
             if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-                arr = np.asarray(img, dtype=np.float64)
+                arr = np.nan_to_num(np.asarray(img, dtype=np.float64))
                 top = 65535.0 if arr.max() > 255 else 255.0
+                if img.mode == "F" and arr.max() <= 1.0:  # a float picture in [0, 1]
+                    top = 1.0
                 img = PILImage.fromarray((arr / top * 255).clip(0, 255).astype(np.uint8))
             if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
                 rgba = img.convert("RGBA")

@@ -64,6 +64,16 @@ def test_odd_pictures_are_read_and_broken_ones_skipped_and_counted(tmp_path, cap
     assert "huge.png is 15780x15780 (249 megapixels)" in printed  # refused from its header
     assert "cannot read empty.png" in printed and "cannot read truncated.png" in printed
     assert load_tagger(out).labels == ["odd", "plain"]
+    # tagging the same files: a label for each readable one, the reason for each broken one
+    odd = sorted((root / "odd").iterdir())
+    assert main(["image", "tag", *map(str, odd), "--model", str(out)]) == 0
+    lines = dict(line.split(": ", 1) for line in capsys.readouterr().out.splitlines())
+    for file in odd:
+        said = lines[str(file)]
+        if file.name in BROKEN:
+            assert said.startswith(("cannot read", "huge.png is 15780x15780")), said
+        else:
+            assert said.split()[0] in ("odd", "plain"), said
 
 
 def test_three_pictures_train_or_say_why_not(tmp_path, capsys):
