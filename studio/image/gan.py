@@ -293,15 +293,29 @@ def find_captions(folder: str | Path) -> Path | None:
     return None
 
 
-def load_captioned(folder: str | Path, size: int, captions: str | Path, ctx=None):
+def load_captioned(
+    folder: str | Path, size: int, captions: str | Path, ctx=None, notes: list | None = None
+):
     """(pixels (N, 3, S, S) in [-1, 1], per-picture caption lists, skipped files) for the pictures a
-    captions file names (relative to ``folder``). Raises ValueError with fewer than 2 usable."""
-    from studio.image.folder import read_rgb
+    captions file names (relative to ``folder``); past :data:`studio.image.folder.MAX_PICTURES`,
+    a seeded random sample of them, said in ``notes``. Raises ValueError with fewer than 2
+    usable."""
+    from studio.image import folder as pictures
 
+    read_rgb = pictures.read_rgb
     root = Path(folder)
     if not root.is_dir():
         raise ValueError(f"{root} is not a folder")
     table = read_captions(captions)
+    if len(table) > pictures.MAX_PICTURES:  # memory and time stay bounded
+        names = sorted(table)
+        keep = np.random.default_rng(0).choice(len(names), pictures.MAX_PICTURES, replace=False)
+        if notes is not None:
+            notes.append(
+                f"read a random {pictures.MAX_PICTURES:,} of the {len(names):,} captioned "
+                f"pictures (at most {pictures.MAX_PICTURES:,})"
+            )
+        table = {names[i]: table[names[i]] for i in sorted(keep)}
     pixels, caps, skipped = [], [], []
     for done, (name, texts) in enumerate(sorted(table.items()), 1):
         file = root / name
@@ -517,7 +531,9 @@ def _train(
     note = ""
     _refuse_other_model(output)
     if text_dim:
-        x, caps, skipped = load_captioned(folder, size, captions, ctx)
+        notes: list[str] = []
+        x, caps, skipped = load_captioned(folder, size, captions, ctx, notes)
+        note = "; ".join(notes)
         texts = sorted({c for cs in caps for c in cs})
         index = {t: i for i, t in enumerate(texts)}
         if ctx is not None:

@@ -216,3 +216,23 @@ def test_a_tagger_or_music_model_is_neither_used_nor_overwritten_as_a_generator(
     err = _said(capsys.readouterr().err)
     assert "tagger.safetensors is a Studio tagger, not a generator" in err, err
     assert tagger.read_bytes() == before and not (tmp_path / "tagger.safetensors.ckpt").exists()
+
+
+def test_a_huge_captions_file_is_sampled_and_said(tmp_path, monkeypatch):
+    from studio.image.gan import load_captioned
+
+    root = tmp_path / "captioned"
+    root.mkdir()
+    data = tiny_png()
+    lines = []
+    for i in range(40):
+        (root / f"{i}.png").write_bytes(data)
+        lines.append(f"{i}.png\ta red square number {i}")
+    lines.append("missing.png\tnot there")
+    (root / "captions.txt").write_text("\n".join(lines))
+    monkeypatch.setattr(folder_mod, "MAX_PICTURES", 12)
+    notes = []
+    x, caps, skipped = load_captioned(root, 32, root / "captions.txt", notes=notes)
+    assert notes == ["read a random 12 of the 41 captioned pictures (at most 12)"]
+    assert len(x) + len(skipped) == 12 and x.shape[1:] == (3, 32, 32)
+    assert len(caps) == len(x)
