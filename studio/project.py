@@ -29,8 +29,6 @@ import importlib
 import json
 import os
 import shutil
-import tomllib
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -317,9 +315,7 @@ class Project:
             try:
                 doc_cls = document_class(kind)
                 if int(meta.get("version", 1)) > doc_cls.VERSION:
-                    raise DocumentError(
-                        f"written by a newer Studio (format {meta.get('version')})"
-                    )
+                    raise DocumentError(f"written by a newer Studio (format {meta.get('version')})")
                 doc = doc_cls.read(path / str(meta.get("folder", kind)))
             except (DocumentError, OSError, ValueError, KeyError, TypeError) as exc:
                 project.messages.append(f"the {kind} document could not be opened: {exc}")
@@ -378,6 +374,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         ) from None
     except OSError as exc:
         raise ProjectError(f"{path} could not be read: {exc.strerror or exc}") from exc
+    import tomllib  # (imported here: the window paints before any project is read)
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -432,6 +430,8 @@ class Recovery:
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = root or paths.recovery_dir()
+        import uuid
+
         self.folder = self.root / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._lock: _Lock | None = None
         self._written: dict[str, int] = {}

@@ -15,13 +15,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 __all__ = [
-    "atomic_write", "atomic_path", "write_bytes", "write_text", "output_mode", "fsync_dir",
+    "atomic_write",
+    "atomic_path",
+    "write_bytes",
+    "write_text",
+    "output_mode",
+    "fsync_dir",
     "remove_leftovers",
 ]
 
@@ -36,7 +40,7 @@ def output_mode() -> int:
 def _temp_for(path: Path) -> Path:
     # Same folder (a rename across file systems is not atomic), hidden, same suffix (libraries
     # pick the format from it).
-    return path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp{path.suffix}")
+    return path.with_name(f".{path.stem}.{os.urandom(4).hex()}.tmp{path.suffix}")
 
 
 STALE_SECONDS = 600.0
