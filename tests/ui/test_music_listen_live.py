@@ -146,7 +146,16 @@ def test_listen_with_no_sound_card_says_so_and_generates_anyway(qtbot, panel, ti
     assert not panel.actions_by_name["cancel"].isEnabled()  # nothing left playing
 
 
-def test_showing_the_panel_loads_and_warms_the_model(qtbot, window, tiny_host, monkeypatch):
+@pytest.fixture
+def unfrozen():
+    import gc
+
+    yield gc
+    gc.unfreeze()  # the rest of the test session collects as before
+
+
+def test_showing_the_panel_loads_and_warms_the_model(qtbot, window, tiny_host, monkeypatch,
+                                                     unfrozen):  # fmt: skip
     monkeypatch.setenv("STUDIO_PRELOAD", "1")
     assert not tiny_host.loaded
     window.raise_panel("music")
@@ -158,5 +167,7 @@ def test_showing_the_panel_loads_and_warms_the_model(qtbot, window, tiny_host, m
     qtbot.waitUntil(lambda: tiny_host.loaded, timeout=30000)
     engine = tiny_host.get("cpu")
     qtbot.waitUntil(lambda: bool(engine.sampler._memo), timeout=30000)
+    # once warm, what lives as long as the app is out of the full collection's walk
+    qtbot.waitUntil(lambda: unfrozen.get_freeze_count() > 0, timeout=30000)
     assert panel.generate_button.objectName() == "music.generate"
     assert isinstance(panel.generate_button, QToolButton)

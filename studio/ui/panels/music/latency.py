@@ -29,7 +29,9 @@ def _wait(app, done, timeout: float) -> bool:
         if time.perf_counter() > deadline:
             return False
         app.processEvents()
-        time.sleep(0.0005)
+        # a coarse poll, so the window's thread is about as idle as in its own event loop (the
+        # figure is the player's timestamp, not this loop's)
+        time.sleep(0.005)
     return True
 
 
