@@ -506,15 +506,14 @@ class GenerationMixin:
     def _attach_live(self, spec: JobSpec):
         """Hand the transformer job the live player when Listen is on (its notes then sound while
         it writes them, from the job's thread straight to the audio callback: no hop through
-        this thread). None when Listen is off, or when the player knows it cannot sound (then
-        the status line says why, and Listen turns off)."""
+        this thread). None when Listen is off. When it cannot sound (no output device, no synth)
+        the job says so as it ends, and Listen turns off."""
         doc = self.document
         if not doc.listen or not isinstance(spec.request, dict) or "_model" not in spec.request:
             return None
         live = self.live
-        if live.problem:
-            self._live_problem()
-            return None
+        if not live.prepared:
+            live.problem = ""  # look again (a sound card plugged in since): the job opens it
         live.reset(self._listen_from)
         # the notes go through a session of this job: a stale job's last notes are ignored
         spec.request["listener"] = live.listener()
