@@ -98,3 +98,19 @@ def test_fit_command_says_what_is_wrong_in_words(tmp_path, capsys):
     assert err.startswith("studio: ") and "nowhere" in err and "Traceback" not in err
     assert main(["--midi", str(tmp_path), "-o", str(tmp_path / "m.json")]) == 1
     assert "no POP909 song" in capsys.readouterr().err
+
+
+def test_voices_follow_the_melodys_phrases_and_fall_back_to_bar_triads(monkeypatch):
+    import studio.music.chords as chords
+    from studio.music.engine import _beat_chords, phrase_spans
+
+    melody = [Note(4.0, 60, 1.0, 90, 0), Note(5.0, 64, 1.0, 90, 0), Note(12.0, 67, 1.0, 90, 0)]
+    # the voices rest before the melody enters and in its long rest, and go on 2 beats after
+    assert phrase_spans(melody) == [(4.0, 8.0), (12.0, 15.0)]
+    grid = [(4.0 * b, 4, 4) for b in range(4)]
+    with_model = _beat_chords(melody, grid, Key(0, "major"))
+    assert len(with_model) == 16 and all(root in tones for tones, _, root in with_model)
+    monkeypatch.setattr(chords, "default_model", lambda: None)  # no shipped chord model
+    plain = _beat_chords(melody, grid, Key(0, "major"))
+    assert plain[4][0] == frozenset({0, 4, 7})  # bar 2 implies C major
+    assert plain[4][0] == plain[7][0]  # one triad per bar
