@@ -109,6 +109,17 @@ def _walk(folder: Path, found: list[Path], root: Path) -> None:
                 continue
 
 
+def _loose(root: Path) -> list[Path]:
+    """The picture files directly in ``root``."""
+    return sorted(
+        Path(e.path)
+        for e in os.scandir(root)
+        if os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES
+        and not e.name.startswith(".")
+        and e.is_file()
+    )
+
+
 def list_pictures(root: str | Path, loose_as_one_class: bool) -> dict[str, list[Path]]:
     """{class: picture files} for ``root``: one class per subfolder with pictures (searched
     recursively); with none and ``loose_as_one_class``, the pictures in ``root`` as one class
@@ -129,13 +140,7 @@ def list_pictures(root: str | Path, loose_as_one_class: bool) -> dict[str, list[
         if len(total) > before:
             groups[sub] = sorted(total[before:])
     if not groups and loose_as_one_class:
-        loose = sorted(
-            Path(e.path)
-            for e in os.scandir(root)
-            if os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES
-            and not e.name.startswith(".")
-            and e.is_file()
-        )
+        loose = _loose(root)
         if len(loose) > MAX_FILES:
             raise ValueError(
                 f"{root} holds more than {MAX_FILES:,} pictures; train on a smaller folder"
@@ -199,6 +204,13 @@ def read_folder(
         check(groups)
     found = sum(len(f) for f in groups.values())
     notes = []
+    root = Path(root)
+    from_loose = loose_as_one_class and list(groups) == ["all"] and not (root / "all").is_dir()
+    if groups and not from_loose and (loose := len(_loose(root))):
+        notes.append(
+            f"left out the {loose:,} picture{'s' * (loose != 1)} directly in {root.name}/: "
+            "with subfolders, each subfolder is a class"
+        )
     if found > cap:
         groups = _sample(groups, cap, seed)
         chosen = sum(len(f) for f in groups.values())

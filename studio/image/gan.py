@@ -447,7 +447,10 @@ def _sample_grid(gen, conds, device, path: Path, per_class: int = 8) -> None:
     with torch.inference_mode():
         imgs = gen(z, y).float().cpu().numpy()
     gen.train()
-    PILImage.fromarray(_grid(imgs, per_class)).save(path)
+    from studio.core.atomic import atomic_path
+
+    with atomic_path(path) as tmp:  # the GUI reads it while training goes on; a kill keeps it whole
+        PILImage.fromarray(_grid(imgs, per_class)).save(tmp, format="PNG")
 
 
 def train_gan(

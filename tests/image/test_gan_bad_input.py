@@ -91,11 +91,13 @@ def test_a_class_with_only_broken_pictures_is_left_out_and_said(tmp_path, capsys
     (root / "junk").mkdir()
     (root / "junk" / "a.png").write_bytes(b"")
     (root / "junk" / "b.jpg").write_text("no")
+    Image.new("RGB", (8, 8)).save(root / "stray.png")  # beside the class folders
     out = tmp_path / "g.safetensors"
     assert main(["image", "train-gan", str(root), "-o", str(out), "--steps", "1"]) == 0
     printed = capsys.readouterr().out
     assert "2 classes, 2 unreadable skipped" in printed
     assert "left out junk: no readable picture" in printed
+    assert "left out the 1 picture directly in set/: with subfolders, each subfolder" in printed
     assert load_generator(out).labels == ["cat", "dog"]
 
 
