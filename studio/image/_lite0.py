@@ -74,7 +74,7 @@ class _MBConv(nn.Module):
 
 class EfficientNetLite0(nn.Module):
     """EfficientNet-Lite0. :meth:`features` gives the pooled 1,280-d embedding (2,024-d with
-    ``pool_stages``); ``forward`` the
+    ``pool_stages``, twice as many with ``pool_max``); ``forward`` the
     1,000 ImageNet logits. Input: RGB in [0, 1], normalised inside (ImageNet mean and std).
     """
 
@@ -95,23 +95,36 @@ class EfficientNetLite0(nn.Module):
         #: with True, :meth:`features` also pools the last block of stages 3-7 (40 + 80 + 112 +
         #: 192 + 320 numbers) before the 1,280: shapes and colours as well as ImageNet objects
         self.pool_stages = False
+        #: with True, every pooled map gives its mean and then its maximum (twice the numbers):
+        #: "is there a red disc anywhere" as well as "how much red on average"
+        self.pool_max = False
         ends, count = [], 0
         for *_, repeats in _STAGES:
             count += repeats
             ends.append(count - 1)
         self._stage_ends = frozenset(ends[2:])
 
+    def _pool(self, x: torch.Tensor) -> list[torch.Tensor]:
+        if self.pool_max:
+            return [x.mean(dim=(2, 3)), x.amax(dim=(2, 3))]
+        return [x.mean(dim=(2, 3))]
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem((x - self.mean) / self.std)
         if not self.pool_stages:
-            return self.head(self.blocks(x)).mean(dim=(2, 3))
+            return torch.cat(self._pool(self.head(self.blocks(x))), 1)
         pooled = []
         for i, block in enumerate(self.blocks):
             x = block(x)
             if i in self._stage_ends:
-                pooled.append(x.mean(dim=(2, 3)))
-        pooled.append(self.head(x).mean(dim=(2, 3)))
+                pooled += self._pool(x)
+        pooled += self._pool(self.head(x))
         return torch.cat(pooled, 1)
+
+    def feature_size(self) -> int:
+        """How many numbers :meth:`features` gives with the current pooling settings."""
+        n = 1280 + (40 + 80 + 112 + 192 + 320 if self.pool_stages else 0)
+        return 2 * n if self.pool_max else n
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.features(x))

@@ -90,6 +90,7 @@ def run_tagger_command(args, ctx) -> int:
             epochs=args.epochs,
             fine_tune=args.fine_tune,
             mirror=not getattr(args, "no_mirror", False),
+            zoom=not getattr(args, "no_zoom", False),
             seed=args.seed,
             models=models,
             command=command,

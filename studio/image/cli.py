@@ -141,6 +141,10 @@ def add_parser(sub) -> None:
         "--no-mirror", action="store_true",
         help="transfer: skip the mirror images (half the feature extraction; for large sizes)",
     )  # fmt: skip
+    tt.add_argument(
+        "--no-zoom", action="store_true",
+        help="transfer: skip the zoomed-out copies (half the feature extraction again)",
+    )  # fmt: skip
     tt.add_argument("--seed", type=int, default=0)
     tt.add_argument("--json", action="store_true")
     tag = ims.add_parser("tag", help="label pictures with a trained tagger")

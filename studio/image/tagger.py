@@ -207,36 +207,62 @@ def _predict(net, x, batch: int = 256):
     return torch.cat(outs).numpy()
 
 
-def _lite0_features(backbone, x: np.ndarray, ctx=None, span=(0.0, 1.0), flip=False) -> np.ndarray:
+VIEWS = ("plain", "mirror", "zoom", "mirror+zoom")
+
+
+def _view(chunk, view: str, start: int):
+    """A picture batch as one of :data:`VIEWS`: mirrored, and/or zoomed out by up to a fifth and
+    shifted by up to a tenth, on white (seeded by the batch's position, so a view is the same
+    every time and can be cached). No colour changes: a flag's colours are what makes it."""
+    import torch
+    from torch.nn import functional as F  # noqa: N812
+
+    if "mirror" in view:
+        chunk = chunk.flip(-1)
+    if "zoom" in view:
+        g = torch.Generator().manual_seed(1_000_003 + start)
+        n = len(chunk)
+        scale = 0.8 + 0.2 * torch.rand(n, generator=g)
+        theta = torch.zeros(n, 2, 3)
+        theta[:, 0, 0] = theta[:, 1, 1] = 1 / scale
+        theta[:, :, 2] = (torch.rand(n, 2, generator=g) - 0.5) * 0.2
+        grid = F.affine_grid(theta, list(chunk.shape), align_corners=False)
+        chunk = F.grid_sample(chunk - 1, grid, align_corners=False) + 1  # white outside
+    return chunk
+
+
+def _lite0_features(
+    backbone, x: np.ndarray, ctx=None, span=(0.0, 1.0), view: str = "plain"
+) -> np.ndarray:
     import torch
 
     feats = []
     with torch.inference_mode():
         for start in range(0, len(x), 64):
-            chunk = torch.from_numpy(x[start : start + 64])
-            if flip:
-                chunk = chunk.flip(-1)
+            chunk = _view(torch.from_numpy(x[start : start + 64]), view, start)
             feats.append(backbone.features(chunk).numpy())
             if ctx is not None:
                 ctx.check_cancelled()
                 lo, hi = span
                 ctx.progress(
                     lo + (hi - lo) * min(start + 64, len(x)) / len(x),
-                    f"EfficientNet-Lite0 features {min(start + 64, len(x))}/{len(x)}",
+                    f"EfficientNet-Lite0 features ({view}) {min(start + 64, len(x))}/{len(x)}",
                 )
     return np.concatenate(feats).astype(np.float32)
 
 
-def _cached_features(backbone, x, files, size, ctx=None, span=(0.0, 1.0), flip=False):
+def _cached_features(backbone, x, files, size, ctx=None, span=(0.0, 1.0), view="plain"):
     """:func:`_lite0_features`, kept in the cache folder under a key made of the files (path, size,
-    modification time), the picture size and ``flip``, so a second training on the same folder
-    skips the slow part."""
+    modification time), the picture size, the pooling and the ``view``, so a second training on
+    the same folder skips the slow part."""
     import hashlib
 
     from studio.core import paths
     from studio.core.atomic import atomic_path
 
     stages = " stages" if getattr(backbone, "pool_stages", False) else ""
+    stages += " max" if getattr(backbone, "pool_max", False) else ""
+    flip = {"plain": "False", "mirror": "True"}.get(view, view)  # the old keys stay valid
     digest = hashlib.sha256(f"lite0-v1 {size} {flip} {len(files)}{stages}".encode())
     for file in files:
         try:
@@ -252,7 +278,7 @@ def _cached_features(backbone, x, files, size, ctx=None, span=(0.0, 1.0), flip=F
                 return cached
         except (OSError, ValueError):
             pass
-    feats = _lite0_features(backbone, x, ctx, span, flip)
+    feats = _lite0_features(backbone, x, ctx, span, view)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:
@@ -288,19 +314,72 @@ def _train_head(f, y, n_classes, weight_decay, epochs=300, seed=0):
     return head
 
 
-class _TransferNet:
-    """Backbone + standardisation + linear head, as one callable for prediction."""
+MLP_HIDDEN = 256
 
-    def __init__(self, backbone, mu, sigma, head) -> None:
+
+def _mlp_head(d: int, n_classes: int, hidden: int = MLP_HIDDEN):
+    from torch import nn
+
+    return nn.Sequential(
+        nn.Dropout(0.2),
+        nn.Linear(d, hidden),
+        nn.GELU(),
+        nn.Dropout(0.5),
+        nn.Linear(hidden, n_classes),
+    )
+
+
+def _train_mlp(f, y, n_classes, weight_decay=0.05, epochs=20, seed=0, ctx=None):
+    """A one-hidden-layer head (256 GELU units, dropout) on standardised features: AdamW in
+    batches of 256, cosine learning rate, label smoothing 0.1."""
+    import torch
+    from torch.nn import functional as F  # noqa: N812
+
+    torch.manual_seed(seed)
+    ft, yt = torch.from_numpy(f), torch.from_numpy(y)
+    head = _mlp_head(f.shape[1], n_classes)
+    opt = torch.optim.AdamW(head.parameters(), lr=1e-3, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
+    for _ in range(epochs):
+        head.train()
+        order = torch.randperm(len(ft))
+        for start in range(0, len(ft), 256):
+            b = order[start : start + 256]
+            if len(b) < 2:
+                continue
+            loss = F.cross_entropy(head(ft[b]), yt[b], label_smoothing=0.1)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        sched.step()
+        if ctx is not None:
+            ctx.check_cancelled()
+    return head.eval()
+
+
+class _TransferNet:
+    """Backbone + standardisation + head (linear or MLP), as one callable for prediction. With
+    ``tta`` it averages the probabilities of the picture and its mirror image (and returns their
+    logarithm, so a softmax of the output gives that average)."""
+
+    def __init__(self, backbone, mu, sigma, head, tta: bool = False) -> None:
         import torch
 
         self.backbone = backbone
         self.mu = torch.as_tensor(mu)
         self.sigma = torch.as_tensor(sigma)
         self.head = head
+        self.tta = tta
 
     def __call__(self, x):
-        return self.head((self.backbone.features(x) - self.mu) / self.sigma)
+        import torch
+
+        logits = self.head((self.backbone.features(x) - self.mu) / self.sigma)
+        if not self.tta:
+            return logits
+        mirrored = self.head((self.backbone.features(x.flip(-1)) - self.mu) / self.sigma)
+        probs = (torch.softmax(logits, 1) + torch.softmax(mirrored, 1)) / 2
+        return torch.log(probs.clamp_min(1e-12))
 
     def eval(self):
         self.backbone.eval()
@@ -384,6 +463,7 @@ def train_tagger(
     models: tuple[str, ...] = ("transfer", "scratch"),
     command: str = "",
     mirror: bool = True,
+    zoom: bool = True,
     stages: bool = True,
     ctx=None,
 ) -> TaggerReport:
@@ -393,8 +473,12 @@ def train_tagger(
 
     ``epochs``: the from-scratch CNN's limit (early-stopped on validation). ``fine_tune``: epochs
     of fine-tuning the last two Lite0 stages after the head (0: head only). ``mirror``: the transfer
-    head also learns from mirror images (twice the feature extraction). ``stages``: the transfer
-    features also pool Lite0's intermediate stages (2,024 numbers, not 1,280).
+    head also learns from mirror images and the saved tagger also asks the mirror image
+    (test-time augmentation). ``zoom``: it also learns from pictures zoomed out and shifted a
+    little (with ``mirror``, mirrored too): up to four feature passes over the training pictures.
+    ``stages``: the transfer features also pool Lite0's intermediate stages, their means and
+    maxima (4,048 numbers, not 1,280). The transfer head, linear (three weight decays) or a
+    small MLP, is chosen on the validation slice.
     Raises ValueError for a folder that cannot train a tagger; RuntimeError when the transfer model
     is asked for and its weights package is missing.
     """
@@ -423,46 +507,77 @@ def train_tagger(
     results: dict[str, dict] = {}
     nets: dict[str, object] = {}
     tensors: dict[str, dict] = {}
+    extras: dict[str, dict] = {}  # metadata a model needs to be read back
 
     if "transfer" in models:
         from studio.image._lite0 import load_lite0
 
         backbone = load_lite0()
         backbone.pool_stages = stages
+        backbone.pool_max = stages  # the stage maps' maxima too (4,048 numbers)
+        views = ["plain"] + (["mirror"] if mirror else []) + (["zoom"] if zoom else [])
+        views += ["mirror+zoom"] if mirror and zoom else []
         t0 = time.perf_counter()
-        feats = _cached_features(backbone, x, data.files, size, ctx, (0.1, 0.4))
+        feats = _cached_features(backbone, x, data.files, size, ctx, (0.1, 0.3))
         tv_files = [data.files[i] for i in trainval]
-        if mirror:
-            flipped = _cached_features(backbone, x[trainval], tv_files, size, ctx, (0.4, 0.5), True)
-        feat_seconds = time.perf_counter() - t0
-        infer_rate = (len(x) + (len(trainval) if mirror else 0)) / feat_seconds
-        flip_of = {int(j): i for i, j in enumerate(trainval)}
-
-        def aug(idx):  # the features of the pictures and of their mirror images
-            if not mirror:
-                return feats[idx], y[idx]
-            return (
-                np.concatenate([feats[idx], flipped[[flip_of[int(j)] for j in idx]]]),
-                np.concatenate([y[idx], y[idx]]),
+        extra = {}  # view -> features of the trainval pictures
+        for k, view in enumerate(views[1:]):
+            lo = 0.3 + 0.2 * k / max(1, len(views) - 1)
+            hi = 0.3 + 0.2 * (k + 1) / max(1, len(views) - 1)
+            extra[view] = _cached_features(
+                backbone, x[trainval], tv_files, size, ctx, (lo, hi), view
             )
+        feat_seconds = time.perf_counter() - t0
+        infer_rate = (len(x) + len(extra) * len(trainval)) / feat_seconds
+        row_of = {int(j): i for i, j in enumerate(trainval)}
+
+        def aug(idx):  # the features of the pictures and of their other views
+            rows = [row_of[int(j)] for j in idx]
+            return (
+                np.concatenate([feats[idx], *(f[rows] for f in extra.values())]),
+                np.concatenate([y[idx]] * (1 + len(extra))),
+            )
+
+        def val_probs(head, mu, sigma):
+            with torch.inference_mode():
+                p = torch.softmax(head(torch.from_numpy((feats[val] - mu) / sigma)), 1).numpy()
+                if mirror:  # test-time augmentation: the mirror image's opinion too
+                    mirrored = extra["mirror"][[row_of[int(j)] for j in val]]
+                    p = (
+                        p
+                        + torch.softmax(head(torch.from_numpy((mirrored - mu) / sigma)), 1).numpy()
+                    )
+            return p
 
         ftr, ytr = aug(train)
         mu, sigma = _standardiser(ftr)
         t1 = time.perf_counter()
-        best = (-1.0, 0.0)
-        for wd in (1e-3, 1e-2, 1e-1, 0.3, 1.0, 3.0):  # chosen on the validation slice
-            head = _train_head((ftr - mu) / sigma, ytr, n, wd, seed=seed)
-            with torch.inference_mode():
-                pv = head(torch.from_numpy((feats[val] - mu) / sigma)).argmax(1).numpy()
-            acc = _accuracy(pv, y[val])
+        # the head, chosen on the validation slice: linear with some weight decays, or an MLP
+        candidates = [("linear", wd) for wd in (0.3, 1.0, 3.0)] + [("mlp", 0.05)]
+        best = (-1.0, candidates[0])
+        for c, (kind, wd) in enumerate(candidates):
+            if kind == "linear":
+                head = _train_head((ftr - mu) / sigma, ytr, n, wd, seed=seed)
+            else:
+                head = _train_mlp((ftr - mu) / sigma, ytr, n, wd, seed=seed, ctx=ctx)
+            acc = _accuracy(val_probs(head, mu, sigma).argmax(1), y[val])
+            if ctx is not None:
+                ctx.check_cancelled()
+                ctx.progress(
+                    0.5 + 0.1 * (c + 1) / len(candidates),
+                    f"transfer head {kind} (decay {wd}): validation {acc:.3f}",
+                )
             if acc > best[0]:
-                best = (acc, wd)
-        val_acc, wd = best
-        # refit on train + validation with the chosen decay
+                best = (acc, (kind, wd))
+        val_acc, (head_kind, wd) = best
+        # refit on train + validation with the chosen head
         ftv, ytv = aug(trainval)
         mu, sigma = _standardiser(ftv)
-        head = _train_head((ftv - mu) / sigma, ytv, n, wd, seed=seed)
-        net = _TransferNet(backbone, mu.astype(np.float32), sigma.astype(np.float32), head)
+        if head_kind == "linear":
+            head = _train_head((ftv - mu) / sigma, ytv, n, wd, seed=seed)
+        else:
+            head = _train_mlp((ftv - mu) / sigma, ytv, n, wd, seed=seed, ctx=ctx)
+        net = _TransferNet(backbone, mu.astype(np.float32), sigma.astype(np.float32), head, mirror)
         tuned = 0
         if fine_tune > 0:
             tuned, val_acc = _fine_tune(net, x, y, train, val, fine_tune, seed, ctx)
@@ -470,24 +585,26 @@ def train_tagger(
         train_seconds = feat_seconds + head_seconds
         with torch.inference_mode():
             probs = torch.softmax(net(torch.from_numpy(x[test])), 1).numpy()
+        title = "EfficientNet-Lite0 transfer" + (
+            " + fine-tuning" if tuned else f" ({'MLP' if head_kind == 'mlp' else 'linear'} head)"
+        )
         results["transfer"] = {
-            "title": "EfficientNet-Lite0 transfer"
-            + (" + fine-tuning" if tuned else " (linear head)"),
+            "title": title,
             **_scores(probs, y[test], n),
             "val_accuracy": val_acc,
+            "head": head_kind,
             "weight_decay": wd,
+            "views": views,
             "fine_tune_epochs": tuned,
             "train_seconds": train_seconds,
-            "train_images_per_s": (2 if mirror else 1) * len(trainval) / train_seconds,
+            "train_images_per_s": len(views) * len(trainval) / train_seconds,
             "infer_images_per_s": infer_rate,
         }
         nets["transfer"] = net
-        state = {
-            "head.weight": head.weight.detach(),
-            "head.bias": head.bias.detach(),
-            "mu": torch.from_numpy(net.mu.numpy()),
-            "sigma": torch.from_numpy(net.sigma.numpy()),
-        }
+        state = {f"head.{k}": v.detach() for k, v in head.state_dict().items()}
+        state.update(
+            {"mu": torch.from_numpy(net.mu.numpy()), "sigma": torch.from_numpy(net.sigma.numpy())}
+        )
         if tuned:
             state.update(
                 {
@@ -497,6 +614,10 @@ def train_tagger(
                 }
             )
         tensors["transfer"] = state
+        extras["transfer"] = {
+            "pooling": "mean+max" if backbone.pool_max else "mean",
+            "tta": "mirror" if mirror else "none",
+        }
 
     if "scratch" in models:
         net, best_epoch, val_acc, seconds, rate = _train_scratch(
@@ -541,6 +662,7 @@ def train_tagger(
         size,
         report,
         command or f"studio image train-tagger {folder}",
+        extras.get(chosen),
     )
     report.model_file = str(output)
     png = output.with_suffix(".confusion.png")
@@ -564,6 +686,7 @@ def _fine_tune(net, x, y, train, val, epochs, seed, ctx):
 
     torch.manual_seed(seed)
     backbone = net.backbone
+    tta, net.tta = net.tta, False  # one view while tuning; the mirror's opinion comes back after
     for p in backbone.parameters():
         p.requires_grad_(False)
     trainable = list(backbone.blocks[11:].parameters()) + list(backbone.head.parameters())
@@ -610,13 +733,16 @@ def _fine_tune(net, x, y, train, val, epochs, seed, ctx):
     net.head.load_state_dict(best[3])
     for p in backbone.parameters():
         p.requires_grad_(False)
+    net.tta = tta
     return best[1], best[0]
 
 
 # ----------------------------------------------------------------------------- files
 
 
-def _save(path: Path, state: dict, kind: str, labels, size, report: TaggerReport, command) -> None:
+def _save(
+    path: Path, state: dict, kind: str, labels, size, report: TaggerReport, command, extra=None
+) -> None:
     import torch
     from safetensors.torch import save_file
 
@@ -629,6 +755,7 @@ def _save(path: Path, state: dict, kind: str, labels, size, report: TaggerReport
         "labels": json.dumps(labels),
         "size": str(size),
         "format": "1",
+        **(extra or {}),
     }
     with atomic_path(path) as tmp:  # a kill -9 mid-write leaves the previous tagger whole
         save_file(
@@ -774,10 +901,24 @@ def load_tagger(path: str | Path) -> Tagger:
             backbone.eval()
         else:
             backbone = load_lite0()
-        backbone.pool_stages = state["head.weight"].shape[1] > 1280
-        head = nn.Linear(state["head.weight"].shape[1], len(labels))
-        head.load_state_dict({"weight": state["head.weight"], "bias": state["head.bias"]})
-        net = _TransferNet(backbone, state["mu"], state["sigma"], head).eval()
+        head_state = {k[5:]: v for k, v in state.items() if k.startswith("head.")}
+        if "weight" in head_state:  # linear
+            head = nn.Linear(head_state["weight"].shape[1], len(labels))
+        elif "1.weight" in head_state:
+            head = _mlp_head(
+                head_state["1.weight"].shape[1], len(labels), head_state["1.weight"].shape[0]
+            )
+        else:
+            raise ValueError(f"{path.name}: its tagger head is neither linear nor an MLP")
+        width = int(state["mu"].shape[0])
+        backbone.pool_max = meta.get("pooling", "mean") == "mean+max"
+        backbone.pool_stages = width > (2560 if backbone.pool_max else 1280)
+        if backbone.feature_size() != width:
+            raise ValueError(f"{path.name}: {width} features do not fit EfficientNet-Lite0's")
+        head.load_state_dict(head_state)
+        net = _TransferNet(
+            backbone, state["mu"], state["sigma"], head, meta.get("tta") == "mirror"
+        ).eval()
     else:
         raise ValueError(f"{path.name}: unknown tagger architecture {arch!r}")
     return Tagger(arch, labels, size, net)
