@@ -166,13 +166,20 @@ class PictureFolder:
 
 
 def _sample(groups: dict[str, list[Path]], cap: int, seed: int) -> dict[str, list[Path]]:
-    """At most ``cap`` files, drawn at random (seeded) in proportion to each class, every class
-    keeping at least min(its count, 2)."""
+    """About ``cap`` files, drawn at random (seeded) in proportion to each class, every class
+    keeping at least min(its count, 2) (1 when there are more than ``cap / 2`` classes).
+    Raises ValueError for more classes than ``cap``."""
+    if len(groups) > cap:
+        raise ValueError(
+            f"{len(groups):,} classes are more than the {cap:,} pictures Studio reads for one "
+            "training: group them into fewer subfolders"
+        )
     total = sum(len(f) for f in groups.values())
+    floor = 2 if 2 * len(groups) <= cap else 1
     rng = np.random.default_rng(seed)
     out: dict[str, list[Path]] = {}
     for name, files in groups.items():
-        k = min(len(files), max(2, int(len(files) * cap / total)))
+        k = min(len(files), max(floor, int(len(files) * cap / total)))
         pick = np.sort(rng.choice(len(files), size=k, replace=False))
         out[name] = [files[i] for i in pick]
     return out
