@@ -32,7 +32,7 @@ from studio import __version__
 from studio.core import paths
 from studio.ui._window_jobs import detect_device_job as _detect_device
 from studio.ui._window_jobs import run_core_benchmark as _run_core_benchmark
-from studio.ui.panels import PANEL_IDS, PANEL_TITLES, panel_class
+from studio.ui.panels import PAINT_READY, PANEL_IDS, PANEL_TITLES, panel_class
 from studio.ui.theme import apply_theme
 from studio.ui.widgets.log_view import LogView, QtLogHandler
 
@@ -450,7 +450,10 @@ class MainWindow(QMainWindow):
         if visible:
             for panel_id, d in self.panel_docks.items():
                 if d is dock:
-                    if panel_id not in self.panels:  # first show: build it now
+                    # first show: build it now (before the first paint, only a paint-ready
+                    # panel; another one is built right after the paint)
+                    ready = self._started or panel_id in PAINT_READY
+                    if panel_id not in self.panels and ready:
                         self.panels[panel_id]  # noqa: B018
                     self._set_front(panel_id)
 

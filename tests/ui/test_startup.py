@@ -79,6 +79,43 @@ def test_the_first_paint_shows_the_front_panel_before_engines_numpy_or_pydantic(
     assert seen["heavy_at_start"] == []
 
 
+_CHILD_PANEL = r"""
+import json, sys
+from studio.ui.app import create_app, open_window, setup_logging
+app = create_app()
+window = open_window(panel=sys.argv[1], log_handler=setup_logging(file_log=False), restore=False,
+                     recovery=False)
+seen = {}
+def painted():
+    seen["at_paint"] = [m for m in ("torch", "onnxruntime", "cv2", "numpy", "pydantic")
+                        if m in sys.modules]
+    seen["built_at_paint"] = sorted(window.panels)
+def started():
+    seen["built_at_start"] = sorted(window.panels)
+    seen["front"] = window.current_panel().panel_id
+    window.close()
+    app.quit()
+window.first_painted.connect(painted)
+window.started.connect(started)
+app.exec()
+print(json.dumps(seen))
+"""
+
+
+def test_a_panel_that_needs_engines_in_front_is_built_right_after_the_paint(isolated_dirs):
+    """`studio --panel video`: the Video panel's code loads OpenCV, so the window paints its
+    placeholder first and builds the panel right after (only the Music panel paints first)."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD_PANEL, "video"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["at_paint"] == [] and seen["built_at_paint"] == []
+    assert seen["built_at_start"] == ["video"] and seen["front"] == "video"
+
+
 def test_the_start_up_probe_times_the_front_panel_from_the_process_start(isolated_dirs):
     """`studio bench core`'s probe: usable_s is when the panel in front painted (here with the
     window), and its clock starts when the process does (psutil's start time was ~0.4 s early)."""

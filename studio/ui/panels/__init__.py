@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["PANEL_IDS", "PANEL_TITLES", "panel_class", "panel_classes"]
+__all__ = ["PANEL_IDS", "PANEL_TITLES", "PAINT_READY", "panel_class", "panel_classes"]
 
 PANEL_IDS = ("music", "image", "video", "voice", "library", "arrange")
 # Each equals its panel class's ``title`` (a test checks it).
@@ -21,6 +21,12 @@ PANEL_TITLES = {
     "library": "Library",
     "arrange": "Arrange",
 }
+
+# Panels the window builds before its first paint when their dock shows: building one imports no
+# engine and needs neither the settings nor the plugins (they come right after the paint, see
+# PanelBase.on_context_loaded). Any other panel in front paints as a placeholder first and is
+# built right after the paint.
+PAINT_READY = frozenset({"music"})
 
 
 def panel_class(panel_id: str) -> type:
