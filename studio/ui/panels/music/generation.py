@@ -172,6 +172,11 @@ class GenerationMixin:
         current settings) and, with Listen on, Listen's sound, so that Generate's first note
         sounds within a few milliseconds. None when there is nothing to warm (another family,
         a plugin, or a job running)."""
+        if not getattr(self.context, "loaded", True):
+            # the settings and the model list come right after the first paint: warm the model
+            # the list will name (else the click would load it again)
+            QTimer.singleShot(250, self, self.warm)
+            return None
         doc = self.document
         if doc.listen:
             self.warm_sound()
