@@ -130,7 +130,7 @@ def _first_note_in_window() -> dict[str, Any]:
         return {"click_to_first_note_window": "not measured: PySide6 is not installed"}
     env = dict(os.environ)
     env.setdefault("QT_QPA_PLATFORM", "offscreen")
-    args = [sys.executable, "-m", "studio.ui.panels.music.latency", "--json", "--runs", "5"]
+    args = [sys.executable, "-m", "studio.ui.panels.music.latency", "--json", "--runs", "10"]
     try:
         done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
     except subprocess.TimeoutExpired:
