@@ -192,13 +192,11 @@ class LivePlayer:
         self._clear(0.0)
 
     def _clear(self, offset_beats: float) -> None:
-        self._events: list[
-            tuple[int, int, int, tuple, int]
-        ] = []  # frame, off/on, seq, key, version
+        # (frame, 0 off / 1 on, order, note key, version of its end), a heap
+        self._events: list[tuple[int, int, int, tuple, int]] = []
         self._seq = itertools.count()
-        self._notes: dict[
-            tuple, list
-        ] = {}  # key -> [on frame, off frame, version, velocity, sounded]
+        # (channel, pitch, start) -> [on frame, off frame, version, velocity, sounded]
+        self._notes: dict[tuple, list] = {}
         self._frame = 0  # frames played since reset
         self._origin: tuple[float, int] | None = None  # (beat, frame) of the first note
         self._last_off = 0

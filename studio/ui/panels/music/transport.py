@@ -75,10 +75,14 @@ class TransportMixin:
     def live(self):
         """The live player of Listen (notes sound as the transformer writes them), made on first
         use; its synth and output are opened on a worker (:meth:`warm_sound`)."""
+        soundfont = self.soundfont()
+        if self._live is not None and getattr(self._live, "soundfont", soundfont) != soundfont:
+            self._live.close()  # another SoundFont was chosen in Preferences
+            self._live = None
         if self._live is None:
             from studio.music.playback import LivePlayer
 
-            self._live = LivePlayer(self.soundfont(), paced=LIVE_PACED)
+            self._live = LivePlayer(soundfont, paced=LIVE_PACED)
         return self._live
 
     @live.setter
