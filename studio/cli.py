@@ -564,6 +564,15 @@ def _project_argv(argv: Sequence[str] | None) -> list[str] | None:
     return None if argv is None else items
 
 
+def _says_it_in_words(exc: BaseException) -> bool:
+    """Whether the exception's own text is the whole message: ours (a studio error, or a
+    ValueError raised with a sentence about the input) need no class name in front of them."""
+    if isinstance(exc, CliError):
+        return True
+    studio_error = type(exc).__module__.split(".")[0] == "studio"
+    return (studio_error or type(exc) is ValueError) and bool(str(exc).strip())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``studio`` command. Returns the exit status."""
     args = build_parser().parse_args(_project_argv(argv))
@@ -591,7 +600,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from studio.core.jobs import describe_error
 
         code = exc.code if isinstance(exc, CliError) else 1
-        message = str(exc) if isinstance(exc, CliError) else describe_error(exc)
+        message = str(exc) if _says_it_in_words(exc) else describe_error(exc)
         from studio.core.terminal import printable
 
         shown = "\n".join(printable(line) for line in message.split("\n"))  # it may quote a file

@@ -42,6 +42,17 @@ def test_failing_command_prints_one_line_and_no_traceback(tmp_path):
     assert "Traceback" not in out.stderr
 
 
+def test_errors_about_the_input_are_sentences_without_a_class_name(tmp_path, capsys):
+    (tmp_path / "one" / "a").mkdir(parents=True)
+    (tmp_path / "one" / "a" / "x.png").write_bytes(b"not a picture")
+    assert main(["image", "info", str(tmp_path / "missing.png")]) == 1
+    assert capsys.readouterr().err == f"studio: no such picture: {tmp_path / 'missing.png'}\n"
+    assert main(["image", "train-tagger", str(tmp_path / "one")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("studio: ") and "at least two labels" in err
+    assert "Error" not in err
+
+
 def test_debug_shows_the_traceback():
     out = run("--debug", "generate", "nobody/nothing")
     assert out.returncode != 0 and "Traceback" in out.stderr
