@@ -1,11 +1,13 @@
 """Chord estimation for harmonize: which chord a melody implies, beat by beat.
 
-A hidden Markov model over 48 chords (major, minor, dominant seventh and minor seventh on each of
-the 12 roots, taken relative to the melody's key), decoded with Viterbi over half bars. Its
-parameters are fitted from POP909's chord labels (Wang et al. 2020, MIT licence) of training songs
-only: the held-out songs (``resources/music/heldout.txt``) and a validation split of training songs
-(:func:`is_validation`) never shape them. They ship as ``resources/music/chord_hmm.json`` with a
-card; ``python -m studio.music.chords fit --midi DIR`` writes them again.
+A hidden Markov model over 96 chords (maj, min, 7, min7, maj7, sus2, sus4 and dim on each of the
+12 roots, taken relative to the melody's key), one state per beat, decoded with forward-backward:
+each beat gets its likeliest chord and the chance that each pitch class is a tone of the real
+chord. Its parameters are counts from POP909's chord labels (Wang et al. 2020, MIT licence) of
+training songs only: the held-out songs (``resources/music/heldout.txt``) never shape them, and a
+validation split of training songs (:func:`is_validation`) chose the emission weight. They ship as
+``resources/music/chord_hmm.json`` with a card; ``python -m studio.music.chords --midi DIR``
+writes them again.
 
 numpy only; no Qt.
 """
