@@ -93,7 +93,8 @@ def add_parser(sub) -> None:
     tg.add_argument("--arch", choices=("dcgan", "modern"), default="modern")
     tg.add_argument("--minutes", type=float, help="training time (default 10 unless --steps)")
     tg.add_argument("--steps", type=int, help="stop after this many steps in all")
-    tg.add_argument("--batch", type=int, default=64)
+    tg.add_argument("--batch", type=int, default=64, help="pictures per step (per process under "
+                    "torchrun, which trains with DDP)")  # fmt: skip
     tg.add_argument("--seed", type=int, default=0)
     tg.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
     tg.add_argument("--sample-minutes", type=float, default=2.0, help="sample grid interval")
