@@ -812,11 +812,16 @@ def _save(
             "n_train": report.n_train,
             "n_val": report.n_val,
             "n_test": report.n_test,
-            # held out, in the order of the labels; confusion rows: true, columns: predicted
-            "labels": list(labels),
-            "heldout_precision": [round(v, 4) for v in m["precision"]],
-            "heldout_recall": [round(v, 4) for v in m["recall"]],
-            "heldout_confusion": m["confusion"],
+            "heldout_per_label": {
+                label: f"precision {p:.3f}, recall {r:.3f}"
+                for label, p, r in zip(labels, m["precision"], m["recall"], strict=True)
+            },
+            "confusion_note": "held out; a row per true label, its counts predicted as each "
+            "label in the same order",
+            "heldout_confusion": {
+                label: " ".join(str(v) for v in row)
+                for label, row in zip(labels, m["confusion"], strict=True)
+            },
         }
     )
     uses_lite0 = kind == "transfer"

@@ -75,9 +75,10 @@ def test_the_recipe_is_saved_and_the_card_has_per_label_figures(trained):
     assert m["head"] in ("linear", "mlp")
     card = tomllib.loads(out.with_name(out.name + ".card.toml").read_text())
     metrics = card["metrics"]
-    assert metrics["labels"] == sorted(COLOURS)
-    assert len(metrics["heldout_precision"]) == len(metrics["heldout_recall"]) == 3
-    assert np.asarray(metrics["heldout_confusion"]).sum() == report.n_test
+    assert list(metrics["heldout_per_label"]) == sorted(COLOURS)
+    assert all("precision" in v and "recall" in v for v in metrics["heldout_per_label"].values())
+    rows = [[int(v) for v in row.split()] for row in metrics["heldout_confusion"].values()]
+    assert np.asarray(rows).shape == (3, 3) and np.asarray(rows).sum() == report.n_test
 
 
 def test_a_tagger_asks_the_mirror_image_too(trained, tmp_path):
