@@ -7,6 +7,8 @@ second for training and inference (Lite0 transfer against the CNN from scratch).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import statistics
 import tempfile
 import time
@@ -46,8 +48,6 @@ def bench_image(ctx: JobContext) -> dict[str, Any]:
     previews; style transfer 1024x1024; x4 upscaling of 512x512; diffusion steps/s ours vs
     plain diffusers; GAN training steps/s dcgan vs modern; icons/s and first-icon latency;
     tagger images/s, transfer vs from scratch"""
-    import os
-
     from studio.image.ops import OPS, apply_op, make_proxy
 
     results: dict[str, Any] = {"cpu_threads": os.cpu_count()}
@@ -108,6 +108,22 @@ def bench_image(ctx: JobContext) -> dict[str, Any]:
     results["load_average"] = round(os.getloadavg()[0], 2)
     ctx.progress(1.0, "done")
     return results
+
+
+@contextlib.contextmanager
+def _cache_in(folder: Path):
+    """The user cache folder moved to ``folder`` for a while: the rows below embed made-up
+    prompts and extract features of made-up pictures, which must neither be found cached nor
+    be left in the artist's cache."""
+    old = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(folder)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("XDG_CACHE_HOME", None)
+        else:
+            os.environ["XDG_CACHE_HOME"] = old
 
 
 def _shapes_folder(root: Path, per_class: int, size: int = 64, seed: int = 0) -> Path:
@@ -174,7 +190,7 @@ def icon_rows(ctx: JobContext, n: int = 64, rounds: int = 3) -> dict[str, Any]:
     from studio.image.gan import embed_prompts, load_generator, sample_prompt
 
     words = ("dragon", "sword", "cat face", "potion", "castle", "shield", "tree", "skull")
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _cache_in(Path(tmp) / "cache"):
         try:
             from studio.image.gan import shipped_icons_model
 
@@ -237,7 +253,7 @@ def tagger_rows(ctx: JobContext, per_class: int = 40, epochs: int = 8) -> dict[s
     the small CNN from scratch, on three classes of shapes at 64 px, in one run."""
     from studio.image.tagger import train_tagger
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _cache_in(Path(tmp) / "cache"):
         folder = _shapes_folder(Path(tmp) / "pics", per_class)
         report = train_tagger(folder, Path(tmp) / "tagger.safetensors", epochs=epochs, seed=0)
     t, s = report.models["transfer"], report.models["scratch"]

@@ -19,8 +19,14 @@ def test_gan_training_rows_compare_dcgan_and_modern_at_equal_batch():
     assert rows["gan_train_setting"] == "32 px, batch 8, 3 classes"
 
 
-def test_icon_rows_time_a_batch_and_a_warm_click():
+def _files(folder):
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+def test_icon_rows_time_a_batch_and_a_warm_click(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     rows = icon_rows(JobContext(), n=8, rounds=1)
+    assert _files(tmp_path / "cache") == []  # made-up prompts are not left in the user's cache
     assert rows["icon_model"] in ("shipped icon generator", "untrained text generator, 64 px")
     assert rows["icons_per_s_64px"] > 0
     assert rows["first_icon_warm_ms"] > 0 and rows["first_icon_prompt_embedding_ms"] > 0
@@ -28,8 +34,10 @@ def test_icon_rows_time_a_batch_and_a_warm_click():
     assert rows["first_icon_vs_embedding_alone"] == pytest.approx(ratio, rel=0.05)
 
 
-def test_tagger_rows_compare_transfer_and_scratch():
+def test_tagger_rows_compare_transfer_and_scratch(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     rows = tagger_rows(JobContext(), per_class=6, epochs=1)
+    assert _files(tmp_path / "cache") == []  # nor the made-up pictures' features
     for what in ("train", "infer"):
         t = rows[f"tagger_{what}_images_per_s_transfer"]
         s = rows[f"tagger_{what}_images_per_s_scratch"]
