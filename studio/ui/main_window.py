@@ -593,6 +593,8 @@ class MainWindow(QMainWindow):
 
     def show_error(self, message: str, details: str = "") -> None:
         """A non-fatal error message (used by the exception hook)."""
+        if self._closed:
+            return  # logged already; a box now would keep a closed Studio from quitting
         self.statusBar().showMessage(f"⚠ {message}", 15000)
         box = QMessageBox(
             QMessageBox.Icon.Warning,

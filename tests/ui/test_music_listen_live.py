@@ -2,6 +2,7 @@
 composing (each note handed to the player as soon as it is chosen), what is heard is what lands in
 the editor, a machine with no sound card says so, and the model is loaded when the panel shows."""
 
+import sys
 import threading
 import time
 
@@ -171,3 +172,23 @@ def test_showing_the_panel_loads_and_warms_the_model(qtbot, window, tiny_host, m
     qtbot.waitUntil(lambda: unfrozen.get_freeze_count() > 0, timeout=30000)
     assert panel.generate_button.objectName() == "music.generate"
     assert isinstance(panel.generate_button, QToolButton)
+
+
+def test_closing_before_the_warm_up_starts_quits_without_an_error(qtbot, window, tiny_host,
+                                                                  monkeypatch):  # fmt: skip
+    # Quit right after the start: the panel's warm-up timer fires after the window closed and
+    # its runner shut down. Once it raised, and its error box kept the closed Studio running.
+    monkeypatch.setenv("STUDIO_PRELOAD", "1")
+    window.raise_panel("music")
+    panel = window.panels["music"]
+    panel._warmed_once = False
+    panel.hide()
+    panel.show()  # the warm-up is now due in half a second
+    window.close()
+    assert window.context.runner.closed
+    errors = []
+    monkeypatch.setattr(sys, "excepthook", lambda *exc: errors.append(exc))
+    qtbot.wait(900)
+    assert panel.warm() is None
+    assert not errors and not tiny_host.loaded
+    assert getattr(window, "_last_error_box", None) is None

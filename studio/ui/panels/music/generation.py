@@ -177,6 +177,8 @@ class GenerationMixin:
             # the list will name (else the click would load it again)
             QTimer.singleShot(250, self, self.warm)
             return None
+        if self.context.runner.closed:
+            return None  # the window closed before the timer that asked for this fired
         doc = self.document
         if doc.listen:
             self.warm_sound()
