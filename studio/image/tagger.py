@@ -564,7 +564,8 @@ def train_tagger(
                 backbone, x[trainval], tv_files, size, ctx, (lo, hi), view
             )
         feat_seconds = time.perf_counter() - t0
-        infer_rate = (len(x) + len(extra) * len(trainval)) / feat_seconds
+        # pictures tagged per second: one feature pass each, two with the mirror image asked too
+        infer_rate = (len(x) + len(extra) * len(trainval)) / feat_seconds / (2 if mirror else 1)
         row_of = {int(j): i for i, j in enumerate(trainval)}
 
         def aug(idx):  # the features of the pictures and of their other views
