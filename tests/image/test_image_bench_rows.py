@@ -36,7 +36,7 @@ def test_icon_rows_time_a_batch_and_a_warm_click(tmp_path, monkeypatch):
 
 def test_tagger_rows_compare_transfer_and_scratch(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    rows = tagger_rows(JobContext(), per_class=6, epochs=1)
+    rows = tagger_rows(JobContext(), per_class=6, epochs=1, infer_n=32, rounds=1)
     assert _files(tmp_path / "cache") == []  # nor the made-up pictures' features
     for what in ("train", "infer"):
         t = rows[f"tagger_{what}_images_per_s_transfer"]
