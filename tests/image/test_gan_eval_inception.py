@@ -100,7 +100,7 @@ def test_damaged_weights_are_refused_with_a_note(folders, tmp_path, monkeypatch,
 def test_no_inception_flag_skips_it(folders, tmp_path, monkeypatch, capsys):
     root, gen = folders
     called = []
-    monkeypatch.setattr(gan_eval, "load_inception", lambda: called.append(1))
+    monkeypatch.setattr(gan_eval, "load_inception", lambda device="cpu": called.append(1))
     result = json.loads(_eval(root, gen, capsys, "--json", "--no-inception"))
     assert not called and result["reference"]["fid_inception"] is None
     assert "turned off" in result["inception"]["note"]
