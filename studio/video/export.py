@@ -490,7 +490,8 @@ def export_video(
             "or a folder for a PNG sequence"
         )
     owns_source = not isinstance(source, FrameSource)
-    src = open_source(source) if owns_source else source
+    # one decoding thread: the decode stage runs beside the other steps (FileSource says why)
+    src = open_source(source, decode_threads=1) if owns_source else source
     assert isinstance(src, FrameSource)
     if src.live:
         raise ExportError("export reads a file, an image sequence or the demo, not a camera")

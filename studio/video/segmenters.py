@@ -86,6 +86,21 @@ class Segmenter:
 _MODEL_LOCK = threading.Lock()
 
 
+def _area_resize(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``rgb`` area-averaged down to ``width`` x ``height``. For an exact integer factor of 3 or
+    more (720p to the model's 256x144 is 5), a box filter and every factor-th pixel: the very
+    same averages as OpenCV's INTER_AREA, which has no fast path for such factors, for half
+    its CPU time."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    factor = w // width
+    if factor >= 3 and (w, h) == (width * factor, height * factor):
+        box = cv2.blur(rgb, (factor, factor), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
+        return box[::factor, ::factor]
+    return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+
+
 class SelfieSegmenter(Segmenter):
     """MediaPipe selfie segmentation: the landscape model (256x144) for wide frames, the square
     one (256x256) for portrait and near-square frames. The frame is downscaled to the model's
@@ -132,7 +147,7 @@ class SelfieSegmenter(Segmenter):
         # Halve huge frames first: INTER_AREA straight from 8K to 256 px is slow.
         while small.shape[1] > 4 * w:
             small = cv2.pyrDown(small)
-        small = cv2.resize(small, (int(w), int(h)), interpolation=cv2.INTER_AREA)
+        small = _area_resize(small, int(w), int(h))
         tensor = (small.astype(np.float32) * (1.0 / 255.0))[None]
         interp.set_tensor(inp["index"], tensor)
         interp.invoke()

