@@ -605,19 +605,27 @@ def train_tagger(
                     f"transfer head {kind} (decay {wd}): validation {acc:.3f}",
                 )
             if acc > best[0]:
-                best = (acc, (kind, wd))
-        val_acc, (head_kind, wd) = best
-        # refit on train + validation with the chosen head
-        ftv, ytv = aug(trainval)
-        mu, sigma = _standardiser(ftv)
-        if head_kind == "linear":
-            head = _train_head((ftv - mu) / sigma, ytv, n, wd, seed=seed)
-        else:
-            head = _train_mlp((ftv - mu) / sigma, ytv, n, wd, seed=seed, ctx=ctx)
-        net = _TransferNet(backbone, mu.astype(np.float32), sigma.astype(np.float32), head, mirror)
+                best = (acc, (kind, wd), head)
+        val_acc, (head_kind, wd), head = best
         tuned = 0
         if fine_tune > 0:
-            tuned, val_acc = _fine_tune(net, x, y, train, val, fine_tune, seed, ctx)
+            # the training slice's head, then Lite0's last stages tuned with it; the validation
+            # slice picks the epoch, so it is not trained on
+            mu32, sigma32 = mu.astype(np.float32), sigma.astype(np.float32)
+            net = _TransferNet(backbone, mu32, sigma32, head, mirror)
+            by_view = {"plain": feats[trainval], **extra}
+            tuned, val_acc = _fine_tune(
+                net, x, y, trainval, train, val, by_view, fine_tune, seed, ctx
+            )
+        else:  # refit on train + validation with the chosen head
+            ftv, ytv = aug(trainval)
+            mu, sigma = _standardiser(ftv)
+            if head_kind == "linear":
+                head = _train_head((ftv - mu) / sigma, ytv, n, wd, seed=seed)
+            else:
+                head = _train_mlp((ftv - mu) / sigma, ytv, n, wd, seed=seed, ctx=ctx)
+            mu32, sigma32 = mu.astype(np.float32), sigma.astype(np.float32)
+            net = _TransferNet(backbone, mu32, sigma32, head, mirror)
         head_seconds = time.perf_counter() - t1
         train_seconds = feat_seconds + head_seconds
         with torch.inference_mode():
@@ -714,64 +722,142 @@ def train_tagger(
     return report
 
 
-def _fine_tune(net, x, y, train, val, epochs, seed, ctx):
-    """Fine-tune the last two Lite0 stages and the head at a low learning rate (batch norm frozen).
-    Returns (epochs kept, validation accuracy); the best validation epoch is kept, 0 if none beat
-    the head alone.
+FIRST_TUNED = 11  # Lite0's blocks from here on (stages 6 and 7) and its head are fine-tuned
+
+
+def _block_inputs(backbone, x: np.ndarray, view: str, ctx=None):
+    """What enters block :data:`FIRST_TUNED` for every picture seen as ``view``, in float16: the
+    frozen part of Lite0 runs once, so an epoch of fine-tuning only runs the small last stages."""
+    import torch
+
+    out = []
+    with torch.no_grad():  # not inference mode: these feed the tuned blocks' backward pass
+        for start in range(0, len(x), 64):
+            h = _view(torch.from_numpy(x[start : start + 64]), view, start)
+            h = backbone.stem((h - backbone.mean) / backbone.std)
+            for block in backbone.blocks[:FIRST_TUNED]:
+                h = block(h)
+            out.append(h.half())
+            if ctx is not None:
+                ctx.check_cancelled()
+    return torch.cat(out)
+
+
+def _tuned_features(backbone, h):
+    """The pooled numbers that come from the tuned blocks and head, from their input ``h``."""
+    import torch
+
+    pooled = []
+    for i, block in enumerate(backbone.blocks[FIRST_TUNED:], FIRST_TUNED):
+        h = block(h)
+        if backbone.pool_stages and i in backbone._stage_ends:
+            pooled += backbone._pool(h)
+    pooled += backbone._pool(backbone.head(h))
+    return torch.cat(pooled, 1)
+
+
+def _fine_tune(net, x, y, trainval, train, val, by_view, epochs, seed, ctx):
+    """Fine-tune Lite0's stages 6-7, its 1x1 head and the tagger's head on the training slice,
+    each epoch seeing every picture once in a random one of its views (mirrored, zoomed), with
+    batch norm frozen. What enters stage 6 is computed once per view and kept (the frozen part
+    of the features comes from ``by_view``, the cached features of the ``trainval`` pictures per
+    view). Returns (epochs kept, validation accuracy): the best validation epoch is kept, 0 if
+    none beat the head alone.
     """
     import torch
     from torch.nn import functional as F  # noqa: N812
 
     torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
     backbone = net.backbone
-    tta, net.tta = net.tta, False  # one view while tuning; the mirror's opinion comes back after
-    for p in backbone.parameters():
-        p.requires_grad_(False)
-    trainable = list(backbone.blocks[11:].parameters()) + list(backbone.head.parameters())
-    for p in trainable:
-        p.requires_grad_(True)
-    params = trainable + list(net.head.parameters())
-    opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=1e-4)
-    xv = torch.from_numpy(x[val])
+    views = list(by_view)
+    pos = {int(j): i for i, j in enumerate(trainval)}
+    tr = np.asarray([pos[int(j)] for j in train])
+    va = np.asarray([pos[int(j)] for j in val])
+    inputs = {}
+    for k, view in enumerate(views):
+        if ctx is not None:
+            ctx.progress(0.6 + 0.1 * k / len(views), f"fine-tuning: Lite0's first stages ({view})")
+        inputs[view] = _block_inputs(backbone, x[trainval], view, ctx)
+    early = 0
+    if backbone.pool_stages:
+        early = sum(
+            int(backbone.blocks[i].body[-1].num_features) for i in backbone._stage_ends
+            if i < FIRST_TUNED
+        ) * (2 if backbone.pool_max else 1)  # fmt: skip
+    width = backbone.feature_size()
+
+    def logits(view, rows):
+        f = torch.from_numpy(by_view[view][rows])
+        tuned = _tuned_features(backbone, inputs[view][rows].float())
+        return net.head((torch.cat([f[:, :early], tuned, f[:, width:]], 1) - net.mu) / net.sigma)
 
     def val_acc():
         backbone.eval()
+        net.head.eval()
         with torch.inference_mode():
-            return _accuracy(net(xv).argmax(1).numpy(), y[val])
+            p = torch.softmax(logits("plain", va), 1)
+            if net.tta and "mirror" in by_view:
+                p = p + torch.softmax(logits("mirror", va), 1)
+        return _accuracy(p.argmax(1).numpy(), y[val])
 
-    best = (
-        val_acc(),
-        0,
-        {k: v.clone() for k, v in backbone.state_dict().items()},
-        {k: v.clone() for k, v in net.head.state_dict().items()},
+    tuned_params = list(backbone.blocks[FIRST_TUNED:].parameters()) + list(
+        backbone.head.parameters()
     )
-    xt, yt = torch.from_numpy(x[train]), torch.from_numpy(y[train])
+    for p in backbone.parameters():
+        p.requires_grad_(False)
+    for p in tuned_params:
+        p.requires_grad_(True)
+    opt = torch.optim.AdamW(
+        [
+            {"params": tuned_params, "lr": 3e-4, "weight_decay": 1e-4},
+            {"params": list(net.head.parameters()), "lr": 1e-3, "weight_decay": 0.05},
+        ]
+    )
+    steps = epochs * ((len(tr) + 31) // 32)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=[3e-4, 1e-3], total_steps=max(steps, 1), pct_start=0.15
+    )
+
+    def snapshot():
+        return (
+            {k: v.clone() for k, v in backbone.state_dict().items()},
+            {k: v.clone() for k, v in net.head.state_dict().items()},
+        )
+
+    best = (val_acc(), 0, snapshot())
+    yt = torch.from_numpy(y[trainval])
     for epoch in range(epochs):
         backbone.eval()  # batch norm statistics stay ImageNet's: too few pictures to re-estimate
-        order = torch.randperm(len(xt))
-        for start in range(0, len(xt), 32):
-            b = order[start : start + 32]
-            loss = F.cross_entropy(net(_augment(xt[b])), yt[b], label_smoothing=0.05)
+        net.head.train()
+        order = rng.permutation(tr)
+        seen_as = rng.integers(0, len(views), len(order))
+        for start in range(0, len(order), 32):
+            rows, which = order[start : start + 32], seen_as[start : start + 32]
+            parts = [(views[v], rows[which == v]) for v in np.unique(which)]
+            out = torch.cat([logits(view, r) for view, r in parts])
+            truth = torch.cat([yt[r] for _, r in parts])
+            loss = F.cross_entropy(out, truth, label_smoothing=0.1)
             opt.zero_grad()
             loss.backward()
             opt.step()
+            sched.step()
             if ctx is not None:
                 ctx.check_cancelled()
         acc = val_acc()
         if ctx is not None:
-            ctx.progress(0.5, f"fine-tuning epoch {epoch + 1}/{epochs}, validation {acc:.3f}")
-        if acc > best[0]:
-            best = (
-                acc,
-                epoch + 1,
-                {k: v.clone() for k, v in backbone.state_dict().items()},
-                {k: v.clone() for k, v in net.head.state_dict().items()},
+            ctx.progress(
+                0.7 + 0.25 * (epoch + 1) / epochs,
+                f"fine-tuning epoch {epoch + 1}/{epochs}, validation {acc:.3f}",
             )
-    backbone.load_state_dict(best[2])
-    net.head.load_state_dict(best[3])
+        if acc > best[0]:
+            best = (acc, epoch + 1, snapshot())
+    backbone.load_state_dict(best[2][0])
+    net.head.load_state_dict(best[2][1])
     for p in backbone.parameters():
         p.requires_grad_(False)
-    net.tta = tta
+    backbone.eval()
+    net.head.eval()
     return best[1], best[0]
 
 

@@ -43,7 +43,7 @@ def trained(tmp_path_factory):
             _picture(label, rng).save(root / label / f"{i}.png")
     out = tmp_path_factory.mktemp("model") / "discs.safetensors"
     report = train_tagger(root, out, size=32, models=("transfer",), seed=0)
-    return report, out
+    return report, out, root
 
 
 def test_the_views_keep_the_picture_white_around_and_are_the_same_every_time():
@@ -69,7 +69,7 @@ def test_colour_features_tell_a_red_flag_from_a_blue_one():
 
 
 def test_the_recipe_is_saved_and_the_card_has_per_label_figures(trained):
-    report, out = trained
+    report, out, _root = trained
     m = report.models["transfer"]
     assert m["views"] == ["plain", "mirror", "zoom", "mirror+zoom"]
     assert m["head"] in ("linear", "mlp")
@@ -84,7 +84,7 @@ def test_the_recipe_is_saved_and_the_card_has_per_label_figures(trained):
 def test_a_tagger_asks_the_mirror_image_too(trained, tmp_path):
     """With test-time mirroring a picture and its mirror image get the same tags, so the
     left/right labels that only mirroring tells apart cannot be learnt, but colour still is."""
-    _report, out = trained
+    _report, out, _root = trained
     tagger = load_tagger(out)
     rng = np.random.default_rng(8)
     pic = _picture("blue-left", rng)
@@ -113,3 +113,39 @@ def test_a_tagger_of_the_older_format_still_loads(tmp_path):
     tagger = load_tagger(tmp_path / "old.safetensors")
     probs = tagger.predict(np.ones((1, 3, 32, 32), np.float32))
     assert tagger.labels == labels and probs[0].argmax() == 1
+
+
+def test_fine_tuning_runs_on_kept_activations_and_the_saved_tagger_reproduces_its_score(
+    trained, tmp_path, monkeypatch
+):
+    import studio.image.tagger as tagger_module
+    from studio.image.tagger import load_labelled_folder, stratified_split
+
+    *_, root = trained
+    real, tune, calls = tagger_module._accuracy, tagger_module._fine_tune, []
+
+    def tune_keeping_every_epoch(*args, **kwargs):  # each epoch "beats" the last one
+        monkeypatch.setattr(
+            tagger_module, "_accuracy", lambda p, t: float(len(calls.append(1) or calls))
+        )
+        try:
+            return tune(*args, **kwargs)
+        finally:
+            monkeypatch.setattr(tagger_module, "_accuracy", real)
+
+    monkeypatch.setattr(tagger_module, "_fine_tune", tune_keeping_every_epoch)
+    out = tmp_path / "tuned.safetensors"
+    report = train_tagger(root, out, size=32, models=("transfer",), seed=0, fine_tune=2)
+    m = report.models["transfer"]
+    assert m["fine_tune_epochs"] == 2 and "fine-tuning" in m["title"]
+    data = load_labelled_folder(root, 32)
+    _, test = stratified_split(data.targets, 0.2, 0)
+    tagger = load_tagger(out)
+    probs = tagger.predict(data.pixels[test])
+    assert float((probs.argmax(1) == data.targets[test]).mean()) == pytest.approx(m["accuracy"])
+    from studio.image._lite0 import load_lite0
+
+    wheel = load_lite0()
+    tuned = tagger.net.backbone
+    assert torch.equal(tuned.blocks[3].body[0].weight, wheel.blocks[3].body[0].weight)  # frozen
+    assert not torch.equal(tuned.blocks[15].body[0].weight, wheel.blocks[15].body[0].weight)
