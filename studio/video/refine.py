@@ -363,6 +363,87 @@ class MaskRefiner:
         factor = max(1, math.ceil(max(height, width) / self.settings.guide_size))
         return max(8, round(height / factor)), max(8, round(width / factor))
 
+    def _refine_cpu(self, frame: FrameTensors, mask: np.ndarray) -> np.ndarray:
+        """:meth:`refine` on the CPU, in OpenCV and numpy on HxW float32 arrays from start to
+        end (the same steps as the torch code, which then runs on a GPU only): at guide size,
+        torch's per-call overhead was a good part of the step's time."""
+        import cv2
+
+        if self._prev_mask is not None and not isinstance(self._prev_mask, np.ndarray):
+            self.reset()  # state of the torch path: start afresh
+        s = self.settings
+        height, width = frame.height, frame.width
+        gh, gw = self._guide_shape(height, width)
+        guide = frame.luma_at(gh, gw)[0, 0].numpy() * np.float32(1.0 / 255.0)
+        low = np.ascontiguousarray(mask, np.float32)
+        p = (
+            low
+            if low.shape == (gh, gw)
+            else cv2.resize(low, (gw, gh), interpolation=cv2.INTER_LINEAR)
+        )
+        p = np.clip(p, 0.0, 1.0)
+
+        blurred = _box_np(guide, 2)
+        if s.smooth > 0 and self._prev_mask is not None and self._prev_mask.shape == p.shape:
+            motion = _box_np(cv2.absdiff(blurred, self._prev_guide), 2)
+            follow = motion - self.motion_floor
+            follow *= 1.0 / self.motion_span
+            np.clip(follow, 0.0, 1.0, out=follow)
+            rate = follow
+            rate *= s.smooth
+            rate += 1.0 - s.smooth
+            p -= self._prev_mask
+            p *= rate
+            p += self._prev_mask
+        self._prev_guide = blurred
+        self._prev_mask = p
+
+        if s.threshold > 0:
+            p = np.clip((p - s.threshold) * 5.0 + 0.5, 0.0, 1.0)
+        grow = s.grow * gw / width
+        if abs(grow) >= 0.5:
+            k = 2 * round(abs(grow)) + 1
+            kernel = np.ones((k, k), np.uint8)
+            p = cv2.dilate(p, kernel) if grow > 0 else cv2.erode(p, kernel)
+
+        if s.guided:
+            a, b = _guided_cpu(guide, p, s.radius, s.eps)
+            a *= 1.0 / 255.0  # applied to the luma in 0..255
+        else:
+            a, b = None, p
+        feather = s.feather * gw / width
+        if feather >= 0.3:
+
+            def soften(x: np.ndarray) -> np.ndarray:
+                return cv2.GaussianBlur(x, (0, 0), feather, borderType=cv2.BORDER_REFLECT_101)
+
+            b = soften(b)
+            a = None if a is None else soften(a)
+        # The coefficients are applied at half size when the guide is at most a quarter of the
+        # frame (the matte then upsampled once): a quarter of the full-size arithmetic
+        half = None
+        if HALF_SIZE_APPLY and a is not None and gh * 4 <= height and gw * 4 <= width:
+            half = frame._halved(height // 2, width // 2)
+        if half is not None:
+            size = (half.shape[1], half.shape[0])
+            luma = cv2.cvtColor(half, cv2.COLOR_RGB2GRAY)
+        else:
+            size = (width, height)
+            luma = frame._gray_u8() if a is not None else None
+        out = cv2.resize(b, size, interpolation=cv2.INTER_LINEAR)
+        if a is not None:
+            gain = cv2.resize(a, size, interpolation=cv2.INTER_LINEAR)
+            # times the 8-bit luma as it is: no float copy of it
+            cv2.multiply(gain, luma, dst=gain, dtype=cv2.CV_32F)
+            out += gain
+        if half is not None:
+            np.clip(out, 0.0, 1.0, out=out)
+            out = cv2.resize(out, (width, height), interpolation=cv2.INTER_LINEAR)
+        if s.threshold > 0:  # a hard cut: no grey left (issue 18: 22% was)
+            return (out >= 0.5).astype(np.float32)
+        np.clip(out, 0.0, 1.0, out=out)
+        return out
+
     def refine(self, frame: FrameTensors | np.ndarray, mask: np.ndarray) -> Any:
         """``frame``: the RGB frame (or its :class:`FrameTensors`); ``mask``: the segmenter's
         float mask at any size. Returns the HxW float matte in [0, 1] on the device."""
@@ -371,6 +452,10 @@ class MaskRefiner:
 
         if not isinstance(frame, FrameTensors):
             frame = FrameTensors(frame, self.device)
+        if frame.on_cpu:
+            return torch.from_numpy(self._refine_cpu(frame, mask))
+        if isinstance(self._prev_mask, np.ndarray):  # state of the CPU path: start afresh
+            self.reset()
         s = self.settings
         height, width = frame.height, frame.width
         gh, gw = self._guide_shape(height, width)
@@ -447,6 +532,16 @@ class MaskRefiner:
         if s.threshold > 0:  # a hard cut: no grey left
             return (matte[0, 0] >= 0.5).float()
         return matte[0, 0].clamp_(0.0, 1.0)
+
+
+def _box_np(x: np.ndarray, r: int) -> np.ndarray:
+    """:func:`_box` for an HxW or HxWxC float32 numpy array."""
+    import cv2
+
+    r = min(r, x.shape[1] - 1, x.shape[0] - 1)
+    if r <= 0:
+        return x
+    return cv2.blur(x, (2 * r + 1, 2 * r + 1), borderType=cv2.BORDER_REPLICATE)
 
 
 def full_resolution_guided(frame: FrameTensors, mask: np.ndarray, radius: int, eps: float) -> Any:
