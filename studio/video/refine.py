@@ -436,12 +436,13 @@ class MaskRefiner:
             # times the 8-bit luma as it is: no float copy of it
             cv2.multiply(gain, luma, dst=gain, dtype=cv2.CV_32F)
             out += gain
-        if half is not None:
-            np.clip(out, 0.0, 1.0, out=out)
-            out = cv2.resize(out, (width, height), interpolation=cv2.INTER_LINEAR)
         if s.threshold > 0:  # a hard cut: no grey left (issue 18: 22% was)
+            if half is not None:
+                out = cv2.resize(out, (width, height), interpolation=cv2.INTER_LINEAR)
             return (out >= 0.5).astype(np.float32)
         np.clip(out, 0.0, 1.0, out=out)
+        if half is not None:  # bilinear: stays within 0..1
+            out = cv2.resize(out, (width, height), interpolation=cv2.INTER_LINEAR)
         return out
 
     def refine(self, frame: FrameTensors | np.ndarray, mask: np.ndarray) -> Any:
