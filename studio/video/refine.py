@@ -136,7 +136,8 @@ class FrameTensors:
         """The RGB picture at ``height`` x ``width`` when that is the full size divided by a
         power of two, by repeated 2x2 area averaging (OpenCV's SIMD fast path: at 720p the
         three halvings down to 1/8 cost a third of one direct 1/8 area resize, and give the same
-        averages within a level of rounding); None for any other size."""
+        averages within a level of rounding per halving after the first, a fifth of a level
+        on average); None for any other size."""
         factor = self.height // height if height else 0
         if (
             factor < 1
