@@ -10,21 +10,12 @@ from PIL import Image
 from studio.cli import main
 from studio.image.gan import diff_augment, load_generator, sample, train_gan
 from studio.image.io import load_picture, read_provenance
+from tests.image.labelled_pictures import sprites
 
 
 @pytest.fixture(scope="module")
 def pictures(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sprites")
-    rng = np.random.default_rng(0)
-    for label, colour in (("fire", (230, 60, 20)), ("water", (20, 90, 230))):
-        (root / label).mkdir()
-        for i in range(6):
-            pic = np.full((24, 24, 3), 255, np.uint8)
-            y, x = rng.integers(0, 12, 2)
-            pic[y : y + 12, x : x + 12] = colour
-            Image.fromarray(pic).save(root / label / f"{i}.png")
-    (root / "water" / "broken.png").write_bytes(b"not a png")
-    return root
+    return sprites(tmp_path_factory.mktemp("sprites"), 6, broken=True)
 
 
 @pytest.mark.parametrize("arch", ["dcgan", "modern"])

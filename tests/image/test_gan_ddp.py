@@ -7,9 +7,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
+
+from tests.image.labelled_pictures import sprites
 
 ROOT = Path(__file__).resolve().parents[2]
 TORCHRUN = Path(sys.executable).with_name("torchrun")
@@ -17,16 +17,7 @@ TORCHRUN = Path(sys.executable).with_name("torchrun")
 
 @pytest.fixture(scope="module")
 def pictures(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sprites")
-    rng = np.random.default_rng(0)
-    for label, colour in (("fire", (230, 60, 20)), ("water", (20, 90, 230))):
-        (root / label).mkdir()
-        for i in range(6):
-            pic = np.full((24, 24, 3), 255, np.uint8)
-            y, x = rng.integers(0, 12, 2)
-            pic[y : y + 12, x : x + 12] = colour
-            Image.fromarray(pic).save(root / label / f"{i}.png")
-    return root
+    return sprites(tmp_path_factory.mktemp("sprites"), 6)
 
 
 def _torchrun(tmp_path, *args):

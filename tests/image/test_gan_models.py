@@ -3,9 +3,9 @@ in the model folder by their headers, their controls, and grids that a seed repr
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from studio.image.gan_models import ANY_LABEL, describe, find_generators, gan_params, generate
+from tests.image.labelled_pictures import sprites
 
 
 @pytest.fixture(scope="module")
@@ -15,15 +15,7 @@ def models_dir(tmp_path_factory):
     from studio.image.gan import train_gan
 
     torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("pics")
-    rng = np.random.default_rng(0)
-    for label, colour in (("fire", (230, 60, 20)), ("water", (20, 90, 230))):
-        (root / label).mkdir()
-        for i in range(4):
-            pic = np.full((16, 16, 3), 255, np.uint8)
-            y, x = rng.integers(0, 8, 2)
-            pic[y : y + 8, x : x + 8] = colour
-            Image.fromarray(pic).save(root / label / f"{i}.png")
+    root = sprites(tmp_path_factory.mktemp("pics"), 4, size=16)
     models = tmp_path_factory.mktemp("models")
     train_gan(root, models / "image-gan" / "sprites.safetensors", steps=2, batch=4, arch="modern")
     (models / "image-gan" / "junk.safetensors").write_bytes(b"\x05\x00")

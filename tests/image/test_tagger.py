@@ -10,6 +10,7 @@ from PIL import Image, ImageDraw
 from studio.cli import main
 from studio.core.models import sha256_file
 from studio.image.tagger import load_labelled_folder, load_tagger, stratified_split, tag_files
+from tests.image.labelled_pictures import labelled_folder
 
 SHAPES = {"red-disc": (220, 30, 30), "blue-square": (30, 60, 220), "green-bar": (30, 170, 60)}
 
@@ -31,13 +32,7 @@ def _draw(label: str, rng, size: int = 40) -> Image.Image:
 
 @pytest.fixture(scope="module")
 def shapes_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("shapes")
-    rng = np.random.default_rng(1)
-    for label in SHAPES:
-        (root / label).mkdir()
-        for i in range(15):
-            _draw(label, rng).save(root / label / f"{i}.png")
-    return root
+    return labelled_folder(tmp_path_factory.mktemp("shapes"), SHAPES, 15, _draw, seed=1)
 
 
 @pytest.fixture(scope="module")

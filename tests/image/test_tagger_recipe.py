@@ -15,6 +15,7 @@ from studio.image.tagger import (
     tag_files,
     train_tagger,
 )
+from tests.image.labelled_pictures import labelled_folder
 
 COLOURS = {"red-left": (220, 30, 30), "blue-left": (30, 60, 220), "red-right": (220, 30, 30)}
 
@@ -35,12 +36,7 @@ def _picture(label: str, rng, size: int = 40) -> Image.Image:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("discs")
-    rng = np.random.default_rng(3)
-    for label in COLOURS:
-        (root / label).mkdir()
-        for i in range(12):
-            _picture(label, rng).save(root / label / f"{i}.png")
+    root = labelled_folder(tmp_path_factory.mktemp("discs"), COLOURS, 12, _picture, seed=3)
     out = tmp_path_factory.mktemp("model") / "discs.safetensors"
     report = train_tagger(root, out, size=32, models=("transfer",), seed=0)
     return report, out, root
