@@ -17,3 +17,19 @@ def tiny_model(tmp_path_factory):
     from studio.image.tiny_diffusion import make_tiny_pipeline
 
     return make_tiny_pipeline(tmp_path_factory.mktemp("models") / "tiny-sd")
+
+
+@pytest.fixture
+def decoded(monkeypatch):
+    """The files a picture folder's reader decodes, in order (the reader is the real one)."""
+    from studio.image import folder as folder_mod
+
+    seen = []
+    real = folder_mod.read_rgb
+
+    def counting(path, size):
+        seen.append(path)
+        return real(path, size)
+
+    monkeypatch.setattr(folder_mod, "read_rgb", counting)
+    return seen

@@ -102,7 +102,7 @@ def test_a_class_with_only_broken_pictures_is_left_out_and_said(tmp_path, capsys
 
 
 def test_fifty_thousand_files_are_listed_then_sampled_not_all_decoded(
-    tmp_path, monkeypatch, capsys
+    tmp_path, monkeypatch, capsys, decoded
 ):
     root = tmp_path / "many"
     for label in ("x", "y"):
@@ -110,14 +110,6 @@ def test_fifty_thousand_files_are_listed_then_sampled_not_all_decoded(
         data = tiny_png((200, 40, 40) if label == "x" else (40, 40, 200))
         for i in range(25_000):
             (root / label / f"{i}.png").write_bytes(data)
-    decoded = []
-    real = folder_mod.read_rgb
-
-    def counting(path, size):
-        decoded.append(path)
-        return real(path, size)
-
-    monkeypatch.setattr(folder_mod, "read_rgb", counting)
     monkeypatch.setattr(folder_mod, "MAX_PICTURES", 300)  # the same rule, smaller
     out = tmp_path / "g.safetensors"
     assert main(["image", "train-gan", str(root), "-o", str(out), "--steps", "1"]) == 0

@@ -5,7 +5,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
 import torch
 from PIL import Image
 
@@ -32,20 +31,6 @@ def _labelled(root, counts):
         for i in range(n):
             Image.new("RGB", (12, 10 + i % 5), colour).save(root / label / f"{i}.png")
     return root
-
-
-@pytest.fixture
-def decoded(monkeypatch):
-    """The files decoded, in order (the reader is the real one)."""
-    seen = []
-    real = folder_mod.read_rgb
-
-    def counting(path, size):
-        seen.append(path)
-        return real(path, size)
-
-    monkeypatch.setattr(folder_mod, "read_rgb", counting)
-    return seen
 
 
 def test_odd_pictures_are_read_and_broken_ones_skipped_and_counted(tmp_path, capsys, monkeypatch):
