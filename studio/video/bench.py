@@ -1,6 +1,13 @@
 """``studio bench video``: end-to-end export speed at 720p against a decode+encode baseline, the
-fast guided filter against a full-resolution one, flicker of the refined matte against the raw
-segmenter's on the jittered demo clip, 4K input cost, and the GPU path when there is one."""
+fast guided filter against a full-resolution one, the half-size matte against the full-size one
+(CPU per frame and PSNR of the composites), flicker of the refined matte against the raw
+segmenter's on the jittered demo clip, 4K input cost, and the GPU path when there is one.
+
+Where the CPU goes (issue 19; 720p, 2 cores): x264 (veryfast, CRF 20) about half of it, then
+segmentation, refinement and compositing about 3-4 ms each, decoding 2-3 ms. On the CPU the
+refinement and the blur run in OpenCV and numpy on interleaved channels, the downscales are
+repeated 2x2 averages (OpenCV's SIMD fast path), the matte is made at half size and upsampled
+once, and decoding uses one FFmpeg thread beside the other steps."""
 
 from __future__ import annotations
 
@@ -215,6 +222,56 @@ def refine_composite_fps(
     return count / elapsed
 
 
+def _half_size_apply(segmenter: Any, frames: int = 12, runs: int = 3) -> dict[str, Any]:
+    """The CPU path's matte made at half size and upsampled once (the default) against the
+    coefficients applied at full size: refinement plus blur compositing CPU milliseconds per
+    720p frame (this thread's CPU time, alternated, the better of ``runs``), and the PSNR of the
+    composites (the lowest over the frames)."""
+    import torch
+
+    from studio.video import refine
+    from studio.video.pipeline import VideoPipeline, VideoSettings
+    from studio.video.sources import DemoSource
+
+    clip = [f.pixels for f in DemoSource(1280, 720, frames, motion="pan")]
+    lows = [segmenter.segment(f) for f in clip]
+    cpu: dict[bool, list[float]] = {True: [], False: []}
+    outputs: dict[bool, list[np.ndarray]] = {}
+    import cv2
+
+    saved = refine.HALF_SIZE_APPLY
+    threads = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(1)  # as in an export: one thread per step
+    cv2.setNumThreads(1)
+    try:
+        with torch.inference_mode():
+            for _ in range(runs):
+                for half in (True, False):
+                    refine.HALF_SIZE_APPLY = half
+                    pipe = VideoPipeline(VideoSettings(device="cpu"), segmenter=segmenter)
+                    began = time.thread_time()
+                    out = []
+                    for pixels, low in zip(clip, lows, strict=True):
+                        tensors = refine.FrameTensors(pixels)
+                        matte = pipe.refiner.refine(tensors, low)
+                        out.append(pipe.compositor.apply(tensors, matte))
+                    cpu[half].append((time.thread_time() - began) * 1000 / len(clip))
+                    outputs[half] = out
+    finally:
+        refine.HALF_SIZE_APPLY = saved
+        torch.set_num_threads(threads[0])
+        cv2.setNumThreads(threads[1])
+    psnr = []
+    for a, b in zip(outputs[True], outputs[False], strict=True):
+        mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+        psnr.append(99.0 if mse == 0 else 10 * np.log10(255.0**2 / mse))
+    return {
+        "refine_composite_720p_half_size_cpu_ms": round(min(cpu[True]), 2),
+        "refine_composite_720p_full_size_cpu_ms": round(min(cpu[False]), 2),
+        "half_size_matte_psnr_db_min": round(float(min(psnr)), 1),
+    }
+
+
 def bench_video(ctx: JobContext) -> dict[str, Any]:
     """720p end to end (decode, segment, refine, blur, H.264 encode) against decode+encode alone;
     fast against full-resolution guided filter; flicker; 4K; GPU refinement and compositing at
@@ -289,6 +346,7 @@ def bench_video(ctx: JobContext) -> dict[str, Any]:
     results["refine_fast_720p_ms"] = round(fast * 1000, 2)
     results["guided_full_resolution_720p_ms"] = round(full * 1000, 2)
     results["refine_speedup_vs_full_resolution"] = round(full / fast, 1)
+    results.update(_half_size_apply(segmenter))
     results["selfie_256x144_ms"] = round(
         _time_per_call(lambda: segmenter.segment(frame.pixels), 50) * 1000, 2
     )

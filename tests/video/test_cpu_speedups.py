@@ -87,3 +87,13 @@ def test_one_decoding_thread_decodes_the_same_frames(tmp_path):
     assert len(pairs) == 4
     for a, b in pairs:
         assert np.array_equal(a.pixels, b.pixels)
+
+
+def test_the_benchmark_reports_the_half_size_matte_against_the_full_size_one():
+    from studio.video.bench import _half_size_apply
+    from studio.video.segmenters import SelfieSegmenter
+
+    figures = _half_size_apply(SelfieSegmenter(), frames=2, runs=1)
+    assert figures["refine_composite_720p_half_size_cpu_ms"] > 0
+    assert figures["refine_composite_720p_full_size_cpu_ms"] > 0
+    assert figures["half_size_matte_psnr_db_min"] >= 40.0
