@@ -12,6 +12,18 @@ def _no_preload(monkeypatch):
 
 
 @pytest.fixture
+def one_torch_thread():
+    """One torch thread while a test trains (use it with ``pytest.mark.usefixtures``): on a
+    shared, loaded machine two threads make each step ten times slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def context(qapp):
     ctx = StudioContext.create()
     yield ctx

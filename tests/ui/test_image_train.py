@@ -10,62 +10,29 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QDialog, QPushButton
+from PySide6.QtWidgets import QPushButton
 
-from studio.ui.dialogs import files
+from tests.image.labelled_pictures import sprites
+from tests.ui.training_dialogs import choose_folder, click, open_dialog
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a shared, loaded machine two threads make each step ten times
-    slower."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
 def pictures(tmp_path_factory):
     """Two classes of 12 pictures: a red or a blue square somewhere on white."""
-    root = tmp_path_factory.mktemp("sprites")
-    rng = np.random.default_rng(0)
-    for label, colour in (("fire", (230, 60, 20)), ("water", (20, 90, 230))):
-        (root / label).mkdir()
-        for i in range(12):
-            pic = np.full((24, 24, 3), 255, np.uint8)
-            y, x = rng.integers(0, 12, 2)
-            pic[y : y + 12, x : x + 12] = colour
-            Image.fromarray(pic).save(root / label / f"{i}.png")
-    (root / "water" / "broken.png").write_bytes(b"not a png")
-    return root
-
-
-def _open(window, qtbot, name: str) -> QDialog:
-    window.findChild(QAction, name).trigger()
-    dialog = next(d for d in window.findChildren(QDialog) if d.isVisible())
-    qtbot.waitExposed(dialog)
-    return dialog
-
-
-def _click(dialog, name: str) -> None:
-    button = dialog.findChild(QPushButton, name)
-    assert button is not None and button.isEnabled(), name
-    QTest.mouseClick(button, Qt.MouseButton.LeftButton)
+    return sprites(tmp_path_factory.mktemp("sprites"), 12, broken=True)
 
 
 def test_train_a_generator_then_draw_with_it_and_undo(window, qtbot, pictures):
-    dialog = _open(window, qtbot, "image.train_generator")
+    dialog = open_dialog(window, qtbot, "image.train_generator")
     assert dialog.windowTitle() == "Train a generator"
-    files.answer_next(pictures)
-    _click(dialog, "image.train_folder")
+    choose_folder(dialog, "image.train_folder", pictures)
     assert "2 classes: fire (12), water (13)" in dialog.folder_label.text()
     dialog.minutes.setValue(0.05)  # three seconds
     dialog.sample_every_s = 0.5  # live grids while it trains
     samples = []
-    _click(dialog, "image.train_start")
+    click(dialog, "image.train_start")
     assert dialog.findChild(QPushButton, "image.train_stop").isEnabled()
     dialog.job.partial.connect(lambda v: samples.append(v) if "samples" in v else None)
     with qtbot.waitSignal(dialog.job.finished, timeout=120_000):
@@ -85,7 +52,7 @@ def test_train_a_generator_then_draw_with_it_and_undo(window, qtbot, pictures):
     assert card["kind"] == "image-gan" and "--minutes 0.05" in card["command"]
 
     # Train again with the same settings: it goes on from the checkpoint
-    _click(dialog, "image.train_start")
+    click(dialog, "image.train_start")
     with qtbot.waitSignal(dialog.job.finished, timeout=120_000):
         pass
     assert "resumed at step" in dialog.status.text(), dialog.status.text()
@@ -94,7 +61,7 @@ def test_train_a_generator_then_draw_with_it_and_undo(window, qtbot, pictures):
     # the Generate tab lists it; its controls are the classes it learnt
     panel = window.panels["image"]
     assert panel.gen.engine.findData(f"gan:{model}") >= 0
-    _click(dialog, "image.train_use")
+    click(dialog, "image.train_use")
     assert panel.gen.engine.currentData() == f"gan:{model}"
     assert panel.tabs.currentWidget() is panel.gen
     assert not panel.gen.prompt.isVisible()  # a class-conditional generator takes no prompt
@@ -141,32 +108,30 @@ def test_the_same_seed_draws_the_same_grid_and_reuse_sets_it_up(window, qtbot, p
 
 
 def test_stop_ends_training_and_a_bad_folder_is_a_message(window, qtbot, pictures, tmp_path):
-    dialog = _open(window, qtbot, "image.train_generator")
-    files.answer_next(pictures)
-    _click(dialog, "image.train_folder")
+    dialog = open_dialog(window, qtbot, "image.train_generator")
+    choose_folder(dialog, "image.train_folder", pictures)
     dialog.minutes.setValue(30)
-    _click(dialog, "image.train_start")
+    click(dialog, "image.train_start")
     with qtbot.waitSignal(dialog.job.progressed, timeout=60_000):
         pass
-    _click(dialog, "image.train_stop")
+    click(dialog, "image.train_stop")
     with qtbot.waitSignal(dialog.job.finished, timeout=60_000):
         pass
     assert dialog.job.state == "cancelled"
     assert dialog.status.text().startswith("Stopped.")
     assert dialog.start_button.isEnabled()
 
-    files.answer_next(tmp_path / "gone")  # a folder that went away meanwhile
-    _click(dialog, "image.train_folder")
+    gone = tmp_path / "gone"  # a folder that went away meanwhile
+    choose_folder(dialog, "image.train_folder", gone)
     assert dialog.status.text().startswith("⚠") and "cannot be read" in dialog.status.text()
-    _click(dialog, "image.train_start")
+    click(dialog, "image.train_start")
     assert dialog.status.text() == "Choose a folder of pictures first."
 
     lonely = tmp_path / "one"
     lonely.mkdir()
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(lonely / "a.png")
-    files.answer_next(lonely)
-    _click(dialog, "image.train_folder")
-    _click(dialog, "image.train_start")
+    choose_folder(dialog, "image.train_folder", lonely)
+    click(dialog, "image.train_start")
     with qtbot.waitSignal(dialog.job.finished, timeout=60_000):
         pass
     assert dialog.status.text().startswith("⚠") and "at least 2" in dialog.status.text()
@@ -174,12 +139,11 @@ def test_stop_ends_training_and_a_bad_folder_is_a_message(window, qtbot, picture
 
 
 def test_train_a_tagger_shows_its_scores_and_confusion_matrix(window, qtbot, pictures):
-    dialog = _open(window, qtbot, "image.train_tagger")
-    files.answer_next(pictures)
-    _click(dialog, "image.tagger_folder")
+    dialog = open_dialog(window, qtbot, "image.train_tagger")
+    choose_folder(dialog, "image.tagger_folder", pictures)
     dialog.transfer.setChecked(False)  # the from-scratch CNN alone: seconds
     dialog.epochs.setValue(4)
-    _click(dialog, "image.tagger_start")
+    click(dialog, "image.tagger_start")
     with qtbot.waitSignal(dialog.job.finished, timeout=120_000):
         pass
     assert dialog.job.state == "succeeded", dialog.status.text()
@@ -208,9 +172,8 @@ def test_a_captioned_folder_trains_a_prompt_generator_the_generate_tab_draws(
             shutil.copy(pictures / sub / f"{i}.png", folder / name)
             captions[name] = f"a {'red' if sub == 'fire' else 'blue'} square"
     (folder / "captions.json").write_text(json.dumps(captions))
-    dialog = _open(window, qtbot, "image.train_generator")
-    files.answer_next(folder)
-    _click(dialog, "image.train_folder")
+    dialog = open_dialog(window, qtbot, "image.train_generator")
+    choose_folder(dialog, "image.train_folder", folder)
     assert "Captioned (captions.json)" in dialog.folder_label.text()
     dialog.close()
 
@@ -246,7 +209,7 @@ def test_the_dialogs_controls_are_named_and_listed_in_docs(window, qtbot):
     from studio.ui.controls import NAME, interactive_widgets
 
     for action in ("image.train_generator", "image.train_tagger"):
-        _open(window, qtbot, action).hide()
+        open_dialog(window, qtbot, action).hide()
     listed = (Path(__file__).resolve().parents[2] / "docs" / "controls.md").read_text()
     names = [w.objectName() for w in interactive_widgets(window)
              if w.window() is not window]  # fmt: skip

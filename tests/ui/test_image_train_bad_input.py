@@ -4,24 +4,12 @@ left out and said, a huge or over-full folder announced, one label refused in wo
 
 import pytest
 from PIL import Image
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction
-from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QDialog, QPushButton
 
 from studio.image import folder as folder_mod
-from studio.ui.dialogs import files
 from tests.image.odd_pictures import make_odd_pictures
+from tests.ui.training_dialogs import choose_folder, click, open_dialog
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _labelled(root, counts):
@@ -32,21 +20,8 @@ def _labelled(root, counts):
     return root
 
 
-def _open(window, qtbot, name: str) -> QDialog:
-    window.findChild(QAction, name).trigger()
-    dialog = next(d for d in window.findChildren(QDialog) if d.isVisible())
-    qtbot.waitExposed(dialog)
-    return dialog
-
-
-def _click(dialog, name: str) -> None:
-    button = dialog.findChild(QPushButton, name)
-    assert button is not None and button.isEnabled(), name
-    QTest.mouseClick(button, Qt.MouseButton.LeftButton)
-
-
 def _train(dialog, qtbot, prefix: str) -> None:
-    _click(dialog, f"image.{prefix}_start")
+    click(dialog, f"image.{prefix}_start")
     with qtbot.waitSignal(dialog.job.finished, timeout=120_000):
         pass
 
@@ -54,9 +29,8 @@ def _train(dialog, qtbot, prefix: str) -> None:
 def test_tagger_dialog_lists_skipped_files_and_refuses_one_label(window, qtbot, tmp_path):
     root = _labelled(tmp_path / "set", [("plain", 4)])
     make_odd_pictures(root / "odd")
-    dialog = _open(window, qtbot, "image.train_tagger")
-    files.answer_next(root)
-    _click(dialog, "image.tagger_folder")
+    dialog = open_dialog(window, qtbot, "image.train_tagger")
+    choose_folder(dialog, "image.tagger_folder", root)
     assert "2 classes: odd (13), plain (4)" in dialog.folder_label.text()
     dialog.transfer.setChecked(False)
     dialog.epochs.setValue(2)
@@ -68,8 +42,7 @@ def test_tagger_dialog_lists_skipped_files_and_refuses_one_label(window, qtbot, 
     assert "cannot read empty.png" in report
 
     one = _labelled(tmp_path / "one", [("cats", 3)])
-    files.answer_next(one)
-    _click(dialog, "image.tagger_folder")
+    choose_folder(dialog, "image.tagger_folder", one)
     _train(dialog, qtbot, "tagger")
     status = dialog.status.text()
     assert status.startswith("⚠") and "at least two labels; found one (cats)" in status
@@ -83,9 +56,8 @@ def test_generator_dialog_says_what_it_left_out_and_announces_a_huge_folder(
     (root / "junk").mkdir()
     (root / "junk" / "a.png").write_bytes(b"")
     (root / "junk" / "b.jpg").write_text("notes")
-    dialog = _open(window, qtbot, "image.train_generator")
-    files.answer_next(root)
-    _click(dialog, "image.train_folder")
+    dialog = open_dialog(window, qtbot, "image.train_generator")
+    choose_folder(dialog, "image.train_folder", root)
     dialog.minutes.setValue(0.02)
     _train(dialog, qtbot, "train")
     assert dialog.job.state == "succeeded", dialog.status.text()
@@ -94,11 +66,9 @@ def test_generator_dialog_says_what_it_left_out_and_announces_a_huge_folder(
     assert "left out junk: no readable picture" in status
 
     monkeypatch.setattr(folder_mod, "MAX_PICTURES", 4)
-    files.answer_next(root)
-    _click(dialog, "image.train_folder")
+    choose_folder(dialog, "image.train_folder", root)
     assert "8 pictures: a random 4 of them will be read" in dialog.folder_label.text()
     monkeypatch.setattr(folder_mod, "MAX_FILES", 5)
-    files.answer_next(root)
-    _click(dialog, "image.train_folder")
+    choose_folder(dialog, "image.train_folder", root)
     assert dialog.status.text().startswith("⚠") and "more than 5 pictures" in dialog.status.text()
     assert dialog.folder is None

@@ -17,13 +17,7 @@ torch = pytest.importorskip("torch")
 from studio.core.media import DRUM_CHANNEL, MidiClip, Note  # noqa: E402
 from studio.ui.dialogs import files  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def melody(bars: int = 4, shift: int = 0, step: float = 1.0) -> MidiClip:
