@@ -13,6 +13,17 @@ from PySide6.QtGui import QAction
 
 from studio.ui.panels import PANEL_IDS, PANEL_TITLES, panel_class
 
+
+def _child(*args: str) -> dict:
+    """Run ``python ARGS`` offscreen, as a child process; what it printed last, read as JSON."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    env.pop("STUDIO_PROBE_SPAWNED_AT", None)  # the probe's own clock: the kernel's start time
+    out = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env,
+                         timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 # Run as a child process (other tests' imports would leak into sys.modules here): start the
 # window the way `studio` does, note what is imported, built and shown at the first paint and
 # once the window has started, then quit.
@@ -57,12 +68,7 @@ print(json.dumps(seen))
 
 
 def test_the_first_paint_shows_the_front_panel_before_engines_numpy_or_pydantic(isolated_dirs):
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    out = subprocess.run(
-        [sys.executable, "-c", _CHILD], capture_output=True, text=True, env=env, timeout=120
-    )
-    assert out.returncode == 0, out.stderr
-    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    seen = _child("-c", _CHILD)
     assert seen["at_paint"] == [], f"imported before the first paint: {seen['at_paint']}"
     # the first paint is the Music panel itself (editor, buttons, filled combos), not a placeholder
     assert seen["built_at_paint"] == ["music"] and seen["started_at_paint"] is False
@@ -105,13 +111,7 @@ print(json.dumps(seen))
 def test_a_panel_that_needs_engines_in_front_is_built_right_after_the_paint(isolated_dirs):
     """`studio --panel video`: the Video panel's code loads OpenCV, so the window paints its
     placeholder first and builds the panel right after (only the Music panel paints first)."""
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    out = subprocess.run(
-        [sys.executable, "-c", _CHILD_PANEL, "video"],
-        capture_output=True, text=True, env=env, timeout=120,
-    )  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    seen = _child("-c", _CHILD_PANEL, "video")
     assert seen["at_paint"] == [] and seen["built_at_paint"] == []
     assert seen["built_at_start"] == ["video"] and seen["front"] == "video"
 
@@ -121,14 +121,8 @@ def test_the_start_up_probe_times_the_front_panel_from_the_process_start(isolate
     window), and its clock starts when the process does (psutil's start time was ~0.4 s early)."""
     import time
 
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    env.pop("STUDIO_PROBE_SPAWNED_AT", None)  # the probe's own clock: the kernel's start time
     spawned = time.time()
-    out = subprocess.run(
-        [sys.executable, "-m", "studio.ui._probe", "first-paint"],
-        capture_output=True, text=True, env=env, timeout=120, check=True,
-    )  # fmt: skip
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = _child("-m", "studio.ui._probe", "first-paint")
     assert result["usable_panel"] == "music_panel"
     assert result["first_paint_s"] <= result["usable_s"] <= result["started_s"]
     assert result["imported_at_paint"] == []
