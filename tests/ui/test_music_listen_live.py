@@ -78,6 +78,17 @@ class RecordingLive:
         pass
 
 
+def _click_generate(qtbot, panel):
+    """Click Generate; its job, once it has finished (it must succeed)."""
+    with qtbot.waitSignal(panel.context.runner.submitted, timeout=5000) as submitted:
+        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
+    handle = submitted.args[0]
+    with qtbot.waitSignal(handle.finished, timeout=60000):
+        pass
+    assert handle.state == JobState.SUCCEEDED, handle.error
+    return handle
+
+
 def sig(notes):
     return sorted((n.start, n.pitch, n.duration, n.channel, n.velocity) for n in notes)
 
@@ -88,12 +99,7 @@ def test_generate_starts_sounding_while_it_is_still_composing(qtbot, panel, tiny
     panel.listen_action.trigger()  # the Listen button
     assert doc.listen
     doc.set_quiet(bars=4, instruments="piano,bass", seed=5)
-    with qtbot.waitSignal(panel.context.runner.submitted, timeout=5000) as submitted:
-        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
-    handle = submitted.args[0]
-    with qtbot.waitSignal(handle.finished, timeout=60000):
-        pass
-    assert handle.state == JobState.SUCCEEDED, handle.error
+    handle = _click_generate(qtbot, panel)
     assert live.started, "no note was scheduled for playback"
     first_note, first_at, thread = live.started[0]
     # the first note went to the player from the composing job, before the job ended
@@ -134,12 +140,7 @@ def test_listen_with_no_sound_card_says_so_and_generates_anyway(qtbot, panel, ti
     )
     doc = panel.document
     doc.set_quiet(listen=True, bars=2, instruments="piano")
-    with qtbot.waitSignal(panel.context.runner.submitted, timeout=5000) as submitted:
-        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
-    handle = submitted.args[0]
-    with qtbot.waitSignal(handle.finished, timeout=60000):
-        pass
-    assert handle.state == JobState.SUCCEEDED, handle.error
+    _click_generate(qtbot, panel)
     assert doc.clip.notes  # the music is written all the same
     assert not doc.listen and not panel.listen_action.isChecked()
     assert "no audio output device" in panel.status.text()
