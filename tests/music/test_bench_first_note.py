@@ -1,15 +1,12 @@
 """``studio bench music`` times the click to the first note heard on both paths in one run."""
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
+
+from tests.support.null_sound import run_on_null_sound
 
 
 def test_bench_reports_live_against_the_old_path_with_a_ratio(tiny_run, tmp_path):
-    conf = tmp_path / "asound.conf"
-    conf.write_text("pcm.!default { type null }\n")
     code = textwrap.dedent(f"""
         import json, math
         from studio.core.jobs import JobContext
@@ -20,10 +17,7 @@ def test_bench_reports_live_against_the_old_path_with_a_ratio(tiny_run, tmp_path
         engine = MusicEngine.load({str(tiny_run[1])!r})
         print(json.dumps(bench._first_note(engine, JobContext())))
     """)
-    env = dict(os.environ, ALSA_CONFIG_PATH=str(conf))
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
-    )
+    out = run_on_null_sound(tmp_path, code, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert "null device" in result["first_note_audio"]

@@ -1,7 +1,6 @@
 """Notes heard while they are written: the engine hands each note to a listener as soon as it is
 chosen, a live player sounds it, and none of that changes what is generated."""
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -9,6 +8,7 @@ import textwrap
 from studio.core.media import MidiClip, Note
 from studio.music.engine import MusicRequest
 from studio.testing import RecordingContext
+from tests.support.null_sound import run_on_null_sound
 
 
 class Recorder:
@@ -113,8 +113,6 @@ def test_a_new_generation_silences_the_last_ones_late_notes():
 
 def test_live_player_sounds_the_first_note_in_the_next_block(tmp_path):
     """On ALSA's null device (no sound card here), paced like a real one."""
-    conf = tmp_path / "asound.conf"
-    conf.write_text("pcm.!default { type null }\n")
     code = textwrap.dedent("""
         import time
         from studio.core.media import Note
@@ -135,10 +133,7 @@ def test_live_player_sounds_the_first_note_in_the_next_block(tmp_path):
         print("position", player.position >= 9.0, "playing", player.playing)
         player.close()
     """)
-    env = dict(os.environ, ALSA_CONFIG_PATH=str(conf))
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
-    )
+    out = run_on_null_sound(tmp_path, code)
     assert "prepared True" in out.stdout, out.stdout + out.stderr
     line = next(x for x in out.stdout.splitlines() if x.startswith("first"))
     first_ms, heard = int(line.split()[1]), int(line.split()[3])

@@ -1,12 +1,10 @@
-import os
-import subprocess
-import sys
 import textwrap
 
 import mido
 
 from studio.core.media import MidiClip, Note
 from studio.music.playback import MidiPortPlayer, MidiRecorder, midi_ports, slice_clip
+from tests.support.null_sound import run_on_null_sound
 
 
 def test_recorder_turns_keyboard_messages_into_a_clip():
@@ -56,8 +54,6 @@ def test_slice_clip_moves_the_selection_to_zero():
 
 
 def test_audio_player_plays_on_a_null_alsa_device(tmp_path):
-    conf = tmp_path / "asound.conf"
-    conf.write_text("pcm.!default { type null }\n")
     code = textwrap.dedent("""
         import time
         import numpy as np
@@ -73,9 +69,6 @@ def test_audio_player_plays_on_a_null_alsa_device(tmp_path):
         print("position", round(player.position, 2), "playing", player.playing)
         player.stop()
     """)
-    env = dict(os.environ, ALSA_CONFIG_PATH=str(conf))
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
-    )
+    out = run_on_null_sound(tmp_path, code)
     assert "available True" in out.stdout, out.stdout + out.stderr
     assert "position 1.0 playing False" in out.stdout  # 0.5 s at 120 BPM is one beat

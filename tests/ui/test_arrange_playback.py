@@ -9,6 +9,8 @@ import subprocess
 import sys
 import textwrap
 
+from tests.support.null_sound import null_sound_env
+
 CODE = textwrap.dedent("""
     import os, sys
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -59,9 +61,7 @@ def _run(env) -> str:
 
 
 def test_play_streams_moves_the_playhead_and_space_stops(tmp_path):
-    conf = tmp_path / "asound.conf"
-    conf.write_text("pcm.!default { type null }\n")
-    out = _run(dict(os.environ, ALSA_CONFIG_PATH=str(conf)))
+    out = _run(null_sound_env(tmp_path))
     beat_line = next(line for line in out.splitlines() if line.startswith("beat:")).split()
     assert beat_line[1] != "None" and 0.0 <= float(beat_line[1]) <= 6.0, out
     assert float(beat_line[3]) > -20, out  # the meter shows the tone's level

@@ -3,10 +3,10 @@ import subprocess
 import sys
 import textwrap
 
+from tests.support.null_sound import run_on_null_sound
+
 
 def test_stream_player_plays_fed_audio_and_cancel_silences_at_once(tmp_path):
-    conf = tmp_path / "asound.conf"
-    conf.write_text("pcm.!default { type null }\n")
     code = textwrap.dedent("""
         import time
         import numpy as np
@@ -30,10 +30,7 @@ def test_stream_player_plays_fed_audio_and_cancel_silences_at_once(tmp_path):
         print("latency", player.cancel_latency, "stopped", not player.playing)
         player.stop()
     """)
-    env = dict(os.environ, ALSA_CONFIG_PATH=str(conf))
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
-    )
+    out = run_on_null_sound(tmp_path, code)
     assert "finished True played 1.0" in out.stdout, out.stdout + out.stderr
     line = next(x for x in out.stdout.splitlines() if x.startswith("latency"))
     latency = float(line.split()[1])
