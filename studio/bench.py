@@ -175,14 +175,16 @@ def _first_paint(ctx: JobContext, py: str) -> dict[str, Any]:
         return json.loads(out.strip().splitlines()[-1])
 
     ctx.progress(0.3, "timing process start to first painted window (warm-up)")
-    probe("bare-paint"), probe("first-paint")
+    probe("bare-paint"), probe("first-paint"), probe("widgets-paint")
     bare: list[float] = []
     studio: list[dict[str, Any]] = []
     bare_runs: list[dict[str, Any]] = []
+    widgets: list[float] = []  # plain PySide6 with as many widgets of each kind as Studio paints
     for i in range(PAINT_RUNS):
         bare_runs.append(probe("bare-paint"))
         bare.append(bare_runs[-1]["first_paint_s"])
         studio.append(probe("first-paint"))
+        widgets.append(probe("widgets-paint")["first_paint_s"])
         ctx.progress(0.3 + 0.35 * (i + 1) / PAINT_RUNS, "timing first painted window")
     paints = [r["first_paint_s"] for r in studio]
     ratios = [s / b for s, b in zip(paints, bare, strict=True)]
@@ -209,6 +211,11 @@ def _first_paint(ctx: JobContext, py: str) -> dict[str, Any]:
         out["usable_vs_bare_qt_pairs"] = [
             round(u / b, 2) for u, b in zip(usable, bare, strict=True)
         ]
+        # what bounds it: the same widgets in plain PySide6, against the bare window and Studio
+        same = statistics.median(widgets)
+        out["same_widgets_qt_first_paint_s"] = round(same, 3)
+        out["same_widgets_qt_vs_bare_qt"] = round(same / bare_paint, 2)
+        out["usable_vs_same_widgets_qt"] = round(statistics.median(usable) / same, 2)
     cpu = [float(r.get("usable_cpu_s") or r.get("first_paint_cpu_s") or 0) for r in studio]
     bare_cpu = [float(r.get("first_paint_cpu_s") or 0) for r in bare_runs]
     if all(cpu) and all(bare_cpu):  # CPU seconds: what a loaded machine's waits do not blur

@@ -191,7 +191,7 @@ def test_first_paint_probe_reports_a_time(isolated_dirs):
     import os
 
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    for probe in ("first-paint", "bare-paint"):
+    for probe in ("first-paint", "bare-paint", "widgets-paint"):
         out = subprocess.run(
             [sys.executable, "-m", "studio.ui._probe", probe],
             env=env,

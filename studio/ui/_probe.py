@@ -124,6 +124,109 @@ def bare_paint() -> None:
     print(json.dumps(result))
 
 
+def widgets_paint() -> None:
+    """A second baseline: a PySide6 window holding as many widgets of each kind as Studio's
+    window has when it first paints (menus and actions, docks, tool bars, the Music panel's
+    combos, spin boxes, fields, sliders and lists; counted from Studio's first paint), laid out
+    the plain way, with nothing of Studio. It separates what those widgets cost Qt and PySide6
+    to create from what Studio's own code adds."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QAction
+    from PySide6.QtWidgets import (
+        QApplication,
+        QCheckBox,
+        QComboBox,
+        QDockWidget,
+        QDoubleSpinBox,
+        QFormLayout,
+        QLabel,
+        QLineEdit,
+        QListWidget,
+        QMainWindow,
+        QPlainTextEdit,
+        QProgressBar,
+        QPushButton,
+        QScrollArea,
+        QSlider,
+        QSpinBox,
+        QSplitter,
+        QTableWidget,
+        QToolBar,
+        QToolButton,
+        QTreeWidget,
+        QVBoxLayout,
+        QWidget,
+    )
+
+    app = QApplication([])
+    result = {}
+
+    class Window(QMainWindow):
+        def paintEvent(self, event):
+            super().paintEvent(event)
+            if not result:
+                result["first_paint_cpu_s"] = round(time.process_time(), 4)
+                result["first_paint_s"] = round(_process_age(), 4)
+                self.close()
+                app.quit()
+
+    window = Window()
+    for m in range(8):  # 8 menus, 44 actions
+        menu = window.menuBar().addMenu(f"Menu {m}")
+        for a in range(5 + (m < 4)):
+            menu.addAction(QAction(f"Action {m}.{a}", window))
+    for t in range(2):  # 2 tool bars, 27 tool buttons
+        bar = QToolBar(f"Tools {t}")
+        for b in range(13 + t):
+            button = QToolButton()
+            button.setText(f"Tool {b}")
+            bar.addWidget(button)
+        window.addToolBar(bar)
+    panel = QWidget()
+    form = QFormLayout()
+    kinds = [(QComboBox, 10), (QSpinBox, 6), (QDoubleSpinBox, 2), (QLineEdit, 9), (QCheckBox, 2)]
+    for kind, count in kinds:
+        for i in range(count):
+            widget = kind()
+            if isinstance(widget, QComboBox):
+                widget.addItems([f"Choice {j}" for j in range(6)])
+            form.addRow(QLabel(f"{kind.__name__} {i}"), widget)
+    for _ in range(2):
+        form.addRow(QLabel("Slider"), QSlider(Qt.Orientation.Horizontal))
+    form.addRow(QProgressBar())
+    form.addRow(QPushButton("Generate"))
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setWidget(panel)
+    panel.setLayout(form)
+    splitter = QSplitter()
+    splitter.addWidget(scroll)
+    splitter.addWidget(QTableWidget(16, 8))
+    splitter.addWidget(QTreeWidget())
+    window.setCentralWidget(splitter)
+    docks = []
+    for d in range(8):  # 8 docks, tabbed in two groups
+        dock = QDockWidget(f"Dock {d}")
+        body = QWidget()
+        column = QVBoxLayout(body)
+        column.addWidget(QLabel(f"Dock {d}"))
+        if d == 0:
+            column.addWidget(QPlainTextEdit())
+        elif d == 1:
+            column.addWidget(QListWidget())
+        dock.setWidget(body)
+        window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        if d % 4:
+            window.tabifyDockWidget(docks[d - 1], dock)
+        docks.append(dock)
+    window.statusBar().showMessage("Ready")
+    window.resize(1100, 750)
+    window.show()
+    app.exec()
+    print(json.dumps(result))
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
@@ -268,6 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="probe", required=True)
     sub.add_parser("first-paint")
     sub.add_parser("bare-paint")
+    sub.add_parser("widgets-paint")
     s = sub.add_parser("stall")
     s.add_argument("--seconds", type=float, default=3.0)
     e = sub.add_parser("gui-export")
@@ -278,6 +382,8 @@ def main(argv: list[str] | None = None) -> int:
         first_paint()
     elif args.probe == "bare-paint":
         bare_paint()
+    elif args.probe == "widgets-paint":
+        widgets_paint()
     elif args.probe == "gui-export":
         gui_export(args.clip, args.out)
     else:
