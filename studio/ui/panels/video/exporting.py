@@ -77,7 +77,8 @@ class ExportMixin:
                     processed.matte  # noqa: B018 - made and kept on the Processed
                     ctx.partial(processed)
 
-            src = open_source(source, **options)
+            # one decoding thread, as the CLI's export: decoding runs beside the other steps
+            src = open_source(source, **{"decode_threads": 1, **options})
             pipeline = VideoPipeline(settings, registry=registry, effect=effect)
             return export_video(src, path, settings, ctx.child(ctx.progress, preview), fmt=fmt,
                                 pipeline=pipeline, keep_audio=keep_audio,
