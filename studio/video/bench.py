@@ -119,6 +119,10 @@ def gui_export_vs_cli(clip: Path, tmp: Path, ctx: JobContext, runs: int = 2) -> 
         ),
         "gui_thread_cpu_ms_per_frame": min(g["gui_thread_cpu_ms_per_frame"] for g in gui),
         "gui_export_settings": best_gui["settings"],
+        # what other panels ran meanwhile (none: the probe exports once the window has settled)
+        "gui_export_other_jobs": sorted(
+            {t for g in gui for t in g.get("other_jobs_during_export", [])}
+        ),
     }
 
 
