@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import math
-import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -551,6 +550,8 @@ class AudioClip:
 
     def save_wav(self, path: str | Path) -> Path:
         """Write 16-bit PCM WAV."""
+        import wave
+
         import numpy as np
 
         path = Path(path)
@@ -565,6 +566,8 @@ class AudioClip:
     @classmethod
     def load_wav(cls, path: str | Path) -> AudioClip:
         """Read a PCM WAV file. Raises ValueError when the file is not one."""
+        import wave  # (not at import: media is on the path to the first paint)
+
         try:
             with wave.open(str(path), "rb") as wav:
                 width, channels, rate = wav.getsampwidth(), wav.getnchannels(), wav.getframerate()

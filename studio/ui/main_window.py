@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QSizePolicy,
     QWidget,
 )
@@ -514,6 +513,8 @@ class MainWindow(QMainWindow):
 
         text = format_results(results)
         log.info("benchmark results:\n%s", text)
+        from PySide6.QtWidgets import QMessageBox
+
         box = QMessageBox(
             QMessageBox.Icon.Information,
             "Benchmark: core",
@@ -596,6 +597,8 @@ class MainWindow(QMainWindow):
         if self._closed:
             return  # logged already; a box now would keep a closed Studio from quitting
         self.statusBar().showMessage(f"⚠ {message}", 15000)
+        from PySide6.QtWidgets import QMessageBox  # (on first use: QMessageBox delays the paint)
+
         box = QMessageBox(
             QMessageBox.Icon.Warning,
             "Something went wrong",

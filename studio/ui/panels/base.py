@@ -15,7 +15,6 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -404,6 +403,8 @@ class GeneratorPanel(PanelBase):
     def save_result(self) -> Path | None:
         if not isinstance(self.result, AudioClip):
             return None
+        from PySide6.QtWidgets import QFileDialog  # (not at import: a dialog class costs paint)
+
         path, _ = QFileDialog.getSaveFileName(
             self, "Save result", "untitled.wav", "WAV audio (*.wav)"
         )

@@ -13,7 +13,6 @@ from studio.core.document import DocumentError
 from studio.core.jobs import JobSpec
 from studio.core.media import MidiClip
 from studio.music.document import MusicDocument
-from studio.ui.dialogs import files
 from studio.ui.jobs import JobHandle
 from studio.ui.panels.arrange.send import send_button
 
@@ -225,6 +224,8 @@ class TransportMixin:
 
     # -- files -------------------------------------------------------------------------------------
     def import_dialog(self, _checked: bool = False) -> None:
+        from studio.ui.dialogs import files  # (QFileDialog: on first use, not at paint)
+
         path = files.ask_open(self, "midi", "Import MIDI", MIDI_FILTER)
         if path is not None:
             self.open_file(path)
@@ -245,6 +246,8 @@ class TransportMixin:
     def export_dialog(self, _checked: bool = False) -> None:
         source = self.document.source
         name = (Path(source).stem if source else "untitled") + ".mid"
+        from studio.ui.dialogs import files  # (QFileDialog: on first use, not at paint)
+
         path = files.ask_save(self, "midi", "Export MIDI", name, "MIDI files (*.mid)", ".mid")
         if path is not None:
             self.export_to(path)
@@ -264,6 +267,8 @@ class TransportMixin:
         return True
 
     def render_dialog(self, _checked: bool = False) -> None:
+        from studio.ui.dialogs import files  # (QFileDialog: on first use, not at paint)
+
         path = files.ask_save(self, "audio", "Render audio", "untitled.wav",
                               "WAV audio (*.wav);;FLAC audio (*.flac)", ".wav")  # fmt: skip
         if path is not None:
