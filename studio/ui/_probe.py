@@ -106,13 +106,9 @@ def _FrontPainted(window, result: dict):  # noqa: N802 - makes a QObject (import
     return FrontPainted()
 
 
-def bare_paint() -> None:
-    """Baseline: a minimal PySide6 window with one label, nothing of Studio."""
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
-
-    app = QApplication([])
-    result = {}
+def _timed_window(app, result: dict):
+    """A QMainWindow that notes its first paint's age and CPU time in ``result`` and quits."""
+    from PySide6.QtWidgets import QMainWindow
 
     class Window(QMainWindow):
         def paintEvent(self, event):
@@ -123,7 +119,17 @@ def bare_paint() -> None:
                 self.close()
                 app.quit()
 
-    window = Window()
+    return Window()
+
+
+def bare_paint() -> None:
+    """Baseline: a minimal PySide6 window with one label, nothing of Studio."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication, QLabel
+
+    app = QApplication([])
+    result: dict = {}
+    window = _timed_window(app, result)
     window.setCentralWidget(QLabel("baseline"))
     window.show()
     app.exec()
@@ -149,7 +155,6 @@ def widgets_paint() -> None:
         QLabel,
         QLineEdit,
         QListWidget,
-        QMainWindow,
         QPlainTextEdit,
         QProgressBar,
         QPushButton,
@@ -166,18 +171,8 @@ def widgets_paint() -> None:
     )
 
     app = QApplication([])
-    result = {}
-
-    class Window(QMainWindow):
-        def paintEvent(self, event):
-            super().paintEvent(event)
-            if not result:
-                result["first_paint_cpu_s"] = round(time.process_time(), 4)
-                result["first_paint_s"] = round(_process_age(), 4)
-                self.close()
-                app.quit()
-
-    window = Window()
+    result: dict = {}
+    window = _timed_window(app, result)
     for m in range(8):  # 8 menus, 44 actions
         menu = window.menuBar().addMenu(f"Menu {m}")
         for a in range(5 + (m < 4)):

@@ -420,17 +420,8 @@ class MaskRefiner:
 
             b = soften(b)
             a = None if a is None else soften(a)
-        # The coefficients are applied at half size when the guide is at most a quarter of the
-        # frame (the matte then upsampled once): a quarter of the full-size arithmetic
-        half = None
-        if HALF_SIZE_APPLY and a is not None and gh * 4 <= height and gw * 4 <= width:
-            half = frame._halved(height // 2, width // 2)
-        if half is not None:
-            size = (half.shape[1], half.shape[0])
-            luma = cv2.cvtColor(half, cv2.COLOR_RGB2GRAY)
-        else:
-            size = (width, height)
-            luma = frame._gray_u8() if a is not None else None
+        size, luma = _apply_size(frame, height, width, gh, gw, guided=a is not None)
+        halved = size != (width, height)
         out = cv2.resize(b, size, interpolation=cv2.INTER_LINEAR)
         if a is not None:
             gain = cv2.resize(a, size, interpolation=cv2.INTER_LINEAR)
@@ -438,11 +429,11 @@ class MaskRefiner:
             cv2.multiply(gain, luma, dst=gain, dtype=cv2.CV_32F)
             out += gain
         if s.threshold > 0:  # a hard cut: no grey left (issue 18: 22% was)
-            if half is not None:
+            if halved:
                 out = cv2.resize(out, (width, height), interpolation=cv2.INTER_LINEAR)
             return (out >= 0.5).astype(np.float32)
         np.clip(out, 0.0, 1.0, out=out)
-        if half is not None:  # bilinear: stays within 0..1
+        if halved:  # bilinear: stays within 0..1
             out = cv2.resize(out, (width, height), interpolation=cv2.INTER_LINEAR)
         return out
 
@@ -500,17 +491,8 @@ class MaskRefiner:
             # OpenCV's resize and numpy's in-place arithmetic: half the time of torch's here
             import cv2
 
-            # The coefficients are applied at half size when the guide is at most a quarter of
-            # the frame (the matte then upsampled once): a quarter of the full-size arithmetic
-            half = None
-            if HALF_SIZE_APPLY and s.guided and gh * 4 <= height and gw * 4 <= width:
-                half = frame._halved(height // 2, width // 2)
-            if half is not None:
-                size = (half.shape[1], half.shape[0])
-                luma = cv2.cvtColor(half, cv2.COLOR_RGB2GRAY)
-            else:
-                size = (width, height)
-                luma = frame._gray_u8() if s.guided else None
+            size, luma = _apply_size(frame, height, width, gh, gw, guided=s.guided)
+            halved = size != (width, height)
             out = cv2.resize(b[0, 0].contiguous().numpy(), size, interpolation=cv2.INTER_LINEAR)
             if s.guided:
                 gain = cv2.resize(
@@ -519,7 +501,7 @@ class MaskRefiner:
                 # times the 8-bit luma as it is: no float copy of it
                 cv2.multiply(gain, luma, dst=gain, dtype=cv2.CV_32F)
                 out += gain
-            if half is not None:
+            if halved:
                 np.clip(out, 0.0, 1.0, out=out)
                 out = cv2.resize(out, (width, height), interpolation=cv2.INTER_LINEAR)
             if s.threshold > 0:  # a hard cut: no grey left (issue 18: 22% was)
@@ -534,6 +516,22 @@ class MaskRefiner:
         if s.threshold > 0:  # a hard cut: no grey left
             return (matte[0, 0] >= 0.5).float()
         return matte[0, 0].clamp_(0.0, 1.0)
+
+
+def _apply_size(
+    frame: FrameTensors, height: int, width: int, gh: int, gw: int, guided: bool
+) -> tuple[tuple[int, int], np.ndarray | None]:
+    """The (width, height) the guided filter's coefficients are applied at, and the frame's luma
+    there (None unguided). Half size when the guide is at most a quarter of the frame (the matte
+    then upsampled once): a quarter of the full-size arithmetic."""
+    import cv2
+
+    half = None
+    if HALF_SIZE_APPLY and guided and gh * 4 <= height and gw * 4 <= width:
+        half = frame._halved(height // 2, width // 2)
+    if half is not None:
+        return (half.shape[1], half.shape[0]), cv2.cvtColor(half, cv2.COLOR_RGB2GRAY)
+    return (width, height), (frame._gray_u8() if guided else None)
 
 
 def _box_np(x: np.ndarray, r: int) -> np.ndarray:
