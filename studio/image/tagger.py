@@ -148,12 +148,35 @@ def _accuracy(pred: np.ndarray, truth: np.ndarray) -> float:
     return float((pred == truth).mean()) if len(truth) else float("nan")
 
 
+def _epoch(net, opt, x, y, batch: int, smoothing: float, ctx=None, augment=None) -> int:
+    """One epoch of ``net`` over ``(x, y)`` in shuffled batches (a last batch of one is skipped:
+    batch norm needs two), cross-entropy with label smoothing; returns the pictures seen."""
+    import torch
+    from torch.nn import functional as F  # noqa: N812
+
+    net.train()
+    order = torch.randperm(len(x))
+    seen = 0
+    for start in range(0, len(x), batch):
+        b = order[start : start + batch]
+        if len(b) < 2:
+            continue
+        inputs = x[b] if augment is None else augment(x[b])
+        loss = F.cross_entropy(net(inputs), y[b], label_smoothing=smoothing)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        seen += len(b)
+        if ctx is not None:
+            ctx.check_cancelled()
+    return seen
+
+
 def _train_scratch(x, y, xv, yv, n_classes, size, epochs, seed, ctx, span):
     """Adam with early stopping on the validation slice; returns (state of the best epoch,
     best epoch, validation accuracy, seconds, images per second).
     """
     import torch
-    from torch.nn import functional as F  # noqa: N812
 
     torch.manual_seed(seed)
     random.seed(seed)
@@ -166,19 +189,7 @@ def _train_scratch(x, y, xv, yv, n_classes, size, epochs, seed, ctx, span):
     seen, t0 = 0, time.perf_counter()
     patience = max(5, epochs // 3)
     for epoch in range(epochs):
-        net.train()
-        order = torch.randperm(len(xt))
-        for start in range(0, len(xt), 64):
-            batch = order[start : start + 64]
-            if len(batch) < 2:
-                continue
-            loss = F.cross_entropy(net(_augment(xt[batch])), yt[batch], label_smoothing=0.05)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            seen += len(batch)
-            if ctx is not None:
-                ctx.check_cancelled()
+        seen += _epoch(net, opt, xt, yt, 64, 0.05, ctx, augment=_augment)
         sched.step()
         acc = _accuracy(_predict(net, xvt).argmax(1), yv)
         if acc > best[0]:
@@ -358,7 +369,6 @@ def _train_mlp(f, y, n_classes, weight_decay=0.05, epochs=20, seed=0, ctx=None):
     """A one-hidden-layer head (256 GELU units, dropout) on standardised features: AdamW in
     batches of 256, cosine learning rate, label smoothing 0.1."""
     import torch
-    from torch.nn import functional as F  # noqa: N812
 
     torch.manual_seed(seed)
     ft, yt = torch.from_numpy(f), torch.from_numpy(y)
@@ -366,19 +376,8 @@ def _train_mlp(f, y, n_classes, weight_decay=0.05, epochs=20, seed=0, ctx=None):
     opt = torch.optim.AdamW(head.parameters(), lr=1e-3, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
     for _ in range(epochs):
-        head.train()
-        order = torch.randperm(len(ft))
-        for start in range(0, len(ft), 256):
-            b = order[start : start + 256]
-            if len(b) < 2:
-                continue
-            loss = F.cross_entropy(head(ft[b]), yt[b], label_smoothing=0.1)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+        _epoch(head, opt, ft, yt, 256, 0.1, ctx)
         sched.step()
-        if ctx is not None:
-            ctx.check_cancelled()
     return head.eval()
 
 
