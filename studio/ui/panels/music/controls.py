@@ -306,11 +306,7 @@ class MusicControls(QWidget):
         self.amount.setSingleStep(5)
         self.amount.setPageStep(10)
         self.amount_label = QLabel("0.50")
-        amount_row = QWidget()
-        row = QGridLayout(amount_row)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.amount, 0, 0)
-        row.addWidget(self.amount_label, 0, 1)
+        amount_row = _slider_row(self.amount, self.amount_label)
         vf.addRow("From", self.interp_a)
         vf.addRow("To", self.interp_b)
         vf.addRow("Steps", self.interp_steps)
@@ -319,11 +315,7 @@ class MusicControls(QWidget):
         self.density.setRange(-20, 20)
         self.density.setPageStep(5)
         self.density_label = QLabel("+1.0")
-        density_row = QWidget()
-        row = QGridLayout(density_row)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.density, 0, 0)
-        row.addWidget(self.density_label, 0, 1)
+        density_row = _slider_row(self.density, self.density_label)
         vf.addRow("Density", density_row)
         self.gan_box = QWidget()
         gf = QFormLayout(self.gan_box)
@@ -488,3 +480,13 @@ class MusicControls(QWidget):
                 self.model.setCurrentIndex(i)
                 return True
         return False
+
+
+def _slider_row(slider: QSlider, value: QLabel) -> QWidget:
+    """A slider with its value shown to its right, as one form field."""
+    row_widget = QWidget()
+    row = QGridLayout(row_widget)
+    row.setContentsMargins(0, 0, 0, 0)
+    row.addWidget(slider, 0, 0)
+    row.addWidget(value, 0, 1)
+    return row_widget

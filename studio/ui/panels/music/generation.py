@@ -367,22 +367,14 @@ class GenerationMixin:
         ref_id = doc.generator
         try:
             family = self.family() if ref_id == TRANSFORMER else ""
-            if family and family != "transformer":
-                request = self.family_request(mode, family)
+            if ref_id == TRANSFORMER:  # the transformer, or a model of another family
+                other = bool(family) and family != "transformer"
+                request = (self.family_request(mode, family) if other
+                           else self.transformer_request(mode))  # fmt: skip
                 label = self._label(mode)
                 spec = JobSpec(
                     f"Music: {label.lower()}",
-                    self._family_fn(),
-                    request,
-                    family="music",
-                    key="music.generate",
-                )
-            elif ref_id == TRANSFORMER:
-                request = self.transformer_request(mode)
-                label = self._label(mode)
-                spec = JobSpec(
-                    f"Music: {label.lower()}",
-                    self._transformer_fn(),
+                    self._family_fn() if other else self._transformer_fn(),
                     request,
                     family="music",
                     key="music.generate",
