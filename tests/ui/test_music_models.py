@@ -16,18 +16,9 @@ torch = pytest.importorskip("torch")
 
 from studio.core.media import DRUM_CHANNEL, MidiClip, Note  # noqa: E402
 from studio.ui.dialogs import files  # noqa: E402
+from tests.support.music_clips import melody  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def melody(bars: int = 4, shift: int = 0, step: float = 1.0) -> MidiClip:
-    scale = [60, 62, 64, 65, 67, 69, 71, 72]
-    notes, t, i = [], 0.0, 0
-    while t < bars * 4:
-        notes.append(Note(t, scale[i % 8] + shift, step, 90, 0))
-        t += step
-        i += 1
-    return MidiClip(notes, bpm=100.0, programs={0: 73}, length=bars * 4.0)
 
 
 def band(bars: int = 8) -> MidiClip:
