@@ -409,11 +409,8 @@ class TrainGeneratorDialog(_TrainDialog):
 
     def use_result(self, *_args) -> bool:
         """Choose the trained generator on the Image panel's Generate tab, raised."""
-        window = self.parent()
-        if self.result is None or not hasattr(window, "panels"):
-            return False
-        window.raise_panel("image")
-        return window.panels["image"].show_generator(self.result[0].model_file)
+        panel = self.raise_result_panel("image")
+        return panel is not None and panel.show_generator(self.result[0].model_file)
 
 
 class TrainTaggerDialog(_TrainDialog):

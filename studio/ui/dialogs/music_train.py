@@ -321,10 +321,8 @@ class TrainMusicDialog(TrainingJobMixin, QDialog):
 
     def use_result(self, *_args) -> bool:
         """Choose the trained model in the Music panel's Model list, raised."""
-        window = self.parent()
-        if self.result is None or not hasattr(window, "panels"):
+        panel = self.raise_result_panel("music")
+        if panel is None:
             return False
-        window.raise_panel("music")
-        panel = window.panels["music"]
         panel.refresh_models()
         return panel.controls.select_model(self.result["model_file"])

@@ -24,6 +24,15 @@ class TrainingJobMixin:
     def busy(self) -> bool:
         return self.job is not None and not self.job.done
 
+    def raise_result_panel(self, panel_id: str):
+        """The window's ``panel_id`` panel, raised, for "Use it": None before a result, or
+        without a window."""
+        window = self.parent()
+        if getattr(self, "result", None) is None or not hasattr(window, "panels"):
+            return None
+        window.raise_panel(panel_id)
+        return window.panels[panel_id]
+
     def watch(self, handle):
         """Follow ``handle``, the job just submitted: progress, partials, the outcome, the
         buttons. Returns it."""
