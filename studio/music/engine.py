@@ -295,7 +295,19 @@ class MusicEngine:
             length=req.bars * bar_length,
         )
         tracks = [self.tok.track_token(max(p, 0), p < 0) for p in req.instruments]
-        self._write_tracks(clip, header, [], tracks, channels, req, key, meter, ctx)
+        last = req.bars - 1
+
+        def never_silent(ti: int, b: int) -> BarConstraint | None:
+            # a generated track is never empty: when its earlier bars hold no note (a rest is
+            # the model's choice; a whole silent track is not what Generate was asked for), its
+            # last bar gets at least one
+            if b == last and not any(n.channel == channels[ti] for n in clip.notes):
+                return BarConstraint(min_notes=1)
+            return None
+
+        self._write_tracks(
+            clip, header, [], tracks, channels, req, key, meter, ctx, constraint_for=never_silent
+        )
         clip.provenance["key"] = key.name
         return clip
 
