@@ -94,6 +94,7 @@ def run_tagger_command(args, ctx) -> int:
             seed=args.seed,
             models=models,
             command=command,
+            resume=not getattr(args, "fresh", False),
             ctx=ctx,
         )
         if args.json:
@@ -110,6 +111,8 @@ def run_tagger_command(args, ctx) -> int:
             print(f"  ... and {len(report.skipped) - 10} more")
         if report.note:
             print(f"note: {report.note}")
+        if report.resumed:
+            print(f"resumed from the checkpoint of a stopped run: {report.resumed}")
         print(report.table())
         for m in report.models.values():
             print(f"\n{m['title']}: per-class precision / recall on the held-out pictures")

@@ -147,6 +147,11 @@ def add_parser(sub) -> None:
         help="transfer: skip the zoomed-out copies (half the feature extraction again)",
     )  # fmt: skip
     tt.add_argument("--seed", type=int, default=0)
+    tt.add_argument(
+        "--fresh", action="store_true",
+        help="start over: ignore (and replace) the checkpoint a stopped or killed run left "
+        "(OUTPUT.ckpt); without it, the same training goes on from there",
+    )  # fmt: skip
     tt.add_argument("--json", action="store_true")
     tag = ims.add_parser("tag", help="label pictures with a trained tagger")
     tag.add_argument("files", nargs="+", metavar="FILE")

