@@ -83,10 +83,13 @@ def read_rgb(path: str | Path, size: int) -> np.ndarray:
     return np.asarray(img, dtype=np.float32).transpose(2, 0, 1) / 255.0
 
 
-def _walk(folder: Path, found: list[Path], root: Path) -> None:
-    """Picture files under ``folder`` (recursively, hidden entries left out), names only."""
+def _walk(folder: Path, found: list[Path], root: Path, ctx=None) -> None:
+    """Picture files under ``folder`` (recursively, hidden entries left out), names only; with
+    ``ctx``, stopped (Cancelled) at the next subfolder once the job is cancelled."""
     stack = [folder]
     while stack:
+        if ctx is not None:
+            ctx.check_cancelled()
         here = stack.pop()
         try:
             entries = sorted(os.scandir(here), key=lambda e: e.name)
@@ -120,11 +123,11 @@ def _loose(root: Path) -> list[Path]:
     )
 
 
-def list_pictures(root: str | Path, loose_as_one_class: bool) -> dict[str, list[Path]]:
+def list_pictures(root: str | Path, loose_as_one_class: bool, ctx=None) -> dict[str, list[Path]]:
     """{class: picture files} for ``root``: one class per subfolder with pictures (searched
     recursively); with none and ``loose_as_one_class``, the pictures in ``root`` as one class
     ``"all"``. Only names are read. Raises ValueError for a missing folder or more than
-    :data:`MAX_FILES` pictures."""
+    :data:`MAX_FILES` pictures; with a job context ``ctx``, Cancelled once it is cancelled."""
     root = Path(root)
     if not root.is_dir():
         raise ValueError(f"{root} is not a folder")
@@ -136,7 +139,7 @@ def list_pictures(root: str | Path, loose_as_one_class: bool) -> dict[str, list[
         raise ValueError(f"cannot read the folder {root}: {exc.strerror or exc}") from None
     for sub in subs:
         before = len(total)
-        _walk(root / sub, total, root)
+        _walk(root / sub, total, root, ctx)
         if len(total) > before:
             groups[sub] = sorted(total[before:])
     if not groups and loose_as_one_class:
