@@ -236,6 +236,7 @@ def test_train_on_my_midi_folder_lands_in_the_picker(qtbot, window, panel, tmp_p
     qtbot.waitExposed(dialog)
     files.answer_next(tmp_path)
     QTest.mouseClick(dialog.findChild(QPushButton, "music.train_folder"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.listing is None)  # the folder is listed in the background
     assert "4 MIDI files" in dialog.folder_label.text()
     family = dialog.findChild(QComboBox, "music.train_family")
     family.setCurrentIndex(family.findData("vae"))

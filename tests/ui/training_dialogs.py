@@ -1,8 +1,10 @@
 """The Image menu's training dialogs clicked as an artist does: open one from its menu action,
-press its buttons by objectName, choose a folder in the (answered) file picker."""
+press its buttons by objectName, choose a folder in the (answered) file picker and wait while
+the dialog lists it (in the background)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -29,6 +31,16 @@ def click(dialog: QDialog, name: str) -> None:
 
 
 def choose_folder(dialog: QDialog, button: str, folder: Path) -> None:
-    """Click the folder button named ``button`` and pick ``folder`` in the file picker."""
+    """Click the folder button named ``button``, pick ``folder`` in the file picker, and wait
+    until the dialog has listed it."""
     files.answer_next(folder)
     click(dialog, button)
+    wait_listed(dialog)
+
+
+def wait_listed(dialog: QDialog, timeout_s: float = 60.0) -> None:
+    """Run the event loop until ``dialog`` has listed the folder chosen (its job ended)."""
+    deadline = time.monotonic() + timeout_s
+    while dialog.listing is not None:
+        assert time.monotonic() < deadline, "the folder was still being listed"
+        QTest.qWait(10)

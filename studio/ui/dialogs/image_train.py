@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.jobs import JobSpec
 from studio.ui.dialogs import files
-from studio.ui.dialogs.training_job import ContextRelay, TrainingJobMixin
+from studio.ui.dialogs.training_job import ContextRelay, FolderListing, TrainingJobMixin
 from studio.ui.widgets.training_plots import ConfusionPlot, LossPlot, PixelView
 
 __all__ = ["TrainGeneratorDialog", "TrainTaggerDialog", "add_image_menu", "LossRelay"]
@@ -197,47 +197,51 @@ class _TrainDialog(TrainingJobMixin, QDialog):
 
     # -- the folder --------------------------------------------------------------------------------
     def choose_folder(self, *_args) -> Path | None:
+        """Ask for the folder and list it in the background (the label says what it holds)."""
         path = files.ask_folder(self, "training", "A folder of your pictures")
         if path is not None:
-            try:
-                self.set_folder(path)
-            except (OSError, ValueError) as exc:  # unreadable or over-full: say so
-                self.folder = None
-                self.folder_label.setText("No folder chosen yet.")
-                if isinstance(exc, OSError):
-                    self.status.setText(f"⚠ {path} cannot be read: {exc.strerror or exc}")
-                else:
-                    self.status.setText(f"⚠ {exc}")
-                return None
+            self.set_folder(path)
         return path
 
-    def set_folder(self, path: str | Path) -> None:
-        """Show what the folder holds (names only: nothing is decoded here). Raises OSError or
-        ValueError for a folder that cannot be read or holds too many files."""
+    def set_folder(self, path: str | Path):
+        """List ``path`` on a worker (names only, nothing decoded): the label shows what it holds,
+        or the status line why it cannot be trained on. Returns the listing job's handle."""
+        return self.read_folder(path, type(self).describe_folder)
+
+    @staticmethod
+    def describe_folder(path: Path, ctx=None) -> FolderListing:
+        """(on a worker) What ``path`` holds, by name: its classes and their pictures."""
         from studio.image import folder as pictures
 
-        if not Path(path).is_dir():
-            raise FileNotFoundError(2, "it is not there (moved or deleted?)", str(path))
-        self.folder = Path(path)
-        groups = pictures.list_pictures(self.folder, loose_as_one_class=False)
-        counted = [(name, len(found)) for name, found in groups.items()]
-        if counted:
-            shown = ", ".join(f"{n} ({c})" for n, c in counted[:8])
-            more = f" and {len(counted) - 8} more" if len(counted) > 8 else ""
-            text = f"{self.folder}\n{len(counted)} classes: {shown}{more}"
-        else:
-            loose = len(pictures.list_pictures(self.folder, loose_as_one_class=True).get("all", []))
-            text = f"{self.folder}\n{loose} pictures, no subfolders (one class)"
-        total = sum(c for _, c in counted) if counted else loose
+        try:
+            if not path.is_dir():
+                raise FileNotFoundError(2, "it is not there (moved or deleted?)", str(path))
+            groups = pictures.list_pictures(path, loose_as_one_class=False, ctx=ctx)
+            counted = [(name, len(found)) for name, found in groups.items()]
+            if counted:
+                shown = ", ".join(f"{n} ({c})" for n, c in counted[:8])
+                more = f" and {len(counted) - 8} more" if len(counted) > 8 else ""
+                text = f"{path}\n{len(counted)} classes: {shown}{more}"
+                total = sum(c for _, c in counted)
+            else:
+                loose = pictures.list_pictures(path, True, ctx=ctx).get("all", [])
+                text = f"{path}\n{len(loose)} pictures, no subfolders (one class)"
+                total = len(loose)
+        except OSError as exc:  # unreadable: say so
+            return None, "No folder chosen yet.", f"⚠ {path} cannot be read: {exc.strerror or exc}"
+        except ValueError as exc:  # over-full
+            return None, "No folder chosen yet.", f"⚠ {exc}"
         if total > pictures.MAX_PICTURES:
             text += f"\n{total:,} pictures: a random {pictures.MAX_PICTURES:,} of them will be read"
-        self.folder_label.setText(text)
-        self.status.setText("Ready: press Train.")
+        return path, text, "Ready: press Train."
 
     # -- the job -----------------------------------------------------------------------------------
     def _submit(self, title: str, work) -> Any:
         if self.busy():
             self.status.setText("Already training: wait, or press Stop.")
+            return None
+        if self.reading():
+            self.status.setText("Still reading the folder: a moment.")
             return None
         if self.folder is None:
             self.status.setText("Choose a folder of pictures first.")
@@ -330,14 +334,17 @@ class TrainGeneratorDialog(_TrainDialog):
         self.open_button.clicked.connect(self.use_result)
         self.resize(900, 560)
 
-    def set_folder(self, path: str | Path) -> None:
+    @staticmethod
+    def describe_folder(path: Path, ctx=None) -> FolderListing:
+        """(on a worker) Its classes, or that it is captioned (it learns to draw from a
+        prompt)."""
         from studio.image.gan import find_captions
 
-        super().set_folder(path)
-        captions = find_captions(path)
+        folder, text, status = _TrainDialog.describe_folder(path, ctx)
+        captions = find_captions(path) if folder is not None else None
         if captions is not None:
-            self.folder_label.setText(f"{self.folder}\nCaptioned ({captions.name}): it learns to "
-                                      "draw from a prompt")  # fmt: skip
+            text = f"{folder}\nCaptioned ({captions.name}): it learns to draw from a prompt"
+        return folder, text, status
 
     def output_path(self) -> Path:
         """Where the generator goes: ``<model folder>/image-gan/<folder>-<arch>-<size>``."""
@@ -420,6 +427,8 @@ class TrainTaggerDialog(_TrainDialog):
     prefix = "tagger"
     family = "image-train"
     what = "a tagger"
+    stopped_message = ("Stopped. Train again with the same settings to go on from the last "
+                       "finished epoch (or tick Start over).")  # fmt: skip
 
     def __init__(self, context, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
@@ -447,6 +456,11 @@ class TrainTaggerDialog(_TrainDialog):
         )
         self.epochs.setRange(1, 500)
         self.epochs.setValue(40)
+        self.fresh = named(
+            QCheckBox("Start over"),
+            "image.tagger_fresh",
+            "Ignore what a stopped training with these settings had done (its checkpoint)",
+        )
         self.report = named(QPlainTextEdit(), "image.tagger_report",
                             "Held-out scores of both models (select to copy)")  # fmt: skip
         self.report.setReadOnly(True)
@@ -460,6 +474,7 @@ class TrainTaggerDialog(_TrainDialog):
         self.form.addRow("Models", models)
         self.form.addRow("Epochs", self.epochs)
         self.form.addRow("Seed", self.seed)
+        self.form.addRow("", self.fresh)
         left = QVBoxLayout()
         left.addLayout(self.form)
         left.addLayout(self._buttons())
@@ -490,6 +505,7 @@ class TrainTaggerDialog(_TrainDialog):
         folder, output = self.folder, self.output_path()
         size, epochs, seed = int(self.size_combo.currentData()), self.epochs.value(), \
             self.seed.value()  # fmt: skip
+        fresh = self.fresh.isChecked()
         command = (f"studio image train-tagger {folder} --size {size} --epochs {epochs} "
                    f"--seed {seed} --models {','.join(models)}")  # fmt: skip
 
@@ -497,7 +513,8 @@ class TrainTaggerDialog(_TrainDialog):
             from studio.image.tagger import train_tagger
 
             return train_tagger(folder, output, size=size, epochs=epochs, seed=seed,
-                                models=models, command=command, ctx=ctx)  # fmt: skip
+                                models=models, command=command, resume=not fresh,
+                                ctx=ctx)  # fmt: skip
 
         self.report.setPlainText("")
         self.confusion.set_matrix([], [])
@@ -523,7 +540,9 @@ class TrainTaggerDialog(_TrainDialog):
         if report.note:
             lines.append(f"Note: {report.note}")
         self.report.setPlainText("\n".join(lines))
+        resumed = (f" Went on from where a stopped training had got to ({report.resumed})."
+                   if report.resumed else "")  # fmt: skip
         self.status.setText(
             f"Trained on {report.n_train} pictures, {len(report.labels)} labels; the Library tags "
-            "pictures with it (its Tag pictures button)."
+            f"pictures with it (its Tag pictures button).{resumed}"
         )

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 from studio.core.jobs import JobSpec
 from studio.ui.dialogs import files
 from studio.ui.dialogs.image_train import named
-from studio.ui.dialogs.training_job import ContextRelay, TrainingJobMixin
+from studio.ui.dialogs.training_job import ContextRelay, FolderListing, TrainingJobMixin
 from studio.ui.widgets.training_plots import LossPlot
 
 __all__ = ["TrainMusicDialog", "ScoreRelay", "train_on_folder"]
@@ -130,6 +130,31 @@ def train_on_folder(folder: Path, arch: str, preset: str, minutes: float, seed: 
         "failed": report.failed,
         "seconds": seconds,
     }
+
+
+def count_midi(path: Path, ctx=None) -> int:
+    """How many MIDI files ``path`` holds, subfolders too (names only). Raises OSError; with a
+    job context ``ctx``, Cancelled once it is cancelled."""
+    count = 0
+    for i, f in enumerate(path.rglob("*")):
+        count += f.suffix.lower() in _MIDI
+        if ctx is not None and i % 1000 == 0:
+            ctx.check_cancelled()
+    return count
+
+
+def describe_midi_folder(path: Path, ctx=None) -> FolderListing:
+    """(on a worker) How many MIDI files ``path`` holds, or why it cannot be trained on."""
+    try:
+        if not path.is_dir():
+            raise FileNotFoundError(2, "it is not there (moved or deleted?)", str(path))
+        count = count_midi(path, ctx)
+    except OSError as exc:
+        return None, "No folder chosen yet.", f"⚠ {path} cannot be read: {exc.strerror or exc}"
+    if not count:
+        return (None, f"{path}\nno MIDI files (.mid, .midi) in it",
+                "⚠ Choose a folder with MIDI files in it.")  # fmt: skip
+    return path, f"{path}\n{count} MIDI file{'s' * (count != 1)}", "Ready: press Train."
 
 
 class TrainMusicDialog(TrainingJobMixin, QDialog):
@@ -234,31 +259,20 @@ class TrainMusicDialog(TrainingJobMixin, QDialog):
 
     # -- the folder --------------------------------------------------------------------------------
     def choose_folder(self, *_args) -> Path | None:
+        """Ask for the folder and count its MIDI files in the background."""
         path = files.ask_folder(self, "music-training", "A folder of your MIDI files")
-        if path is None:
-            return None
-        try:
-            count = sum(1 for f in Path(path).rglob("*") if f.suffix.lower() in _MIDI)
-        except OSError as exc:
-            self.folder = None
-            self.folder_label.setText("No folder chosen yet.")
-            self.status.setText(f"⚠ {path} cannot be read: {exc.strerror or exc}")
-            return None
-        if not count:
-            self.folder = None
-            self.folder_label.setText(f"{path}\nno MIDI files (.mid, .midi) in it")
-            self.status.setText("⚠ Choose a folder with MIDI files in it.")
-            return None
-        self.folder = Path(path)
-        self.folder_label.setText(f"{path}\n{count} MIDI file{'s' * (count != 1)}")
-        self.status.setText("Ready: press Train.")
-        return self.folder
+        if path is not None:
+            self.read_folder(path, describe_midi_folder)
+        return path
 
     # -- the job -----------------------------------------------------------------------------------
     def start(self, *_args):
         """Train in the background; the model lands in the model folder with its card."""
         if self.busy():
             self.status.setText("Already training: wait, or press Stop.")
+            return None
+        if self.reading():
+            self.status.setText("Still reading the folder: a moment.")
             return None
         if self.folder is None:
             self.status.setText("Choose a folder of MIDI files first.")

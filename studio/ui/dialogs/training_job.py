@@ -2,27 +2,94 @@
 Train on my MIDI folder…): one training job at a time, its progress and status line, Stop, and
 the buttons that follow whether it runs.
 
-A dialog using it has ``job``, ``progress``, ``status``, ``start_button``, ``stop_button`` and
-``folder_button``; it hands each job it submits to :meth:`TrainingJobMixin.watch` and implements
-``_on_job_succeeded`` (and ``_on_job_partial`` when it shows previews).
+A dialog using it has ``context``, ``job``, ``folder``, ``progress``, ``status``,
+``start_button``, ``stop_button``, ``folder_button`` and ``folder_label``; it hands each job it
+submits to :meth:`TrainingJobMixin.watch` and implements ``_on_job_succeeded`` (and
+``_on_job_partial`` when it shows previews). A folder chosen is listed by
+:meth:`TrainingJobMixin.read_folder`, on a worker: a folder of 50,000 files on a slow disk takes
+a while to list, and the window must not freeze meanwhile.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-__all__ = ["ContextRelay", "TrainingJobMixin"]
+__all__ = ["ContextRelay", "Describe", "FolderListing", "TrainingJobMixin"]
+
+#: what a folder being listed shows until its names are counted
+READING = "reading the folder…"
+
+#: what listing a folder gives: (the folder to train on, or None when it cannot be; the text for
+#: the folder label; the status line)
+FolderListing = tuple[Path | None, str, str]
+#: lists a folder on a worker: ``describe(path, ctx)``, names only, Qt-free (no widgets); it may
+#: raise Cancelled through ``ctx`` once another folder was chosen
+Describe = Callable[[Path, Any], FolderListing]
 
 
 class TrainingJobMixin:
     """Mixed into a QDialog (before it in the bases)."""
 
     job: Any = None
+    #: the job listing the folder just chosen, while it runs
+    listing: Any = None
     #: what the status line says when the artist presses Stop
     stopped_message = "Stopped."
 
     def busy(self) -> bool:
         return self.job is not None and not self.job.done
+
+    # -- the folder, listed in the background ------------------------------------------------------
+    def read_folder(self, path: str | Path, describe: Describe):
+        """List the folder ``path`` on a worker with ``describe`` (a :data:`Describe`).
+        Meanwhile the folder label says "reading the folder…" and Train waits; choosing another
+        folder cancels this listing, and a result it still hands back is ignored. Returns the
+        job's handle."""
+        from studio.core.jobs import JobSpec
+
+        path = Path(path)
+        self.folder = None
+        self.folder_label.setText(f"{path}\n{READING}")
+        self.status.setText(f"Reading {path.name or path}…")
+        handle = self.context.runner.submit(
+            JobSpec(
+                title=f"Read the folder {path.name or path}",
+                fn=lambda _request, ctx: describe(path, ctx),
+                key=f"{self.objectName()}.folder",  # a newer choice cancels this one
+            )
+        )
+        self.listing = handle
+        handle.succeeded.connect(self._on_listing_succeeded)
+        handle.failed.connect(self._on_listing_failed)
+        handle.finished.connect(self._on_listing_finished)
+        self._update_buttons()
+        return handle
+
+    def _on_listing_succeeded(self, result: FolderListing) -> None:
+        if self.sender() is not self.listing:
+            return  # a folder chosen before the current one
+        folder, label, status = result
+        self.folder = folder
+        self.folder_label.setText(label)
+        self.status.setText(status)
+
+    def _on_listing_failed(self, message: str, _traceback: str) -> None:
+        if self.sender() is not self.listing:
+            return
+        self.folder = None
+        self.folder_label.setText("No folder chosen yet.")
+        self.status.setText(f"⚠ {message}")
+
+    def _on_listing_finished(self) -> None:
+        if self.sender() is self.listing:
+            self.listing = None
+            self._update_buttons()
+
+    def reading(self) -> bool:
+        """Whether the folder chosen is still being listed (Train waits for it)."""
+        return self.listing is not None
 
     def raise_result_panel(self, panel_id: str):
         """The window's ``panel_id`` panel, raised, for "Use it": None before a result, or
@@ -55,7 +122,7 @@ class TrainingJobMixin:
 
     def _update_buttons(self) -> None:
         busy = self.busy()
-        self.start_button.setEnabled(not busy)
+        self.start_button.setEnabled(not busy and not self.reading())
         self.stop_button.setEnabled(busy)
         self.folder_button.setEnabled(not busy)
 
