@@ -184,4 +184,10 @@ def _eval(args, ctx) -> int:
                 f"chance (the commonest group) {fmt(ref.get('prompt_chance'))}, on "
                 f"{ref.get('prompt_judged')} held-out icons whose group the tagger knows"
             )
+        if m.get("prompt_accuracy_full_caption") is not None:
+            print(
+                f"{Path(path).name}: with each icon's longest caption, "
+                f"{fmt(m['prompt_accuracy_full_caption'])} with the right prompts, "
+                f"{fmt(m['prompt_accuracy_full_caption_shuffled'])} shuffled"
+            )
     return 0

@@ -458,18 +458,27 @@ def _evaluate_text(
     }
     prompts = [c[0] for c in held_caps]
     shuffled = list(np.random.default_rng(seed + 1).permutation(prompts))
+    # each held-out picture's longest caption too (OpenMoji's: "dragon face emoji, animal, ...",
+    # which says what kind of icon it is; the first, "dragon face", also names game icons)
+    full = [max(c, key=len) for c in held_caps]
+    full_shuffled = list(np.random.default_rng(seed + 2).permutation(full))
     for path, gen in zip(paths, gens, strict=True):
         if not gen.text:
             raise ValueError(f"{Path(path).name} is not text-conditioned: score it on its own")
-        images, wrong = [], []
-        for i, (p, q) in enumerate(zip(prompts, shuffled, strict=True)):
-            images.append(sample_prompt(gen, 1, seed + i, p))
-            wrong.append(sample_prompt(gen, 1, seed + i, q))
-            if ctx is not None and i % 50 == 0:
-                ctx.check_cancelled()
-                ctx.progress(i / len(prompts), f"{Path(path).name}: {i}/{len(prompts)} icons")
-        x01 = ((np.concatenate(images) + 1) / 2).astype(np.float32)
-        x01_wrong = ((np.concatenate(wrong) + 1) / 2).astype(np.float32)
+
+        def draw(texts: list[str], _gen=gen, _path=path) -> np.ndarray:
+            out = []
+            for i, p in enumerate(texts):
+                out.append(sample_prompt(_gen, 1, seed + i, p))
+                if ctx is not None and i % 50 == 0:
+                    ctx.check_cancelled()
+                    ctx.progress(i / len(texts), f"{Path(_path).name}: {i}/{len(texts)} icons")
+            return ((np.concatenate(out) + 1) / 2).astype(np.float32)
+
+        x01, x01_wrong = draw(prompts), draw(shuffled)
+        judged_only = judged.any()
+        full_acc = prompt_accuracy(draw(full)) if judged_only else None
+        full_wrong = prompt_accuracy(draw(full_shuffled)) if judged_only else None
         f_gen = _features(backbone, _resize(x01, 64))
         gen_nn = _nearest(x01.reshape(len(x01), -1), flat_train)
         result["models"][str(path)] = {
@@ -478,6 +487,8 @@ def _evaluate_text(
             "kid_lite0": kid(f_gen, f_held),
             "prompt_accuracy": prompt_accuracy(x01),
             "prompt_accuracy_shuffled": prompt_accuracy(x01_wrong),
+            "prompt_accuracy_full_caption": full_acc,
+            "prompt_accuracy_full_caption_shuffled": full_wrong,
             "diversity": _diversity(f_gen, held_y),
             "nn_median": float(np.median(gen_nn)),
             "nn_ratio": float(np.median(gen_nn) / np.median(held_nn)),

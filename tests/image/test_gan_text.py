@@ -149,3 +149,24 @@ def test_eval_scores_a_text_generator_on_captioned_held_out_icons(captioned, tex
     assert result["n_heldout"] == 3 and row["arch"] == "modern (text)"
     assert row["fid_lite0"] > 0 and 0 <= row["copies"] <= 1
     assert row["prompt_accuracy"] is None  # no tagger given
+
+
+def test_eval_judges_prompts_by_their_short_and_their_longest_caption(captioned, text_model,
+                                                                     tmp_path):  # fmt: skip
+    from studio.core.resources import resource_path
+    from studio.image.gan_eval import evaluate_generators
+
+    held = tmp_path / "heldout"
+    held.mkdir()
+    caps = {}
+    for name, group in (("square0.png", "symbols"), ("disc1.png", "flags"), ("square3.png", "?")):
+        (held / name).write_bytes((captioned / name).read_bytes())
+        caps[name] = {"captions": ["thing", f"thing emoji, {group}"], "group": group}
+    (held / "captions.json").write_text(json.dumps(caps))
+    tagger = resource_path("models", "image", "openmoji-tagger.safetensors")
+    result = evaluate_generators([text_model], captioned, held, tagger=tagger, inception=False)
+    row, ref = result["models"][str(text_model)], result["reference"]
+    assert ref["prompt_judged"] == 2  # the group the tagger does not know is left out
+    for key in ("prompt_accuracy", "prompt_accuracy_shuffled", "prompt_accuracy_full_caption",
+                "prompt_accuracy_full_caption_shuffled"):  # fmt: skip
+        assert row[key] in (0.0, 0.5, 1.0), key  # a share of the two judged icons
