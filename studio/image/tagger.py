@@ -554,7 +554,8 @@ class _Checkpoint:
             theirs = {k: state["meta"].get(k) for k in settings}
             if theirs == settings:
                 self.state, self.loaded = state, True
-                self.resumed = self._describe()
+                with self.reading():
+                    self.resumed = self._describe()
             else:
                 diff = "; ".join(
                     f"{k} {theirs[k]!r} (now {settings[k]!r})"
@@ -618,8 +619,10 @@ class _Checkpoint:
         try:
             yield
         except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
-            text = str(exc).strip()
+            text = str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc).strip()
             reason = text.splitlines()[0][:160] if text else type(exc).__name__
+            if isinstance(exc, KeyError):
+                reason = f"its {reason} is missing"
             raise ValueError(_foreign_checkpoint(self.path, reason)) from None
 
     @property
