@@ -11,6 +11,17 @@ def _no_preload(monkeypatch):
     monkeypatch.setenv("STUDIO_PRELOAD", "0")
 
 
+@pytest.fixture(autouse=True)
+def _fixed_seeds(monkeypatch):
+    """A generation with a random seed gets 1000, 1001, ... in each test, so a failure reproduces
+    (the seed shows in the take either way)."""
+    import itertools
+
+    from studio.ui.panels.music import generation
+
+    monkeypatch.setattr(generation, "draw_seed", itertools.count(1000).__next__)
+
+
 @pytest.fixture
 def one_torch_thread():
     """One torch thread while a test trains (use it with ``pytest.mark.usefixtures``): on a

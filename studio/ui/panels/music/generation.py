@@ -17,6 +17,12 @@ from studio.ui.jobs import JobHandle
 __all__ = ["GenerationMixin", "render_bar", "run_family_request", "merge_groove"]
 
 
+def draw_seed() -> int:
+    """A new random seed for a generation whose Seed box says random (-1); it is shown in the take,
+    so it can be reused. (The UI tests make it a fixed sequence, so a run is reproducible.)"""
+    return random.SystemRandom().randrange(2**24)
+
+
 def _concat(clips: list[MidiClip]) -> MidiClip:
     from studio.music.cli import _concat as concat
 
@@ -242,7 +248,7 @@ class GenerationMixin:
             "temperature": doc.temperature,
             "top_p": doc.top_p,
             # A random seed is drawn here and shown in the take, so it can be reused.
-            "seed": doc.seed if doc.seed >= 0 else random.SystemRandom().randrange(2**24),
+            "seed": doc.seed if doc.seed >= 0 else draw_seed(),
             "variations": doc.variations,
             "strict_key": doc.strict_key,
             "instruments": parse_instruments(doc.instruments),
@@ -280,7 +286,7 @@ class GenerationMixin:
                              "folder…)")  # fmt: skip
         request: dict[str, Any] = {
             "mode": mode,
-            "seed": doc.seed if doc.seed >= 0 else random.SystemRandom().randrange(2**24),
+            "seed": doc.seed if doc.seed >= 0 else draw_seed(),
             "bars": doc.bars,
             "n": doc.variations,
             "_model": str(entry.path),
