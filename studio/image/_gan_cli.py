@@ -58,6 +58,7 @@ def run_gan_command(args, ctx) -> int:
             device=pick_device(args.device),
             command=command,
             captions=args.captions,
+            precision=getattr(args, "precision", "auto"),
             ctx=ctx,
         )
         if int(os.environ.get("RANK", "0")) != 0:
@@ -88,7 +89,7 @@ def run_gan_command(args, ctx) -> int:
         raise ValueError("-n must be 1 to 256")
     if args.truncation < 0:
         raise ValueError("--truncation must be 0 (off) or more")
-    model = load_generator(path, "cpu")
+    model = load_generator(path, pick_device(getattr(args, "device", "auto")))
     params: dict = {"n": args.n, "seed": seed, "truncation": args.truncation}
     if model.text:
         if args.label:

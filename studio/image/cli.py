@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
+from studio.image._precision import PRECISION_HELP, PRECISIONS
+
 __all__ = ["add_parser", "run"]
 
 
@@ -99,6 +101,7 @@ def add_parser(sub) -> None:
     tg.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
     tg.add_argument("--sample-minutes", type=float, default=2.0, help="sample grid interval")
     tg.add_argument("--device", default="auto")
+    tg.add_argument("--precision", choices=PRECISIONS, default="auto", help=PRECISION_HELP)
     tg.add_argument(
         "--captions", metavar="FILE",
         help="condition on text: captions.json {file: caption(s)} or lines FILE<TAB>CAPTION "

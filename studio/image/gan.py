@@ -169,6 +169,29 @@ def torch_cat(a, b):
     return _torch().cat([a, b], dim=1)
 
 
+class _Float32Hook:
+    """A spectral-norm pre-forward hook run with autocast off: the power iteration and the
+    normalised weight stay float32 (autocast then casts the weight for the convolution only)."""
+
+    def __init__(self, hook, amp) -> None:
+        self.hook, self.amp = hook, amp
+
+    def __call__(self, module, inputs):
+        with self.amp.full():
+            return self.hook(module, inputs)
+
+
+def _spectral_norm_in_fp32(net, amp) -> None:
+    """Keep ``net``'s spectral norms float32 under ``amp``'s autocast (state dicts unchanged)."""
+    from torch.nn.utils.spectral_norm import SpectralNorm
+
+    for module in net.modules():
+        hooks = module._forward_pre_hooks
+        for key, hook in list(hooks.items()):
+            if isinstance(hook, SpectralNorm):
+                hooks[key] = _Float32Hook(hook, amp)
+
+
 def diff_augment(x):
     """DiffAugment's colour, translation (1/8) and cutout (1/2) policy, differentiable."""
     torch = _torch()
@@ -435,8 +458,11 @@ def _grid(images: np.ndarray, cols: int) -> np.ndarray:
     return out
 
 
-def _sample_grid(gen, conds, device, path: Path, per_class: int = 8) -> None:
-    """One row per condition in ``conds`` (class indices or text embeddings)."""
+def _sample_grid(gen, conds, device, path: Path, per_class: int = 8, amp=None) -> None:
+    """One row per condition in ``conds`` (class indices or text embeddings), under ``amp``'s
+    autocast when given (a :class:`studio.image._precision.Precision`)."""
+    import contextlib
+
     from PIL import Image as PILImage
 
     torch = _torch()
@@ -444,7 +470,7 @@ def _sample_grid(gen, conds, device, path: Path, per_class: int = 8) -> None:
     z = torch.randn(len(conds) * per_class, Z_DIM, generator=g).to(device)
     y = conds.repeat_interleave(per_class, dim=0)
     gen.eval()
-    with torch.inference_mode():
+    with torch.inference_mode(), amp.autocast() if amp else contextlib.nullcontext():
         imgs = gen(z, y).float().cpu().numpy()
     gen.train()
     from studio.core.atomic import atomic_path
@@ -469,6 +495,7 @@ def train_gan(
     device: str = "cpu",
     command: str = "",
     captions: str | Path | None = None,
+    precision: str = "auto",
     ctx=None,
 ) -> GanReport:
     """Train a class-conditional generator on ``folder`` until ``minutes`` or ``steps`` run out.
@@ -484,6 +511,12 @@ def train_gan(
     rank 0 alone reads the clock for ``minutes``, reports progress, and writes the checkpoint, the
     samples and the model. The same seed and number of processes give the same generator.
 
+    ``precision`` (:mod:`studio.image._precision`): ``auto`` runs both networks' passes under
+    float16 autocast with a gradient scaler on CUDA and in plain float32 on the CPU; ``fp32``,
+    ``bf16`` (any device) and ``fp16`` (CUDA only) choose. The losses, spectral norm, the
+    averaged (EMA) generator, the weights and the checkpoint stay float32; the scaler's state is
+    checkpointed and restored on resume.
+
     Raises ValueError for an unusable folder or captions file, or a checkpoint made with another
     architecture, size, conditioning or set of classes.
     """
@@ -496,6 +529,7 @@ def train_gan(
             seed=seed, resume=resume, sample_every_s=sample_every_s,
             checkpoint_every_s=checkpoint_every_s, device=device, command=command,
             captions=captions, ctx=ctx if rank == 0 else None, rank=rank, world=world,
+            precision=precision,
         )  # fmt: skip
     finally:
         if own_group:
@@ -507,7 +541,7 @@ def train_gan(
 
 def _train(
     folder, output, *, size, arch, minutes, steps, batch, seed, resume, sample_every_s,
-    checkpoint_every_s, device, command, captions, ctx, rank, world,
+    checkpoint_every_s, device, command, captions, ctx, rank, world, precision="auto",
 ) -> GanReport:  # fmt: skip
     """:func:`train_gan` in one process of ``world`` (``rank`` 0 writes the files)."""
     import contextlib
@@ -521,6 +555,9 @@ def _train(
         import torch.distributed as dist
         from torch.nn.parallel import DistributedDataParallel
 
+    from studio.image._precision import resolve_precision
+
+    amp = resolve_precision(precision, device)  # before reading pictures: fp16 on a CPU fails fast
     if minutes is None and steps is None:
         minutes = 10.0
     output = Path(output)
@@ -568,6 +605,9 @@ def _train(
     betas = (0.5, 0.999) if arch == "dcgan" else (0.0, 0.99)
     opt_g = torch.optim.Adam(gen.parameters(), lr=2e-4, betas=betas)
     opt_d = torch.optim.Adam(disc.parameters(), lr=2e-4, betas=betas)
+    scaler = amp.scaler()  # fp16 only: one scaler for both optimisers, updated once a step
+    if amp.reduced:
+        _spectral_norm_in_fp32(disc, amp)
     step = 0
     spent = 0.0
     if resume and ckpt_path.is_file():
@@ -589,6 +629,8 @@ def _train(
             opt_d.load_state_dict(state["opt_d"])
             step, spent = int(state["step"]), float(state["seconds"])
             torch.set_rng_state(state["rng"])
+            if scaler is not None and isinstance(state.get("scaler"), dict):
+                scaler.load_state_dict(state["scaler"])
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise ValueError(_foreign_checkpoint(ckpt_path, exc)) from None
     resumed_from = step
@@ -610,7 +652,6 @@ def _train(
         grid_conds = torch.arange(min(len(labels), 12), device=device)
     batch = min(batch, len(xt))
     augment = diff_augment if arch == "modern" else (lambda t: t)
-    use_amp = device.startswith("cuda")
     t0 = time.perf_counter()
     last_ckpt = last_sample = t0
     budget = minutes * 60 if minutes is not None else None
@@ -628,6 +669,8 @@ def _train(
                 "step": step,
                 "seconds": spent + time.perf_counter() - t0,
                 "rng": torch.get_rng_state(),
+                "precision": amp.name,
+                **({"scaler": scaler.state_dict()} if scaler is not None else {}),
             },
             ckpt_path,
         )
@@ -656,41 +699,56 @@ def _train(
             idx = torch.randint(0, len(xt), (batch,))
             real, cls = xt[idx].to(device), yt[idx].to(device)
             fake_cls = yt[torch.randint(0, len(yt), (batch,))].to(device)
-        with torch.autocast("cuda", enabled=use_amp):
+        with amp.autocast():
             fake = g_net(z, fake_cls)
             d_fake = d_net(augment(fake.detach()), fake_cls)
             if text_dim:  # matching-aware: a real picture with another caption counts as fake
                 d_real, d_wrong = d_net(augment(real), cls, wrong)
             else:
                 d_real, d_wrong = d_net(augment(real), cls), None
-            if arch == "dcgan":
-                d_loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
-                if d_wrong is not None:
-                    d_loss = d_loss + 0.5 * F.softplus(d_wrong).mean()
-            else:
-                d_loss = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
-                if d_wrong is not None:
-                    d_loss = d_loss + 0.5 * F.relu(1 + d_wrong).mean()
+        # the losses in float32, outside autocast (a no-op in fp32)
+        d_real, d_fake = d_real.float(), d_fake.float()
+        if arch == "dcgan":
+            d_loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+            if d_wrong is not None:
+                d_loss = d_loss + 0.5 * F.softplus(d_wrong.float()).mean()
+        else:
+            d_loss = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+            if d_wrong is not None:
+                d_loss = d_loss + 0.5 * F.relu(1 + d_wrong.float()).mean()
         opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
+        if scaler is None:
+            d_loss.backward()
+            opt_d.step()
+        else:  # skipped when the scaled gradients overflowed; the scale is updated after G's
+            scaler.scale(d_loss).backward()
+            scaler.step(opt_d)
         # the G step's gradients on D are thrown away: don't average them across processes
         no_sync = d_net.no_sync() if distributed else contextlib.nullcontext()
         with no_sync:
-            with torch.autocast("cuda", enabled=use_amp):
+            with amp.autocast():
                 g_out = d_net(augment(fake), fake_cls)
-                g_loss = F.softplus(-g_out).mean() if arch == "dcgan" else -g_out.mean()
-                if text_dim and batch >= 4:
-                    # mode seeking (Mao et al. 2019): two latents with one caption must give
-                    # pictures that differ, or the generator learns one picture per caption
-                    h = batch // 2
-                    lz = (fake[:h] - fake[h : 2 * h]).abs().mean(dim=(1, 2, 3)) / (
-                        (z[:h] - z[h : 2 * h]).abs().mean(1)
-                    )
-                    g_loss = g_loss + MODE_SEEKING * F.relu(MODE_TARGET - lz).mean()
+            g_out = g_out.float()
+            g_loss = F.softplus(-g_out).mean() if arch == "dcgan" else -g_out.mean()
+            if text_dim and batch >= 4:
+                # mode seeking (Mao et al. 2019): two latents with one caption must give
+                # pictures that differ, or the generator learns one picture per caption
+                h = batch // 2
+                pics = fake.float()
+                lz = (pics[:h] - pics[h : 2 * h]).abs().mean(dim=(1, 2, 3)) / (
+                    (z[:h] - z[h : 2 * h]).abs().mean(1)
+                )
+                g_loss = g_loss + MODE_SEEKING * F.relu(MODE_TARGET - lz).mean()
             opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-        opt_g.step()
+            if scaler is None:
+                g_loss.backward()
+            else:
+                scaler.scale(g_loss).backward()
+        if scaler is None:
+            opt_g.step()
+        else:
+            scaler.step(opt_g)
+            scaler.update()
         with torch.no_grad():
             decay = 0.999 if step > 500 else 0.9
             if text_dim:  # warms up: averages over about a tenth of the steps so far
@@ -713,7 +771,8 @@ def _train(
             checkpoint()
             last_ckpt = now
         if main and now - last_sample >= sample_every_s:
-            _sample_grid(ema if arch == "modern" else gen, grid_conds, device, samples_path)
+            shown = ema if arch == "modern" else gen
+            _sample_grid(shown, grid_conds, device, samples_path, amp=amp)
             last_sample = now
             if ctx is not None:
                 ctx.partial(str(samples_path))
@@ -723,7 +782,7 @@ def _train(
     final = ema if arch == "modern" else gen
     if main:
         checkpoint()
-        _sample_grid(final, grid_conds, device, samples_path)
+        _sample_grid(final, grid_conds, device, samples_path, amp=amp)
     run_steps = step - resumed_from
     report = GanReport(
         step,
@@ -742,7 +801,7 @@ def _train(
     if main:
         _save_generator(
             final, output, arch, size, labels, report, n_pictures,
-            folder, command, text_dim, prompts,
+            folder, command, text_dim, prompts, amp.name,
         )  # fmt: skip
     if distributed:
         dist.barrier()  # the model is written before any process returns
@@ -750,8 +809,9 @@ def _train(
 
 
 def _save_generator(
-    gen, path: Path, arch, size, labels, report, n_pictures, folder, command, text_dim=0, prompts=()
-):
+    gen, path: Path, arch, size, labels, report, n_pictures, folder, command, text_dim=0,
+    prompts=(), precision="fp32",
+):  # fmt: skip
     import tomli_w
     from safetensors.torch import save_file
 
@@ -794,6 +854,7 @@ def _save_generator(
             else f"{arch} class-conditional generator, {size} px, classes: "
             + ", ".join(labels[:40])
         ),
+        "precision": precision,  # of the training run that finished it (weights: float32)
         "metrics": {
             "steps": report.steps,
             "train_seconds": round(report.seconds, 1),
@@ -863,11 +924,14 @@ def sample_prompt(
     to: str | None = None,
     truncation: float = 0.0,
     device: str = "auto",
+    precision: str = "auto",
 ) -> np.ndarray:
-    """``n`` pictures (N, 3, S, S) in [-1, 1] of ``prompt`` from a text-conditioned generator.
-    With ``to``, one latent walks from ``prompt`` to ``to`` in ``n`` steps (an interpolation).
-    The same seed and prompt give the same pictures. Raises ValueError for an empty prompt or a
-    class-conditional generator."""
+    """``n`` pictures (N, 3, S, S) float32 in [-1, 1] of ``prompt`` from a text-conditioned
+    generator. With ``to``, one latent walks from ``prompt`` to ``to`` in ``n`` steps (an
+    interpolation). The same seed and prompt give the same pictures. ``device`` "auto": the
+    model's; ``precision`` (:mod:`studio.image._precision`) "auto": float16 autocast on CUDA,
+    float32 on the CPU. Raises ValueError for an empty prompt or a class-conditional
+    generator."""
     torch = _torch()
     if not model.text:
         raise ValueError(
@@ -889,8 +953,17 @@ def sample_prompt(
     else:
         cond = emb[0].repeat(n, 1)
         z = latents(n, seed, truncation)
-    with torch.inference_mode():
-        return model.net(z.to(device), cond.to(device)).float().cpu().numpy()
+    amp = _sampling_precision(precision, device)
+    with torch.inference_mode(), amp.autocast():
+        out = model.net(z.to(device), cond.to(device))
+    return out.float().cpu().numpy()
+
+
+def _sampling_precision(precision: str, device: str):
+    """:func:`studio.image._precision.resolve_precision` for sampling (no scaler needed)."""
+    from studio.image._precision import resolve_precision
+
+    return resolve_precision(precision, device)
 
 
 def with_alpha(images: np.ndarray, threshold: float = 0.9) -> np.ndarray:
@@ -978,12 +1051,14 @@ def sample(
     n: int,
     seed: int,
     label: str | int | None = None,
-    device: str = "cpu",
+    device: str = "auto",
     truncation: float = 0.0,
+    precision: str = "auto",
 ) -> tuple[np.ndarray, list[int]]:
-    """``n`` pictures (N, 3, S, S) in [-1, 1] and their class indices. ``label``: a class name or
-    index (default: the classes in turn). The same seed gives the same pictures.
-    Raises ValueError for a label the model does not know.
+    """``n`` pictures (N, 3, S, S) float32 in [-1, 1] and their class indices. ``label``: a
+    class name or index (default: the classes in turn). The same seed gives the same pictures.
+    ``device`` "auto": the model's; ``precision`` "auto": float16 autocast on CUDA, float32 on
+    the CPU. Raises ValueError for a label the model does not know.
     """
     torch = _torch()
     if model.text:
@@ -1004,10 +1079,13 @@ def sample(
                     f"the generator has no class {label!r}; it has: {', '.join(model.labels[:30])}"
                 )
         classes = [index] * n
+    if device == "auto":
+        device = str(next(model.net.parameters()).device)
     z = latents(n, seed, truncation)
-    with torch.inference_mode():
-        out = model.net(z.to(device), torch.tensor(classes, device=device)).float().cpu().numpy()
-    return out, classes
+    amp = _sampling_precision(precision, device)
+    with torch.inference_mode(), amp.autocast():
+        out = model.net(z.to(device), torch.tensor(classes, device=device))
+    return out.float().cpu().numpy(), classes
 
 
 def generate_grid(
