@@ -65,6 +65,7 @@ def run_tagger_command(args, ctx) -> int:
             print(f"  {label}: {count}")
         return 0
     if cmd == "train-tagger":
+        from studio.core.devices import pick_device
         from studio.image.tagger import train_tagger
 
         models = tuple(m.strip() for m in args.models.split(",") if m.strip())
@@ -95,6 +96,8 @@ def run_tagger_command(args, ctx) -> int:
             models=models,
             command=command,
             resume=not getattr(args, "fresh", False),
+            device=pick_device(getattr(args, "device", "auto")),
+            precision=getattr(args, "precision", "auto"),
             ctx=ctx,
         )
         if args.json:
@@ -118,7 +121,10 @@ def run_tagger_command(args, ctx) -> int:
             print(f"\n{m['title']}: per-class precision / recall on the held-out pictures")
             for label, p, r in zip(report.labels, m["precision"], m["recall"], strict=True):
                 print(f"  {label:<28} {p:.3f} / {r:.3f}")
-        print(f"\nsaved {report.chosen} (better validation accuracy) to {report.model_file}")
+        print(
+            f"\nsaved {report.chosen} (better validation accuracy, trained in "
+            f"{report.precision}) to {report.model_file}"
+        )
         if report.confusion_png:
             print(f"confusion matrices: {report.confusion_png}")
         return 0

@@ -150,6 +150,8 @@ def add_parser(sub) -> None:
         help="transfer: skip the zoomed-out copies (half the feature extraction again)",
     )  # fmt: skip
     tt.add_argument("--seed", type=int, default=0)
+    tt.add_argument("--device", default="auto", help="cpu, cuda or mps (default: the best here)")
+    tt.add_argument("--precision", choices=PRECISIONS, default="auto", help=PRECISION_HELP)
     tt.add_argument(
         "--fresh", action="store_true",
         help="start over: ignore (and replace) the checkpoint a stopped or killed run left "

@@ -149,13 +149,18 @@ def _accuracy(pred: np.ndarray, truth: np.ndarray) -> float:
     return float((pred == truth).mean()) if len(truth) else float("nan")
 
 
-def _epoch(net, opt, x, y, batch: int, smoothing: float, ctx=None, augment=None) -> int:
+def _epoch(
+    net, opt, x, y, batch: int, smoothing: float, ctx=None, augment=None, amp=None, scaler=None
+) -> int:
     """One epoch of ``net`` over ``(x, y)`` in shuffled batches (a last batch of one is skipped:
-    batch norm needs two), cross-entropy with label smoothing; returns the pictures seen."""
+    batch norm needs two), cross-entropy with label smoothing; returns the pictures seen. Each
+    batch goes to ``net``'s device; with ``amp`` (a :class:`studio.image._precision.Precision`)
+    the forward pass runs under its autocast (the loss in float32), with ``scaler`` scaled."""
     import torch
     from torch.nn import functional as F  # noqa: N812
 
     net.train()
+    device = next(net.parameters()).device
     order = torch.randperm(len(x))
     seen = 0
     for start in range(0, len(x), batch):
@@ -163,28 +168,42 @@ def _epoch(net, opt, x, y, batch: int, smoothing: float, ctx=None, augment=None)
         if len(b) < 2:
             continue
         inputs = x[b] if augment is None else augment(x[b])
-        loss = F.cross_entropy(net(inputs), y[b], label_smoothing=smoothing)
+        if amp is None:
+            loss = F.cross_entropy(net(inputs), y[b], label_smoothing=smoothing)
+        else:
+            with amp.autocast():
+                logits = net(inputs.to(device))
+            loss = F.cross_entropy(logits.float(), y[b].to(device), label_smoothing=smoothing)
         opt.zero_grad()
-        loss.backward()
-        opt.step()
+        if scaler is None:
+            loss.backward()
+            opt.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
         seen += len(b)
         if ctx is not None:
             ctx.check_cancelled()
     return seen
 
 
-def _train_scratch(x, y, xv, yv, n_classes, size, epochs, seed, ctx, span, ckpt=None):
+def _train_scratch(
+    x, y, xv, yv, n_classes, size, epochs, seed, ctx, span, ckpt=None, amp=None, device="cpu"
+):
     """Adam with early stopping on the validation slice; returns (state of the best epoch,
     best epoch, validation accuracy, seconds, images per second). With ``ckpt`` (a
     :class:`_Checkpoint`) it goes on from the epoch a killed run last finished, and saves its
-    whole state (network, optimiser, schedule, the best epoch so far, random state) after each
-    epoch.
+    whole state (network, optimiser, schedule, gradient scaler, the best epoch so far, random
+    state) after each epoch. It trains on ``device`` under ``amp``'s autocast (a
+    :class:`studio.image._precision.Precision`; None: float32), a batch at a time.
     """
     import torch
 
     torch.manual_seed(seed)
     random.seed(seed)
-    net = _scratch_net(n_classes, size)
+    net = _scratch_net(n_classes, size).to(device)
+    scaler = amp.scaler() if amp is not None else None
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
@@ -201,11 +220,13 @@ def _train_scratch(x, y, xv, yv, n_classes, size, epochs, seed, ctx, span, ckpt=
             first, seen, before = int(saved["epoch"]), int(saved["seen"]), float(saved["seconds"])
             torch.set_rng_state(saved["torch_rng"])
             random.setstate(saved["py_rng"])
+            if scaler is not None and isinstance(saved.get("scaler"), dict):
+                scaler.load_state_dict(saved["scaler"])
     patience = max(5, epochs // 3)
     for epoch in range(first, epochs):
-        seen += _epoch(net, opt, xt, yt, 64, 0.05, ctx, augment=_augment)
+        seen += _epoch(net, opt, xt, yt, 64, 0.05, ctx, augment=_augment, amp=amp, scaler=scaler)
         sched.step()
-        acc = _accuracy(_predict(net, xvt).argmax(1), yv)
+        acc = _accuracy(_predict(net, xvt, amp=amp).argmax(1), yv)
         if acc > best[0]:
             best = (acc, epoch + 1, {k: v.clone() for k, v in net.state_dict().items()})
         if ctx is not None:
@@ -231,6 +252,7 @@ def _train_scratch(x, y, xv, yv, n_classes, size, epochs, seed, ctx, span, ckpt=
                     "seconds": before + time.perf_counter() - t0,
                     "torch_rng": torch.get_rng_state(),
                     "py_rng": random.getstate(),
+                    **({"scaler": scaler.state_dict()} if scaler is not None else {}),
                 },
             )
     seconds = before + time.perf_counter() - t0
@@ -238,14 +260,23 @@ def _train_scratch(x, y, xv, yv, n_classes, size, epochs, seed, ctx, span, ckpt=
     return net, best[1], best[0], seconds, seen / max(seconds, 1e-9)
 
 
-def _predict(net, x, batch: int = 256):
+def _predict(net, x, batch: int = 256, amp=None):
+    """Softmax probabilities of ``net`` on ``x`` in batches; with ``amp`` each batch goes to the
+    network's device and runs under its autocast (the softmax in float32)."""
     import torch
 
     net.eval()
     outs = []
     with torch.inference_mode():
+        if amp is None:
+            for start in range(0, len(x), batch):
+                outs.append(torch.softmax(net(x[start : start + batch]), dim=1))
+            return torch.cat(outs).numpy()
+        device = next(net.parameters()).device
         for start in range(0, len(x), batch):
-            outs.append(torch.softmax(net(x[start : start + batch]), dim=1))
+            with amp.autocast():
+                logits = net(x[start : start + batch].to(device))
+            outs.append(torch.softmax(logits.float(), dim=1).cpu())
     return torch.cat(outs).numpy()
 
 
@@ -289,24 +320,32 @@ def _colour_features(x):
     level = (x * 4).long().clamp(0, 3)
     code = (level[:, 0] * 16 + level[:, 1] * 4 + level[:, 2]).reshape(n, -1)
     ink = (x.amin(1) <= 0.95).reshape(n, -1).float()
-    hist = torch.zeros(n, 64).scatter_add_(1, code, ink)
+    hist = torch.zeros(n, 64, device=x.device).scatter_add_(1, code, ink)
     share = ink.sum(1, keepdim=True)
     return torch.cat([grid, hist / share.clamp_min(1.0), share / ink.shape[1]], 1)
 
 
 def _lite0_features(
-    backbone, x: np.ndarray, ctx=None, span=(0.0, 1.0), view: str = "plain"
+    backbone, x: np.ndarray, ctx=None, span=(0.0, 1.0), view: str = "plain", amp=None
 ) -> np.ndarray:
+    """Lite0's features of ``x`` seen as ``view``, on the backbone's device; with ``amp`` (a
+    :class:`studio.image._precision.Precision`) under its autocast (the colour layout float32)."""
     import torch
 
     feats = []
+    device = next(backbone.parameters()).device
     with torch.inference_mode():
         for start in range(0, len(x), 64):
-            chunk = _view(torch.from_numpy(x[start : start + 64]), view, start)
-            f = backbone.features(chunk)
+            chunk = _view(torch.from_numpy(x[start : start + 64]), view, start).to(device)
+            if amp is None:
+                f = backbone.features(chunk)
+            else:
+                with amp.autocast():
+                    f = backbone.features(chunk)
+                f = f.float()
             if getattr(backbone, "colour", False):
                 f = torch.cat([f, _colour_features(chunk)], 1)
-            feats.append(f.numpy())
+            feats.append(f.cpu().numpy())
             if ctx is not None:
                 ctx.check_cancelled()
                 lo, hi = span
@@ -317,10 +356,10 @@ def _lite0_features(
     return np.concatenate(feats).astype(np.float32)
 
 
-def _cached_features(backbone, x, files, size, ctx=None, span=(0.0, 1.0), view="plain"):
+def _cached_features(backbone, x, files, size, ctx=None, span=(0.0, 1.0), view="plain", amp=None):
     """:func:`_lite0_features`, kept in the cache folder under a key made of the files (path, size,
-    modification time), the picture size, the pooling and the ``view``, so a second training on
-    the same folder skips the slow part."""
+    modification time), the picture size, the pooling, the ``view`` and a reduced precision
+    (``amp``), so a second training on the same folder skips the slow part."""
     import hashlib
 
     from studio.core import paths
@@ -329,6 +368,7 @@ def _cached_features(backbone, x, files, size, ctx=None, span=(0.0, 1.0), view="
     stages = " stages" if getattr(backbone, "pool_stages", False) else ""
     stages += " max" if getattr(backbone, "pool_max", False) else ""
     stages += " colour" if getattr(backbone, "colour", False) else ""
+    stages += f" {amp.name}" if amp is not None and amp.reduced else ""  # float32's keys as before
     flip = {"plain": "False", "mirror": "True"}.get(view, view)  # the old keys stay valid
     digest = hashlib.sha256(f"lite0-v1 {size} {flip} {len(files)}{stages}".encode())
     for file in files:
@@ -345,7 +385,7 @@ def _cached_features(backbone, x, files, size, ctx=None, span=(0.0, 1.0), view="
                 return cached
         except (OSError, ValueError):
             pass
-    feats = _lite0_features(backbone, x, ctx, span, view)
+    feats = _lite0_features(backbone, x, ctx, span, view, amp)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:
@@ -417,7 +457,7 @@ class _TransferNet:
     ``tta`` it averages the probabilities of the picture and its mirror image (and returns their
     logarithm, so a softmax of the output gives that average)."""
 
-    def __init__(self, backbone, mu, sigma, head, tta: bool = False) -> None:
+    def __init__(self, backbone, mu, sigma, head, tta: bool = False, amp=None) -> None:
         import torch
 
         self.backbone = backbone
@@ -425,11 +465,28 @@ class _TransferNet:
         self.sigma = torch.as_tensor(sigma)
         self.head = head
         self.tta = tta
+        self.amp = amp  # a Precision: the backbone's pass under its autocast; None: float32
+
+    def to(self, device):
+        """Move the backbone, the head and the standardisation to ``device``."""
+        self.backbone.to(device)
+        self.head.to(device)
+        self.mu, self.sigma = self.mu.to(device), self.sigma.to(device)
+        return self
+
+    def parameters(self):
+        yield from self.backbone.parameters()
+        yield from self.head.parameters()
 
     def _logits(self, x):
         import torch
 
-        f = self.backbone.features(x)
+        if self.amp is None:
+            f = self.backbone.features(x)
+        else:
+            with self.amp.autocast():
+                f = self.backbone.features(x)
+            f = f.float()
         if getattr(self.backbone, "colour", False):
             f = torch.cat([f, _colour_features(x)], 1)
         return self.head((f - self.mu) / self.sigma)
@@ -468,6 +525,7 @@ class TaggerReport:
     confusion_png: str = ""
     note: str = ""  # what the user should know about the folder (a sample read, a label left out)
     resumed: str = ""  # what a killed run had done, when this one went on from its checkpoint
+    precision: str = "fp32"  # the arithmetic it trained in (studio.image._precision)
 
     def as_json(self) -> dict:
         return {
@@ -481,6 +539,7 @@ class TaggerReport:
             "confusion_png": self.confusion_png,
             "note": self.note,
             "resumed": self.resumed,
+            "precision": self.precision,
             "models": self.models,
         }
 
@@ -667,7 +726,9 @@ class _Checkpoint:
         self.state["done"][model] = {
             "title": result["title"],
             "result": json.dumps(result),
-            "tensors": {k: v.detach().to(torch.float32).contiguous() for k, v in tensors.items()},
+            "tensors": {
+                k: v.detach().to("cpu", torch.float32).contiguous() for k, v in tensors.items()
+            },
             "extras": dict(extras),
         }
         for part in _PARTS:
@@ -712,6 +773,8 @@ def train_tagger(
     stages: bool = True,
     colour: bool = True,
     resume: bool = True,
+    device: str = "cpu",
+    precision: str = "auto",
     ctx=None,
 ) -> TaggerReport:
     """Train both taggers on ``folder`` (one subfolder per label), score them on a stratified 20%
@@ -734,6 +797,12 @@ def train_tagger(
     from where) if it is the same training (folder, its pictures, size, seed and options);
     another training's checkpoint is replaced (``report.note`` says so). The checkpoint is
     removed once the tagger is saved.
+
+    ``device``: where the networks run ("cpu", "cuda", ...). ``precision``
+    (:mod:`studio.image._precision`): ``auto`` runs the Lite0 feature passes, fine-tuning and
+    the from-scratch CNN under float16 autocast with a gradient scaler on CUDA, in plain float32
+    on the CPU; ``fp32``, ``bf16`` (any device) and ``fp16`` (CUDA only) choose. The linear and
+    MLP heads on the features, the losses and the saved weights are float32.
     Raises ValueError for a folder that cannot train a tagger, and for a checkpoint that is
     damaged or another program's (left as it is); RuntimeError when the transfer model is asked
     for and its weights package is missing.
@@ -741,7 +810,9 @@ def train_tagger(
     import torch
 
     from studio.image._modelfile import describe_model
+    from studio.image._precision import resolve_precision
 
+    amp = resolve_precision(precision, device)  # fp16 on a CPU is refused before any reading
     output = Path(output)
     if not 16 <= size <= 512:
         raise ValueError(f"--size must be 16 to 512 pixels, not {size}")
@@ -789,21 +860,21 @@ def train_tagger(
     if "transfer" in models and "transfer" not in ckpt.done:
         from studio.image._lite0 import load_lite0
 
-        backbone = load_lite0()
+        backbone = load_lite0().to(device)
         backbone.pool_stages = stages
         backbone.pool_max = stages  # the stage maps' maxima too (4,048 numbers)
         backbone.colour = colour  # and 113 numbers of colour layout
         views = ["plain"] + (["mirror"] if mirror else []) + (["zoom"] if zoom else [])
         views += ["mirror+zoom"] if mirror and zoom else []
         ckpt.start("transfer")  # the training time: features, head, fine-tuning
-        feats = _cached_features(backbone, x, data.files, size, ctx, (0.1, 0.3))
+        feats = _cached_features(backbone, x, data.files, size, ctx, (0.1, 0.3), amp=amp)
         tv_files = [data.files[i] for i in trainval]
         extra = {}  # view -> features of the trainval pictures
         for k, view in enumerate(views[1:]):
             lo = 0.3 + 0.2 * k / max(1, len(views) - 1)
             hi = 0.3 + 0.2 * (k + 1) / max(1, len(views) - 1)
             extra[view] = _cached_features(
-                backbone, x[trainval], tv_files, size, ctx, (lo, hi), view
+                backbone, x[trainval], tv_files, size, ctx, (lo, hi), view, amp
             )
         row_of = {int(j): i for i, j in enumerate(trainval)}
 
@@ -868,7 +939,7 @@ def train_tagger(
             # the training slice's head, then Lite0's last stages tuned with it; the validation
             # slice picks the epoch, so it is not trained on
             mu32, sigma32 = mu.astype(np.float32), sigma.astype(np.float32)
-            net = _TransferNet(backbone, mu32, sigma32, head, mirror)
+            net = _TransferNet(backbone, mu32, sigma32, head, mirror, amp).to(device)
             by_view = {"plain": feats[trainval], **extra}
             tuned, val_acc = _fine_tune(
                 net, x, y, trainval, train, val, by_view, fine_tune, seed, ctx, ckpt
@@ -881,11 +952,12 @@ def train_tagger(
             else:
                 head = _train_mlp((ftv - mu) / sigma, ytv, n, wd, seed=seed, ctx=ctx)
             mu32, sigma32 = mu.astype(np.float32), sigma.astype(np.float32)
-            net = _TransferNet(backbone, mu32, sigma32, head, mirror)
+            net = _TransferNet(backbone, mu32, sigma32, head, mirror, amp).to(device)
         train_seconds = ckpt.elapsed("transfer")
         t2 = time.perf_counter()
         with torch.inference_mode():
-            probs = torch.softmax(net(torch.from_numpy(x[test])), 1).numpy()
+            logits = net(torch.from_numpy(x[test]).to(device))
+            probs = torch.softmax(logits.float(), 1).cpu().numpy()
         # tagging speed, measured on the held-out pictures (cached features would flatter it)
         infer_rate = len(test) / max(time.perf_counter() - t2, 1e-9)
         title = "EfficientNet-Lite0 transfer" + (
@@ -904,14 +976,12 @@ def train_tagger(
             "infer_images_per_s": infer_rate,
         }
         nets["transfer"] = net
-        state = {f"head.{k}": v.detach() for k, v in head.state_dict().items()}
-        state.update(
-            {"mu": torch.from_numpy(net.mu.numpy()), "sigma": torch.from_numpy(net.sigma.numpy())}
-        )
+        state = {f"head.{k}": v.detach().cpu() for k, v in head.state_dict().items()}
+        state.update({"mu": net.mu.detach().cpu(), "sigma": net.sigma.detach().cpu()})
         if tuned:
             state.update(
                 {
-                    f"backbone.{k}": v
+                    f"backbone.{k}": v.cpu()
                     for k, v in backbone.state_dict().items()
                     if not k.endswith("num_batches_tracked")
                 }
@@ -926,10 +996,11 @@ def train_tagger(
 
     if "scratch" in models and "scratch" not in ckpt.done:
         net, best_epoch, val_acc, seconds, rate = _train_scratch(
-            x[train], y[train], x[val], y[val], n, size, epochs, seed, ctx, (0.5, 0.95), ckpt
-        )
+            x[train], y[train], x[val], y[val], n, size, epochs, seed, ctx, (0.5, 0.95), ckpt,
+            amp=amp, device=device,
+        )  # fmt: skip
         t0 = time.perf_counter()
-        probs = _predict(net, torch.from_numpy(x[test]))
+        probs = _predict(net, torch.from_numpy(x[test]), amp=amp)
         infer = len(test) / max(time.perf_counter() - t0, 1e-9)
         results["scratch"] = {
             "title": "small CNN from scratch",
@@ -942,7 +1013,7 @@ def train_tagger(
         }
         nets["scratch"] = net
         tensors["scratch"] = {
-            f"net.{k}": v
+            f"net.{k}": v.cpu()
             for k, v in net.state_dict().items()
             if not k.endswith("num_batches_tracked")
         }
@@ -959,6 +1030,7 @@ def train_tagger(
         data.skipped,
         note="; ".join(n for n in (data.note, ckpt.note) if n),
         resumed=ckpt.resumed,
+        precision=amp.name,
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     _save(
@@ -987,15 +1059,20 @@ def train_tagger(
 FIRST_TUNED = 11  # Lite0's blocks from here on (stages 6 and 7) and its head are fine-tuned
 
 
-def _block_inputs(backbone, x: np.ndarray, view: str, ctx=None):
+def _block_inputs(backbone, x: np.ndarray, view: str, ctx=None, amp=None):
     """What enters block :data:`FIRST_TUNED` for every picture seen as ``view``, in float16: the
-    frozen part of Lite0 runs once, so an epoch of fine-tuning only runs the small last stages."""
+    frozen part of Lite0 runs once (on its device, under ``amp``'s autocast when given), so an
+    epoch of fine-tuning only runs the small last stages."""
+    import contextlib
+
     import torch
 
     out = []
-    with torch.no_grad():  # not inference mode: these feed the tuned blocks' backward pass
+    device = next(backbone.parameters()).device
+    cast = amp.autocast() if amp is not None else contextlib.nullcontext()
+    with torch.no_grad(), cast:  # not inference mode: these feed the tuned blocks' backward pass
         for start in range(0, len(x), 64):
-            h = _view(torch.from_numpy(x[start : start + 64]), view, start)
+            h = _view(torch.from_numpy(x[start : start + 64]), view, start).to(device)
             h = backbone.stem((h - backbone.mean) / backbone.std)
             for block in backbone.blocks[:FIRST_TUNED]:
                 h = block(h)
@@ -1025,14 +1102,25 @@ def _fine_tune(net, x, y, trainval, train, val, by_view, epochs, seed, ctx, ckpt
     of the features comes from ``by_view``, the cached features of the ``trainval`` pictures per
     view). Returns (epochs kept, validation accuracy): the best validation epoch is kept, 0 if
     none beat the head alone. With ``ckpt`` (a :class:`_Checkpoint`) it goes on from the epoch a
-    killed run last finished, and saves its whole state after each epoch.
+    killed run last finished, and saves its whole state after each epoch. It runs on the
+    backbone's device, under ``net.amp``'s autocast (float16 with a gradient scaler, bfloat16,
+    or none), the loss in float32.
     """
+    import contextlib
+
     import torch
     from torch.nn import functional as F  # noqa: N812
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     backbone = net.backbone
+    amp = net.amp
+    device = next(backbone.parameters()).device
+    scaler = amp.scaler() if amp is not None else None
+
+    def cast():
+        return amp.autocast() if amp is not None else contextlib.nullcontext()
+
     views = list(by_view)
     pos = {int(j): i for i, j in enumerate(trainval)}
     tr = np.asarray([pos[int(j)] for j in train])
@@ -1041,7 +1129,7 @@ def _fine_tune(net, x, y, trainval, train, val, by_view, epochs, seed, ctx, ckpt
     for k, view in enumerate(views):
         if ctx is not None:
             ctx.progress(0.6 + 0.1 * k / len(views), f"fine-tuning: Lite0's first stages ({view})")
-        inputs[view] = _block_inputs(backbone, x[trainval], view, ctx)
+        inputs[view] = _block_inputs(backbone, x[trainval], view, ctx, amp)
     early = 0
     if backbone.pool_stages:
         early = sum(
@@ -1051,9 +1139,13 @@ def _fine_tune(net, x, y, trainval, train, val, by_view, epochs, seed, ctx, ckpt
     width = backbone.feature_size()
 
     def logits(view, rows):
-        f = torch.from_numpy(by_view[view][rows])
-        tuned = _tuned_features(backbone, inputs[view][rows].float())
-        return net.head((torch.cat([f[:, :early], tuned, f[:, width:]], 1) - net.mu) / net.sigma)
+        f = torch.from_numpy(by_view[view][rows]).to(device)
+        with cast():
+            tuned = _tuned_features(backbone, inputs[view][rows].float())
+            out = net.head(
+                (torch.cat([f[:, :early], tuned.float(), f[:, width:]], 1) - net.mu) / net.sigma
+            )
+        return out.float()
 
     def val_acc():
         backbone.eval()
@@ -1062,7 +1154,7 @@ def _fine_tune(net, x, y, trainval, train, val, by_view, epochs, seed, ctx, ckpt
             p = torch.softmax(logits("plain", va), 1)
             if net.tta and "mirror" in by_view:
                 p = p + torch.softmax(logits("mirror", va), 1)
-        return _accuracy(p.argmax(1).numpy(), y[val])
+        return _accuracy(p.argmax(1).cpu().numpy(), y[val])
 
     tuned_params = list(backbone.blocks[FIRST_TUNED:].parameters()) + list(
         backbone.head.parameters()
@@ -1118,7 +1210,9 @@ def _fine_tune(net, x, y, trainval, train, val, by_view, epochs, seed, ctx, ckpt
             first = int(saved["epoch"])
             rng.bit_generator.state = saved["np_rng"]
             torch.set_rng_state(saved["torch_rng"])
-    yt = torch.from_numpy(y[trainval])
+            if scaler is not None and isinstance(saved.get("scaler"), dict):
+                scaler.load_state_dict(saved["scaler"])
+    yt = torch.from_numpy(y[trainval]).to(device)
     for epoch in range(first, epochs):
         backbone.eval()  # batch norm statistics stay ImageNet's: too few pictures to re-estimate
         net.head.train()
@@ -1131,8 +1225,13 @@ def _fine_tune(net, x, y, trainval, train, val, by_view, epochs, seed, ctx, ckpt
             truth = torch.cat([yt[r] for _, r in parts])
             loss = F.cross_entropy(out, truth, label_smoothing=0.1)
             opt.zero_grad()
-            loss.backward()
-            opt.step()
+            if scaler is None:
+                loss.backward()
+                opt.step()
+            else:
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
             sched.step()
             if ctx is not None:
                 ctx.check_cancelled()
@@ -1159,6 +1258,7 @@ def _fine_tune(net, x, y, trainval, train, val, by_view, epochs, seed, ctx, ckpt
                     "best_head": best[2][1],
                     "np_rng": rng.bit_generator.state,
                     "torch_rng": torch.get_rng_state(),
+                    **({"scaler": scaler.state_dict()} if scaler is not None else {}),
                 },
             )
     backbone.load_state_dict(best[2][0])
@@ -1192,7 +1292,7 @@ def _save(
     }
     with atomic_path(path) as tmp:  # a kill -9 mid-write leaves the previous tagger whole
         save_file(
-            {k: v.detach().to(torch.float32).contiguous() for k, v in state.items()},
+            {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in state.items()},
             str(tmp),
             metadata=meta,
         )
@@ -1248,6 +1348,7 @@ def _save(
         "source": source,
         "command": command,
         "description": f"{m['title']} tagger for: {', '.join(labels)}",
+        "precision": report.precision,  # of the training (the weights are float32)
         "metrics": metrics,
     }
     import tomli_w
@@ -1297,26 +1398,38 @@ def _confusion_png(report: TaggerReport, path: Path) -> None:
 class Tagger:
     """A loaded tagger: ``predict(pixels)`` gives probabilities per label."""
 
-    def __init__(self, arch: str, labels: list[str], size: int, net) -> None:
+    def __init__(
+        self, arch: str, labels: list[str], size: int, net, device: str = "cpu", amp=None
+    ) -> None:
         self.arch, self.labels, self.size, self.net = arch, labels, size, net
+        self.device, self.amp = device, amp
 
     def predict(self, pixels: np.ndarray) -> np.ndarray:
-        """(N, 3, S, S) float32 in [0, 1] -> (N, labels) probabilities."""
+        """(N, 3, S, S) float32 in [0, 1] -> (N, labels) float32 probabilities."""
+        import contextlib
+
         import torch
 
+        cast = self.amp.autocast() if self.amp is not None else contextlib.nullcontext()
         with torch.inference_mode():
             out = []
             for start in range(0, len(pixels), 64):
                 chunk = torch.from_numpy(np.ascontiguousarray(pixels[start : start + 64]))
-                out.append(torch.softmax(self.net(chunk), 1).numpy())
+                with cast:
+                    logits = self.net(chunk.to(self.device))
+                out.append(torch.softmax(logits.float(), 1).cpu().numpy())
         return np.concatenate(out)
 
 
-def load_tagger(path: str | Path) -> Tagger:
-    """Read a tagger file written by :func:`train_tagger`.
+def load_tagger(path: str | Path, device: str = "cpu", precision: str = "auto") -> Tagger:
+    """Read a tagger file written by :func:`train_tagger`, onto ``device``; ``predict`` runs in
+    ``precision`` (``auto``: float16 autocast on CUDA, float32 on the CPU).
 
     Raises ValueError when the file is not a Studio tagger (for example a generator checkpoint).
     """
+    from studio.image._precision import resolve_precision
+
+    amp = resolve_precision(precision, device)
     from safetensors.torch import load_file
 
     from studio.image._modelfile import studio_metadata
@@ -1365,7 +1478,7 @@ def load_tagger(path: str | Path) -> Tagger:
         ).eval()
     else:
         raise ValueError(f"{path.name}: unknown tagger architecture {arch!r}")
-    return Tagger(arch, labels, size, net)
+    return Tagger(arch, labels, size, net.to(device), device, amp if amp.reduced else None)
 
 
 def tag_files(tagger: Tagger, files, top: int = 3) -> list[dict]:
