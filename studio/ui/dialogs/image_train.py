@@ -505,7 +505,7 @@ class TrainTaggerDialog(_TrainDialog):
         folder, output = self.folder, self.output_path()
         size, epochs, seed = int(self.size_combo.currentData()), self.epochs.value(), \
             self.seed.value()  # fmt: skip
-        fresh = self.fresh.isChecked()
+        fresh, device = self.fresh.isChecked(), self.context.device  # the GPU when there is one
         command = (f"studio image train-tagger {folder} --size {size} --epochs {epochs} "
                    f"--seed {seed} --models {','.join(models)}")  # fmt: skip
 
@@ -514,7 +514,7 @@ class TrainTaggerDialog(_TrainDialog):
 
             return train_tagger(folder, output, size=size, epochs=epochs, seed=seed,
                                 models=models, command=command, resume=not fresh,
-                                ctx=ctx)  # fmt: skip
+                                device=device, ctx=ctx)  # fmt: skip
 
         self.report.setPlainText("")
         self.confusion.set_matrix([], [])
