@@ -122,6 +122,58 @@ def test_a_tagger_cnn_trains_in_bf16_and_predicts(pictures, tmp_path):
     assert np.allclose(probs.sum(1), 1.0, atol=1e-3)
 
 
+@pytest.fixture
+def fp16_on_the_cpu(monkeypatch):
+    """The fp16 path (float16 autocast and a gradient scaler), as CUDA runs it, on the CPU's
+    float16 autocast: the scaler's calls are counted (its scale before each update)."""
+    import studio.image._precision as precision_module
+
+    real_resolve, updates = precision_module.resolve_precision, []
+
+    def resolve(name, device):
+        if name == "fp16":
+            return precision_module.Precision("fp16", "cpu")
+        return real_resolve(name, device)
+
+    real_update = torch.amp.GradScaler.update
+
+    def counting(self, *args, **kwargs):
+        updates.append(self.get_scale())
+        return real_update(self, *args, **kwargs)
+
+    monkeypatch.setattr(precision_module, "resolve_precision", resolve)
+    monkeypatch.setattr(torch.amp.GradScaler, "update", counting)
+    return updates
+
+
+def test_the_gradient_scaler_steps_both_networks_and_resumes_with_its_scale(
+    pictures, tmp_path, fp16_on_the_cpu
+):
+    out = tmp_path / "g.safetensors"
+    report = train_gan(pictures, out, steps=3, batch=8, arch="modern", precision="fp16")
+    assert len(fp16_on_the_cpu) == 3  # one update a step, after both optimisers stepped
+    assert math.isfinite(report.d_loss) and math.isfinite(report.g_loss)
+    ckpt_path = out.with_name(out.name + ".ckpt")
+    ckpt = torch.load(ckpt_path, weights_only=True)
+    assert ckpt["precision"] == "fp16" and ckpt["scaler"]["scale"] > 0
+    assert all(v.dtype == torch.float32 for v in ckpt["gen"].values() if v.is_floating_point())
+    ckpt["scaler"]["scale"] = 1234.0  # what a long run's scaler would have come to
+    torch.save(ckpt, ckpt_path)
+    fp16_on_the_cpu.clear()
+    more = train_gan(pictures, out, steps=4, batch=8, arch="modern", precision="fp16")
+    assert more.resumed_from == 3 and fp16_on_the_cpu == [1234.0]  # restored, not reset
+
+
+def test_the_tagger_cnn_trains_through_the_gradient_scaler(pictures, tmp_path, fp16_on_the_cpu):
+    out = tmp_path / "tagger.safetensors"
+    report = train_tagger(
+        pictures, out, size=16, epochs=2, models=("scratch",), seed=0, precision="fp16"
+    )
+    assert report.precision == "fp16" and len(fp16_on_the_cpu) >= 2  # a batch an epoch at least
+    probs = load_tagger(out).predict(np.zeros((1, 3, 16, 16), np.float32))
+    assert np.isfinite(probs).all()
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_fp16_on_cuda_goes_through_the_gradient_scaler(pictures, tmp_path, monkeypatch):
     updates = []
