@@ -91,17 +91,23 @@ def run_gan_command(args, ctx) -> int:
         raise ValueError("--truncation must be 0 (off) or more")
     model = load_generator(path, pick_device(getattr(args, "device", "auto")))
     params: dict = {"n": args.n, "seed": seed, "truncation": args.truncation}
+    sheet = getattr(args, "sheet", False)
+    grid = None
     if model.text:
         if args.label:
             raise ValueError(f"{path.name} draws from text: use --prompt, not --label")
-        grid = generate_prompt_grid(
-            model,
-            args.n,
-            seed,
-            args.prompt,
-            to=args.to,
-            truncation=args.truncation,
-            transparent=args.transparent,
+        grid = (
+            None
+            if sheet
+            else generate_prompt_grid(
+                model,
+                args.n,
+                seed,
+                args.prompt,
+                to=args.to,
+                truncation=args.truncation,
+                transparent=args.transparent,
+            )
         )
         params.update(prompt=args.prompt, to=args.to or "", transparent=args.transparent)
         what = f"{args.prompt!r}" + (f" to {args.to!r}" if args.to else "")
@@ -111,7 +117,8 @@ def run_gan_command(args, ctx) -> int:
                 f"{path.name} was trained on classes ({', '.join(model.labels[:12])}): use "
                 "--label, not --prompt"
             )
-        grid = generate_grid(model, args.n, seed, args.label, truncation=args.truncation)
+        if not sheet:
+            grid = generate_grid(model, args.n, seed, args.label, truncation=args.truncation)
         params.update(label=args.label or "")
         what = args.label or ""
     provenance = {
@@ -120,10 +127,49 @@ def run_gan_command(args, ctx) -> int:
         "arch": model.arch,
         "params": params,
     }
+    if sheet:
+        return _sheet(args, model, seed, provenance)
+    assert grid is not None
     save_picture(Picture(grid, provenance), args.output)
     print(
         f"{args.output}: {args.n} pictures of {model.size} px"
         f"{' (' + what + ')' if what else ''}, seed {seed}"
+    )
+    return 0
+
+
+def _sheet(args, model, seed: int, provenance: dict) -> int:
+    """``generate --sheet``: the pictures edge to edge and OUTPUT.json, their atlas."""
+    import numpy as np
+
+    from studio.core.atomic import write_text
+    from studio.image.gan import sample, sample_prompt, with_alpha
+    from studio.image.io import Picture, save_picture
+    from studio.image.sheet import frame_name, pack
+
+    out = Path(args.output)
+    if out.suffix.lower() not in (".png", ".webp"):
+        raise ValueError(f"a sprite sheet is a .png or .webp picture, not {out.name}")
+    if model.text:
+        images = sample_prompt(model, args.n, seed, args.prompt, to=args.to,
+                               truncation=args.truncation)  # fmt: skip
+        text = f"{args.prompt} to {args.to}" if args.to else args.prompt
+        names = [frame_name(text, i) for i in range(len(images))]
+    else:
+        images, classes = sample(model, args.n, seed, args.label, truncation=args.truncation)
+        names = [frame_name(model.labels[c], i) for i, c in enumerate(classes)]
+    if args.transparent:
+        icons = with_alpha(images)
+    else:
+        icons = ((images.transpose(0, 2, 3, 1) + 1) * 127.5).clip(0, 255).astype(np.uint8)
+    provenance["params"].update(sheet=True, transparent=args.transparent)
+    sheet, atlas = pack(icons, names, out.name, meta=provenance)
+    save_picture(Picture(sheet, provenance), out)
+    atlas_file = out.with_suffix(".json")
+    write_text(atlas_file, json.dumps(atlas, indent=1) + "\n")
+    print(
+        f"{out}: a sprite sheet of {len(icons)} pictures of {model.size} px, seed {seed}\n"
+        f"{atlas_file}: its atlas (frames {names[0]} ... {names[-1]})"
     )
     return 0
 

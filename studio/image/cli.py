@@ -81,6 +81,11 @@ def add_parser(sub) -> None:
         "--transparent", action="store_true",
         help="icons / a text generator: a transparent background (RGBA PNG)",
     )  # fmt: skip
+    gen.add_argument(
+        "--sheet", action="store_true",
+        help="a trained generator: a sprite sheet (the -n pictures edge to edge, no border) and "
+        "its atlas beside it, OUTPUT.json (TexturePacker's JSON hash: Phaser, PixiJS, Godot...)",
+    )  # fmt: skip
     tg = ims.add_parser(
         "train-gan",
         help="train a generator on your pictures (subfolders are classes)",

@@ -170,3 +170,26 @@ def test_eval_judges_prompts_by_their_short_and_their_longest_caption(captioned,
     for key in ("prompt_accuracy", "prompt_accuracy_shuffled", "prompt_accuracy_full_caption",
                 "prompt_accuracy_full_caption_shuffled"):  # fmt: skip
         assert row[key] in (0.0, 0.5, 1.0), key  # a share of the two judged icons
+
+
+def test_a_sprite_sheet_and_its_atlas_give_back_each_icon(text_model, tmp_path, capsys):
+    # what a game engine does with the pair: read the atlas, cut each frame out of the sheet
+    from studio.cli import main
+
+    out = tmp_path / "sheet.png"
+    args = ["image", "generate", "--engine", str(text_model), "--prompt", "Red square!"]
+    assert main([*args, "-n", "5", "--seed", "2", "--transparent", "--sheet", "-o", str(out)]) == 0
+    atlas = json.loads(out.with_suffix(".json").read_text())
+    image = out.parent / atlas["meta"]["image"]
+    sheet = np.asarray(Image.open(image))
+    assert image == out and sheet.shape == (64, 96, 4)  # 5 icons of 32 px, 3 to a row
+    assert atlas["meta"]["size"] == {"w": 96, "h": 64}
+    assert list(atlas["frames"]) == [f"red-square-{i:02d}" for i in range(5)]
+    icons = with_alpha(sample_prompt(load_generator(text_model), 5, 2, "Red square!"))
+    for icon, frame in zip(icons, atlas["frames"].values(), strict=True):
+        r = frame["frame"]
+        assert np.array_equal(sheet[r["y"] : r["y"] + r["h"], r["x"] : r["x"] + r["w"]], icon)
+    assert (sheet[32:, 64:, 3] == 0).all()  # the empty sixth cell is transparent
+    assert atlas["meta"]["studio"]["params"]["seed"] == 2
+    assert main([*args, "--sheet", "-o", str(tmp_path / "sheet.jpg")]) != 0
+    assert "a sprite sheet is a .png or .webp" in capsys.readouterr().err
