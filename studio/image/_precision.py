@@ -70,6 +70,18 @@ class Precision:
         return torch.amp.GradScaler(self.device_type)
 
 
+def backward_step(loss, opt, scaler) -> None:
+    """``loss.backward()`` then ``opt.step()``, through ``scaler`` (fp16's GradScaler: scaled
+    backward, step, update) when there is one."""
+    if scaler is None:
+        loss.backward()
+        opt.step()
+    else:
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+
+
 def resolve_precision(precision: str | None, device: str) -> Precision:
     """``precision`` (one of :data:`PRECISIONS`, None meaning ``auto``) on ``device`` ("cpu",
     "cuda", "cuda:1", "mps"). Raises ValueError, in words, for an unknown name and for fp16

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from studio.image._precision import backward_step
 from studio.image.folder import IMAGE_SUFFIXES, read_rgb
 from studio.image.folder import MAX_FILES as MAX_FOLDER_FILES
 
@@ -175,13 +176,7 @@ def _epoch(
                 logits = net(inputs.to(device))
             loss = F.cross_entropy(logits.float(), y[b].to(device), label_smoothing=smoothing)
         opt.zero_grad()
-        if scaler is None:
-            loss.backward()
-            opt.step()
-        else:
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
+        backward_step(loss, opt, scaler)
         seen += len(b)
         if ctx is not None:
             ctx.check_cancelled()
@@ -1225,13 +1220,7 @@ def _fine_tune(net, x, y, trainval, train, val, by_view, epochs, seed, ctx, ckpt
             truth = torch.cat([yt[r] for _, r in parts])
             loss = F.cross_entropy(out, truth, label_smoothing=0.1)
             opt.zero_grad()
-            if scaler is None:
-                loss.backward()
-                opt.step()
-            else:
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
+            backward_step(loss, opt, scaler)
             sched.step()
             if ctx is not None:
                 ctx.check_cancelled()

@@ -2,9 +2,6 @@
 folders, a kill -9 then a resume, and files from other models."""
 
 import signal
-import subprocess
-import sys
-import textwrap
 import time
 
 import pytest
@@ -16,6 +13,7 @@ from studio.image import folder as folder_mod
 from studio.image.folder import read_folder
 from studio.image.gan import load_generator, train_gan
 from tests.image.odd_pictures import BROKEN, READABLE, make_odd_pictures, tiny_png
+from tests.support.scripts import start_script
 
 MUSIC_MODEL = "models/music/studio-music-lstm.safetensors"
 
@@ -135,11 +133,7 @@ def test_killed_with_sigkill_then_resumed_from_a_whole_checkpoint(tmp_path):
     root = _sprites(tmp_path / "set", (("a", 3), ("b", 3)))
     out = tmp_path / "k.safetensors"
     ckpt = tmp_path / "k.safetensors.ckpt"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(KILLED_RUN), str(root), str(out)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    proc = start_script(KILLED_RUN, root, out)
     try:
         deadline = time.monotonic() + 120
         while not ckpt.is_file() and proc.poll() is None and time.monotonic() < deadline:

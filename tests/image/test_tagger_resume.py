@@ -5,9 +5,6 @@ words and left as it is."""
 
 import json
 import signal
-import subprocess
-import sys
-import textwrap
 import time
 
 import pytest
@@ -18,6 +15,7 @@ from safetensors.torch import load_file
 from studio.cli import main
 from studio.core.jobs import Cancelled
 from studio.image.tagger import load_tagger, train_tagger
+from tests.support.scripts import start_script
 
 
 def _said(err: str) -> str:
@@ -77,11 +75,7 @@ def test_killed_with_sigkill_mid_training_then_resumed_says_so_and_saves_the_tag
     root = _labelled(tmp_path / "set")
     out = tmp_path / "m.safetensors"
     ckpt = tmp_path / "m.safetensors.ckpt"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(KILLED_RUN), str(root), str(out)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    proc = start_script(KILLED_RUN, root, out)
     try:
         deadline = time.monotonic() + 120
         epoch = 0
