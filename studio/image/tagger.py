@@ -351,6 +351,17 @@ def _lite0_features(
     return np.concatenate(feats).astype(np.float32)
 
 
+def _digest_files(digest, files) -> None:
+    """Feed each file's name, size and modification time to ``digest`` (a hashlib object): the
+    key of what was computed from those pictures, which changes when one of them does."""
+    for file in files:
+        try:
+            st = Path(file).stat()
+            digest.update(f"\0{file}\0{st.st_size}\0{st.st_mtime_ns}".encode())
+        except OSError:
+            digest.update(f"\0{file}\0gone".encode())
+
+
 def _cached_features(backbone, x, files, size, ctx=None, span=(0.0, 1.0), view="plain", amp=None):
     """:func:`_lite0_features`, kept in the cache folder under a key made of the files (path, size,
     modification time), the picture size, the pooling, the ``view`` and a reduced precision
@@ -366,12 +377,7 @@ def _cached_features(backbone, x, files, size, ctx=None, span=(0.0, 1.0), view="
     stages += f" {amp.name}" if amp is not None and amp.reduced else ""  # float32's keys as before
     flip = {"plain": "False", "mirror": "True"}.get(view, view)  # the old keys stay valid
     digest = hashlib.sha256(f"lite0-v1 {size} {flip} {len(files)}{stages}".encode())
-    for file in files:
-        try:
-            st = Path(file).stat()
-            digest.update(f"\0{file}\0{st.st_size}\0{st.st_mtime_ns}".encode())
-        except OSError:
-            digest.update(f"\0{file}\0gone".encode())
+    _digest_files(digest, files)
     path = paths.cache_dir() / "tagger-features" / f"{digest.hexdigest()[:32]}.npy"
     if path.is_file():
         try:
@@ -649,12 +655,7 @@ class _Checkpoint:
         import hashlib
 
         digest = hashlib.sha256(json.dumps(labels).encode())
-        for file in files:
-            try:
-                st = Path(file).stat()
-                digest.update(f"\0{file}\0{st.st_size}\0{st.st_mtime_ns}".encode())
-            except OSError:
-                digest.update(f"\0{file}\0gone".encode())
+        _digest_files(digest, files)
         key = f"{len(files)} {digest.hexdigest()}"
         theirs = self.state["meta"].get("pictures")
         if self.loaded and theirs != key:
