@@ -13,9 +13,9 @@ Two architectures, the same training loop:
 Text conditioning: with a captions file (``captions.json``: ``{"file.png": "caption" or
 [captions]}``, or lines ``file.png<TAB>caption``) the generator is conditioned on MiniLM sentence
 embeddings of the captions instead of classes (a projection discriminator on the embedding, which
-also learns to reject real pictures paired with a wrong caption). A shipped icon generator
-(``resources/models/image/icons-*.safetensors``, ``--engine icons``) would be one, trained on
-OpenMoji and game-icons.net; none ships yet (its prompt accuracy is below chance: the README).
+also learns to reject real pictures paired with a wrong caption). The shipped icon generator
+(``resources/models/image/icons-64.safetensors``, ``--engine icons``) is one, trained on OpenMoji
+and game-icons.net (its card and the README give its scores).
 
 API for the GUI and the CLI: :func:`train_gan`, :func:`load_generator`, then for class models
 :func:`sample` / :func:`generate_grid`, for text models :func:`sample_prompt` /
