@@ -13,6 +13,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QPushButton
 
 from tests.image.labelled_pictures import sprites
+from tests.ui.prompt_icons import draw_prompt
 from tests.ui.training_dialogs import choose_folder, click, open_dialog
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -187,19 +188,7 @@ def test_a_captioned_folder_trains_a_prompt_generator_the_generate_tab_draws(
     assert "label" not in panel.gen.form.values() and "to" in panel.gen.form.values()
     QTest.mouseClick(panel.gen.generate, Qt.MouseButton.LeftButton)
     assert "prompt box first" in panel.status.text()  # nothing to draw yet: a message, no job
-    panel.gen.prompt.setFocus()
-    QTest.keyClicks(panel.gen.prompt, "a blue square")
-    panel.gen.form.set_value("count", 3)
-    panel.gen.form.set_value("seed", 4)
-    panel.gen.form.set_value("transparent", True)
-    before = len(panel.document.layers)
-    QTest.mouseClick(panel.gen.generate, Qt.MouseButton.LeftButton)
-    with qtbot.waitSignal(panel.job.finished, timeout=60_000):
-        pass
-    assert panel.job.state == "succeeded", panel.status.text()
-    assert len(panel.document.layers) == before + 1
-    layer = panel.document.layers[-1]
-    assert layer.provenance["params"]["prompt"] == "a blue square"
+    layer = draw_prompt(qtbot, panel, "a blue square", count=3, seed=4, transparent=True)
     assert layer.pixels.shape[2] == 4 and layer.pixels[..., 3].min() == 0  # transparent gutters
 
 

@@ -8,6 +8,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QComboBox
 
 from studio.image.gan import shipped_icons_model
+from tests.ui.prompt_icons import draw_prompt
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -29,20 +30,7 @@ def test_the_shipped_icon_generator_draws_a_prompt_from_the_generate_tab(window,
     for _ in range(abs(at - combo.currentIndex())):  # arrow down to it, as a keyboard user does
         QTest.keyClick(combo, Qt.Key.Key_Down if at > combo.currentIndex() else Qt.Key.Key_Up)
     assert combo.currentIndex() == at and panel.gen.prompt.isVisible()
-    panel.gen.prompt.setFocus()
-    QTest.keyClicks(panel.gen.prompt, "red heart")
-    panel.gen.form.set_value("count", 4)
-    panel.gen.form.set_value("seed", 1)
-    panel.gen.form.set_value("scale", 1)
-    panel.gen.form.set_value("transparent", True)
-    before = len(panel.document.layers)
-    QTest.mouseClick(panel.gen.generate, Qt.MouseButton.LeftButton)
-    with qtbot.waitSignal(panel.job.finished, timeout=60_000):
-        pass
-    assert panel.job.state == "succeeded", panel.status.text()
-    assert len(panel.document.layers) == before + 1
-    layer = panel.document.layers[-1]
-    assert layer.provenance["params"]["prompt"] == "red heart"
+    layer = draw_prompt(qtbot, panel, "red heart", count=4, seed=1, scale=1, transparent=True)
     assert layer.provenance["model"] == shipped.name
     pixels = layer.pixels.astype(np.float32)
     ink = pixels[..., 3] > 200  # the icons, not the transparent background around them
