@@ -941,8 +941,6 @@ def sample_prompt(
     prompt = (prompt or "").strip()
     if not prompt:
         raise ValueError("type a prompt: what the icons should show")
-    if device == "auto":
-        device = str(next(model.net.parameters()).device)
     texts = [prompt] + ([to.strip()] if to and to.strip() else [])
     emb = torch.from_numpy(np.asarray(embed_prompts(texts), np.float32))
     if len(texts) == 2:
@@ -953,17 +951,21 @@ def sample_prompt(
     else:
         cond = emb[0].repeat(n, 1)
         z = latents(n, seed, truncation)
-    amp = _sampling_precision(precision, device)
+    return _draw(model, z, cond, device, precision)
+
+
+def _draw(model: LoadedGenerator, z, cond, device: str, precision: str) -> np.ndarray:
+    """The generator on latents ``z`` and conditions ``cond`` (class indices or embeddings) on
+    ``device`` ("auto": the model's), under ``precision``'s autocast: (N, 3, S, S) float32."""
+    from studio.image._precision import resolve_precision
+
+    torch = _torch()
+    if device == "auto":
+        device = str(next(model.net.parameters()).device)
+    amp = resolve_precision(precision, device)
     with torch.inference_mode(), amp.autocast():
         out = model.net(z.to(device), cond.to(device))
     return out.float().cpu().numpy()
-
-
-def _sampling_precision(precision: str, device: str):
-    """:func:`studio.image._precision.resolve_precision` for sampling (no scaler needed)."""
-    from studio.image._precision import resolve_precision
-
-    return resolve_precision(precision, device)
 
 
 def with_alpha(images: np.ndarray, threshold: float = 0.9) -> np.ndarray:
@@ -1079,13 +1081,8 @@ def sample(
                     f"the generator has no class {label!r}; it has: {', '.join(model.labels[:30])}"
                 )
         classes = [index] * n
-    if device == "auto":
-        device = str(next(model.net.parameters()).device)
     z = latents(n, seed, truncation)
-    amp = _sampling_precision(precision, device)
-    with torch.inference_mode(), amp.autocast():
-        out = model.net(z.to(device), torch.tensor(classes, device=device))
-    return out.float().cpu().numpy(), classes
+    return _draw(model, z, torch.tensor(classes), device, precision), classes
 
 
 def generate_grid(
