@@ -17,7 +17,14 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
-__all__ = ["PRECISIONS", "PRECISION_HELP", "Precision", "resolve_precision"]
+__all__ = [
+    "PRECISIONS",
+    "PRECISION_HELP",
+    "Precision",
+    "autocast",
+    "backward_step",
+    "resolve_precision",
+]
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 PRECISION_HELP = (
@@ -68,6 +75,11 @@ class Precision:
         import torch
 
         return torch.amp.GradScaler(self.device_type)
+
+
+def autocast(amp: Precision | None):
+    """``amp``'s autocast context; for None (float32, no precision chosen) a no-op."""
+    return amp.autocast() if amp is not None else contextlib.nullcontext()
 
 
 def backward_step(loss, opt, scaler) -> None:

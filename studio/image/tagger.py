@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from studio.image._precision import backward_step
+from studio.image._precision import autocast, backward_step
 from studio.image.folder import IMAGE_SUFFIXES, read_rgb
 from studio.image.folder import MAX_FILES as MAX_FOLDER_FILES
 
@@ -169,12 +169,9 @@ def _epoch(
         if len(b) < 2:
             continue
         inputs = x[b] if augment is None else augment(x[b])
-        if amp is None:
-            loss = F.cross_entropy(net(inputs), y[b], label_smoothing=smoothing)
-        else:
-            with amp.autocast():
-                logits = net(inputs.to(device))
-            loss = F.cross_entropy(logits.float(), y[b].to(device), label_smoothing=smoothing)
+        with autocast(amp):
+            logits = net(inputs.to(device))
+        loss = F.cross_entropy(logits.float(), y[b].to(device), label_smoothing=smoothing)
         opt.zero_grad()
         backward_step(loss, opt, scaler)
         seen += len(b)
@@ -262,14 +259,10 @@ def _predict(net, x, batch: int = 256, amp=None):
 
     net.eval()
     outs = []
+    device = next(net.parameters()).device
     with torch.inference_mode():
-        if amp is None:
-            for start in range(0, len(x), batch):
-                outs.append(torch.softmax(net(x[start : start + batch]), dim=1))
-            return torch.cat(outs).numpy()
-        device = next(net.parameters()).device
         for start in range(0, len(x), batch):
-            with amp.autocast():
+            with autocast(amp):
                 logits = net(x[start : start + batch].to(device))
             outs.append(torch.softmax(logits.float(), dim=1).cpu())
     return torch.cat(outs).numpy()
@@ -332,12 +325,9 @@ def _lite0_features(
     with torch.inference_mode():
         for start in range(0, len(x), 64):
             chunk = _view(torch.from_numpy(x[start : start + 64]), view, start).to(device)
-            if amp is None:
+            with autocast(amp):
                 f = backbone.features(chunk)
-            else:
-                with amp.autocast():
-                    f = backbone.features(chunk)
-                f = f.float()
+            f = f.float()
             if getattr(backbone, "colour", False):
                 f = torch.cat([f, _colour_features(chunk)], 1)
             feats.append(f.cpu().numpy())
@@ -482,12 +472,9 @@ class _TransferNet:
     def _logits(self, x):
         import torch
 
-        if self.amp is None:
+        with autocast(self.amp):
             f = self.backbone.features(x)
-        else:
-            with self.amp.autocast():
-                f = self.backbone.features(x)
-            f = f.float()
+        f = f.float()
         if getattr(self.backbone, "colour", False):
             f = torch.cat([f, _colour_features(x)], 1)
         return self.head((f - self.mu) / self.sigma)
@@ -1059,14 +1046,12 @@ def _block_inputs(backbone, x: np.ndarray, view: str, ctx=None, amp=None):
     """What enters block :data:`FIRST_TUNED` for every picture seen as ``view``, in float16: the
     frozen part of Lite0 runs once (on its device, under ``amp``'s autocast when given), so an
     epoch of fine-tuning only runs the small last stages."""
-    import contextlib
-
     import torch
 
     out = []
     device = next(backbone.parameters()).device
-    cast = amp.autocast() if amp is not None else contextlib.nullcontext()
-    with torch.no_grad(), cast:  # not inference mode: these feed the tuned blocks' backward pass
+    # not inference mode: these feed the tuned blocks' backward pass
+    with torch.no_grad(), autocast(amp):
         for start in range(0, len(x), 64):
             h = _view(torch.from_numpy(x[start : start + 64]), view, start).to(device)
             h = backbone.stem((h - backbone.mean) / backbone.std)
@@ -1102,8 +1087,6 @@ def _fine_tune(net, x, y, trainval, train, val, by_view, epochs, seed, ctx, ckpt
     backbone's device, under ``net.amp``'s autocast (float16 with a gradient scaler, bfloat16,
     or none), the loss in float32.
     """
-    import contextlib
-
     import torch
     from torch.nn import functional as F  # noqa: N812
 
@@ -1113,9 +1096,6 @@ def _fine_tune(net, x, y, trainval, train, val, by_view, epochs, seed, ctx, ckpt
     amp = net.amp
     device = next(backbone.parameters()).device
     scaler = amp.scaler() if amp is not None else None
-
-    def cast():
-        return amp.autocast() if amp is not None else contextlib.nullcontext()
 
     views = list(by_view)
     pos = {int(j): i for i, j in enumerate(trainval)}
@@ -1136,7 +1116,7 @@ def _fine_tune(net, x, y, trainval, train, val, by_view, epochs, seed, ctx, ckpt
 
     def logits(view, rows):
         f = torch.from_numpy(by_view[view][rows]).to(device)
-        with cast():
+        with autocast(amp):
             tuned = _tuned_features(backbone, inputs[view][rows].float())
             out = net.head(
                 (torch.cat([f[:, :early], tuned.float(), f[:, width:]], 1) - net.mu) / net.sigma
@@ -1396,16 +1376,13 @@ class Tagger:
 
     def predict(self, pixels: np.ndarray) -> np.ndarray:
         """(N, 3, S, S) float32 in [0, 1] -> (N, labels) float32 probabilities."""
-        import contextlib
-
         import torch
 
-        cast = self.amp.autocast() if self.amp is not None else contextlib.nullcontext()
         with torch.inference_mode():
             out = []
             for start in range(0, len(pixels), 64):
                 chunk = torch.from_numpy(np.ascontiguousarray(pixels[start : start + 64]))
-                with cast:
+                with autocast(self.amp):
                     logits = self.net(chunk.to(self.device))
                 out.append(torch.softmax(logits.float(), 1).cpu().numpy())
         return np.concatenate(out)
