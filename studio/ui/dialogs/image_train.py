@@ -35,7 +35,12 @@ from PySide6.QtWidgets import (
 
 from studio.core.jobs import JobSpec
 from studio.ui.dialogs import files
-from studio.ui.dialogs.training_job import ContextRelay, FolderListing, TrainingJobMixin
+from studio.ui.dialogs.training_job import (
+    NO_FOLDER,
+    ContextRelay,
+    FolderListing,
+    TrainingJobMixin,
+)
 from studio.ui.widgets.training_plots import ConfusionPlot, LossPlot, PixelView
 
 __all__ = ["TrainGeneratorDialog", "TrainTaggerDialog", "add_image_menu", "LossRelay"]
@@ -152,7 +157,7 @@ class _TrainDialog(TrainingJobMixin, QDialog):
             f"image.{self.prefix}_folder",
             "The folder to learn from: one subfolder per class or label",
         )
-        self.folder_label = QLabel("No folder chosen yet.")
+        self.folder_label = QLabel(NO_FOLDER)
         self.folder_label.setWordWrap(True)
         self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.seed = named(QSpinBox(), f"image.{self.prefix}_seed",
@@ -214,8 +219,6 @@ class _TrainDialog(TrainingJobMixin, QDialog):
         from studio.image import folder as pictures
 
         try:
-            if not path.is_dir():
-                raise FileNotFoundError(2, "it is not there (moved or deleted?)", str(path))
             groups = pictures.list_pictures(path, loose_as_one_class=False, ctx=ctx)
             counted = [(name, len(found)) for name, found in groups.items()]
             if counted:
@@ -227,10 +230,8 @@ class _TrainDialog(TrainingJobMixin, QDialog):
                 loose = pictures.list_pictures(path, True, ctx=ctx).get("all", [])
                 text = f"{path}\n{len(loose)} pictures, no subfolders (one class)"
                 total = len(loose)
-        except OSError as exc:  # unreadable: say so
-            return None, "No folder chosen yet.", f"⚠ {path} cannot be read: {exc.strerror or exc}"
-        except ValueError as exc:  # over-full
-            return None, "No folder chosen yet.", f"⚠ {exc}"
+        except ValueError as exc:  # over-full (unreadable: OSError, said by read_folder)
+            return None, NO_FOLDER, f"⚠ {exc}"
         if total > pictures.MAX_PICTURES:
             text += f"\n{total:,} pictures: a random {pictures.MAX_PICTURES:,} of them will be read"
         return path, text, "Ready: press Train."

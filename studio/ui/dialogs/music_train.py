@@ -36,7 +36,12 @@ from PySide6.QtWidgets import (
 from studio.core.jobs import JobSpec
 from studio.ui.dialogs import files
 from studio.ui.dialogs.image_train import named
-from studio.ui.dialogs.training_job import ContextRelay, FolderListing, TrainingJobMixin
+from studio.ui.dialogs.training_job import (
+    NO_FOLDER,
+    ContextRelay,
+    FolderListing,
+    TrainingJobMixin,
+)
 from studio.ui.widgets.training_plots import LossPlot
 
 __all__ = ["TrainMusicDialog", "ScoreRelay", "train_on_folder"]
@@ -144,13 +149,9 @@ def count_midi(path: Path, ctx=None) -> int:
 
 
 def describe_midi_folder(path: Path, ctx=None) -> FolderListing:
-    """(on a worker) How many MIDI files ``path`` holds, or why it cannot be trained on."""
-    try:
-        if not path.is_dir():
-            raise FileNotFoundError(2, "it is not there (moved or deleted?)", str(path))
-        count = count_midi(path, ctx)
-    except OSError as exc:
-        return None, "No folder chosen yet.", f"⚠ {path} cannot be read: {exc.strerror or exc}"
+    """(on a worker) How many MIDI files ``path`` holds, or why it cannot be trained on (an
+    unreadable folder: OSError, said by ``read_folder``)."""
+    count = count_midi(path, ctx)
     if not count:
         return (None, f"{path}\nno MIDI files (.mid, .midi) in it",
                 "⚠ Choose a folder with MIDI files in it.")  # fmt: skip
@@ -177,7 +178,7 @@ class TrainMusicDialog(TrainingJobMixin, QDialog):
         self.folder_button = named(QPushButton("MIDI folder…"), "music.train_folder",
                                    "The folder of your MIDI files to learn from (subfolders "
                                    "too)")  # fmt: skip
-        self.folder_label = QLabel("No folder chosen yet.")
+        self.folder_label = QLabel(NO_FOLDER)
         self.folder_label.setWordWrap(True)
         self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.family_combo = named(QComboBox(), "music.train_family",

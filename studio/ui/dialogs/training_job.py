@@ -20,13 +20,26 @@ __all__ = ["ContextRelay", "Describe", "FolderListing", "TrainingJobMixin"]
 
 #: what a folder being listed shows until its names are counted
 READING = "reading the folder…"
+#: the folder label when there is no folder to train on
+NO_FOLDER = "No folder chosen yet."
 
 #: what listing a folder gives: (the folder to train on, or None when it cannot be; the text for
 #: the folder label; the status line)
 FolderListing = tuple[Path | None, str, str]
 #: lists a folder on a worker: ``describe(path, ctx)``, names only, Qt-free (no widgets); it may
-#: raise Cancelled through ``ctx`` once another folder was chosen
+#: raise Cancelled through ``ctx`` once another folder was chosen, and OSError (said for it)
 Describe = Callable[[Path, Any], FolderListing]
+
+
+def _list_folder(path: Path, describe: Describe, ctx) -> FolderListing:
+    """``describe(path, ctx)`` for a folder that is there and readable; a folder that is gone or
+    cannot be read gives the reason in the status line."""
+    try:
+        if not path.is_dir():
+            raise FileNotFoundError(2, "it is not there (moved or deleted?)", str(path))
+        return describe(path, ctx)
+    except OSError as exc:
+        return None, NO_FOLDER, f"⚠ {path} cannot be read: {exc.strerror or exc}"
 
 
 class TrainingJobMixin:
@@ -56,7 +69,7 @@ class TrainingJobMixin:
         handle = self.context.runner.submit(
             JobSpec(
                 title=f"Read the folder {path.name or path}",
-                fn=lambda _request, ctx: describe(path, ctx),
+                fn=lambda _request, ctx: _list_folder(path, describe, ctx),
                 key=f"{self.objectName()}.folder",  # a newer choice cancels this one
             )
         )
@@ -79,7 +92,7 @@ class TrainingJobMixin:
         if self.sender() is not self.listing:
             return
         self.folder = None
-        self.folder_label.setText("No folder chosen yet.")
+        self.folder_label.setText(NO_FOLDER)
         self.status.setText(f"⚠ {message}")
 
     def _on_listing_finished(self) -> None:
