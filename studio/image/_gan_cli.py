@@ -140,10 +140,8 @@ def run_gan_command(args, ctx) -> int:
 
 def _sheet(args, model, seed: int, provenance: dict) -> int:
     """``generate --sheet``: the pictures edge to edge and OUTPUT.json, their atlas."""
-    import numpy as np
-
     from studio.core.atomic import write_text
-    from studio.image.gan import sample, sample_prompt, with_alpha
+    from studio.image.gan import sample, sample_prompt, to_pixels, with_alpha
     from studio.image.io import Picture, save_picture
     from studio.image.sheet import frame_name, pack
 
@@ -161,7 +159,7 @@ def _sheet(args, model, seed: int, provenance: dict) -> int:
     if args.transparent:
         icons = with_alpha(images)
     else:
-        icons = ((images.transpose(0, 2, 3, 1) + 1) * 127.5).clip(0, 255).astype(np.uint8)
+        icons = to_pixels(images)
     provenance["params"].update(sheet=True, transparent=args.transparent)
     sheet, atlas = pack(icons, names, out.name, meta=provenance)
     save_picture(Picture(sheet, provenance), out)

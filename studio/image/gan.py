@@ -446,13 +446,17 @@ def _refuse_other_model(output: Path) -> None:
             )
 
 
+def to_pixels(images: np.ndarray) -> np.ndarray:
+    """(N, 3, S, S) in [-1, 1], as the generators give them -> (N, S, S, 3) RGB uint8."""
+    return ((images.transpose(0, 2, 3, 1) + 1) * 127.5).clip(0, 255).astype(np.uint8)
+
+
 def _grid(images: np.ndarray, cols: int) -> np.ndarray:
     """(N, 3, S, S) in [-1, 1] -> one RGB uint8 grid with 2 px white gutters."""
     n, _, s, _ = images.shape
     rows = math.ceil(n / cols)
     out = np.full((rows * (s + 2) + 2, cols * (s + 2) + 2, 3), 255, np.uint8)
-    pics = ((images.transpose(0, 2, 3, 1) + 1) * 127.5).clip(0, 255).astype(np.uint8)
-    for i, pic in enumerate(pics):
+    for i, pic in enumerate(to_pixels(images)):
         r, c = divmod(i, cols)
         out[2 + r * (s + 2) : 2 + r * (s + 2) + s, 2 + c * (s + 2) : 2 + c * (s + 2) + s] = pic
     return out
@@ -973,7 +977,7 @@ def with_alpha(images: np.ndarray, threshold: float = 0.9) -> np.ndarray:
     the border becomes transparent (soft at its edge); white inside the icon stays."""
     from scipy import ndimage
 
-    rgb = ((images.transpose(0, 2, 3, 1) + 1) * 127.5).clip(0, 255).astype(np.uint8)
+    rgb = to_pixels(images)
     out = np.empty((*rgb.shape[:3], 4), np.uint8)
     out[..., :3] = rgb
     whiteness = rgb.min(axis=3) / 255.0
