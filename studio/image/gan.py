@@ -453,10 +453,15 @@ def to_pixels(images: np.ndarray) -> np.ndarray:
 
 def _grid(images: np.ndarray, cols: int) -> np.ndarray:
     """(N, 3, S, S) in [-1, 1] -> one RGB uint8 grid with 2 px white gutters."""
-    n, _, s, _ = images.shape
+    return _tile(to_pixels(images), cols, 255)
+
+
+def _tile(pics: np.ndarray, cols: int, gutter: int) -> np.ndarray:
+    """(N, S, S, C) uint8 pictures, ``cols`` to a row, with 2 px gutters of value ``gutter``."""
+    n, s, _, channels = pics.shape
     rows = math.ceil(n / cols)
-    out = np.full((rows * (s + 2) + 2, cols * (s + 2) + 2, 3), 255, np.uint8)
-    for i, pic in enumerate(to_pixels(images)):
+    out = np.full((rows * (s + 2) + 2, cols * (s + 2) + 2, channels), gutter, np.uint8)
+    for i, pic in enumerate(pics):
         r, c = divmod(i, cols)
         out[2 + r * (s + 2) : 2 + r * (s + 2) + s, 2 + c * (s + 2) : 2 + c * (s + 2) + s] = pic
     return out
@@ -1011,14 +1016,7 @@ def generate_prompt_grid(
     cols = cols or min(n, 8)
     if not transparent:
         return _grid(images, cols)
-    icons = with_alpha(images)
-    s = icons.shape[1]
-    rows = math.ceil(n / cols)
-    out = np.zeros((rows * (s + 2) + 2, cols * (s + 2) + 2, 4), np.uint8)
-    for i, icon in enumerate(icons):
-        r, c = divmod(i, cols)
-        out[2 + r * (s + 2) : 2 + r * (s + 2) + s, 2 + c * (s + 2) : 2 + c * (s + 2) + s] = icon
-    return out
+    return _tile(with_alpha(images), cols, 0)  # transparent gutters
 
 
 def shipped_icons_model() -> Path:
