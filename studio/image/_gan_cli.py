@@ -91,24 +91,9 @@ def run_gan_command(args, ctx) -> int:
         raise ValueError("--truncation must be 0 (off) or more")
     model = load_generator(path, pick_device(getattr(args, "device", "auto")))
     params: dict = {"n": args.n, "seed": seed, "truncation": args.truncation}
-    sheet = getattr(args, "sheet", False)
-    grid = None
     if model.text:
         if args.label:
             raise ValueError(f"{path.name} draws from text: use --prompt, not --label")
-        grid = (
-            None
-            if sheet
-            else generate_prompt_grid(
-                model,
-                args.n,
-                seed,
-                args.prompt,
-                to=args.to,
-                truncation=args.truncation,
-                transparent=args.transparent,
-            )
-        )
         params.update(prompt=args.prompt, to=args.to or "", transparent=args.transparent)
         what = f"{args.prompt!r}" + (f" to {args.to!r}" if args.to else "")
     else:
@@ -117,8 +102,6 @@ def run_gan_command(args, ctx) -> int:
                 f"{path.name} was trained on classes ({', '.join(model.labels[:12])}): use "
                 "--label, not --prompt"
             )
-        if not sheet:
-            grid = generate_grid(model, args.n, seed, args.label, truncation=args.truncation)
         params.update(label=args.label or "")
         what = args.label or ""
     provenance = {
@@ -127,9 +110,20 @@ def run_gan_command(args, ctx) -> int:
         "arch": model.arch,
         "params": params,
     }
-    if sheet:
+    if getattr(args, "sheet", False):
         return _sheet(args, model, seed, provenance)
-    assert grid is not None
+    if model.text:
+        grid = generate_prompt_grid(
+            model,
+            args.n,
+            seed,
+            args.prompt,
+            to=args.to,
+            truncation=args.truncation,
+            transparent=args.transparent,
+        )
+    else:
+        grid = generate_grid(model, args.n, seed, args.label, truncation=args.truncation)
     save_picture(Picture(grid, provenance), args.output)
     print(
         f"{args.output}: {args.n} pictures of {model.size} px"
