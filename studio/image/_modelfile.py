@@ -1,10 +1,18 @@
-"""Reading the metadata of the model files Studio's image trainers write (safetensors)."""
+"""Reading the metadata of the model files Studio's image trainers write (safetensors), and
+their training checkpoints (written atomically, read back with ``weights_only=True``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["describe_model", "studio_metadata"]
+__all__ = [
+    "describe_model",
+    "error_reason",
+    "foreign_checkpoint",
+    "load_checkpoint",
+    "save_checkpoint",
+    "studio_metadata",
+]
 
 _KINDS = {"gan": "a Studio generator", "tagger": "a Studio tagger"}
 
@@ -47,3 +55,39 @@ def studio_metadata(path: str | Path, kind: str, what: str) -> dict[str, str]:
         said = meta.get("studio_kind") or _what(meta)
         raise ValueError(f"{path.name} is not a Studio {what} (it is {said})")
     return meta
+
+
+def error_reason(exc: BaseException) -> str:
+    """An exception's first line (at most 160 characters), or its class when it says nothing."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:160] if text else type(exc).__name__
+
+
+def foreign_checkpoint(path: Path, what: str, reason: str, fresh: str = "--fresh") -> str:
+    """The message for a checkpoint at ``path`` that is not one of this ``what``'s trainings."""
+    return (
+        f"{path.name} is not a checkpoint of this {what} (damaged, or another program's: "
+        f"{reason}); it was left as it is: delete it, or train with {fresh} to replace it"
+    )
+
+
+def load_checkpoint(path: Path, what: str, fresh: str = "--fresh"):
+    """The checkpoint at ``path`` (tensors and plain values only: ``weights_only=True``).
+    Raises ValueError, in words (:func:`foreign_checkpoint`), for a damaged or foreign file, and
+    leaves it as it is."""
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a foreign file
+        raise ValueError(foreign_checkpoint(path, what, error_reason(exc), fresh)) from None
+
+
+def save_checkpoint(state, path: Path) -> None:
+    """Write ``state`` with ``torch.save``, atomically: a kill leaves the previous checkpoint."""
+    import torch
+
+    from studio.core.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)

@@ -405,28 +405,18 @@ def _distributed(device: str) -> tuple[int, int, str, bool]:
     return dist.get_rank(), dist.get_world_size(), device, started
 
 
-def _save_atomic(obj: dict, path: Path) -> None:
-    from studio.core.atomic import atomic_path
-
-    with atomic_path(path) as tmp:
-        _torch().save(obj, tmp)
-
-
 def _foreign_checkpoint(path: Path, exc: BaseException) -> str:
-    reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-    return (
-        f"{path.name} is not a checkpoint of this generator (damaged, or another program's: "
-        f"{reason}); it was left as it is: delete it, or train with --fresh to replace it"
-    )
+    from studio.image._modelfile import error_reason, foreign_checkpoint
+
+    return foreign_checkpoint(path, "generator", error_reason(exc))
 
 
 def _read_checkpoint(path: Path) -> dict:
     """A training checkpoint written by :func:`_train`. Raises ValueError, in words, for a file
     that is damaged or not one (another program's, a torn copy), and leaves it as it is."""
-    try:
-        state = _torch().load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a foreign file
-        raise ValueError(_foreign_checkpoint(path, exc)) from None
+    from studio.image._modelfile import load_checkpoint
+
+    state = load_checkpoint(path, "generator")
     if not isinstance(state, dict) or not isinstance(state.get("meta"), dict):
         raise ValueError(_foreign_checkpoint(path, ValueError("no generator settings in it")))
     return state
@@ -564,6 +554,7 @@ def _train(
         import torch.distributed as dist
         from torch.nn.parallel import DistributedDataParallel
 
+    from studio.image._modelfile import save_checkpoint
     from studio.image._precision import resolve_precision
 
     amp = resolve_precision(precision, device)  # before reading pictures: fp16 on a CPU fails fast
@@ -667,7 +658,7 @@ def _train(
     d_loss_v = g_loss_v = float("nan")
 
     def checkpoint():
-        _save_atomic(
+        save_checkpoint(
             {
                 "meta": {"arch": arch, "size": size, "labels": labels, "text_dim": text_dim},
                 "gen": gen.state_dict(),

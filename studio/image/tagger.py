@@ -570,11 +570,9 @@ _OWNER = {"transfer_head": "transfer", "fine_tune": "transfer", "scratch": "scra
 
 
 def _foreign_checkpoint(path: Path, reason: str) -> str:
-    return (
-        f"{path.name} is not a checkpoint of this tagger (damaged, or another program's: "
-        f"{reason}); it was left as it is: delete it, or train with --fresh (Start over) to "
-        "replace it"
-    )
+    from studio.image._modelfile import foreign_checkpoint
+
+    return foreign_checkpoint(path, "tagger", reason, "--fresh (Start over)")
 
 
 class _Checkpoint:
@@ -619,16 +617,9 @@ class _Checkpoint:
         self.resumed = ""
 
     def _read(self) -> dict:
-        import torch
+        from studio.image._modelfile import load_checkpoint
 
-        try:
-            state = torch.load(self.path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a foreign file
-            text = str(exc).strip()
-            raise ValueError(
-                _foreign_checkpoint(self.path, text.splitlines()[0][:160] if text else
-                                    type(exc).__name__)
-            ) from None  # fmt: skip
+        state = load_checkpoint(self.path, "tagger", "--fresh (Start over)")
         meta = state.get("meta") if isinstance(state, dict) else None
         if not isinstance(meta, dict) or meta.get("kind") != CHECKPOINT_KIND:
             raise ValueError(_foreign_checkpoint(self.path, "no tagger settings in it"))
@@ -726,15 +717,12 @@ class _Checkpoint:
             return json.loads(done["result"]), dict(done["tensors"]), dict(done["extras"])
 
     def _write(self) -> None:
-        import torch
-
-        from studio.core.atomic import atomic_path
+        from studio.image._modelfile import save_checkpoint
 
         for model in self._clock:
             self.state["seconds"][model] = self.elapsed(model)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(self.path) as tmp:
-            torch.save(self.state, tmp)
+        save_checkpoint(self.state, self.path)
 
     def remove(self) -> None:
         with contextlib.suppress(OSError):
