@@ -1144,7 +1144,8 @@ def _fine_tune(net, x, y, train, val, epochs, seed, ctx, ckpt=None):
                 done = (start + len(rows)) / len(order)
                 ctx.progress(
                     0.7 + 0.25 * (epoch + done) / epochs,
-                    f"fine-tuning: epoch {epoch + 1}/{epochs}, {start + len(rows)}/{len(order)} pictures",
+                    f"fine-tuning: epoch {epoch + 1}/{epochs}, "
+                    f"{start + len(rows)}/{len(order)} pictures",
                 )
         acc = val_acc()
         if ctx is not None:
