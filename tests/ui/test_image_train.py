@@ -10,7 +10,7 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtWidgets import QCheckBox, QComboBox, QPushButton, QSpinBox
 
 from tests.image.labelled_pictures import sprites
 from tests.ui.prompt_icons import draw_prompt
@@ -190,6 +190,56 @@ def test_a_captioned_folder_trains_a_prompt_generator_the_generate_tab_draws(
     assert "prompt box first" in panel.status.text()  # nothing to draw yet: a message, no job
     layer = draw_prompt(qtbot, panel, "a blue square", count=3, seed=4, transparent=True)
     assert layer.pixels.shape[2] == 4 and layer.pixels[..., 3].min() == 0  # transparent gutters
+
+
+def test_a_tagger_fine_tuned_in_bfloat16_from_the_dialog(window, qtbot, pictures, monkeypatch):
+    import itertools
+
+    import torch
+    from safetensors.torch import load_file
+
+    import studio.image.tagger as tagger_module
+    from studio.image._lite0 import load_lite0
+
+    # on 24 pictures the head alone is already right: let each validation "beat" the last, so
+    # the tagger saved is the last fine-tuned epoch's
+    counter = itertools.count(1)
+    monkeypatch.setattr(tagger_module, "_accuracy", lambda pred, truth: float(next(counter)))
+
+    dialog = open_dialog(window, qtbot, "image.train_tagger")
+    choose_folder(dialog, "image.tagger_folder", pictures)
+    scratch = dialog.findChild(QCheckBox, "image.tagger_scratch")
+    QTest.mouseClick(scratch, Qt.MouseButton.LeftButton)  # untick: the transfer network alone
+    assert not scratch.isChecked()
+    size = dialog.findChild(QComboBox, "image.tagger_size")
+    assert size.currentData() == 64
+    tune = dialog.findChild(QSpinBox, "image.tagger_fine_tune")
+    tune.setFocus()
+    tune.selectAll()
+    QTest.keyClicks(tune, "2")
+    precision = dialog.findChild(QComboBox, "image.tagger_precision")
+    assert precision.currentData() == "auto"
+    fp16 = precision.model().item(precision.findData("fp16"))
+    assert not fp16.isEnabled()  # no CUDA here: float16 is not offered
+    precision.setFocus()
+    QTest.keyClick(precision, Qt.Key.Key_Down)
+    QTest.keyClick(precision, Qt.Key.Key_Down)
+    assert precision.currentData() == "bf16"
+    QTest.keyClick(precision, Qt.Key.Key_Down)  # past bfloat16: the disabled float16 is skipped
+    assert precision.currentData() == "bf16"
+    click(dialog, "image.tagger_start")
+    with qtbot.waitSignal(dialog.job.finished, timeout=240_000):
+        pass
+    assert dialog.job.state == "succeeded", dialog.status.text()
+    report = dialog.report.toPlainText()
+    assert "EfficientNet-Lite0 transfer" in report and "trained in bfloat16" in report
+    assert "small CNN" not in report
+    model = window.context.settings.models_dir() / "tagger" / f"{pictures.name}.safetensors"
+    card = tomllib.loads(model.with_name(model.name + ".card.toml").read_text())
+    assert card["command"].endswith("--models transfer --fine-tune 2 --precision bf16")
+    assert "+ fine-tuning" in report and dialog.result.models["transfer"]["fine_tune_epochs"] == 2
+    stem = load_file(model)["backbone.stem.0.weight"]  # all of Lite0 was tuned, its stem too
+    assert not torch.equal(stem, load_lite0().stem[0].weight.detach())
 
 
 def test_the_dialogs_controls_are_named_and_listed_in_docs(window, qtbot):

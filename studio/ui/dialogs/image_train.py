@@ -48,6 +48,9 @@ __all__ = ["TrainGeneratorDialog", "TrainTaggerDialog", "add_image_menu", "LossR
 _LOSSES = re.compile(r"step (\d+): D (\S+), G (\S+)$")
 
 
+_ARITHMETIC = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+
+
 def named(widget, name: str, tip: str = ""):
     """``widget`` with its stable objectName and tooltip (as panels name theirs)."""
     widget.setObjectName(name)
@@ -163,6 +166,22 @@ class _TrainDialog(TrainingJobMixin, QDialog):
         self.seed = named(QSpinBox(), f"image.{self.prefix}_seed",
                           "The same seed and pictures train the same model")  # fmt: skip
         self.seed.setRange(0, 2**31 - 1)
+        self.precision = named(
+            QComboBox(),
+            f"image.{self.prefix}_precision",
+            "The arithmetic: Auto is float16 with a gradient scaler on a CUDA GPU and float32 on "
+            "the CPU; bfloat16 is faster on some CPUs",
+        )
+        cuda = getattr(context, "device", "cpu") == "cuda"
+        for text, value in (
+            ("Auto", "auto"),
+            ("float32", "fp32"),
+            ("bfloat16", "bf16"),
+            ("float16" if cuda else "float16 (CUDA only)", "fp16"),
+        ):
+            self.precision.addItem(text, value)
+        if not cuda:  # refused by the trainers on a CPU: not offered
+            self.precision.model().item(3).setEnabled(False)
         self.start_button = named(
             QPushButton("Train"),
             f"image.{self.prefix}_start",
@@ -191,6 +210,11 @@ class _TrainDialog(TrainingJobMixin, QDialog):
         self.start_button.clicked.connect(self.start)
         self.stop_button.clicked.connect(self.stop)
         self.close_button.clicked.connect(self.close)
+
+    def precision_choice(self) -> tuple[str, str]:
+        """(the precision chosen, its command-line option, "" for auto)"""
+        value = str(self.precision.currentData())
+        return value, "" if value == "auto" else f" --precision {value}"
 
     def _buttons(self) -> QHBoxLayout:
         row = QHBoxLayout()
@@ -318,6 +342,7 @@ class TrainGeneratorDialog(_TrainDialog):
         self.form.addRow("Network", self.arch_combo)
         self.form.addRow("Minutes", self.minutes)
         self.form.addRow("Seed", self.seed)
+        self.form.addRow("Precision", self.precision)
         self.form.addRow("", self.fresh)
         left = QVBoxLayout()
         left.addLayout(self.form)
@@ -363,8 +388,9 @@ class TrainGeneratorDialog(_TrainDialog):
         minutes, seed, fresh = float(self.minutes.value()), int(self.seed.value()), \
             self.fresh.isChecked()  # fmt: skip
         device, every = self.context.device, self.sample_every_s
+        precision, option = self.precision_choice()
         command = (f"studio image train-gan {folder} --size {size} --arch {arch} "
-                   f"--minutes {minutes:g} --seed {seed}")  # fmt: skip
+                   f"--minutes {minutes:g} --seed {seed}{option}")  # fmt: skip
 
         def work(_r, ctx):
             from studio.image.gan import train_gan
@@ -372,7 +398,7 @@ class TrainGeneratorDialog(_TrainDialog):
             relay = LossRelay(ctx)
             report = train_gan(folder, output, size=size, arch=arch, minutes=minutes, seed=seed,
                                resume=not fresh, sample_every_s=every, device=device,
-                               command=command, ctx=relay)  # fmt: skip
+                               precision=precision, command=command, ctx=relay)  # fmt: skip
             relay.flush()
             from PIL import Image as PILImage
 
@@ -457,6 +483,16 @@ class TrainTaggerDialog(_TrainDialog):
         )
         self.epochs.setRange(1, 500)
         self.epochs.setValue(40)
+        self.fine_tune = named(
+            QSpinBox(),
+            "image.tagger_fine_tune",
+            "Then fine-tune all of the transfer network for up to this many epochs, on pictures "
+            "mirrored, zoomed, turned and shifted anew each time; the best validation epoch is "
+            "kept (0: the head alone, fastest)",
+        )
+        self.fine_tune.setRange(0, 200)
+        self.fine_tune.setSpecialValueText("0 (head only)")
+        self.transfer.toggled.connect(self.fine_tune.setEnabled)
         self.fresh = named(
             QCheckBox("Start over"),
             "image.tagger_fresh",
@@ -473,8 +509,10 @@ class TrainTaggerDialog(_TrainDialog):
         models.addWidget(self.scratch)
         self.form.addRow("Size", self.size_combo)
         self.form.addRow("Models", models)
-        self.form.addRow("Epochs", self.epochs)
+        self.form.addRow("CNN epochs", self.epochs)
+        self.form.addRow("Fine-tune", self.fine_tune)
         self.form.addRow("Seed", self.seed)
+        self.form.addRow("Precision", self.precision)
         self.form.addRow("", self.fresh)
         left = QVBoxLayout()
         left.addLayout(self.form)
@@ -507,15 +545,19 @@ class TrainTaggerDialog(_TrainDialog):
         size, epochs, seed = int(self.size_combo.currentData()), self.epochs.value(), \
             self.seed.value()  # fmt: skip
         fresh, device = self.fresh.isChecked(), self.context.device  # the GPU when there is one
+        fine_tune = self.fine_tune.value() if "transfer" in models else 0
+        precision, option = self.precision_choice()
         command = (f"studio image train-tagger {folder} --size {size} --epochs {epochs} "
-                   f"--seed {seed} --models {','.join(models)}")  # fmt: skip
+                   f"--seed {seed} --models {','.join(models)}"
+                   + (f" --fine-tune {fine_tune}" if fine_tune else "") + option)  # fmt: skip
 
         def work(_r, ctx):
             from studio.image.tagger import train_tagger
 
             return train_tagger(folder, output, size=size, epochs=epochs, seed=seed,
-                                models=models, command=command, resume=not fresh,
-                                device=device, ctx=ctx)  # fmt: skip
+                                models=models, fine_tune=fine_tune, command=command,
+                                resume=not fresh, device=device, precision=precision,
+                                ctx=ctx)  # fmt: skip
 
         self.report.setPlainText("")
         self.confusion.set_matrix([], [])
@@ -531,7 +573,8 @@ class TrainTaggerDialog(_TrainDialog):
                  f"{m['macro_precision']:.3f}, recall {m['macro_recall']:.3f}"
                  for m in report.models.values()]  # fmt: skip
         why = ", the better on validation" if len(report.models) > 1 else ""
-        lines.append(f"Saved: {report.model_file} ({chosen['title']}{why})")
+        lines.append(f"Saved: {report.model_file} ({chosen['title']}{why}; trained in "
+                     f"{_ARITHMETIC.get(report.precision, report.precision)})")  # fmt: skip
         if report.skipped:
             n = len(report.skipped)
             lines.append(f"{n} unreadable picture{'s' * (n != 1)} skipped:")
