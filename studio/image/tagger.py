@@ -276,7 +276,6 @@ def _view(chunk, view: str, start: int):
     shifted by up to a tenth, on white (seeded by the batch's position, so a view is the same
     every time and can be cached). No colour changes: a flag's colours are what makes it."""
     import torch
-    from torch.nn import functional as F  # noqa: N812
 
     if "mirror" in view:
         chunk = chunk.flip(-1)
@@ -287,9 +286,17 @@ def _view(chunk, view: str, start: int):
         theta = torch.zeros(n, 2, 3)
         theta[:, 0, 0] = theta[:, 1, 1] = 1 / scale
         theta[:, :, 2] = (torch.rand(n, 2, generator=g) - 0.5) * 0.2
-        grid = F.affine_grid(theta, list(chunk.shape), align_corners=False)
-        chunk = F.grid_sample(chunk - 1, grid, align_corners=False) + 1  # white outside
+        chunk = _warp_on_white(chunk, theta)
     return chunk
+
+
+def _warp_on_white(x, theta):
+    """Pictures ``x`` (N, 3, S, S) in [0, 1] moved by the affine maps ``theta`` (N, 2, 3), white
+    where a picture has moved away from the frame."""
+    from torch.nn import functional as F  # noqa: N812
+
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x - 1, grid, align_corners=False) + 1
 
 
 COLOUR_FEATURES = 48 + 64 + 1
@@ -1033,7 +1040,6 @@ def _augment_pictures(x):
     random state, so a resumed run draws what an unbroken one would). No colour changes: a
     flag's colours are what makes it."""
     import torch
-    from torch.nn import functional as F  # noqa: N812
 
     n = len(x)
     flip = torch.rand(n) < 0.5
@@ -1045,8 +1051,7 @@ def _augment_pictures(x):
     theta = torch.stack(
         [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
     )
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x - 1, grid, align_corners=False) + 1  # white outside
+    return _warp_on_white(x, theta)
 
 
 def _fine_tune(net, x, y, train, val, epochs, seed, ctx, ckpt=None):
@@ -1069,17 +1074,8 @@ def _fine_tune(net, x, y, train, val, epochs, seed, ctx, ckpt=None):
     device = next(backbone.parameters()).device
     scaler = net.amp.scaler() if net.amp is not None else None
 
-    def val_acc():
-        backbone.eval()
-        net.head.eval()
-        out = []
-        with torch.inference_mode():
-            for start in range(0, len(val), 64):
-                batch = torch.from_numpy(x[val[start : start + 64]]).to(device)
-                out.append(net(batch).argmax(1).cpu().numpy())  # the mirror's opinion with tta
-                if ctx is not None:
-                    ctx.check_cancelled()
-        return _accuracy(np.concatenate(out), y[val])
+    def val_acc():  # with tta, the mirror image's opinion too (the net's own autocast)
+        return _accuracy(_predict(net, torch.from_numpy(x[val]), 64).argmax(1), y[val])
 
     for p in net.parameters():
         p.requires_grad_(True)

@@ -48,7 +48,8 @@ __all__ = ["TrainGeneratorDialog", "TrainTaggerDialog", "add_image_menu", "LossR
 _LOSSES = re.compile(r"step (\d+): D (\S+), G (\S+)$")
 
 
-_ARITHMETIC = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+#: the precisions the dialogs offer (``--precision`` values) and their names
+_ARITHMETIC = {"auto": "Auto", "fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 
 
 def named(widget, name: str, tip: str = ""):
@@ -173,15 +174,12 @@ class _TrainDialog(TrainingJobMixin, QDialog):
             "the CPU; bfloat16 is faster on some CPUs",
         )
         cuda = getattr(context, "device", "cpu") == "cuda"
-        for text, value in (
-            ("Auto", "auto"),
-            ("float32", "fp32"),
-            ("bfloat16", "bf16"),
-            ("float16" if cuda else "float16 (CUDA only)", "fp16"),
-        ):
+        for value, text in _ARITHMETIC.items():
             self.precision.addItem(text, value)
         if not cuda:  # refused by the trainers on a CPU: not offered
-            self.precision.model().item(3).setEnabled(False)
+            fp16 = self.precision.findData("fp16")
+            self.precision.setItemText(fp16, "float16 (CUDA only)")
+            self.precision.model().item(fp16).setEnabled(False)
         self.start_button = named(
             QPushButton("Train"),
             f"image.{self.prefix}_start",
